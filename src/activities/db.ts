@@ -1,0 +1,106 @@
+/** Activities that read and write the product's state in PostgreSQL, then tell the bus. */
+import type { MikroORM } from '@mikro-orm/postgresql';
+import { ApplicationFailure } from '@temporalio/common';
+import { Decky, DeckyLifecycle, DeploymentSettings } from '../entities';
+import { deckyToSpec } from '../entities/mappers';
+import type { DeckySpec, Step } from '../domain/schemas';
+import type { LanNetworkSpec } from '../compose/runtime';
+import type { Bus } from '../bus/bus';
+import { deckyTopic } from '../domain/topics';
+
+export interface LifecycleStart {
+  terminal: boolean;
+  deckyName: string;
+}
+
+export interface DeployPlan {
+  decky: DeckySpec;
+  network: LanNetworkSpec;
+}
+
+export interface LifecycleOutcome {
+  ok: boolean;
+  error?: string;
+  steps: Step[];
+}
+
+const IN_FLIGHT = ['pending', 'running'] as const;
+const MAX_ERROR_CHARS = 2000;
+
+export function createDbActivities(orm: MikroORM, bus: Bus) {
+  const publishRow = (row: DeckyLifecycle) =>
+    bus.publish(deckyTopic(row.deckyName, 'lifecycle'), {
+      lifecycle_id: row.id,
+      operation: row.operation,
+      status: row.status,
+      ...(row.error ? { error: row.error } : {}),
+    });
+
+  return {
+    /** pending → running. Idempotent: a retry or a replay after a crash changes nothing twice. */
+    async startLifecycle(lifecycleId: string): Promise<LifecycleStart> {
+      const em = orm.em.fork();
+      const row = await em.findOne(DeckyLifecycle, { id: lifecycleId });
+      if (!row) throw ApplicationFailure.nonRetryable(`lifecycle ${lifecycleId} does not exist`, 'UnknownLifecycle');
+      if (row.status === 'succeeded' || row.status === 'failed') return { terminal: true, deckyName: row.deckyName };
+      if (row.status === 'pending') {
+        row.status = 'running';
+        row.updatedAt = new Date();
+        if (row.operation === 'teardown') await em.nativeUpdate(Decky, { name: row.deckyName }, { state: 'tearing_down' });
+        await em.flush();
+        publishRow(row);
+      }
+      return { terminal: false, deckyName: row.deckyName };
+    },
+
+    async saveLifecycleSteps(lifecycleId: string, steps: Step[]): Promise<void> {
+      const em = orm.em.fork();
+      await em.nativeUpdate(DeckyLifecycle, { id: lifecycleId, status: { $in: [...IN_FLIGHT] } }, { steps, updatedAt: new Date() });
+    },
+
+    async loadDeployPlan(deckyName: string): Promise<DeployPlan> {
+      const em = orm.em.fork();
+      const decky = await em.findOne(Decky, { name: deckyName });
+      if (!decky) throw ApplicationFailure.nonRetryable(`decky ${deckyName} no longer exists`, 'UnknownDecky');
+      const settings = await em.findOneOrFail(DeploymentSettings, { id: 1 });
+      if (!settings.interface || !settings.subnet || !settings.gateway) {
+        throw ApplicationFailure.nonRetryable('the LAN network (interface, subnet, gateway) is not configured', 'NetworkNotConfigured');
+      }
+      return {
+        decky: deckyToSpec(decky),
+        network: {
+          driver: settings.ipvlan ? 'ipvlan' : 'macvlan',
+          parent: settings.interface,
+          subnet: settings.subnet,
+          gateway: settings.gateway,
+          ipRange: settings.ipRange,
+        },
+      };
+    },
+
+    /** running → succeeded|failed, and the decky's state with it, in one transaction; then the bus. */
+    async finishLifecycle(lifecycleId: string, outcome: LifecycleOutcome): Promise<void> {
+      const em = orm.em.fork();
+      const row = await em.transactional(async (tx) => {
+        const row = await tx.findOne(DeckyLifecycle, { id: lifecycleId }, { lockMode: 4 /* PESSIMISTIC_WRITE */ });
+        if (!row || row.status === 'succeeded' || row.status === 'failed') return undefined; // terminal rows never change
+        const now = new Date();
+        row.status = outcome.ok ? 'succeeded' : 'failed';
+        row.error = outcome.ok ? null : (outcome.error ?? 'failed').slice(0, MAX_ERROR_CHARS);
+        row.steps = outcome.steps;
+        row.updatedAt = now;
+        row.completedAt = now;
+        const decky = await tx.findOne(Decky, { name: row.deckyName });
+        if (decky) {
+          if (row.operation === 'teardown' && outcome.ok) tx.remove(decky); // frees the name and the IP
+          else if (outcome.ok) Object.assign(decky, { state: 'running', lastError: null, lastSeen: now });
+          else Object.assign(decky, { state: 'failed', lastError: row.error });
+        }
+        return row;
+      });
+      if (row) publishRow(row);
+    },
+  };
+}
+
+export type DbActivities = ReturnType<typeof createDbActivities>;

@@ -1,0 +1,23 @@
+import type { MikroORM } from '@mikro-orm/postgresql';
+import type { Client } from '@temporalio/client';
+import type { Bus } from '../bus/bus';
+import type { ComposeRuntime } from '../compose/runtime';
+import { createComposeActivities } from './compose';
+import { createDbActivities } from './db';
+import { createTemporalActivities } from './temporal';
+
+export interface ActivityDeps {
+  orm: MikroORM;
+  bus: Bus;
+  runtime: ComposeRuntime;
+  client: Client;
+}
+
+/** Every activity the master's worker registers, grouped by what it touches. */
+export function createActivities(deps: ActivityDeps) {
+  return {
+    ...createDbActivities(deps.orm, deps.bus),
+    ...createComposeActivities(deps.runtime),
+    ...createTemporalActivities(deps.client),
+  };
+}

@@ -1,0 +1,55 @@
+/** The operators' HTTP API (/api/v1) as an express app; listening is the caller's business. */
+import express from 'express';
+import type { Logger } from 'pino';
+import type { Bus } from '../bus/bus';
+import type { OperationsContext } from '../operations/context';
+import { UnavailableError } from '../operations/errors';
+import { authenticate } from './auth';
+import { errorHandler, sendError } from './errors';
+import { deckiesRouter } from './routes/deckies';
+import { eventsRouter } from './routes/events';
+import { healthRouter } from './routes/health';
+import { systemRouter } from './routes/system';
+
+export interface ApiDeps {
+  operations: OperationsContext;
+  bus: Bus;
+  logger: Logger;
+  role: 'master' | 'agent';
+  /** Throws UnavailableError when the Temporal frontend does not answer. */
+  ensureTemporalReachable(): Promise<void>;
+}
+
+export function createApp(deps: ApiDeps): express.Express {
+  const app = express();
+  app.disable('x-powered-by');
+  app.set('query parser', 'extended');
+  app.use((req, _res, next) => {
+    req.log = deps.logger;
+    next();
+  });
+  app.use(express.json({ limit: '1mb' }));
+
+  const v1 = express.Router();
+  v1.use(healthRouter(deps));
+  v1.use(authenticate(deps.operations.orm));
+  v1.use('/deckies', deckiesRouter(deps));
+  v1.use('/system', systemRouter(deps));
+  v1.use('/events', eventsRouter(deps));
+  app.use('/api/v1', v1);
+  app.use(healthRouter(deps));
+  app.use((req, res) => sendError(res, 404, 'not_found', `no route for ${req.method} ${req.path}`));
+  app.use(errorHandler);
+  return app;
+}
+
+/** A cheap gRPC health check with a short deadline, so requests fail fast with 503. */
+export function temporalProbe(connection: { healthService: { check(req: object): Promise<unknown> }; withDeadline<T>(d: number, fn: () => Promise<T>): Promise<T> }) {
+  return async () => {
+    try {
+      await connection.withDeadline(Date.now() + 2000, () => connection.healthService.check({}));
+    } catch {
+      throw new UnavailableError('Temporal is unreachable');
+    }
+  };
+}

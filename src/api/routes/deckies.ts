@@ -1,0 +1,71 @@
+/** /deckies: deploy, lifecycle polling, fleet view, teardown. Thin: validation here, work in operations/. */
+import { Router } from 'express';
+import { z } from 'zod';
+import { Decky, DeckyLifecycle } from '../../entities';
+import { deckyToView, lifecycleToRow } from '../../entities/mappers';
+import { DeckyNameSchema, DeployRequestSchema, LifecycleQuerySchema } from '../../domain/schemas';
+import { submitDeploy } from '../../operations/deploy';
+import { submitTeardown } from '../../operations/teardown';
+import { NotFoundError } from '../../operations/errors';
+import { requireRole } from '../auth';
+import { HttpError } from '../errors';
+import type { ApiDeps } from '../app';
+
+const IdempotencyKeySchema = z.string().min(1).max(255);
+
+export function deckiesRouter(deps: ApiDeps): Router {
+  const router = Router();
+
+  router.post('/deploy', requireRole('admin'), async (req, res) => {
+    const body = DeployRequestSchema.parse(req.body ?? {});
+    const key = req.header('Idempotency-Key');
+    const idempotencyKey = key === undefined ? undefined : IdempotencyKeySchema.parse(key);
+    await deps.ensureTemporalReachable();
+    const response = await submitDeploy(deps.operations, body, { trigger: 'operator', idempotencyKey });
+    res.status(202).json(response);
+  });
+
+  router.get('/lifecycle', requireRole('viewer'), async (req, res) => {
+    const { ids } = LifecycleQuerySchema.parse({ ids: req.query.ids ?? [] });
+    const rows = await deps.operations.orm.em.fork().find(DeckyLifecycle, { id: { $in: ids } });
+    res.json({ rows: rows.map(lifecycleToRow) });
+  });
+
+  router.get('/', requireRole('viewer'), async (_req, res) => {
+    const em = deps.operations.orm.em.fork();
+    const deckies = await em.find(Decky, {}, { orderBy: { name: 'asc' } });
+    const latest = await latestLifecycles(em, deckies.map((d) => d.name));
+    res.json({ deckies: deckies.map((d) => deckyToView(d, latest.get(d.name))) });
+  });
+
+  router.get('/:name', requireRole('viewer'), async (req, res) => {
+    const name = parseName(String(req.params.name));
+    const em = deps.operations.orm.em.fork();
+    const decky = await em.findOne(Decky, { name });
+    if (!decky) throw new NotFoundError(`decky "${name}" does not exist`);
+    const recent = await em.find(DeckyLifecycle, { deckyName: name }, { orderBy: { startedAt: 'desc' }, limit: 20 });
+    res.json({ ...deckyToView(decky, recent[0]), lifecycle: recent.map(lifecycleToRow) });
+  });
+
+  router.delete('/:name', requireRole('admin'), async (req, res) => {
+    const name = parseName(String(req.params.name));
+    await deps.ensureTemporalReachable();
+    res.status(202).json(await submitTeardown(deps.operations, name, 'operator'));
+  });
+
+  return router;
+}
+
+function parseName(raw: string): string {
+  const parsed = DeckyNameSchema.safeParse(raw);
+  if (!parsed.success) throw new HttpError(404, 'not_found', `decky "${raw}" does not exist (not a valid decky name)`);
+  return parsed.data;
+}
+
+async function latestLifecycles(em: ReturnType<ApiDeps['operations']['orm']['em']['fork']>, names: string[]) {
+  if (names.length === 0) return new Map<string, DeckyLifecycle>();
+  const rows: Record<string, unknown>[] = await em
+    .getConnection()
+    .execute('select distinct on (decky_name) * from decky_lifecycle where decky_name in (?) order by decky_name, started_at desc', [names]);
+  return new Map(rows.map((r) => [r.decky_name as string, em.map(DeckyLifecycle, r)]));
+}

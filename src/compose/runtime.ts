@@ -1,0 +1,179 @@
+/**
+ * The local Docker runtime of deckies: the LAN network, one compose file per decky, compose up/down,
+ * and verification with dockerode. Used by the master's activities and (for swarm) by agents.
+ */
+import fs from 'node:fs/promises';
+import path from 'node:path';
+import Docker from 'dockerode';
+import type { DeckySpec } from '../domain/schemas';
+import type { Catalogue } from '../domain/catalog';
+import { LABELS, ROLES, lanNetworkName, renderComposeYaml } from '../domain/compose-render';
+import { composeCommand, run } from './command';
+import { classifyComposeFailure, ipvlanUnsupported, missingImage, networkConflict, RuntimeError } from './errors';
+
+export interface LanNetworkSpec {
+  driver: 'macvlan' | 'ipvlan';
+  parent: string;
+  subnet: string;
+  gateway: string;
+  ipRange?: string | null;
+}
+
+export interface RuntimeOptions {
+  docker: Docker;
+  project: string;
+  /** Where the per-decky compose files live. */
+  workDir: string;
+  catalogue: Catalogue;
+}
+
+export interface VerifyReport {
+  running: string[];
+  missing: string[];
+  notRunning: string[];
+  baseIp?: string;
+}
+
+const isNotFound = (err: unknown) => (err as { statusCode?: number }).statusCode === 404;
+
+export class ComposeRuntime {
+  readonly networkName: string;
+
+  constructor(private readonly opts: RuntimeOptions) {
+    this.networkName = lanNetworkName(opts.project);
+  }
+
+  get project(): string {
+    return this.opts.project;
+  }
+
+  composeFile(deckyName: string): string {
+    return path.join(this.opts.workDir, this.opts.project, `${deckyName}.yml`);
+  }
+
+  /** Write the decky's compose file atomically (rename), so a crash never leaves half a file. */
+  async writeComposeFile(decky: DeckySpec): Promise<string> {
+    const file = this.composeFile(decky.name);
+    await fs.mkdir(path.dirname(file), { recursive: true });
+    const tmp = `${file}.${process.pid}.tmp`;
+    await fs.writeFile(tmp, renderComposeYaml(decky, { project: this.opts.project, catalogue: this.opts.catalogue }));
+    await fs.rename(tmp, file);
+    return file;
+  }
+
+  /**
+   * Make sure the LAN network exists with the wanted driver and pool. A network with the other driver
+   * is replaced; one whose pool drifted is replaced only when no container is attached.
+   */
+  async ensureLanNetwork(spec: LanNetworkSpec): Promise<string> {
+    const { docker } = this.opts;
+    const existing = await docker
+      .getNetwork(this.networkName)
+      .inspect()
+      .catch((err) => (isNotFound(err) ? undefined : Promise.reject(err)));
+    if (existing) {
+      const pool = existing.IPAM?.Config?.[0] ?? {};
+      const sameDriver = existing.Driver === spec.driver;
+      const samePool = pool.Subnet === spec.subnet && (pool.Gateway ?? spec.gateway) === spec.gateway;
+      const sameParent = existing.Options?.parent === spec.parent;
+      if (sameDriver && samePool && sameParent) return `reused ${spec.driver} network ${this.networkName}`;
+      const attached = Object.keys(existing.Containers ?? {}).length;
+      if (attached > 0) {
+        if (sameDriver) {
+          throw networkConflict(
+            `network ${this.networkName} exists with subnet ${pool.Subnet} on ${existing.Options?.parent} and ${attached} attached container(s); tear those deckies down before changing the LAN`,
+          );
+        }
+        // The driver changed (e.g. the host switched to ipvlan): detach ours, then replace the network.
+        for (const id of Object.keys(existing.Containers ?? {})) {
+          await docker.getNetwork(this.networkName).disconnect({ Container: id, Force: true });
+        }
+      }
+      await docker.getNetwork(this.networkName).remove();
+    }
+    try {
+      await docker.createNetwork({
+        Name: this.networkName,
+        Driver: spec.driver,
+        CheckDuplicate: true,
+        Options: spec.driver === 'ipvlan' ? { parent: spec.parent, ipvlan_mode: 'l2' } : { parent: spec.parent },
+        // A named IPAM driver: an empty one costs a plugin lookup of about 15 s.
+        IPAM: {
+          Driver: 'default',
+          Config: [{ Subnet: spec.subnet, Gateway: spec.gateway, ...(spec.ipRange ? { IPRange: spec.ipRange } : {}) }],
+        },
+        Labels: { [LABELS.project]: this.opts.project },
+      });
+    } catch (err) {
+      const message = (err as Error).message;
+      // Another workflow created it at the same moment: that's the network we wanted.
+      if (/already exists/i.test(message)) return this.ensureLanNetwork(spec);
+      if (spec.driver === 'ipvlan' && /not supported|ipvlan/i.test(message)) throw ipvlanUnsupported(message);
+      if (/parent|no such device|interface/i.test(message)) throw networkConflict(`cannot create ${spec.driver} network on ${spec.parent}: ${message}`);
+      throw err;
+    }
+    return `created ${spec.driver} network ${this.networkName} on ${spec.parent}`;
+  }
+
+  /** Every image the decky needs must already be on the engine: no registry is used to pull. */
+  async checkImages(decky: DeckySpec): Promise<void> {
+    const images = [decky.base_image, ...decky.services.map((s) => this.opts.catalogue.imageFor(s))];
+    for (const image of images) {
+      await this.opts.docker
+        .getImage(image)
+        .inspect()
+        .catch((err) => Promise.reject(isNotFound(err) ? missingImage(image) : err));
+    }
+  }
+
+  /** `compose up -d` of the decky's own file: creates what is missing, leaves running containers alone. */
+  async up(decky: DeckySpec, driver: 'macvlan' | 'ipvlan', signal?: AbortSignal): Promise<string> {
+    const file = await this.writeComposeFile(decky);
+    const result = await run([...(await composeCommand()), '-p', this.opts.project, '-f', file, 'up', '-d', '--no-build'], { signal });
+    if (result.code !== 0) throw classifyComposeFailure(result.stderr, driver);
+    return `compose up ${path.basename(file)}`;
+  }
+
+  /** Remove every container of the decky, base included, whether or not its compose file still exists. */
+  async down(deckyName: string, signal?: AbortSignal): Promise<string> {
+    const file = this.composeFile(deckyName);
+    const hasFile = await fs.stat(file).then(() => true, () => false);
+    if (hasFile) {
+      const result = await run([...(await composeCommand()), '-p', this.opts.project, '-f', file, 'down', '--timeout', '5'], { signal });
+      if (result.code !== 0) throw new RuntimeError('ComposeFailed', `compose down failed: ${result.stderr.trim().slice(-1000)}`, false);
+    }
+    // Sweep by label: catches containers of an older file or a half-finished run.
+    const leftovers = await this.deckyContainers(deckyName);
+    for (const c of leftovers) await this.opts.docker.getContainer(c.Id).remove({ force: true }).catch((err) => (isNotFound(err) ? undefined : Promise.reject(err)));
+    if (hasFile) await fs.rm(file, { force: true });
+    return `removed ${leftovers.length} leftover container(s)`;
+  }
+
+  async deckyContainers(deckyName: string): Promise<Docker.ContainerInfo[]> {
+    return this.opts.docker.listContainers({
+      all: true,
+      filters: { label: [`${LABELS.project}=${this.opts.project}`, `${LABELS.decky}=${deckyName}`] },
+    });
+  }
+
+  /** Inspect what really runs: the base and every service container up, the base holding the decky's IP. */
+  async verify(decky: DeckySpec): Promise<VerifyReport> {
+    const containers = await this.deckyContainers(decky.name);
+    const key = (c: Docker.ContainerInfo) => (c.Labels[LABELS.role] === ROLES.base ? ROLES.base : (c.Labels[LABELS.service] ?? ''));
+    const byService = new Map(containers.map((c) => [key(c), c]));
+    const expected = [ROLES.base, ...decky.services];
+    const report: VerifyReport = { running: [], missing: [], notRunning: [] };
+    for (const svc of expected) {
+      const c = byService.get(svc);
+      if (!c) report.missing.push(svc);
+      else if (c.State !== 'running') report.notRunning.push(`${svc} (${c.State}: ${c.Status})`);
+      else report.running.push(svc);
+    }
+    const base = byService.get(ROLES.base);
+    if (base) {
+      const info = await this.opts.docker.getContainer(base.Id).inspect();
+      report.baseIp = info.NetworkSettings.Networks[this.networkName]?.IPAddress || undefined;
+    }
+    return report;
+  }
+}

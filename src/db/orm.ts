@@ -1,0 +1,31 @@
+import path from 'node:path';
+import { MikroORM, type Options } from '@mikro-orm/postgresql';
+import { Migrator } from '@mikro-orm/migrations';
+import { entitySchemas } from '../entities';
+import { Migration20261127000000Initial } from './migrations/Migration20261127000000Initial';
+
+export function ormOptions(clientUrl: string): Options {
+  return {
+    clientUrl,
+    entities: entitySchemas,
+    extensions: [Migrator],
+    // Migrations are listed explicitly so they run the same from src (tsx) and dist (tsc).
+    migrations: {
+      migrationsList: [{ name: 'Migration20261127000000Initial', class: Migration20261127000000Initial }],
+      path: path.join(__dirname, 'migrations'),
+      transactional: true,
+      snapshot: false,
+    },
+    pool: { min: 0, max: 10 },
+    debug: false,
+    allowGlobalContext: false,
+  };
+}
+
+export async function openOrm(clientUrl: string): Promise<MikroORM> {
+  return MikroORM.init(ormOptions(clientUrl));
+}
+
+export async function migrate(orm: MikroORM): Promise<void> {
+  await orm.getMigrator().up();
+}

@@ -1,0 +1,212 @@
+/**
+ * DECNET's INI fleet format (SPEC §4) → FleetDefinition. A small line scanner rather than the
+ * npm `ini` package, because every error must name the line and key, and `ini` keeps no lines.
+ */
+import type { z } from 'zod';
+import { FleetInputError } from './errors';
+import { parseMutateInterval } from './interval';
+import {
+  DeckyRequestSchema,
+  INI_MAX_BYTES,
+  NetworkSchema,
+  type DeckyRequest,
+  type FleetDefinition,
+  type Network,
+} from './schemas';
+
+interface IniEntry {
+  value: string;
+  line: number;
+}
+
+interface IniSection {
+  name: string;
+  line: number;
+  /** Keys are lower-cased, as Python's configparser does. */
+  entries: Map<string, IniEntry>;
+}
+
+const GENERAL_SECTION = 'general';
+
+/** INI key in [general] → field of the network object. */
+const NETWORK_KEYS: Record<string, keyof Network> = {
+  net: 'subnet',
+  gw: 'gateway',
+  interface: 'interface',
+  ip_range: 'ip_range',
+  ipvlan: 'ipvlan',
+};
+
+const DECKY_KEYS = ['ip', 'services', 'archetype', 'amount', 'mutate_interval', 'distro', 'hostname'] as const;
+type DeckyKey = (typeof DECKY_KEYS)[number];
+
+/** configparser's getboolean() words, so DECNET files keep working. */
+const BOOLEAN_WORDS: Record<string, boolean> = {
+  true: true, yes: true, on: true, '1': true,
+  false: false, no: false, off: false, '0': false,
+};
+
+export function parseFleetIni(text: string): FleetDefinition {
+  if (Buffer.byteLength(text, 'utf8') > INI_MAX_BYTES) {
+    throw new FleetInputError(`INI content is limited to ${INI_MAX_BYTES / 1024} KB`);
+  }
+  const sections = scanSections(text);
+
+  const deckySections = sections.filter((s) => s.name !== GENERAL_SECTION && !s.name.includes('.'));
+  if (deckySections.length === 0) {
+    throw new FleetInputError('no decky defined: add at least one [name] section');
+  }
+  const drafts = new Map(deckySections.map((s) => [s.name, { section: s, serviceSections: [] as IniSection[] }]));
+  for (const section of sections.filter((s) => s.name.includes('.'))) {
+    const [deckyName, service] = splitServiceSection(section);
+    const draft = drafts.get(deckyName);
+    if (!draft) throw atSection(section, `there is no decky section [${deckyName}] for service "${service}"`);
+    draft.serviceSections.push(section);
+  }
+
+  const general = sections.find((s) => s.name === GENERAL_SECTION);
+  const deckies = [...drafts.values()].map((d) => buildDecky(d.section, d.serviceSections));
+  return general ? { network: buildNetwork(general), deckies } : { deckies };
+}
+
+/** Splits the text into sections, rejecting anything that is not a comment, header or key=value. */
+function scanSections(text: string): IniSection[] {
+  const sections: IniSection[] = [];
+  let current: IniSection | undefined;
+  text
+    .replace(/^\uFEFF/, '')
+    .split(/\r?\n/)
+    .forEach((raw, index) => {
+      const line = index + 1;
+      const content = stripComment(raw);
+      if (content === '') return;
+
+      const header = /^\[(.*)\]$/.exec(content);
+      if (header) {
+        current = openSection(sections, header[1].trim(), line);
+        return;
+      }
+      const eq = content.indexOf('=');
+      if (eq <= 0) {
+        throw new FleetInputError(`line ${line}: expected "[section]" or "key=value", got ${JSON.stringify(content)}`, { line });
+      }
+      const key = content.slice(0, eq).trim().toLowerCase();
+      if (!current) throw atKey(line, key, 'appears before any [section]');
+      const previous = current.entries.get(key);
+      if (previous) throw atKey(line, key, `is set twice in [${current.name}] (first on line ${previous.line})`);
+      current.entries.set(key, { value: content.slice(eq + 1).trim(), line });
+    });
+  return sections;
+}
+
+/** Whole-line comments start with ; or #; inline ones need whitespace before them (configparser's rule). */
+function stripComment(raw: string): string {
+  const trimmed = raw.trim();
+  if (trimmed.startsWith(';') || trimmed.startsWith('#')) return '';
+  return trimmed.replace(/\s[;#].*$/, '').trim();
+}
+
+function openSection(sections: IniSection[], name: string, line: number): IniSection {
+  if (name === '') throw new FleetInputError(`line ${line}: empty section name "[]"`, { line });
+  const previous = sections.find((s) => s.name === name);
+  if (previous) {
+    throw new FleetInputError(`line ${line}: section [${name}] is defined twice (first on line ${previous.line})`, { line });
+  }
+  const section: IniSection = { name, line, entries: new Map() };
+  sections.push(section);
+  return section;
+}
+
+function splitServiceSection(section: IniSection): [decky: string, service: string] {
+  const dot = section.name.indexOf('.');
+  const decky = section.name.slice(0, dot);
+  const service = section.name.slice(dot + 1);
+  if (decky === '' || service === '') throw atSection(section, 'per-service sections are named [decky.service]');
+  return [decky, service];
+}
+
+function buildNetwork(section: IniSection): Partial<Network> {
+  const network: Record<string, string | boolean> = {};
+  for (const [key, entry] of section.entries) {
+    const field = NETWORK_KEYS[key];
+    if (!field) throw atKey(entry.line, key, `is not a [general] key; expected one of ${Object.keys(NETWORK_KEYS).join(', ')}`);
+    network[field] = field === 'ipvlan' ? parseBoolean(key, entry) : entry.value;
+  }
+  const result = NetworkSchema.partial().safeParse(network);
+  if (result.success) return result.data;
+  const issue = result.error.issues[0];
+  const key = Object.keys(NETWORK_KEYS).find((k) => NETWORK_KEYS[k] === issue.path[0]) ?? String(issue.path[0]);
+  throw atKey(section.entries.get(key)?.line ?? section.line, key, issue.message);
+}
+
+function parseBoolean(key: string, entry: IniEntry): boolean {
+  const value = BOOLEAN_WORDS[entry.value.toLowerCase()];
+  if (value === undefined) throw atKey(entry.line, key, `must be true or false, got ${JSON.stringify(entry.value)}`);
+  return value;
+}
+
+function buildDecky(section: IniSection, serviceSections: IniSection[]): DeckyRequest {
+  const request: Record<string, unknown> = { name: section.name };
+  for (const [key, entry] of section.entries) {
+    if (!isDeckyKey(key)) {
+      throw atKey(entry.line, key, `is not a decky key; expected one of ${DECKY_KEYS.join(', ')} (per-service settings go in [${section.name}.<service>])`);
+    }
+    request[key] = deckyValue(key, entry);
+  }
+  if (serviceSections.length > 0) {
+    request.service_config = Object.fromEntries(
+      serviceSections.map((s) => [splitServiceSection(s)[1], Object.fromEntries([...s.entries].map(([k, e]) => [k, e.value]))]),
+    );
+  }
+  const result = DeckyRequestSchema.safeParse(request);
+  if (result.success) return result.data;
+  throw errorForIssues(result.error.issues, section, serviceSections);
+}
+
+function isDeckyKey(key: string): key is DeckyKey {
+  return (DECKY_KEYS as readonly string[]).includes(key);
+}
+
+/** Converts the text of a decky key to the JSON shape of DeckyRequest; the schema checks the rest. */
+function deckyValue(key: DeckyKey, entry: IniEntry): unknown {
+  switch (key) {
+    case 'services':
+      return entry.value.split(',').map((s) => s.trim()).filter(Boolean);
+    case 'amount':
+      if (!/^\d+$/.test(entry.value)) throw atKey(entry.line, key, `must be a whole number 1–100, got ${JSON.stringify(entry.value)}`);
+      return Number(entry.value);
+    case 'mutate_interval':
+      try {
+        return parseMutateInterval(entry.value);
+      } catch (err) {
+        if (err instanceof FleetInputError) throw atKey(entry.line, key, err.message);
+        throw err;
+      }
+    default:
+      return entry.value;
+  }
+}
+
+/** Reports the zod issue that comes first in the file, at the line of its key or section header. */
+function errorForIssues(issues: z.ZodError['issues'], section: IniSection, serviceSections: IniSection[]): FleetInputError {
+  const located = issues.map((issue) => {
+    const [field, service, serviceKey] = issue.path.map(String);
+    const serviceSection = serviceSections.find((s) => splitServiceSection(s)[1] === service);
+    if (field === 'service_config' && serviceSection) {
+      const entry = serviceKey === undefined ? undefined : serviceSection.entries.get(serviceKey);
+      return entry ? atKey(entry.line, serviceKey, issue.message) : atSection(serviceSection, issue.message);
+    }
+    const entry = section.entries.get(field);
+    if (entry) return atKey(entry.line, field, issue.message);
+    return atSection(section, field === 'name' ? `decky name ${issue.message}` : issue.message);
+  });
+  return located.reduce((first, e) => ((e.details.line ?? 0) < (first.details.line ?? 0) ? e : first));
+}
+
+function atKey(line: number, key: string, message: string): FleetInputError {
+  return new FleetInputError(`line ${line}: key "${key}": ${message}`, { line, key });
+}
+
+function atSection(section: IniSection, message: string): FleetInputError {
+  return new FleetInputError(`line ${section.line}: section [${section.name}]: ${message}`, { line: section.line });
+}

@@ -1,0 +1,27 @@
+/**
+ * Bus topic names. Topics are dot-separated, so a name segment must never contain a dot
+ * (or anything a subscriber's pattern could misread): such characters are percent-encoded.
+ */
+
+export type DeckyTopicKind = 'lifecycle' | 'mutation';
+
+const SAFE_CHARACTER = /[a-z0-9_-]/;
+
+/** Keeps [a-z0-9_-]; percent-encodes the UTF-8 bytes of everything else ("a.b" → "a%2Eb"). */
+export function escapeTopicSegment(segment: string): string {
+  return Array.from(segment, (char) => (SAFE_CHARACTER.test(char) ? char : percentEncode(char))).join('');
+}
+
+/** Inverse of escapeTopicSegment; throws URIError on a malformed escape. */
+export function unescapeTopicSegment(segment: string): string {
+  return decodeURIComponent(segment);
+}
+
+/** `decky.<name>.lifecycle` or `decky.<name>.mutation`. */
+export function deckyTopic(name: string, kind: DeckyTopicKind): string {
+  return `decky.${escapeTopicSegment(name)}.${kind}`;
+}
+
+function percentEncode(char: string): string {
+  return [...Buffer.from(char, 'utf8')].map((byte) => `%${byte.toString(16).toUpperCase().padStart(2, '0')}`).join('');
+}

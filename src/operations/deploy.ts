@@ -1,0 +1,174 @@
+/**
+ * Submitting a deploy: validate, allocate, commit desired state and one pending lifecycle row per
+ * decky in one transaction, then start the workflows. Nothing here waits on Docker.
+ */
+import { createHash, randomUUID } from 'node:crypto';
+import type { EntityManager } from '@mikro-orm/postgresql';
+import { Decky, DeckyLifecycle, DeploymentSettings, IdempotencyKey } from '../entities';
+import { specToDeckyFields } from '../entities/mappers';
+import { parseFleetIni } from '../domain/ini';
+import { resolveFleet } from '../domain/fleet';
+import { FleetConflictError, FleetInputError } from '../domain/errors';
+import type { DeployRequest, FleetDefinition, Network, Trigger } from '../domain/schemas';
+import { ConflictError } from './errors';
+import type { OperationsContext } from './context';
+import { startLifecycleWorkflow, workflowIdFor } from './workflow-start';
+import { deploymentMode } from './deployment-mode';
+
+export interface DeployResponse {
+  message: string;
+  mode: 'swarm' | 'unihost';
+  lifecycle_ids: string[];
+  deckies: string[];
+  teardown_lifecycle_ids: string[];
+}
+
+/** Deploys are serialized with one advisory lock: IP allocation must see every earlier deploy. */
+const DEPLOY_LOCK = 0x6465636b; // "deck"
+
+export async function submitDeploy(
+  ctx: OperationsContext,
+  request: DeployRequest,
+  opts: { trigger: Trigger; idempotencyKey?: string },
+): Promise<DeployResponse> {
+  const definition: FleetDefinition =
+    'ini_content' in request ? parseFleetIni(request.ini_content) : { deckies: request.deckies, network: request.network };
+  const requestHash = createHash('sha256').update(JSON.stringify(request)).digest('hex');
+
+  const em = ctx.orm.em.fork();
+  const planned = await em.transactional(async (tx) => {
+    await tx.getConnection().execute(`select pg_advisory_xact_lock(${DEPLOY_LOCK})`);
+    if (opts.idempotencyKey) {
+      const seen = await tx.findOne(IdempotencyKey, { key: opts.idempotencyKey });
+      if (seen) {
+        if (seen.requestHash !== requestHash) {
+          throw new ConflictError('idempotency_key_reused', `Idempotency-Key "${opts.idempotencyKey}" was already used for a different request`);
+        }
+        return { response: seen.response as unknown as DeployResponse, toStart: [] as DeckyLifecycle[] };
+      }
+    }
+    return planDeploy(ctx, tx, definition, request.replace_fleet, opts, requestHash);
+  });
+
+  // After the commit: a crash from here on leaves pending rows that the reconciler starts at boot.
+  await Promise.all(
+    planned.toStart.map((row) =>
+      startLifecycleWorkflow(ctx, row).catch((err) =>
+        ctx.logger.warn({ err, lifecycle_id: row.id, decky: row.deckyName }, 'workflow start failed; the reconciler retries it'),
+      ),
+    ),
+  );
+  return planned.response;
+}
+
+async function planDeploy(
+  ctx: OperationsContext,
+  tx: EntityManager,
+  definition: FleetDefinition,
+  replaceFleet: boolean,
+  opts: { trigger: Trigger; idempotencyKey?: string },
+  requestHash: string,
+) {
+  const settings = await tx.findOneOrFail(DeploymentSettings, { id: 1 });
+  const fleet = await tx.find(Decky, {}, { orderBy: { name: 'asc' } });
+  // replace_fleet: deckies absent from the new definition go; same-named ones are redeployed with it.
+  const replaced = replaceFleet ? fleet : [];
+  const kept = replaceFleet ? [] : fleet;
+
+  const network = applyNetwork(settings, definition.network, kept.length > 0);
+  const specs = resolveFleet(definition.deckies, {
+    catalogue: ctx.catalogue,
+    network: { subnet: network.subnet, gateway: network.gateway, ip_range: network.ip_range },
+    existing: new Map(kept.map((d) => [d.name, d.ip])),
+    rng: Math.random,
+  });
+  const limit = settings.deploymentLimit;
+  if (kept.length + specs.length > limit) {
+    throw new FleetConflictError(
+      'deployment_limit',
+      `deploying ${specs.length} decky(ies) next to ${kept.length} existing would exceed the deployment limit of ${limit}`,
+    );
+  }
+
+  const inFlight = await tx.find(DeckyLifecycle, { deckyName: { $in: replaced.map((d) => d.name) }, status: { $in: ['pending', 'running'] } });
+  if (inFlight.length > 0) {
+    throw new ConflictError('operation_in_flight', `an operation is in flight on ${inFlight.map((r) => r.deckyName).join(', ')}; wait for it before replacing the fleet`);
+  }
+
+  const now = new Date();
+  const newRow = (deckyName: string, operation: 'deploy' | 'teardown') => {
+    const id = randomUUID();
+    return tx.create(DeckyLifecycle, {
+      id,
+      deckyName,
+      operation,
+      trigger: opts.trigger,
+      status: 'pending',
+      steps: [],
+      workflowId: workflowIdFor(deckyName, operation, id),
+      startedAt: now,
+      updatedAt: now,
+    });
+  };
+
+  const expandedNames = new Set(specs.map((s) => s.name));
+  const teardowns = replaced.filter((d) => !expandedNames.has(d.name)).map((d) => newRow(d.name, 'teardown'));
+  const byName = new Map(replaced.map((d) => [d.name, d]));
+  const deploys = specs.map((spec) => {
+    const decky = byName.get(spec.name) ?? tx.create(Decky, { ...specToDeckyFields(spec), createdAt: now, updatedAt: now } as Decky);
+    Object.assign(decky, specToDeckyFields(spec), { state: 'pending', lastError: null });
+    return newRow(spec.name, 'deploy');
+  });
+  // A replaced decky that keeps its name frees its old IP only within this same transaction.
+  await tx.flush();
+
+  const mode = deploymentMode();
+  const response: DeployResponse = {
+    message: `accepted ${deploys.length} decky(ies) for deploy${teardowns.length ? ` and ${teardowns.length} for teardown` : ''}; ${mode.message}`,
+    mode: mode.mode,
+    lifecycle_ids: deploys.map((r) => r.id),
+    deckies: deploys.map((r) => r.deckyName),
+    teardown_lifecycle_ids: teardowns.map((r) => r.id),
+  };
+  if (opts.idempotencyKey) {
+    tx.create(IdempotencyKey, { key: opts.idempotencyKey, requestHash, response: response as unknown as Record<string, unknown>, createdAt: now });
+  }
+  return { response, toStart: [...teardowns, ...deploys] };
+}
+
+/**
+ * The request's network, if any, configures the LAN; it may only change while no decky is kept on
+ * the old one (changing the LAN under running deckies would strand them).
+ */
+function applyNetwork(settings: DeploymentSettings, requested: Partial<Network> | undefined, fleetExists: boolean): Network {
+  const current = {
+    interface: settings.interface ?? undefined,
+    subnet: settings.subnet ?? undefined,
+    gateway: settings.gateway ?? undefined,
+    ip_range: settings.ipRange ?? undefined,
+    ipvlan: settings.ipvlan,
+  };
+  const merged = { ...current, ...Object.fromEntries(Object.entries(requested ?? {}).filter(([, v]) => v !== undefined)) };
+  const changed = (['interface', 'subnet', 'gateway', 'ip_range', 'ipvlan'] as const).filter(
+    (k) => requested?.[k] !== undefined && requested[k] !== current[k],
+  );
+  if (changed.length > 0 && fleetExists && current.subnet) {
+    throw new FleetConflictError(
+      'network_mismatch',
+      `the fleet runs on ${current.subnet} via ${current.interface}; this request changes ${changed.join(', ')}. Tear the fleet down or use replace_fleet`,
+    );
+  }
+  if (!merged.interface || !merged.subnet || !merged.gateway) {
+    throw new FleetInputError('no LAN network is configured: give [general] net, gw and interface (INI) or network {subnet, gateway, interface} (JSON)', {
+      key: 'network',
+    });
+  }
+  Object.assign(settings, {
+    interface: merged.interface,
+    subnet: merged.subnet,
+    gateway: merged.gateway,
+    ipRange: merged.ip_range ?? null,
+    ipvlan: merged.ipvlan ?? false,
+  });
+  return { interface: merged.interface, subnet: merged.subnet, gateway: merged.gateway, ip_range: merged.ip_range, ipvlan: merged.ipvlan };
+}

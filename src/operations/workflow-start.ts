@@ -1,0 +1,62 @@
+/** Starting the workflow of a lifecycle row: used by the API's submissions and by the boot reconciler. */
+import { type Client, WorkflowExecutionAlreadyStartedError } from '@temporalio/client';
+import { defineSearchAttributeKey, SearchAttributeType, WorkflowIdReusePolicy } from '@temporalio/common';
+import type { MikroORM } from '@mikro-orm/postgresql';
+import { DeckyLifecycle } from '../entities';
+import type { Operation } from '../domain/schemas';
+
+export const SEARCH_ATTRIBUTES = {
+  DeckyName: defineSearchAttributeKey('DeckyName', SearchAttributeType.KEYWORD),
+  HostUuid: defineSearchAttributeKey('HostUuid', SearchAttributeType.KEYWORD),
+  Operation: defineSearchAttributeKey('Operation', SearchAttributeType.KEYWORD),
+};
+
+const WORKFLOW_TYPES: Record<Operation, string> = {
+  deploy: 'deployDeckyWorkflow',
+  mutate: 'mutateDeckyWorkflow',
+  teardown: 'teardownDeckyWorkflow',
+};
+
+/** Derived from the decky's name, so operators find it by id in the Temporal Web UI. */
+export function workflowIdFor(deckyName: string, operation: Operation, lifecycleId: string): string {
+  return `decky-${deckyName}-${operation}-${lifecycleId}`;
+}
+
+export interface StartContext {
+  orm: MikroORM;
+  client: Client;
+  taskQueue: string;
+}
+
+/**
+ * Start (or find) the workflow of a row and record its run id. Starting twice is harmless: the
+ * workflow id is the row's, so a second start finds the first run.
+ */
+export async function startLifecycleWorkflow(
+  ctx: StartContext,
+  row: Pick<DeckyLifecycle, 'id' | 'deckyName' | 'operation' | 'workflowId' | 'hostUuid'>,
+  extraArgs: Record<string, unknown> = {},
+): Promise<string> {
+  let runId: string;
+  try {
+    const handle = await ctx.client.workflow.start(WORKFLOW_TYPES[row.operation], {
+      taskQueue: ctx.taskQueue,
+      workflowId: row.workflowId,
+      // One run per row, ever: a late reconciler must not run a finished operation again.
+      workflowIdReusePolicy: WorkflowIdReusePolicy.REJECT_DUPLICATE,
+      args: [{ lifecycleId: row.id, deckyName: row.deckyName, ...extraArgs }],
+      typedSearchAttributes: [
+        { key: SEARCH_ATTRIBUTES.DeckyName, value: row.deckyName },
+        { key: SEARCH_ATTRIBUTES.Operation, value: row.operation },
+        ...(row.hostUuid ? [{ key: SEARCH_ATTRIBUTES.HostUuid, value: row.hostUuid }] : []),
+      ],
+      staticSummary: `${row.operation} decky ${row.deckyName}`,
+    });
+    runId = handle.firstExecutionRunId;
+  } catch (err) {
+    if (!(err instanceof WorkflowExecutionAlreadyStartedError)) throw err;
+    runId = (await ctx.client.workflow.getHandle(row.workflowId).describe()).runId;
+  }
+  await ctx.orm.em.fork().nativeUpdate(DeckyLifecycle, { id: row.id }, { runId });
+  return runId;
+}

@@ -1,0 +1,33 @@
+/**
+ * Activity proxies with explicit timeouts and retry policies, one per kind of work.
+ * Types only from the activities: the workflow bundle must not see Node I/O modules.
+ */
+import { proxyActivities } from '@temporalio/workflow';
+import type { DbActivities } from '../activities/db';
+import type { ComposeActivities } from '../activities/compose';
+import type { TemporalActivities } from '../activities/temporal';
+
+export const db = proxyActivities<DbActivities>({
+  startToCloseTimeout: '30s',
+  retry: { initialInterval: '500ms', backoffCoefficient: 2, maximumInterval: '30s', maximumAttempts: 30 },
+});
+
+/** Docker work: heartbeats every few seconds, so a killed worker's activity is retried quickly elsewhere. */
+export const compose = proxyActivities<ComposeActivities>({
+  startToCloseTimeout: '10m',
+  heartbeatTimeout: '15s',
+  retry: { initialInterval: '2s', backoffCoefficient: 2, maximumInterval: '1m', maximumAttempts: 5 },
+});
+
+/** Containers may take a moment to settle after compose returns. */
+export const verify = proxyActivities<Pick<ComposeActivities, 'verifyDecky'>>({
+  startToCloseTimeout: '1m',
+  heartbeatTimeout: '15s',
+  retry: { initialInterval: '1s', backoffCoefficient: 1.5, maximumInterval: '5s', maximumAttempts: 8 },
+});
+
+export const temporal = proxyActivities<TemporalActivities>({
+  startToCloseTimeout: '15m',
+  heartbeatTimeout: '15s',
+  retry: { initialInterval: '1s', maximumInterval: '10s' },
+});

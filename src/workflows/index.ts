@@ -1,0 +1,2 @@
+export { deployDeckyWorkflow } from './deploy-decky';
+export { teardownDeckyWorkflow } from './teardown-decky';

@@ -1,0 +1,54 @@
+/** Driving one lifecycle row through its steps; shared by every decky workflow. */
+import { ActivityFailure, ApplicationFailure, CancellationScope, isCancellation } from '@temporalio/workflow';
+import type { Step } from '../domain/schemas';
+import { db } from './activities';
+
+export interface DeckyOperationInput {
+  lifecycleId: string;
+  deckyName: string;
+}
+
+/** "Type: message" of the failure that ended a step, as the lifecycle row shows it. */
+export function describeFailure(err: unknown): string {
+  let cause: unknown = err;
+  while (cause instanceof ActivityFailure && cause.cause) cause = cause.cause;
+  if (cause instanceof ApplicationFailure) return `${cause.type ?? 'Error'}: ${cause.message}`;
+  if (isCancellation(err)) return 'Cancelled: the operation was cancelled (superseded by a teardown)';
+  return cause instanceof Error ? `${cause.name}: ${cause.message}` : String(cause);
+}
+
+/**
+ * Runs the operation's steps with timings (workflow time is deterministic: the time of the workflow
+ * task), persisting progress after each step, and always ends the row succeeded or failed.
+ */
+export async function runLifecycle(
+  input: DeckyOperationInput,
+  body: (step: <T>(name: string, fn: () => Promise<T>, detail?: (value: T) => string | undefined) => Promise<T>) => Promise<void>,
+): Promise<void> {
+  const start = await db.startLifecycle(input.lifecycleId);
+  if (start.terminal) return;
+  const steps: Step[] = [];
+  const step = async <T>(name: string, fn: () => Promise<T>, detail?: (value: T) => string | undefined): Promise<T> => {
+    const startedAt = new Date().toISOString();
+    try {
+      const value = await fn();
+      const text = detail ? detail(value) : typeof value === 'string' ? value : undefined;
+      steps.push({ name, started_at: startedAt, finished_at: new Date().toISOString(), ok: true, ...(text ? { detail: text } : {}) });
+      await db.saveLifecycleSteps(input.lifecycleId, steps);
+      return value;
+    } catch (err) {
+      steps.push({ name, started_at: startedAt, finished_at: new Date().toISOString(), ok: false, detail: describeFailure(err) });
+      throw err;
+    }
+  };
+  try {
+    await body(step);
+    await db.finishLifecycle(input.lifecycleId, { ok: true, steps });
+  } catch (err) {
+    // Even a cancelled workflow must leave a terminal row behind.
+    await CancellationScope.nonCancellable(() =>
+      db.finishLifecycle(input.lifecycleId, { ok: false, error: describeFailure(err), steps }),
+    );
+    if (isCancellation(err)) throw err;
+  }
+}

@@ -1,0 +1,16 @@
+import { compose, temporal } from './activities';
+import { runLifecycle, type DeckyOperationInput } from './lifecycle';
+
+export interface TeardownInput extends DeckyOperationInput {
+  /** The in-flight operation this teardown cancelled; it must close before containers are removed. */
+  supersedesWorkflowId?: string;
+}
+
+/** Remove every container of the decky, base included; the finished row frees its name and IP. */
+export async function teardownDeckyWorkflow(input: TeardownInput): Promise<void> {
+  await runLifecycle(input, async (step) => {
+    const superseded = input.supersedesWorkflowId;
+    if (superseded) await step('cancel_inflight', () => temporal.awaitWorkflowClosed(superseded));
+    await step('compose_down', () => compose.composeDown(input.deckyName));
+  });
+}

@@ -1,0 +1,68 @@
+/**
+ * Durability: SIGKILL the process that runs the worker and the API in the middle of a deploy,
+ * start it again, and every decky still ends `succeeded`, each container created once.
+ */
+import path from 'node:path';
+import { LABELS, ROLES } from '../../src/domain/compose-render';
+import { createTestStack, type TestStack } from '../support/master';
+import { apiClient, waitForTerminal } from '../support/http';
+import { sigkill, spawnDecnet, stop, waitForHttp, type DecnetProcess } from '../support/process';
+
+let stack: TestStack;
+let proc: DecnetProcess | undefined;
+
+beforeAll(async () => {
+  stack = await createTestStack('sigkill', 12);
+});
+
+afterAll(async () => {
+  if (proc) await stop(proc);
+  await stack?.cleanup();
+});
+
+async function projectContainers() {
+  return stack.docker.listContainers({ all: true, filters: { label: [`${LABELS.project}=${stack.config.composeProject}`] } });
+}
+
+async function startUp(): Promise<DecnetProcess> {
+  const started = spawnDecnet(['up'], stack.env, path.join(stack.config.dataDir, 'up.log'));
+  await waitForHttp(`${stack.api}/healthz`);
+  return started;
+}
+
+test('a master killed with SIGKILL mid-deploy finishes the deploy after it starts again', async () => {
+  proc = await startUp();
+  const api = apiClient(stack.api, stack.adminToken);
+  const ini = `[general]\nnet=${stack.lan.subnet}\ngw=${stack.lan.gateway}\ninterface=${stack.lan.parent}\n\n[k]\nservices=ssh,http\namount=5\n`;
+  const res = await api.post('/deckies/deploy', { ini_content: ini });
+  expect(res.status).toBe(202);
+  const ids: string[] = res.body.lifecycle_ids;
+  expect(ids).toHaveLength(5);
+
+  // Kill once compose has created containers for at least one decky, before all are done.
+  const deadline = Date.now() + 120_000;
+  while ((await projectContainers()).length === 0) {
+    if (Date.now() > deadline) throw new Error('compose never started');
+    await new Promise((r) => setTimeout(r, 100));
+  }
+  await sigkill(proc);
+  const before = await api.get(`/deckies/lifecycle?ids=${ids.join(',')}`).catch(() => undefined);
+  expect(before).toBeUndefined(); // the API died with the process
+
+  proc = await startUp();
+  const rows = await waitForTerminal(api, ids, 300_000);
+  expect(rows.map((r) => [r.decky_name, r.status, r.error])).toEqual(rows.map((r) => [r.decky_name, 'succeeded', null]));
+
+  const containers = await projectContainers();
+  for (let i = 1; i <= 5; i++) {
+    const name = `k-0${i}`;
+    const mine = containers.filter((c) => c.Labels[LABELS.decky] === name);
+    // Each container exists exactly once: the base and its two services.
+    expect(mine.map((c) => c.Labels[LABELS.role] === ROLES.base ? 'base' : c.Labels[LABELS.service]).sort()).toEqual(['base', 'http', 'ssh']);
+    expect(mine.every((c) => c.State === 'running')).toBe(true);
+  }
+  const all = await api.get('/deckies');
+  for (const d of all.body.deckies) expect(d.last_lifecycle.status).toBe('succeeded');
+  await stop(proc);
+  proc = undefined;
+}, 600_000);

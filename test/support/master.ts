@@ -1,0 +1,119 @@
+/**
+ * An in-process master for integration tests: its own database, compose project, task queue,
+ * LAN (a veth parent and a subnet of 198.18.0.0/15, the benchmarking range) on the shared
+ * PostgreSQL, Temporal dev server and Docker engine that global setup started.
+ */
+import os from 'node:os';
+import path from 'node:path';
+import fs from 'node:fs/promises';
+import Docker from 'dockerode';
+import { loadConfig, type Config } from '../../src/config';
+import { createDatabase } from '../../src/infra/embedded-postgres';
+import { startMaster, type RunningMaster } from '../../src/master';
+import { createLogger } from '../../src/logger';
+import { LABELS } from '../../src/domain/compose-render';
+import { createVethParent, deleteVethParent } from './veth';
+
+export interface TestLan {
+  parent: string;
+  subnet: string;
+  gateway: string;
+  /** The n-th usable address (1 is the gateway). */
+  ip(n: number): string;
+}
+
+export interface TestStack {
+  name: string;
+  config: Config;
+  env: NodeJS.ProcessEnv;
+  databaseUrl: string;
+  lan: TestLan;
+  master?: RunningMaster;
+  api: string;
+  adminToken: string;
+  docker: Docker;
+  startMaster(): Promise<RunningMaster>;
+  stopMaster(): Promise<void>;
+  cleanup(): Promise<void>;
+}
+
+/** `slot` picks the subnet 198.18.<slot>.0/24, distinct per test file. */
+export async function createTestStack(name: string, slot: number): Promise<TestStack> {
+  const adminUrl = requireEnv('TEST_DATABASE_ADMIN_URL');
+  const databaseUrl = await createDatabase(adminUrl, `t_${name.replace(/-/g, '_')}_${Date.now()}`);
+  const parent = `dnv${name.replace(/[^a-z0-9]/g, '').slice(0, 8)}${slot}`.slice(0, 15);
+  await createVethParent(parent);
+  const lan: TestLan = {
+    parent,
+    subnet: `198.18.${slot}.0/24`,
+    gateway: `198.18.${slot}.1`,
+    ip: (n) => `198.18.${slot}.${n}`,
+  };
+  const dataDir = await fs.mkdtemp(path.join(os.tmpdir(), `decnet-${name}-`));
+  const project = `t${name.replace(/[^a-z0-9]/g, '')}`.slice(0, 20);
+  const env: NodeJS.ProcessEnv = {
+    ...process.env,
+    DECNET_DATA_DIR: dataDir,
+    DATABASE_URL: databaseUrl,
+    DECNET_IMAGE_REGISTRY: requireEnv('TEST_IMAGE_REGISTRY'),
+    DECNET_IMAGE_TAG: requireEnv('TEST_IMAGE_TAG'),
+    DECNET_COMPOSE_PROJECT: project,
+    DECNET_TASK_QUEUE: `${project}-${Date.now()}`,
+    DECNET_ADMIN_TOKEN: `admin-${name}-token`,
+    DECNET_API_PORT: String(await freePort()),
+    DECNET_LOG_LEVEL: process.env.DECNET_LOG_LEVEL ?? 'warn',
+  };
+  const config = loadConfig(env);
+  const docker = new Docker();
+
+  const stack: TestStack = {
+    name,
+    config,
+    env,
+    databaseUrl,
+    lan,
+    api: `http://127.0.0.1:${config.apiPort}/api/v1`,
+    adminToken: env.DECNET_ADMIN_TOKEN!,
+    docker,
+    async startMaster() {
+      stack.master = await startMaster({
+        config,
+        databaseUrl,
+        temporalAddress: requireEnv('TEMPORAL_ADDRESS'),
+        logger: createLogger(config.logLevel, name),
+      });
+      return stack.master;
+    },
+    async stopMaster() {
+      await stack.master?.stop();
+      stack.master = undefined;
+    },
+    async cleanup() {
+      await stack.stopMaster();
+      const containers = await docker.listContainers({ all: true, filters: { label: [`${LABELS.project}=${project}`] } });
+      await Promise.all(containers.map((c) => docker.getContainer(c.Id).remove({ force: true }).catch(() => undefined)));
+      await docker.getNetwork(`${project}_lan`).remove().catch(() => undefined);
+      await deleteVethParent(parent);
+      await fs.rm(dataDir, { recursive: true, force: true });
+    },
+  };
+  return stack;
+}
+
+export function requireEnv(name: string): string {
+  const value = process.env[name];
+  if (!value) throw new Error(`${name} is not set: run the tests through jest's global setup (npm test)`);
+  return value;
+}
+
+export async function freePort(): Promise<number> {
+  const net = await import('node:net');
+  return new Promise((resolve, reject) => {
+    const server = net.createServer();
+    server.listen(0, '127.0.0.1', () => {
+      const { port } = server.address() as { port: number };
+      server.close(() => resolve(port));
+    });
+    server.once('error', reject);
+  });
+}

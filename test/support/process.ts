@@ -1,0 +1,50 @@
+/** Running the real `decnet` CLI as a child process, and killing it by pid. */
+import { spawn, type ChildProcess } from 'node:child_process';
+import fs from 'node:fs';
+import path from 'node:path';
+
+const REPO = path.join(__dirname, '..', '..');
+
+export interface DecnetProcess {
+  child: ChildProcess;
+  exited: Promise<number | null>;
+}
+
+/** `node --import tsx src/cli/main.ts …`: the CLI in this very process, so a SIGKILL kills the master itself. */
+export function spawnDecnet(args: string[], env: NodeJS.ProcessEnv, logFile: string): DecnetProcess {
+  const log = fs.openSync(logFile, 'a');
+  const child = spawn(process.execPath, ['--import', 'tsx', path.join(REPO, 'src/cli/main.ts'), ...args], {
+    cwd: REPO,
+    env,
+    stdio: ['ignore', log, log],
+  });
+  const exited = new Promise<number | null>((resolve) => child.once('exit', (code) => resolve(code)));
+  return { child, exited };
+}
+
+export async function waitForHttp(url: string, timeoutMs = 120_000): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    try {
+      const res = await fetch(url);
+      if (res.ok) return;
+    } catch {
+      /* not listening yet */
+    }
+    if (Date.now() > deadline) throw new Error(`${url} did not answer within ${timeoutMs} ms`);
+    await new Promise((r) => setTimeout(r, 250));
+  }
+}
+
+export async function sigkill(proc: DecnetProcess): Promise<void> {
+  proc.child.kill('SIGKILL');
+  await proc.exited;
+}
+
+export async function stop(proc: DecnetProcess): Promise<void> {
+  if (proc.child.exitCode !== null || proc.child.signalCode !== null) return;
+  proc.child.kill('SIGTERM');
+  const timer = setTimeout(() => proc.child.kill('SIGKILL'), 20_000);
+  await proc.exited;
+  clearTimeout(timer);
+}

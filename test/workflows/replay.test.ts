@@ -1,0 +1,24 @@
+/**
+ * Determinism guard: histories recorded from real runs (RECORD_HISTORIES=1 with the integration
+ * tests) must replay against today's workflow code. A change that breaks determinism fails here.
+ */
+import fs from 'node:fs';
+import path from 'node:path';
+import { Worker } from '@temporalio/worker';
+import { workflowBundle } from '../../worker';
+
+const dir = path.join(__dirname, '..', 'histories');
+const files = fs.readdirSync(dir).filter((f) => f.endsWith('.json'));
+
+test('recorded histories exist for deploy success, deploy failure and teardown', () => {
+  expect(files.sort()).toEqual(expect.arrayContaining(['deploy-missing-image.json', 'deploy-succeeded.json', 'teardown-succeeded.json']));
+});
+
+test('every recorded history replays without a nondeterminism error', async () => {
+  const histories = files.map((file) => ({ workflowId: file, history: JSON.parse(fs.readFileSync(path.join(dir, file), 'utf8')) }));
+  const results = [];
+  for await (const result of Worker.runReplayHistories({ workflowBundle: await workflowBundle() }, histories)) {
+    results.push({ workflowId: result.workflowId, error: result.error ? String(result.error) : undefined });
+  }
+  expect(results).toEqual(histories.map((h) => ({ workflowId: h.workflowId, error: undefined })));
+}, 120_000);

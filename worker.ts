@@ -1,0 +1,53 @@
+/** The master's Temporal worker: decky workflows plus the activities that touch PostgreSQL, Docker and Temporal. */
+import path from 'node:path';
+import { DefaultLogger, NativeConnection, Runtime, Worker, bundleWorkflowCode, type WorkflowBundleWithSourceMap } from '@temporalio/worker';
+import { createActivities, type ActivityDeps } from './src/activities';
+
+/** Resolves to src/workflows from the sources (tsx) and to dist/src/workflows after tsc. */
+export const WORKFLOWS_PATH = path.join(__dirname, 'src', 'workflows');
+
+let bundled: Promise<WorkflowBundleWithSourceMap> | undefined;
+/** Bundle the workflow code once per process: bundling takes seconds. */
+export function workflowBundle(): Promise<WorkflowBundleWithSourceMap> {
+  bundled ??= bundleWorkflowCode({ workflowsPath: require.resolve(WORKFLOWS_PATH), logger: quietBundlerLogger });
+  return bundled;
+}
+
+const quietBundlerLogger = {
+  log: () => undefined,
+  trace: () => undefined,
+  debug: () => undefined,
+  info: () => undefined,
+  warn: (message: string) => console.warn(message),
+  error: (message: string) => console.error(message),
+};
+
+export interface WorkerOptions {
+  temporalAddress: string;
+  namespace: string;
+  taskQueue: string;
+  deps: ActivityDeps;
+}
+
+let runtimeInstalled = false;
+/** The SDK logs every worker state change at INFO; warnings and errors are what operators need. */
+function installRuntimeOnce(): void {
+  if (runtimeInstalled) return;
+  Runtime.install({ logger: new DefaultLogger('WARN') });
+  runtimeInstalled = true;
+}
+
+export async function createWorker(opts: WorkerOptions): Promise<Worker> {
+  installRuntimeOnce();
+  const connection = await NativeConnection.connect({ address: opts.temporalAddress });
+  return Worker.create({
+    connection,
+    namespace: opts.namespace,
+    taskQueue: opts.taskQueue,
+    workflowBundle: await workflowBundle(),
+    activities: createActivities(opts.deps),
+    // Docker work is mostly waiting on child processes; a handful in parallel keeps 2 cores busy.
+    maxConcurrentActivityTaskExecutions: 20,
+    shutdownGraceTime: '10s',
+  });
+}
