@@ -33,7 +33,8 @@ let runtimeInstalled = false;
 /** The SDK logs every worker state change at INFO; warnings and errors are what operators need. */
 function installRuntimeOnce(): void {
   if (runtimeInstalled) return;
-  Runtime.install({ logger: new DefaultLogger('WARN') });
+  // shutdownSignals: []: the CLI owns SIGINT/SIGTERM and stops the worker itself, in order.
+  Runtime.install({ logger: new DefaultLogger('WARN'), shutdownSignals: [] });
   runtimeInstalled = true;
 }
 

@@ -22,8 +22,8 @@ export interface Config {
   logLevel: string;
 }
 
-function int(name: string, fallback: number): number {
-  const raw = process.env[name];
+function int(env: NodeJS.ProcessEnv, name: string, fallback: number): number {
+  const raw = env[name];
   if (raw === undefined || raw === '') return fallback;
   const value = Number(raw);
   if (!Number.isInteger(value) || value <= 0) throw new Error(`${name} must be a positive integer, got "${raw}"`);
@@ -34,17 +34,17 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
   const mode = env.DECNET_MODE ?? 'master';
   if (mode !== 'master' && mode !== 'agent') throw new Error(`DECNET_MODE must be master or agent, got "${mode}"`);
   const composeProject = env.DECNET_COMPOSE_PROJECT || 'decnet';
-  const temporalUiPort = int('DECNET_TEMPORAL_UI_PORT', 8233);
+  const temporalUiPort = int(env, 'DECNET_TEMPORAL_UI_PORT', 8233);
   return {
     dataDir: path.resolve(env.DECNET_DATA_DIR || '.decnet'),
     apiHost: env.DECNET_API_HOST || '127.0.0.1',
-    apiPort: int('DECNET_API_PORT', 8080),
+    apiPort: int(env, 'DECNET_API_PORT', 8080),
     adminToken: env.DECNET_ADMIN_TOKEN || undefined,
     databaseUrl: env.DATABASE_URL || undefined,
-    pgPort: int('DECNET_PG_PORT', 54329),
+    pgPort: int(env, 'DECNET_PG_PORT', 54329),
     temporalAddress: env.TEMPORAL_ADDRESS || undefined,
     temporalNamespace: env.TEMPORAL_NAMESPACE || 'default',
-    temporalPort: int('DECNET_TEMPORAL_PORT', 7233),
+    temporalPort: int(env, 'DECNET_TEMPORAL_PORT', 7233),
     temporalUiPort,
     temporalUiUrl: env.DECNET_TEMPORAL_UI_URL || `http://127.0.0.1:${temporalUiPort}`,
     // One task queue per compose scope keeps several masters on one Temporal apart (tests rely on it).
@@ -53,7 +53,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     imageRegistry: env.DECNET_IMAGE_REGISTRY || 'decnet',
     imageTag: env.DECNET_IMAGE_TAG || 'latest',
     composeProject,
-    reconcileIntervalMs: int('DECNET_RECONCILE_INTERVAL_MS', 30_000),
+    reconcileIntervalMs: int(env, 'DECNET_RECONCILE_INTERVAL_MS', 30_000),
     logLevel: env.DECNET_LOG_LEVEL || 'info',
   };
 }

@@ -5,6 +5,8 @@
 import fs from 'node:fs/promises';
 import path from 'node:path';
 import { randomUUID } from 'node:crypto';
+import { execFile } from 'node:child_process';
+import { promisify } from 'node:util';
 import { DeckyLifecycle, Decky, DeploymentSettings } from '../../src/entities';
 import { createApiToken } from '../../src/operations/tokens';
 import { workflowIdFor } from '../../src/operations/workflow-start';
@@ -12,6 +14,7 @@ import { LABELS, ROLES } from '../../src/domain/compose-render';
 import { createTestStack, requireEnv, type TestStack } from '../support/master';
 import { apiClient, waitForTerminal, type ApiClient } from '../support/http';
 
+const execFileAsync = promisify(execFile);
 let stack: TestStack;
 let api: ApiClient;
 
@@ -25,8 +28,11 @@ beforeAll(async () => {
 const toRecord = new Map<string, string>();
 
 afterAll(async () => {
-  if (stack?.master) await recordHistories(toRecord);
-  await stack?.cleanup();
+  try {
+    if (stack?.master) await recordHistories(toRecord);
+  } finally {
+    await stack?.cleanup();
+  }
 });
 
 const general = () => `[general]\nnet=${stack.lan.subnet}\ngw=${stack.lan.gateway}\ninterface=${stack.lan.parent}\n`;
@@ -311,9 +317,11 @@ async function recordHistories(workflows: Map<string, string>) {
   if (!process.env.RECORD_HISTORIES) return;
   const dir = path.join(__dirname, '..', 'histories');
   await fs.mkdir(dir, { recursive: true });
-  const { historyToJSON } = await import('@temporalio/common/lib/proto-utils');
   for (const [file, workflowId] of workflows) {
-    const history = await stack.master!.client.workflow.getHandle(workflowId).fetchHistory();
-    await fs.writeFile(path.join(dir, `${file}.json`), historyToJSON(history));
+    // The CLI writes the history in the proto3 JSON form that replay reads.
+    const { stdout } = await execFileAsync(requireEnv('TEMPORAL_CLI_PATH'), [
+      'workflow', 'show', '--workflow-id', workflowId, '--output', 'json', '--address', requireEnv('TEMPORAL_ADDRESS'),
+    ]);
+    await fs.writeFile(path.join(dir, `${file}.json`), stdout);
   }
 }

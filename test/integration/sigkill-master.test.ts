@@ -4,6 +4,8 @@
  */
 import path from 'node:path';
 import { LABELS, ROLES } from '../../src/domain/compose-render';
+import { openOrm } from '../../src/db/orm';
+import { DeckyLifecycle } from '../../src/entities';
 import { createTestStack, type TestStack } from '../support/master';
 import { apiClient, waitForTerminal } from '../support/http';
 import { sigkill, spawnDecnet, stop, waitForHttp, type DecnetProcess } from '../support/process';
@@ -48,6 +50,11 @@ test('a master killed with SIGKILL mid-deploy finishes the deploy after it start
   await sigkill(proc);
   const before = await api.get(`/deckies/lifecycle?ids=${ids.join(',')}`).catch(() => undefined);
   expect(before).toBeUndefined(); // the API died with the process
+  // The kill landed mid-deploy: some rows were still unfinished.
+  const orm = await openOrm(stack.databaseUrl);
+  const unfinished = await orm.em.fork().count(DeckyLifecycle, { id: { $in: ids }, status: { $in: ['pending', 'running'] } });
+  await orm.close(true);
+  expect(unfinished).toBeGreaterThan(0);
 
   proc = await startUp();
   const rows = await waitForTerminal(api, ids, 300_000);
@@ -63,6 +70,9 @@ test('a master killed with SIGKILL mid-deploy finishes the deploy after it start
   }
   const all = await api.get('/deckies');
   for (const d of all.body.deckies) expect(d.last_lifecycle.status).toBe('succeeded');
+  const check = await openOrm(stack.databaseUrl);
+  expect(await check.em.fork().count(DeckyLifecycle, { status: { $in: ['pending', 'running'] } })).toBe(0);
+  await check.close(true);
   await stop(proc);
   proc = undefined;
 }, 600_000);

@@ -16,8 +16,8 @@ const SEARCH_ATTRIBUTES = { DeckyName: 'Keyword', HostUuid: 'Keyword', Operation
  * DATABASE_URL / TEMPORAL_ADDRESS given from outside replace the embedded parts.
  */
 export default async function globalSetup(): Promise<void> {
-  const started = Date.now();
   await acquireRunLock();
+  const started = Date.now();
   try {
     await stopRecordedServices(); // whatever a run killed before its teardown left running
     await setUpPostgres();

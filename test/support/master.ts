@@ -42,6 +42,10 @@ export async function createTestStack(name: string, slot: number): Promise<TestS
   const adminUrl = requireEnv('TEST_DATABASE_ADMIN_URL');
   const databaseUrl = await createDatabase(adminUrl, `t_${name.replace(/-/g, '_')}_${Date.now()}`);
   const parent = `dnv${name.replace(/[^a-z0-9]/g, '').slice(0, 8)}${slot}`.slice(0, 15);
+  const project = `t${name.replace(/[^a-z0-9]/g, '')}`.slice(0, 20);
+  const docker = new Docker();
+  // A run killed before its cleanup leaves containers and the network behind: start clean.
+  await removeProjectResources(docker, project);
   await createVethParent(parent);
   const lan: TestLan = {
     parent,
@@ -50,7 +54,6 @@ export async function createTestStack(name: string, slot: number): Promise<TestS
     ip: (n) => `198.18.${slot}.${n}`,
   };
   const dataDir = await fs.mkdtemp(path.join(os.tmpdir(), `decnet-${name}-`));
-  const project = `t${name.replace(/[^a-z0-9]/g, '')}`.slice(0, 20);
   const env: NodeJS.ProcessEnv = {
     ...process.env,
     DECNET_DATA_DIR: dataDir,
@@ -64,7 +67,6 @@ export async function createTestStack(name: string, slot: number): Promise<TestS
     DECNET_LOG_LEVEL: process.env.DECNET_LOG_LEVEL ?? 'warn',
   };
   const config = loadConfig(env);
-  const docker = new Docker();
 
   const stack: TestStack = {
     name,
@@ -90,9 +92,7 @@ export async function createTestStack(name: string, slot: number): Promise<TestS
     },
     async cleanup() {
       await stack.stopMaster();
-      const containers = await docker.listContainers({ all: true, filters: { label: [`${LABELS.project}=${project}`] } });
-      await Promise.all(containers.map((c) => docker.getContainer(c.Id).remove({ force: true }).catch(() => undefined)));
-      await docker.getNetwork(`${project}_lan`).remove().catch(() => undefined);
+      await removeProjectResources(docker, project);
       await deleteVethParent(parent);
       await fs.rm(dataDir, { recursive: true, force: true });
     },
@@ -116,4 +116,10 @@ export async function freePort(): Promise<number> {
     });
     server.once('error', reject);
   });
+}
+
+async function removeProjectResources(docker: Docker, project: string): Promise<void> {
+  const containers = await docker.listContainers({ all: true, filters: { label: [`${LABELS.project}=${project}`] } });
+  await Promise.all(containers.map((c) => docker.getContainer(c.Id).remove({ force: true }).catch(() => undefined)));
+  await docker.getNetwork(`${project}_lan`).remove().catch(() => undefined);
 }
