@@ -11,7 +11,9 @@ import { DeckyLifecycle, Decky, DeploymentSettings } from '../../src/entities';
 import { createApiToken } from '../../src/operations/tokens';
 import { workflowIdFor } from '../../src/operations/workflow-start';
 import { LABELS, ROLES } from '../../src/domain/compose-render';
-import { createTestStack, requireEnv, type TestStack } from '../support/master';
+import { createTestStack, freePort, requireEnv, type TestStack } from '../support/master';
+import { createApp, temporalProbe } from '../../src/api/app';
+import { createLogger } from '../../src/logger';
 import { apiClient, waitForTerminal, type ApiClient } from '../support/http';
 
 const execFileAsync = promisify(execFile);
@@ -267,6 +269,58 @@ amount=2
     expect(reused.body.error.code).toBe('idempotency_key_reused');
     const [row] = await waitForTerminal(api, first.body.lifecycle_ids);
     expect(row.status).toBe('succeeded');
+  });
+
+  test('the event stream carries each row write of a deploy, in order', async () => {
+    const controller = new AbortController();
+    const stream = await fetch(`${stack.api}/events?topic=decky.sse1.`, { headers: { authorization: `Bearer ${stack.adminToken}` }, signal: controller.signal });
+    expect(stream.status).toBe(200);
+    expect(stream.headers.get('content-type')).toContain('text/event-stream');
+    const res = await api.post('/deckies/deploy', { deckies: [{ name: 'sse1', services: ['ssh'] }] });
+    const statuses: string[] = [];
+    const decoder = new TextDecoder();
+    let buffer = '';
+    for await (const chunk of stream.body as unknown as AsyncIterable<Uint8Array>) {
+      buffer += decoder.decode(chunk, { stream: true });
+      for (const match of buffer.matchAll(/^data: (.*)$/gm)) {
+        const event = JSON.parse(match[1]);
+        expect(event.topic).toBe('decky.sse1.lifecycle');
+        expect(event.data.lifecycle_id).toBe(res.body.lifecycle_ids[0]);
+        statuses.push(event.data.status);
+      }
+      buffer = buffer.slice(buffer.lastIndexOf('\n\n') + 2);
+      if (statuses.includes('succeeded') || statuses.includes('failed')) break;
+    }
+    controller.abort();
+    expect(statuses).toEqual(['running', 'succeeded']);
+  });
+
+  test('readiness answers when PostgreSQL and Temporal do; with Temporal unreachable a deploy is 503 and commits nothing', async () => {
+    expect((await api.get('/readyz')).body).toEqual({ status: 'ready', database: true, temporal: true });
+    const { Client, Connection } = await import('@temporalio/client');
+    const deadTemporal = Connection.lazy({ address: `127.0.0.1:${await freePort()}` });
+    const logger = createLogger('silent');
+    const app = createApp({
+      operations: { ...stack.master!.operations, client: new Client({ connection: deadTemporal }), logger },
+      bus: stack.master!.bus,
+      logger,
+      role: 'master',
+      ensureTemporalReachable: temporalProbe(deadTemporal),
+    });
+    const server = app.listen(0, '127.0.0.1');
+    await new Promise((resolve) => server.once('listening', resolve));
+    try {
+      const degraded = apiClient(`http://127.0.0.1:${(server.address() as { port: number }).port}/api/v1`, stack.adminToken);
+      const before = await stack.master!.orm.em.fork().count(DeckyLifecycle, {});
+      const res = await degraded.post('/deckies/deploy', { deckies: [{ name: 'nodeploy', services: ['ssh'] }] });
+      expect(res.status).toBe(503);
+      expect(res.headers.get('retry-after')).toBeTruthy();
+      expect(await stack.master!.orm.em.fork().count(DeckyLifecycle, {})).toBe(before);
+      expect((await degraded.get('/readyz')).status).toBe(503);
+    } finally {
+      server.close();
+      await deadTemporal.close().catch(() => undefined);
+    }
   });
 
   test('a pending row with no workflow gets one at boot', async () => {
