@@ -3,23 +3,25 @@
  * configured), then the master. A second `up` after a crash reuses parts that are still running.
  */
 import fs from 'node:fs/promises';
-import net from 'node:net';
 import path from 'node:path';
 import type { Config } from '../config';
 import type { Logger } from 'pino';
 import { startEmbeddedPostgres } from '../infra/embedded-postgres';
 import { findTemporalCli, startTemporalDevServer } from '../infra/temporal-cli';
+import { isProcessAlive, terminatePid } from '../infra/pid';
 import { startMaster, type RunningMaster } from '../master';
 
-function portAnswers(port: number): Promise<boolean> {
-  return new Promise((resolve) => {
-    const socket = net.connect({ host: '127.0.0.1', port });
-    socket.once('connect', () => {
-      socket.destroy();
-      resolve(true);
-    });
-    socket.once('error', () => resolve(false));
-  });
+/**
+ * A dev server orphaned by a SIGKILLed `up` still holds our ports and SQLite file: stop it (by
+ * the pid we recorded, and only if it is still that server) so this start owns a fresh one.
+ */
+async function stopOrphanedDevServer(pidFile: string, dbFile: string, logger: Logger): Promise<void> {
+  const pid = Number(await fs.readFile(pidFile, 'utf8').catch(() => ''));
+  if (!pid || !isProcessAlive(pid)) return;
+  const cmdline = await fs.readFile(`/proc/${pid}/cmdline`, 'utf8').catch(() => '');
+  if (!cmdline.includes('start-dev') || !cmdline.includes(dbFile)) return;
+  logger.warn({ pid }, 'stopping the Temporal dev server left by an earlier run');
+  await terminatePid(pid, 'SIGTERM', 10_000);
 }
 
 export async function up(config: Config, logger: Logger): Promise<{ master: RunningMaster; stop(): Promise<void> }> {
@@ -36,21 +38,21 @@ export async function up(config: Config, logger: Logger): Promise<{ master: Runn
 
   let temporalAddress = config.temporalAddress;
   if (!temporalAddress) {
-    temporalAddress = `127.0.0.1:${config.temporalPort}`;
-    if (await portAnswers(config.temporalPort)) {
-      // Left running by a master that was killed: its SQLite file is ours, so reuse it.
-      logger.warn({ address: temporalAddress }, 'a Temporal dev server already answers; reusing it');
-    } else {
-      const server = await startTemporalDevServer({
-        cliPath: findTemporalCli(),
-        dbFile: path.join(config.dataDir, 'temporal.db'),
-        port: config.temporalPort,
-        uiPort: config.temporalUiPort,
-        logFile: path.join(config.dataDir, 'temporal.log'),
-      });
-      stops.push(server.stop);
-      logger.info({ address: temporalAddress, ui: config.temporalUiUrl }, 'Temporal dev server ready');
-    }
+    const dbFile = path.join(config.dataDir, 'temporal.db');
+    const pidFile = path.join(config.dataDir, 'temporal.pid');
+    await stopOrphanedDevServer(pidFile, dbFile, logger);
+    // The SQLite file persists workflows, so a restarted master resumes what was in flight.
+    const server = await startTemporalDevServer({
+      cliPath: findTemporalCli(),
+      dbFile,
+      port: config.temporalPort,
+      uiPort: config.temporalUiPort,
+      logFile: path.join(config.dataDir, 'temporal.log'),
+    });
+    await fs.writeFile(pidFile, String(server.pid));
+    temporalAddress = server.address;
+    stops.push(server.stop);
+    logger.info({ address: temporalAddress, ui: config.temporalUiUrl }, 'Temporal dev server ready');
   }
 
   const master = await startMaster({ config, databaseUrl, temporalAddress, logger });
@@ -58,7 +60,7 @@ export async function up(config: Config, logger: Logger): Promise<{ master: Runn
     // Printed once, on the first start only: it is stored hashed.
     process.stdout.write(`\nAdmin API token (shown once): ${master.adminToken}\n\n`);
   }
-  process.stdout.write(`decnet is up: wizard and API on ${master.apiUrl}/ , Temporal Web UI on ${config.temporalUiUrl}/\n`);
+  process.stdout.write(`decnet is up: API on ${master.apiUrl}/api/v1 , Temporal Web UI on ${config.temporalUiUrl}/\n`);
   return {
     master,
     async stop() {

@@ -27,9 +27,9 @@ async function projectContainers() {
 }
 
 async function startUp(): Promise<DecnetProcess> {
-  const started = spawnDecnet(['up'], stack.env, path.join(stack.config.dataDir, 'up.log'));
+  proc = spawnDecnet(['up'], stack.env, path.join(stack.config.dataDir, 'up.log'));
   await waitForHttp(`${stack.api}/healthz`);
-  return started;
+  return proc;
 }
 
 test('a master killed with SIGKILL mid-deploy finishes the deploy after it starts again', async () => {
