@@ -32,6 +32,8 @@ const DATA = path.join(ROOT, '.bench-data');
 const REGISTRY = 'decnet-bench';
 const TAG = 'fixture';
 const PARENT = 'dnvbench';
+/** macvlan allows one network per parent: the plain compose run gets its own. */
+const PLAIN_PARENT = 'dnvplain';
 const PREFIX = '198.18.240';
 
 const ms = (n: number) => `${n.toFixed(0)} ms`;
@@ -54,6 +56,7 @@ async function main() {
   const catalogue = loadCatalogue({ registry: REGISTRY, tag: TAG });
   await buildFixtureImages({ registry: REGISTRY, tag: TAG, services: [...catalogue.services.keys()] });
   await createVethParent(PARENT);
+  await createVethParent(PLAIN_PARENT);
   const config = loadConfig({
     DECNET_DATA_DIR: path.join(DATA, 'decnet'),
     DECNET_IMAGE_REGISTRY: REGISTRY,
@@ -123,6 +126,7 @@ async function main() {
       await docker.getNetwork(`${project}_lan`).remove().catch(() => undefined);
     }
     await deleteVethParent(PARENT);
+    await deleteVethParent(PLAIN_PARENT);
   }
 }
 
@@ -135,7 +139,7 @@ async function teardownAll(api: ApiClient) {
 /** Merge the per-decky files the product renders into one file, and time one `up -d` of it. */
 async function plainComposeUp(docker: Docker, specs: DeckySpec[], catalogue: ReturnType<typeof loadCatalogue>): Promise<number> {
   const runtime = new ComposeRuntime({ docker, project: 'benchplain', workDir: path.join(DATA, 'plain'), catalogue });
-  await runtime.ensureLanNetwork({ driver: 'macvlan', parent: PARENT, subnet: `198.18.241.0/24`, gateway: '198.18.241.1' });
+  await runtime.ensureLanNetwork({ driver: 'macvlan', parent: PLAIN_PARENT, subnet: `198.18.241.0/24`, gateway: '198.18.241.1' });
   const merged = { version: '2.4', services: {} as Record<string, unknown>, networks: {} as Record<string, unknown> };
   specs.forEach((spec, i) => {
     const file = parse(renderComposeYaml({ ...spec, ip: `198.18.241.${10 + i}` }, { project: 'benchplain', catalogue })) as typeof merged;

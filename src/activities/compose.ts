@@ -36,7 +36,7 @@ export function createComposeActivities(runtime: ComposeRuntime) {
     },
 
     async composeDown(deckyName: string): Promise<string> {
-      return withHeartbeat((signal) => runtime.down(deckyName, signal));
+      return withHeartbeat(() => runtime.down(deckyName));
     },
   };
 }

@@ -9,7 +9,7 @@ import type { DeckySpec } from '../domain/schemas';
 import type { Catalogue } from '../domain/catalog';
 import { LABELS, ROLES, lanNetworkName, renderComposeYaml } from '../domain/compose-render';
 import { composeCommand, run } from './command';
-import { classifyComposeFailure, ipvlanUnsupported, missingImage, networkConflict, RuntimeError } from './errors';
+import { classifyComposeFailure, ipvlanUnsupported, missingImage, networkConflict } from './errors';
 
 export interface LanNetworkSpec {
   driver: 'macvlan' | 'ipvlan';
@@ -134,19 +134,22 @@ export class ComposeRuntime {
     return `compose up ${path.basename(file)}`;
   }
 
-  /** Remove every container of the decky, base included, whether or not its compose file still exists. */
-  async down(deckyName: string, signal?: AbortSignal): Promise<string> {
-    const file = this.composeFile(deckyName);
-    const hasFile = await fs.stat(file).then(() => true, () => false);
-    if (hasFile) {
-      const result = await run([...(await composeCommand()), '-p', this.opts.project, '-f', file, 'down', '--timeout', '5'], { signal });
-      if (result.code !== 0) throw new RuntimeError('ComposeFailed', `compose down failed: ${result.stderr.trim().slice(-1000)}`, false);
+  /**
+   * Remove every container of the decky, base included, found by label, whether or not its
+   * compose file still exists. Done with the engine API rather than `compose down`: compose v1
+   * lists the whole project and trips over containers that a parallel teardown just removed.
+   */
+  async down(deckyName: string): Promise<string> {
+    const containers = await this.deckyContainers(deckyName);
+    // Services first: they live in the base container's network namespace.
+    const ordered = [...containers].sort((a, b) => Number(a.Labels[LABELS.role] === ROLES.base) - Number(b.Labels[LABELS.role] === ROLES.base));
+    for (const c of ordered) {
+      const container = this.opts.docker.getContainer(c.Id);
+      await container.stop({ t: 5 }).catch((err) => (isNotFound(err) || (err as { statusCode?: number }).statusCode === 304 ? undefined : Promise.reject(err)));
+      await container.remove({ force: true }).catch((err) => (isNotFound(err) ? undefined : Promise.reject(err)));
     }
-    // Sweep by label: catches containers of an older file or a half-finished run.
-    const leftovers = await this.deckyContainers(deckyName);
-    for (const c of leftovers) await this.opts.docker.getContainer(c.Id).remove({ force: true }).catch((err) => (isNotFound(err) ? undefined : Promise.reject(err)));
-    if (hasFile) await fs.rm(file, { force: true });
-    return `removed ${leftovers.length} leftover container(s)`;
+    await fs.rm(this.composeFile(deckyName), { force: true });
+    return `removed ${containers.length} container(s)`;
   }
 
   async deckyContainers(deckyName: string): Promise<Docker.ContainerInfo[]> {
