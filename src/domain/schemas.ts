@@ -157,3 +157,18 @@ export type DeploymentMode = z.infer<typeof DeploymentModeSchema>;
 export const ErrorBodySchema = z.object({
   error: z.object({ code: z.string(), message: z.string(), details: z.unknown().optional() }),
 });
+
+/** POST /deckies/{name}/mutate: explicit services, or none to let pickNewServices choose. */
+export const MutateRequestSchema = z
+  .object({
+    services: z.array(z.string().min(1)).min(1, 'must list at least one service').max(10).optional(),
+  })
+  .strict();
+export type MutateRequest = z.infer<typeof MutateRequestSchema>;
+
+/** PUT /deckies/{name}/mutate-interval: the same shape the wizard and the CLI send. */
+export const MutateIntervalRequestSchema = z.object({ mutate_interval: MutateIntervalSchema }).strict();
+export type MutateIntervalRequest = z.infer<typeof MutateIntervalRequestSchema>;
+
+/** 202 body of every operation that starts lifecycle rows (mutate, teardown). */
+export const LifecycleIdsResponseSchema = z.object({ lifecycle_ids: z.array(z.string().uuid()) });
