@@ -12,6 +12,9 @@ import { HttpError } from '../errors';
 import type { ApiDeps } from '../app';
 
 const IdempotencyKeySchema = z.string().min(1).max(255);
+/** The CLI says it is the CLI; `scheduled` belongs to the schedules, never to a request. */
+const RequestTriggerSchema = z.enum(['operator', 'cli']).default('operator');
+const triggerOf = (req: { header(name: string): string | undefined }) => RequestTriggerSchema.parse(req.header('X-Decnet-Trigger') ?? undefined);
 
 export function deckiesRouter(deps: ApiDeps): Router {
   const router = Router();
@@ -21,7 +24,7 @@ export function deckiesRouter(deps: ApiDeps): Router {
     const key = req.header('Idempotency-Key');
     const idempotencyKey = key === undefined ? undefined : IdempotencyKeySchema.parse(key);
     await deps.ensureTemporalReachable();
-    const response = await submitDeploy(deps.operations, body, { trigger: 'operator', idempotencyKey });
+    const response = await submitDeploy(deps.operations, body, { trigger: triggerOf(req), idempotencyKey });
     res.status(202).json(response);
   });
 
@@ -50,7 +53,7 @@ export function deckiesRouter(deps: ApiDeps): Router {
   router.delete('/:name', requireRole('admin'), async (req, res) => {
     const name = parseName(String(req.params.name));
     await deps.ensureTemporalReachable();
-    res.status(202).json(await submitTeardown(deps.operations, name, 'operator'));
+    res.status(202).json(await submitTeardown(deps.operations, name, triggerOf(req)));
   });
 
   return router;
