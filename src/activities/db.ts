@@ -7,6 +7,10 @@ import type { DeckySpec, Step } from '../domain/schemas';
 import type { LanNetworkSpec } from '../compose/runtime';
 import type { Bus } from '../bus/bus';
 import { deckyTopic } from '../domain/topics';
+import { recordOperationFinished } from '../metrics';
+import type { Catalogue } from '../domain/catalog';
+import { planMutation } from '../operations/mutate';
+import { ConflictError, NotFoundError } from '../operations/errors';
 
 export interface LifecycleStart {
   terminal: boolean;
@@ -22,12 +26,20 @@ export interface LifecycleOutcome {
   ok: boolean;
   error?: string;
   steps: Step[];
+  /** A mutation's before and after, for the `decky.<name>.mutation` event. */
+  mutation?: { old_services: string[]; new_services: string[] };
+}
+
+export interface ScheduledMutation {
+  lifecycleId: string;
+  workflowId: string;
+  previousServices: string[];
 }
 
 const IN_FLIGHT = ['pending', 'running'] as const;
 const MAX_ERROR_CHARS = 2000;
 
-export function createDbActivities(orm: MikroORM, bus: Bus) {
+export function createDbActivities(orm: MikroORM, bus: Bus, catalogue: Catalogue) {
   const publishRow = (row: DeckyLifecycle) =>
     bus.publish(deckyTopic(row.deckyName, 'lifecycle'), {
       lifecycle_id: row.id,
@@ -37,20 +49,36 @@ export function createDbActivities(orm: MikroORM, bus: Bus) {
     });
 
   return {
-    /** pending → running. Idempotent: a retry or a replay after a crash changes nothing twice. */
-    async startLifecycle(lifecycleId: string): Promise<LifecycleStart> {
+    /**
+     * pending → running, recording the run that drives the row. Idempotent: a retry or a replay
+     * after a crash changes nothing twice.
+     */
+    async startLifecycle(lifecycleId: string, runId: string): Promise<LifecycleStart> {
       const em = orm.em.fork();
       const row = await em.findOne(DeckyLifecycle, { id: lifecycleId });
       if (!row) throw ApplicationFailure.nonRetryable(`lifecycle ${lifecycleId} does not exist`, 'UnknownLifecycle');
       if (row.status === 'succeeded' || row.status === 'failed') return { terminal: true, deckyName: row.deckyName };
-      if (row.status === 'pending') {
+      row.runId ??= runId;
+      const starting = row.status === 'pending';
+      if (starting) {
         row.status = 'running';
         row.updatedAt = new Date();
         if (row.operation === 'teardown') await em.nativeUpdate(Decky, { name: row.deckyName }, { state: 'tearing_down' });
-        await em.flush();
-        publishRow(row);
       }
+      await em.flush();
+      if (starting) publishRow(row);
       return { terminal: false, deckyName: row.deckyName };
+    },
+
+    /** A Schedule's run: plan a mutation like an operator's, or skip when the decky is busy or gone. */
+    async submitScheduledMutation(deckyName: string): Promise<ScheduledMutation | null> {
+      try {
+        const planned = await planMutation(orm.em.fork(), catalogue, deckyName, {}, 'scheduled');
+        return { lifecycleId: planned.row.id, workflowId: planned.row.workflowId, previousServices: planned.previousServices };
+      } catch (err) {
+        if (err instanceof ConflictError || err instanceof NotFoundError) return null;
+        throw err;
+      }
     },
 
     async saveLifecycleSteps(lifecycleId: string, steps: Step[]): Promise<void> {
@@ -93,12 +121,17 @@ export function createDbActivities(orm: MikroORM, bus: Bus) {
         const decky = await tx.findOne(Decky, { name: row.deckyName });
         if (decky) {
           if (row.operation === 'teardown' && outcome.ok) tx.remove(decky); // frees the name and the IP
-          else if (outcome.ok) Object.assign(decky, { state: 'running', lastError: null, lastSeen: now });
+          else if (outcome.ok) Object.assign(decky, { state: 'running', lastError: null, lastSeen: now, ...(row.operation === 'mutate' ? { lastMutated: now } : {}) });
           else Object.assign(decky, { state: 'failed', lastError: row.error });
         }
         return row;
       });
-      if (row) publishRow(row);
+      if (!row) return;
+      recordOperationFinished(row); // decnet_operations_total and the duration histogram, once per row
+      publishRow(row);
+      if (row.operation === 'mutate' && outcome.ok && outcome.mutation) {
+        bus.publish(deckyTopic(row.deckyName, 'mutation'), { ...outcome.mutation, trigger: row.trigger, lifecycle_id: row.id });
+      }
     },
   };
 }

@@ -1,9 +1,25 @@
 /** Activities that talk to Temporal itself. */
 import type { Client } from '@temporalio/client';
+import type { MikroORM } from '@mikro-orm/postgresql';
+import { Decky, DeploymentSettings } from '../entities';
+import { deleteMutationSchedule, effectiveMutateInterval, syncMutationSchedule } from '../operations/schedules';
 import { withHeartbeat } from './heartbeat';
 
-export function createTemporalActivities(client: Client) {
+export function createTemporalActivities(client: Client, orm: MikroORM, taskQueue: string) {
   return {
+    /** Create or update the decky's mutation Schedule from its interval (or the global one). */
+    async scheduleMutation(deckyName: string): Promise<string> {
+      const em = orm.em.fork();
+      const decky = await em.findOne(Decky, { name: deckyName });
+      if (!decky) return `decky ${deckyName} is gone; nothing to schedule`;
+      const settings = await em.findOneOrFail(DeploymentSettings, { id: 1 });
+      return syncMutationSchedule(client, taskQueue, deckyName, effectiveMutateInterval(decky, settings));
+    },
+
+    async unscheduleMutation(deckyName: string): Promise<string> {
+      return deleteMutationSchedule(client, deckyName);
+    },
+
     /** Wait until a superseded operation's workflow has closed, whatever its outcome. */
     async awaitWorkflowClosed(workflowId: string): Promise<string> {
       return withHeartbeat(async () => {

@@ -6,6 +6,8 @@ import type { OperationsContext } from '../operations/context';
 import { UnavailableError } from '../operations/errors';
 import { authenticate } from './auth';
 import { errorHandler, sendError } from './errors';
+import { metricsHandler, requestObserver } from './observability';
+import { openApiRouter } from './openapi';
 import { deckiesRouter } from './routes/deckies';
 import { eventsRouter } from './routes/events';
 import { healthRouter } from './routes/health';
@@ -24,10 +26,14 @@ export function createApp(deps: ApiDeps): express.Express {
   const app = express();
   app.disable('x-powered-by');
   app.set('query parser', 'extended');
+  app.use(requestObserver(deps.logger));
   app.use((req, _res, next) => {
     req.log = deps.logger;
     next();
   });
+  // No auth: Prometheus, the OpenAPI document and its browsable page (SPEC §5).
+  app.get('/metrics', metricsHandler);
+  app.use(openApiRouter());
   app.use(express.json({ limit: '1mb' }));
 
   const v1 = express.Router();

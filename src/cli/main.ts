@@ -1,16 +1,30 @@
 #!/usr/bin/env node
 /** The `decnet` command line. */
-import { Command, Option } from 'commander';
-import { loadConfig } from '../config';
-import { createLogger } from '../logger';
-import { openOrm, migrate } from '../db/orm';
-import { createApiToken } from '../operations/tokens';
-import { startEmbeddedPostgres } from '../infra/embedded-postgres';
-import { startMaster } from '../master';
-import { up } from './up';
+import { Command, CommanderError, Option } from 'commander';
 import path from 'node:path';
+import { loadConfig } from '../config';
+import { EXIT_USAGE } from './output';
+import { registerDeployCommand } from './commands/deploy';
+import { registerStatusCommand } from './commands/status';
+import { registerTeardownCommand } from './commands/teardown';
+import { registerMutateCommand } from './commands/mutate';
+import { registerMutateIntervalCommand } from './commands/mutate-interval';
+
+// The server side (ORM, Temporal, embedded PostgreSQL) is loaded by the commands that run it, so
+// the operator commands that only talk HTTP start quickly.
+const serverSide = {
+  logger: () => import('../logger'),
+  orm: () => import('../db/orm'),
+  tokens: () => import('../operations/tokens'),
+  embeddedPostgres: () => import('../infra/embedded-postgres'),
+  master: () => import('../master'),
+  up: () => import('./up'),
+};
 
 const program = new Command('decnet').description('Deploy and mutate honeypot deckies with durable Temporal workflows');
+// Usage errors exit 2 (commander would exit 1): commander throws instead of exiting, main maps the code.
+// Set before the subcommands are created: they inherit it.
+program.exitOverride().showHelpAfterError('(run `decnet help <command>` for its usage)');
 
 /** Keep running until SIGINT/SIGTERM, then stop cleanly. */
 function untilSignal(stop: () => Promise<void>) {
@@ -32,6 +46,7 @@ function untilSignal(stop: () => Promise<void>) {
 
 async function databaseUrlFor(config = loadConfig()) {
   if (config.databaseUrl) return { url: config.databaseUrl, stop: async () => undefined };
+  const { startEmbeddedPostgres } = await serverSide.embeddedPostgres();
   return startEmbeddedPostgres({ dataDir: path.join(config.dataDir, 'pg'), port: config.pgPort });
 }
 
@@ -40,6 +55,7 @@ program
   .description('run everything: embedded PostgreSQL, Temporal dev server, migrations, worker and API')
   .action(async () => {
     const config = loadConfig();
+    const [{ up }, { createLogger }] = await Promise.all([serverSide.up(), serverSide.logger()]);
     const running = await up(config, createLogger(config.logLevel));
     untilSignal(running.stop);
   });
@@ -53,6 +69,7 @@ for (const [name, description, runApi, runWorker] of [
     .description(description)
     .action(async () => {
       const config = loadConfig();
+      const [{ createLogger }, { startMaster }] = await Promise.all([serverSide.logger(), serverSide.master()]);
       const logger = createLogger(config.logLevel);
       const db = await databaseUrlFor(config);
       const master = await startMaster({
@@ -74,6 +91,7 @@ program
   .command('migrate')
   .description('apply the database migrations')
   .action(async () => {
+    const { openOrm, migrate } = await serverSide.orm();
     const db = await databaseUrlFor();
     const orm = await openOrm(db.url);
     await migrate(orm);
@@ -90,6 +108,7 @@ program
   .requiredOption('--name <name>', 'who or what the token is for')
   .addOption(new Option('--role <role>', 'admin may change things, viewer may read').choices(['admin', 'viewer']).default('viewer'))
   .action(async (opts: { name: string; role: 'admin' | 'viewer' }) => {
+    const [{ openOrm, migrate }, { createApiToken }] = await Promise.all([serverSide.orm(), serverSide.tokens()]);
     const db = await databaseUrlFor();
     const orm = await openOrm(db.url);
     await migrate(orm);
@@ -99,7 +118,16 @@ program
     console.log(token);
   });
 
+// The operator commands: HTTP to the API (DECNET_API_URL, DECNET_API_TOKEN or ~/.config/decnet/cli.json).
+registerDeployCommand(program);
+registerStatusCommand(program);
+registerTeardownCommand(program);
+registerMutateCommand(program);
+registerMutateIntervalCommand(program);
+
 program.parseAsync(process.argv).catch((err) => {
+  // Commander has printed its message already; --help and --version end with code 0.
+  if (err instanceof CommanderError) process.exit(err.exitCode === 0 ? 0 : EXIT_USAGE);
   console.error(err instanceof Error ? err.message : err);
   process.exit(1);
 });

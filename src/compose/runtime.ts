@@ -143,13 +143,27 @@ export class ComposeRuntime {
     const containers = await this.deckyContainers(deckyName);
     // Services first: they live in the base container's network namespace.
     const ordered = [...containers].sort((a, b) => Number(a.Labels[LABELS.role] === ROLES.base) - Number(b.Labels[LABELS.role] === ROLES.base));
-    for (const c of ordered) {
-      const container = this.opts.docker.getContainer(c.Id);
-      await container.stop({ t: 5 }).catch((err) => (isNotFound(err) || (err as { statusCode?: number }).statusCode === 304 ? undefined : Promise.reject(err)));
-      await container.remove({ force: true }).catch((err) => (isNotFound(err) ? undefined : Promise.reject(err)));
-    }
+    for (const c of ordered) await this.removeContainer(c.Id);
     await fs.rm(this.composeFile(deckyName), { force: true });
     return `removed ${containers.length} container(s)`;
+  }
+
+  /**
+   * Before a mutation's `compose up`: remove the service containers that the decky no longer
+   * runs (their ports may clash with the new ones), never the base. Returns what ran before.
+   */
+  async removeStaleServices(decky: DeckySpec): Promise<{ running: string[]; removed: string[] }> {
+    const services = (await this.deckyContainers(decky.name)).filter((c) => c.Labels[LABELS.role] === ROLES.service);
+    const stale = services.filter((c) => !decky.services.includes(c.Labels[LABELS.service]));
+    for (const c of stale) await this.removeContainer(c.Id);
+    return { running: services.map((c) => c.Labels[LABELS.service]), removed: stale.map((c) => c.Labels[LABELS.service]) };
+  }
+
+  private async removeContainer(id: string): Promise<void> {
+    const container = this.opts.docker.getContainer(id);
+    const gone = (err: unknown) => (isNotFound(err) || (err as { statusCode?: number }).statusCode === 304 ? undefined : Promise.reject(err));
+    await container.stop({ t: 5 }).catch(gone);
+    await container.remove({ force: true }).catch(gone);
   }
 
   async deckyContainers(deckyName: string): Promise<Docker.ContainerInfo[]> {

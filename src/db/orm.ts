@@ -3,6 +3,7 @@ import { MikroORM, type Options } from '@mikro-orm/postgresql';
 import { Migrator } from '@mikro-orm/migrations';
 import { entitySchemas } from '../entities';
 import { Migration20261127000000Initial } from './migrations/Migration20261127000000Initial';
+import { Migration20261127010000MutateEnabled } from './migrations/Migration20261127010000MutateEnabled';
 
 export function ormOptions(clientUrl: string): Options {
   return {
@@ -11,7 +12,10 @@ export function ormOptions(clientUrl: string): Options {
     extensions: [Migrator],
     // Migrations are listed explicitly so they run the same from src (tsx) and dist (tsc).
     migrations: {
-      migrationsList: [{ name: 'Migration20261127000000Initial', class: Migration20261127000000Initial }],
+      migrationsList: [
+        { name: 'Migration20261127000000Initial', class: Migration20261127000000Initial },
+        { name: 'Migration20261127010000MutateEnabled', class: Migration20261127010000MutateEnabled },
+      ],
       path: path.join(__dirname, 'migrations'),
       transactional: true,
       snapshot: false,

@@ -136,7 +136,7 @@ function planRequest(request: DeckyRequest, index: number, catalogue: Catalogue)
   };
 }
 
-function checkDeckyService(service: string, path: Path, catalogue: Catalogue): void {
+export function checkDeckyService(service: string, path: Path, catalogue: Catalogue): void {
   const entry = catalogue.services.get(service);
   if (!entry) {
     throw inputError(path, `unknown service "${service}"; valid services: ${catalogue.perDeckyServices().join(', ')}`);

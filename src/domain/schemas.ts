@@ -1,6 +1,7 @@
 /**
  * The zod schemas of the product's concepts: the single source of truth for request
- * validation, TypeScript types and (later) the OpenAPI document.
+ * validation, TypeScript types and the OpenAPI document (src/api/openapi.ts). `.meta({id})`
+ * names a schema as an OpenAPI component; it changes nothing in validation.
  */
 import { z } from 'zod';
 
@@ -33,7 +34,8 @@ export const NetworkSchema = z
     ip_range: CidrSchema.optional(),
     ipvlan: z.boolean().optional(),
   })
-  .strict();
+  .strict()
+  .meta({ id: 'Network', description: 'The LAN the deckies join: parent interface, subnet, gateway' });
 export type Network = z.infer<typeof NetworkSchema>;
 
 export const ServiceConfigSchema = z.record(z.string(), z.record(z.string(), z.string()));
@@ -55,7 +57,8 @@ export const DeckyRequestSchema = z
   .refine((d) => !(d.amount !== undefined && d.amount > 1 && d.ip !== undefined), {
     message: 'amount cannot be combined with ip',
     path: ['amount'],
-  });
+  })
+  .meta({ id: 'DeckyRequest', description: 'One decky as an operator asks for it; `amount` > 1 expands it to name-01, name-02, …' });
 export type DeckyRequest = z.infer<typeof DeckyRequestSchema>;
 
 export const FleetDefinitionSchema = z
@@ -80,7 +83,20 @@ export const DeployRequestSchema = z.union([
       replace_fleet: z.boolean().default(false),
     })
     .strict(),
-]);
+]).meta({
+  id: 'DeployRequest',
+  description: 'A fleet as an INI file (`ini_content`) or as JSON (`deckies`, `network`)',
+  examples: [
+    {
+      deckies: [
+        { name: 'web', services: ['ssh', 'http'] },
+        { name: 'ws', archetype: 'windows-workstation', amount: 2 },
+      ],
+      network: { subnet: '192.168.1.0/24', gateway: '192.168.1.1', interface: 'eth0' },
+    },
+    { ini_content: '[general]\nnet=192.168.1.0/24\ngw=192.168.1.1\ninterface=eth0\n\n[web]\nservices=ssh,http\n' },
+  ],
+});
 export type DeployRequest = z.infer<typeof DeployRequestSchema>;
 
 export const NmapOsSchema = z.enum(['linux', 'windows', 'embedded', 'bsd', 'macos']);
@@ -110,13 +126,16 @@ export type LifecycleStatus = z.infer<typeof LifecycleStatusSchema>;
 export const DeckyStateSchema = z.enum(['pending', 'running', 'degraded', 'failed', 'tearing_down', 'torn_down']);
 export type DeckyState = z.infer<typeof DeckyStateSchema>;
 
+/** An ISO 8601 instant as Date#toISOString writes it; `format` only documents it. */
+const IsoTimestamp = z.string().meta({ format: 'date-time' });
+
 export const StepSchema = z.object({
   name: z.string(),
   started_at: z.string(),
   finished_at: z.string(),
   ok: z.boolean(),
   detail: z.string().optional(),
-});
+}).meta({ id: 'Step' });
 export type Step = z.infer<typeof StepSchema>;
 
 export const LifecycleRowSchema = z.object({
@@ -130,10 +149,10 @@ export const LifecycleRowSchema = z.object({
   steps: z.array(StepSchema),
   workflow_id: z.string(),
   run_id: z.string().nullable(),
-  started_at: z.string(),
-  updated_at: z.string(),
-  completed_at: z.string().nullable(),
-});
+  started_at: IsoTimestamp,
+  updated_at: IsoTimestamp,
+  completed_at: IsoTimestamp.nullable(),
+}).meta({ id: 'LifecycleRow', description: 'One operation on one decky, driven by one workflow' });
 export type LifecycleRow = z.infer<typeof LifecycleRowSchema>;
 
 export const LifecycleQuerySchema = z.object({
@@ -151,24 +170,86 @@ export const DeploymentModeSchema = z.object({
   role: z.enum(['master', 'agent']),
   swarm_host_count: z.number().int(),
   message: z.string(),
-});
+}).meta({ id: 'DeploymentMode' });
 export type DeploymentMode = z.infer<typeof DeploymentModeSchema>;
 
-export const ErrorBodySchema = z.object({
-  error: z.object({ code: z.string(), message: z.string(), details: z.unknown().optional() }),
-});
+export const ErrorBodySchema = z
+  .object({
+    error: z.object({ code: z.string(), message: z.string(), details: z.unknown().optional() }),
+  })
+  .meta({ id: 'ErrorBody', description: 'Every refusal: a stable code, a message for people, and details (zod issues, the INI line, …)' });
 
 /** POST /deckies/{name}/mutate: explicit services, or none to let pickNewServices choose. */
 export const MutateRequestSchema = z
   .object({
     services: z.array(z.string().min(1)).min(1, 'must list at least one service').max(10).optional(),
   })
-  .strict();
+  .strict()
+  .meta({ id: 'MutateRequest', examples: [{ services: ['ssh', 'ftp'] }, {}] });
 export type MutateRequest = z.infer<typeof MutateRequestSchema>;
 
 /** PUT /deckies/{name}/mutate-interval: the same shape the wizard and the CLI send. */
-export const MutateIntervalRequestSchema = z.object({ mutate_interval: MutateIntervalSchema }).strict();
+export const MutateIntervalRequestSchema = z.object({ mutate_interval: MutateIntervalSchema }).strict().meta({ id: 'MutateIntervalRequest', examples: [{ mutate_interval: '2h' }, { mutate_interval: 90 }, { mutate_interval: null }] });
 export type MutateIntervalRequest = z.infer<typeof MutateIntervalRequestSchema>;
 
 /** 202 body of every operation that starts lifecycle rows (mutate, teardown). */
-export const LifecycleIdsResponseSchema = z.object({ lifecycle_ids: z.array(z.string().uuid()) });
+export const LifecycleIdsResponseSchema = z.object({ lifecycle_ids: z.array(z.string().uuid()) }).meta({ id: 'LifecycleIdsResponse' });
+
+// Response bodies: what the routes answer, typed by these (src/entities/mappers.ts) and documented from them.
+
+/** 202 of POST /deckies/deploy (src/operations/deploy.ts). */
+export const DeployResponseSchema = z
+  .object({
+    message: z.string(),
+    mode: z.enum(['swarm', 'unihost']),
+    lifecycle_ids: z.array(z.string().uuid()).meta({ description: 'One per deployed decky, in the order of `deckies`' }),
+    deckies: z.array(z.string()),
+    teardown_lifecycle_ids: z.array(z.string().uuid()).meta({ description: 'replace_fleet: the deckies the new definition drops' }),
+  })
+  .meta({ id: 'DeployResponse' });
+export type DeployResponseBody = z.infer<typeof DeployResponseSchema>;
+
+export const LifecycleRowsResponseSchema = z.object({ rows: z.array(LifecycleRowSchema) }).meta({ id: 'LifecycleRowsResponse' });
+
+/** A decky as GET /deckies and GET /deckies/{name} show it (deckyToView). */
+export const DeckyViewSchema = DeckySpecSchema.extend({
+  host_uuid: z.string().nullable(),
+  state: DeckyStateSchema,
+  last_error: z.string().nullable(),
+  last_mutated: IsoTimestamp.nullable(),
+  last_seen: IsoTimestamp.nullable(),
+  created_at: IsoTimestamp,
+  last_lifecycle: LifecycleRowSchema.nullable(),
+}).meta({ id: 'DeckyView' });
+export type DeckyView = z.infer<typeof DeckyViewSchema>;
+
+export const FleetResponseSchema = z.object({ deckies: z.array(DeckyViewSchema) }).meta({ id: 'FleetResponse' });
+
+/** GET /deckies/{name}: the decky and its recent lifecycle rows, newest first. */
+export const DeckyDetailSchema = DeckyViewSchema.extend({ lifecycle: z.array(LifecycleRowSchema) }).meta({ id: 'DeckyDetail' });
+export type DeckyDetail = z.infer<typeof DeckyDetailSchema>;
+
+/** 200 of PUT /deckies/{name}/mutate-interval. */
+export const MutateIntervalResponseSchema = z
+  .object({
+    name: DeckyNameSchema,
+    mutate_interval: z
+      .number()
+      .int()
+      .positive()
+      .nullable()
+      .meta({ description: "Minutes set on this decky; null when the global interval applies or mutation is off" }),
+    effective_interval: z
+      .number()
+      .int()
+      .positive()
+      .nullable()
+      .meta({ description: "Minutes between scheduled mutations now; null when mutation is off (the decky's Schedule is removed)" }),
+  })
+  .meta({ id: 'MutateIntervalResponse' });
+export type MutateIntervalResponse = z.infer<typeof MutateIntervalResponseSchema>;
+
+export const HealthResponseSchema = z.object({ status: z.literal('ok') }).meta({ id: 'HealthResponse' });
+export const ReadyResponseSchema = z
+  .object({ status: z.literal('ready'), database: z.literal(true), temporal: z.literal(true) })
+  .meta({ id: 'ReadyResponse' });

@@ -12,7 +12,10 @@ export class Decky {
   hostname!: string;
   nmapOs!: NmapOs;
   serviceConfig: Record<string, Record<string, string>> = {};
+  /** Minutes; null = the global interval. */
   mutateInterval: number | null = null;
+  /** False once an operator switched mutation off for this decky. */
+  mutateEnabled = true;
   lastMutated: Date | null = null;
   hostUuid: string | null = null;
   state: DeckyState = 'pending';
@@ -36,6 +39,7 @@ export const DeckySchema = new EntitySchema<Decky>({
     nmapOs: { type: 'string' },
     serviceConfig: { type: 'json' },
     mutateInterval: { type: 'integer', nullable: true },
+    mutateEnabled: { type: 'boolean', default: true },
     lastMutated: { type: 'Date', nullable: true },
     hostUuid: { type: 'uuid', nullable: true },
     state: { type: 'string' },

@@ -1,5 +1,5 @@
 /** Entity ↔ wire shapes, so routes and activities agree on one representation. */
-import type { DeckySpec, LifecycleRow } from '../domain/schemas';
+import type { DeckySpec, DeckyView, LifecycleRow } from '../domain/schemas';
 import type { Decky } from './decky';
 import type { DeckyLifecycle } from './decky-lifecycle';
 
@@ -53,7 +53,8 @@ export function lifecycleToRow(l: DeckyLifecycle): LifecycleRow {
   };
 }
 
-export function deckyToView(d: Decky, lastLifecycle?: DeckyLifecycle | null) {
+/** The wire shape of DeckyViewSchema (the OpenAPI document's DeckyView). */
+export function deckyToView(d: Decky, lastLifecycle?: DeckyLifecycle | null): DeckyView {
   return {
     ...deckyToSpec(d),
     host_uuid: d.hostUuid,

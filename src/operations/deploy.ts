@@ -12,7 +12,8 @@ import { FleetConflictError, FleetInputError } from '../domain/errors';
 import type { DeployRequest, FleetDefinition, Network, Trigger } from '../domain/schemas';
 import { ConflictError } from './errors';
 import type { OperationsContext } from './context';
-import { startLifecycleWorkflow, workflowIdFor } from './workflow-start';
+import { startLifecycleWorkflow } from './workflow-start';
+import { workflowIdFor } from '../domain/workflow-ids';
 import { deploymentMode } from './deployment-mode';
 
 export interface DeployResponse {

@@ -4,7 +4,8 @@ import { Decky, DeckyLifecycle } from '../entities';
 import type { Trigger } from '../domain/schemas';
 import { NotFoundError } from './errors';
 import type { OperationsContext } from './context';
-import { startLifecycleWorkflow, workflowIdFor } from './workflow-start';
+import { startLifecycleWorkflow } from './workflow-start';
+import { workflowIdFor } from '../domain/workflow-ids';
 
 export async function submitTeardown(ctx: OperationsContext, deckyName: string, trigger: Trigger): Promise<{ lifecycle_ids: string[] }> {
   const em = ctx.orm.em.fork();
@@ -22,6 +23,9 @@ export async function submitTeardown(ctx: OperationsContext, deckyName: string, 
         updatedAt: now,
         completedAt: now,
       });
+      // The one-in-flight index: the superseded row must leave it before the teardown row enters,
+      // and a flush writes inserts before updates.
+      await tx.flush();
     }
     const id = randomUUID();
     const row = tx.create(DeckyLifecycle, {

@@ -1,15 +1,10 @@
 /** Starting the workflow of a lifecycle row: used by the API's submissions and by the boot reconciler. */
 import { type Client, WorkflowExecutionAlreadyStartedError } from '@temporalio/client';
-import { defineSearchAttributeKey, SearchAttributeType, WorkflowIdReusePolicy } from '@temporalio/common';
+import { WorkflowIdReusePolicy } from '@temporalio/common';
 import type { MikroORM } from '@mikro-orm/postgresql';
 import { DeckyLifecycle } from '../entities';
 import type { Operation } from '../domain/schemas';
-
-export const SEARCH_ATTRIBUTES = {
-  DeckyName: defineSearchAttributeKey('DeckyName', SearchAttributeType.KEYWORD),
-  HostUuid: defineSearchAttributeKey('HostUuid', SearchAttributeType.KEYWORD),
-  Operation: defineSearchAttributeKey('Operation', SearchAttributeType.KEYWORD),
-};
+import { deckySearchAttributes } from '../domain/workflow-ids';
 
 const WORKFLOW_TYPES: Record<Operation, string> = {
   deploy: 'deployDeckyWorkflow',
@@ -17,10 +12,6 @@ const WORKFLOW_TYPES: Record<Operation, string> = {
   teardown: 'teardownDeckyWorkflow',
 };
 
-/** Derived from the decky's name, so operators find it by id in the Temporal Web UI. */
-export function workflowIdFor(deckyName: string, operation: Operation, lifecycleId: string): string {
-  return `decky-${deckyName}-${operation}-${lifecycleId}`;
-}
 
 export interface StartContext {
   orm: MikroORM;
@@ -45,11 +36,7 @@ export async function startLifecycleWorkflow(
       // One run per row, ever: a late reconciler must not run a finished operation again.
       workflowIdReusePolicy: WorkflowIdReusePolicy.REJECT_DUPLICATE,
       args: [{ lifecycleId: row.id, deckyName: row.deckyName, ...extraArgs }],
-      typedSearchAttributes: [
-        { key: SEARCH_ATTRIBUTES.DeckyName, value: row.deckyName },
-        { key: SEARCH_ATTRIBUTES.Operation, value: row.operation },
-        ...(row.hostUuid ? [{ key: SEARCH_ATTRIBUTES.HostUuid, value: row.hostUuid }] : []),
-      ],
+      typedSearchAttributes: deckySearchAttributes(row.deckyName, row.operation, row.hostUuid),
       staticSummary: `${row.operation} decky ${row.deckyName}`,
     });
     runId = handle.firstExecutionRunId;

@@ -26,8 +26,14 @@ export const verify = proxyActivities<Pick<ComposeActivities, 'verifyDecky'>>({
   retry: { initialInterval: '1s', backoffCoefficient: 1.5, maximumInterval: '5s', maximumAttempts: 8 },
 });
 
-export const temporal = proxyActivities<TemporalActivities>({
+/** Waiting for a superseded workflow may take as long as that workflow's docker work. */
+export const temporal = proxyActivities<Pick<TemporalActivities, 'awaitWorkflowClosed'>>({
   startToCloseTimeout: '15m',
   heartbeatTimeout: '15s',
   retry: { initialInterval: '1s', maximumInterval: '10s' },
+});
+
+export const schedules = proxyActivities<Pick<TemporalActivities, 'scheduleMutation' | 'unscheduleMutation'>>({
+  startToCloseTimeout: '30s',
+  retry: { initialInterval: '1s', backoffCoefficient: 2, maximumInterval: '30s', maximumAttempts: 20 },
 });

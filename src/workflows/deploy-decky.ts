@@ -1,7 +1,7 @@
-import { compose, db, verify } from './activities';
+import { compose, db, schedules, verify } from './activities';
 import { runLifecycle, type DeckyOperationInput } from './lifecycle';
 
-/** Deploy one decky on the master's Docker engine: render → network → compose_up → verify. */
+/** Deploy one decky on the master's Docker engine: render → network → compose_up → verify → schedule. */
 export async function deployDeckyWorkflow(input: DeckyOperationInput): Promise<void> {
   await runLifecycle(input, async (step) => {
     const plan = await step('render', async () => {
@@ -12,5 +12,6 @@ export async function deployDeckyWorkflow(input: DeckyOperationInput): Promise<v
     await step('network', () => compose.ensureLanNetwork(plan.network));
     await step('compose_up', () => compose.composeUp(plan.decky, plan.network.driver));
     await step('verify', () => verify.verifyDecky(plan.decky));
+    await step('schedule', () => schedules.scheduleMutation(input.deckyName));
   });
 }

@@ -1,2 +1,4 @@
 export { deployDeckyWorkflow } from './deploy-decky';
+export { mutateDeckyWorkflow } from './mutate-decky';
+export { scheduledMutationWorkflow } from './scheduled-mutation';
 export { teardownDeckyWorkflow } from './teardown-decky';

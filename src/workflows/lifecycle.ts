@@ -1,6 +1,7 @@
 /** Driving one lifecycle row through its steps; shared by every decky workflow. */
-import { ActivityFailure, ApplicationFailure, CancellationScope, isCancellation } from '@temporalio/workflow';
+import { ActivityFailure, ApplicationFailure, CancellationScope, isCancellation, workflowInfo } from '@temporalio/workflow';
 import type { Step } from '../domain/schemas';
+import type { LifecycleOutcome } from '../activities/db';
 import { db } from './activities';
 
 export interface DeckyOperationInput {
@@ -17,18 +18,20 @@ export function describeFailure(err: unknown): string {
   return cause instanceof Error ? `${cause.name}: ${cause.message}` : String(cause);
 }
 
+export type StepRunner = <T>(name: string, fn: () => Promise<T>, detail?: (value: T) => string | undefined) => Promise<T>;
+
 /**
  * Runs the operation's steps with timings (workflow time is deterministic: the time of the workflow
  * task), persisting progress after each step, and always ends the row succeeded or failed.
  */
 export async function runLifecycle(
   input: DeckyOperationInput,
-  body: (step: <T>(name: string, fn: () => Promise<T>, detail?: (value: T) => string | undefined) => Promise<T>) => Promise<void>,
+  body: (step: StepRunner) => Promise<Pick<LifecycleOutcome, 'mutation'> | void>,
 ): Promise<void> {
-  const start = await db.startLifecycle(input.lifecycleId);
+  const start = await db.startLifecycle(input.lifecycleId, workflowInfo().runId);
   if (start.terminal) return;
   const steps: Step[] = [];
-  const step = async <T>(name: string, fn: () => Promise<T>, detail?: (value: T) => string | undefined): Promise<T> => {
+  const step: StepRunner = async <T>(name: string, fn: () => Promise<T>, detail?: (value: T) => string | undefined): Promise<T> => {
     const startedAt = new Date().toISOString();
     try {
       const value = await fn();
@@ -42,8 +45,8 @@ export async function runLifecycle(
     }
   };
   try {
-    await body(step);
-    await db.finishLifecycle(input.lifecycleId, { ok: true, steps });
+    const extra = await body(step);
+    await db.finishLifecycle(input.lifecycleId, { ok: true, steps, ...(extra ?? {}) });
   } catch (err) {
     // Even a cancelled workflow must leave a terminal row behind.
     await CancellationScope.nonCancellable(() =>

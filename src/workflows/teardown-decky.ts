@@ -1,4 +1,4 @@
-import { compose, temporal } from './activities';
+import { compose, schedules, temporal } from './activities';
 import { runLifecycle, type DeckyOperationInput } from './lifecycle';
 
 export interface TeardownInput extends DeckyOperationInput {
@@ -11,6 +11,8 @@ export async function teardownDeckyWorkflow(input: TeardownInput): Promise<void>
   await runLifecycle(input, async (step) => {
     const superseded = input.supersedesWorkflowId;
     if (superseded) await step('cancel_inflight', () => temporal.awaitWorkflowClosed(superseded));
+    // No scheduled mutation may start on a decky that is going away.
+    await step('unschedule', () => schedules.unscheduleMutation(input.deckyName));
     await step('compose_down', () => compose.composeDown(input.deckyName));
   });
 }

@@ -2,21 +2,17 @@
  * Local deploy end to end: real Temporal dev server, PostgreSQL and Docker engine; macvlan on a
  * veth parent this file creates.
  */
-import fs from 'node:fs/promises';
-import path from 'node:path';
 import { randomUUID } from 'node:crypto';
-import { execFile } from 'node:child_process';
-import { promisify } from 'node:util';
 import { DeckyLifecycle, Decky, DeploymentSettings } from '../../src/entities';
 import { createApiToken } from '../../src/operations/tokens';
-import { workflowIdFor } from '../../src/operations/workflow-start';
+import { workflowIdFor } from '../../src/domain/workflow-ids';
 import { LABELS, ROLES } from '../../src/domain/compose-render';
 import { createTestStack, freePort, requireEnv, type TestStack } from '../support/master';
 import { createApp, temporalProbe } from '../../src/api/app';
 import { createLogger } from '../../src/logger';
 import { apiClient, waitForTerminal, type ApiClient } from '../support/http';
+import { recordHistories } from '../support/histories';
 
-const execFileAsync = promisify(execFile);
 let stack: TestStack;
 let api: ApiClient;
 
@@ -81,7 +77,7 @@ amount=2
     const rows = await waitForTerminal(api, firstIds);
     for (const row of rows) {
       expect({ decky: row.decky_name, status: row.status, error: row.error }).toEqual({ decky: row.decky_name, status: 'succeeded', error: null });
-      expect(row.steps.map((s: { name: string }) => s.name)).toEqual(['render', 'network', 'compose_up', 'verify']);
+      expect(row.steps.map((s: { name: string }) => s.name)).toEqual(['render', 'network', 'compose_up', 'verify', 'schedule']);
       for (const step of row.steps) expect(Date.parse(step.finished_at)).toBeGreaterThanOrEqual(Date.parse(step.started_at));
     }
     expect(rows.map((r) => r.decky_name).sort()).toEqual(['web', 'ws-01', 'ws-02']);
@@ -365,17 +361,3 @@ amount=2
     expect((await inspectBase('orphan')).State.Running).toBe(true);
   });
 });
-
-/** RECORD_HISTORIES=1 refreshes the histories that the replay test checks against the workflow code. */
-async function recordHistories(workflows: Map<string, string>) {
-  if (!process.env.RECORD_HISTORIES) return;
-  const dir = path.join(__dirname, '..', 'histories');
-  await fs.mkdir(dir, { recursive: true });
-  for (const [file, workflowId] of workflows) {
-    // The CLI writes the history in the proto3 JSON form that replay reads.
-    const { stdout } = await execFileAsync(requireEnv('TEMPORAL_CLI_PATH'), [
-      'workflow', 'show', '--workflow-id', workflowId, '--output', 'json', '--address', requireEnv('TEMPORAL_ADDRESS'),
-    ]);
-    await fs.writeFile(path.join(dir, `${file}.json`), stdout);
-  }
-}

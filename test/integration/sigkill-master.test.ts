@@ -76,3 +76,30 @@ test('a master killed with SIGKILL mid-deploy finishes the deploy after it start
   await stop(proc);
   proc = undefined;
 }, 600_000);
+
+test('a master killed with SIGKILL mid-mutation finishes the mutation after it starts again', async () => {
+  proc = await startUp();
+  const api = apiClient(stack.api, stack.adminToken);
+  const base = (await projectContainers()).find((c) => c.Labels[LABELS.decky] === 'k-01' && c.Labels[LABELS.role] === ROLES.base)!;
+  const res = await api.post('/deckies/k-01/mutate', { services: ['ftp', 'telnet', 'snmp'] });
+  expect(res.status).toBe(202);
+  const [id] = res.body.lifecycle_ids;
+  // Kill once the workflow has started on the row, before it finished.
+  for (;;) {
+    const row = (await api.get(`/deckies/lifecycle?ids=${id}`)).body.rows[0];
+    expect(row.status).not.toBe('succeeded');
+    if (row.status === 'running') break;
+    await new Promise((r) => setTimeout(r, 20));
+  }
+  await sigkill(proc);
+
+  proc = await startUp();
+  const [row] = await waitForTerminal(api, [id], 300_000);
+  expect(row).toMatchObject({ status: 'succeeded', operation: 'mutate' });
+  const mine = (await projectContainers()).filter((c) => c.Labels[LABELS.decky] === 'k-01');
+  expect(mine.find((c) => c.Labels[LABELS.role] === ROLES.base)!.Id).toBe(base.Id);
+  expect(mine.filter((c) => c.Labels[LABELS.role] === ROLES.service).map((c) => c.Labels[LABELS.service]).sort()).toEqual(['ftp', 'snmp', 'telnet']);
+  expect(mine.every((c) => c.State === 'running')).toBe(true);
+  await stop(proc);
+  proc = undefined;
+}, 600_000);

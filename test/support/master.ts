@@ -9,7 +9,7 @@ import fs from 'node:fs/promises';
 import Docker from 'dockerode';
 import { loadConfig, type Config } from '../../src/config';
 import { createDatabase } from '../../src/infra/embedded-postgres';
-import { startMaster, type RunningMaster } from '../../src/master';
+import { startMaster, type MasterOptions, type RunningMaster } from '../../src/master';
 import { createLogger } from '../../src/logger';
 import { LABELS } from '../../src/domain/compose-render';
 import { createVethParent, deleteVethParent } from './veth';
@@ -32,7 +32,8 @@ export interface TestStack {
   api: string;
   adminToken: string;
   docker: Docker;
-  startMaster(): Promise<RunningMaster>;
+  /** `overrides`: e.g. no worker (an API-only master) or a logger the test reads. */
+  startMaster(overrides?: Partial<Pick<MasterOptions, 'runWorker' | 'logger'>>): Promise<RunningMaster>;
   stopMaster(): Promise<void>;
   cleanup(): Promise<void>;
 }
@@ -77,12 +78,13 @@ export async function createTestStack(name: string, slot: number): Promise<TestS
     api: `http://127.0.0.1:${config.apiPort}/api/v1`,
     adminToken: env.DECNET_ADMIN_TOKEN!,
     docker,
-    async startMaster() {
+    async startMaster(overrides = {}) {
       stack.master = await startMaster({
         config,
         databaseUrl,
         temporalAddress: requireEnv('TEMPORAL_ADDRESS'),
         logger: createLogger(config.logLevel, name),
+        ...overrides,
       });
       return stack.master;
     },

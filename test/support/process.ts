@@ -48,3 +48,36 @@ export async function stop(proc: DecnetProcess): Promise<void> {
   await proc.exited;
   clearTimeout(timer);
 }
+
+export interface DecnetRun {
+  code: number | null;
+  stdout: string;
+  stderr: string;
+}
+
+/** Runs a short `decnet` command to its end (no TTY: stdout and stderr are pipes) and collects its output. */
+export function runDecnet(args: string[], env: NodeJS.ProcessEnv, timeoutMs = 240_000): Promise<DecnetRun> {
+  return new Promise((resolve, reject) => {
+    const child = spawn(process.execPath, ['--import', 'tsx', path.join(REPO, 'src/cli/main.ts'), ...args], {
+      cwd: REPO,
+      env,
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
+    let stdout = '';
+    let stderr = '';
+    child.stdout.on('data', (chunk) => (stdout += chunk));
+    child.stderr.on('data', (chunk) => (stderr += chunk));
+    const timer = setTimeout(() => {
+      child.kill('SIGKILL');
+      reject(new Error(`decnet ${args.join(' ')} did not finish within ${timeoutMs} ms\nstdout:\n${stdout}\nstderr:\n${stderr}`));
+    }, timeoutMs);
+    child.once('error', (err) => {
+      clearTimeout(timer);
+      reject(err);
+    });
+    child.once('close', (code) => {
+      clearTimeout(timer);
+      resolve({ code, stdout, stderr });
+    });
+  });
+}

@@ -10,8 +10,10 @@ import { workflowBundle } from '../../worker';
 const dir = path.join(__dirname, '..', 'histories');
 const files = fs.readdirSync(dir).filter((f) => f.endsWith('.json'));
 
-test('recorded histories exist for deploy success, deploy failure and teardown', () => {
-  expect(files.sort()).toEqual(expect.arrayContaining(['deploy-missing-image.json', 'deploy-succeeded.json', 'teardown-succeeded.json']));
+test('recorded histories exist for every decky workflow', () => {
+  expect(files.sort()).toEqual(
+    expect.arrayContaining(['deploy-missing-image.json', 'deploy-succeeded.json', 'mutate-succeeded.json', 'scheduled-mutation.json', 'teardown-succeeded.json']),
+  );
 });
 
 test('every recorded history replays without a nondeterminism error', async () => {

@@ -3,17 +3,18 @@ import { Router } from 'express';
 import { z } from 'zod';
 import { Decky, DeckyLifecycle } from '../../entities';
 import { deckyToView, lifecycleToRow } from '../../entities/mappers';
-import { DeckyNameSchema, DeployRequestSchema, LifecycleQuerySchema } from '../../domain/schemas';
+import { DeckyNameSchema, DeployRequestSchema, LifecycleQuerySchema, MutateIntervalRequestSchema, MutateRequestSchema } from '../../domain/schemas';
 import { submitDeploy } from '../../operations/deploy';
 import { submitTeardown } from '../../operations/teardown';
+import { setMutateInterval, submitMutation } from '../../operations/mutate';
 import { NotFoundError } from '../../operations/errors';
 import { requireRole } from '../auth';
 import { HttpError } from '../errors';
 import type { ApiDeps } from '../app';
 
-const IdempotencyKeySchema = z.string().min(1).max(255);
+export const IdempotencyKeySchema = z.string().min(1).max(255);
 /** The CLI says it is the CLI; `scheduled` belongs to the schedules, never to a request. */
-const RequestTriggerSchema = z.enum(['operator', 'cli']).default('operator');
+export const RequestTriggerSchema = z.enum(['operator', 'cli']).default('operator');
 const triggerOf = (req: { header(name: string): string | undefined }) => RequestTriggerSchema.parse(req.header('X-Decnet-Trigger') ?? undefined);
 
 export function deckiesRouter(deps: ApiDeps): Router {
@@ -48,6 +49,20 @@ export function deckiesRouter(deps: ApiDeps): Router {
     if (!decky) throw new NotFoundError(`decky "${name}" does not exist`);
     const recent = await em.find(DeckyLifecycle, { deckyName: name }, { orderBy: { startedAt: 'desc' }, limit: 20 });
     res.json({ ...deckyToView(decky, recent[0]), lifecycle: recent.map(lifecycleToRow) });
+  });
+
+  router.post('/:name/mutate', requireRole('admin'), async (req, res) => {
+    const name = parseName(String(req.params.name));
+    const body = MutateRequestSchema.parse(req.body ?? {});
+    await deps.ensureTemporalReachable();
+    res.status(202).json(await submitMutation(deps.operations, name, body, triggerOf(req)));
+  });
+
+  router.put('/:name/mutate-interval', requireRole('admin'), async (req, res) => {
+    const name = parseName(String(req.params.name));
+    const body = MutateIntervalRequestSchema.parse(req.body ?? {});
+    await deps.ensureTemporalReachable();
+    res.json(await setMutateInterval(deps.operations, name, body.mutate_interval));
   });
 
   router.delete('/:name', requireRole('admin'), async (req, res) => {

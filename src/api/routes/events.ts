@@ -4,7 +4,7 @@ import { z } from 'zod';
 import { requireRole } from '../auth';
 import type { ApiDeps } from '../app';
 
-const EventsQuerySchema = z.object({ topic: z.string().max(300).default('') });
+export const EventsQuerySchema = z.object({ topic: z.string().max(300).default('') });
 const KEEPALIVE_MS = 15_000;
 
 export function eventsRouter(deps: ApiDeps): Router {

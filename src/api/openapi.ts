@@ -1,0 +1,362 @@
+/**
+ * The OpenAPI 3.1 document of the API, generated from the zod schemas that validate the requests
+ * (src/domain/schemas.ts and the routes' own small schemas): no hand-written copy. Served at
+ * GET /openapi.json and browsable at GET /docs (swagger-ui-dist, no CDN).
+ */
+import path from 'node:path';
+import express, { type Router } from 'express';
+import { OpenAPIRegistry, OpenApiGeneratorV31, type RouteConfig } from '@asteasolutions/zod-to-openapi';
+import { getAbsoluteFSPath } from 'swagger-ui-dist';
+import { z } from 'zod';
+import {
+  DeckyDetailSchema,
+  DeckyNameSchema,
+  DeployRequestSchema,
+  DeployResponseSchema,
+  DeploymentModeSchema,
+  ErrorBodySchema,
+  FleetResponseSchema,
+  HealthResponseSchema,
+  LifecycleIdsResponseSchema,
+  LifecycleQuerySchema,
+  LifecycleRowsResponseSchema,
+  MutateIntervalRequestSchema,
+  MutateIntervalResponseSchema,
+  MutateRequestSchema,
+  ReadyResponseSchema,
+} from '../domain/schemas';
+import { IdempotencyKeySchema, RequestTriggerSchema } from './routes/deckies';
+import { EventsQuerySchema } from './routes/events';
+
+const API_VERSION = '0.1.0';
+const BEARER = 'bearerAuth';
+
+type Access = 'public' | 'viewer' | 'admin';
+type ErrorStatus = 400 | 401 | 403 | 404 | 409 | 413 | 503;
+
+const ERROR_DESCRIPTIONS: Record<ErrorStatus, string> = {
+  400: 'Invalid input: the zod issues (or the INI line) in `error.details`',
+  401: 'No bearer token, or an unknown one',
+  403: 'The token lacks the role this needs',
+  404: 'No such decky',
+  409: 'Conflict with the current state',
+  413: 'Request body over 1 MB',
+  503: 'PostgreSQL or Temporal is unreachable; retry after `Retry-After` seconds',
+};
+
+const json = (schema: z.ZodType) => ({ 'application/json': { schema } });
+const NameParams = z.object({ name: DeckyNameSchema.meta({ description: 'The decky name' }) });
+const TriggerHeaders = z.object({
+  'X-Decnet-Trigger': RequestTriggerSchema.meta({ description: 'Who asks: the CLI marks its lifecycle rows `cli`' }),
+});
+
+/** OpenAPI links: where an answer's values go next (clients, and schemathesis's stateful phase, follow them). */
+function deckyLinks(name: string) {
+  return {
+    GetDecky: { operationId: 'getDeckiesName', parameters: { name } },
+    MutateDecky: { operationId: 'postDeckiesNameMutate', parameters: { name } },
+    SetMutateInterval: { operationId: 'putDeckiesNameMutateInterval', parameters: { name } },
+    TearDownDecky: { operationId: 'deleteDeckiesName', parameters: { name } },
+  };
+}
+const lifecycleLink = { GetLifecycle: { operationId: 'getDeckiesLifecycle', parameters: { ids: '$response.body#/lifecycle_ids/0' } } };
+
+interface RouteSpec {
+  method: RouteConfig['method'];
+  path: string;
+  summary: string;
+  description?: string;
+  tag: string;
+  access: Access;
+  request?: RouteConfig['request'];
+  status: number;
+  success: RouteConfig['responses'][string];
+  /** Besides 401/403/503, which follow from `access`. */
+  errors?: ErrorStatus[];
+}
+
+/** Every route of the API, in the order of SPEC §5. */
+const ROUTES: RouteSpec[] = [
+  {
+    method: 'post',
+    path: '/api/v1/deckies/deploy',
+    summary: 'Deploy deckies',
+    description:
+      'Validates, allocates IPs, commits the desired state and one `pending` lifecycle row per decky, starts the workflows and answers at once. Additive unless `replace_fleet`. The same `Idempotency-Key` returns the same ids.',
+    tag: 'deckies',
+    access: 'admin',
+    request: {
+      headers: TriggerHeaders.extend({ 'Idempotency-Key': IdempotencyKeySchema.optional() }),
+      body: { required: true, content: json(DeployRequestSchema) },
+    },
+    status: 202,
+    success: {
+      description: 'Accepted: poll the lifecycle ids',
+      content: json(DeployResponseSchema),
+      links: {
+        ...deckyLinks('$response.body#/deckies/0'),
+        GetLifecycle: { operationId: 'getDeckiesLifecycle', parameters: { ids: '$response.body#/lifecycle_ids/0' } },
+      },
+    },
+    errors: [400, 409, 413],
+  },
+  {
+    method: 'get',
+    path: '/api/v1/deckies/lifecycle',
+    summary: 'Lifecycle rows by id',
+    description: '1–200 ids, repeated (`ids=a&ids=b`) or comma-separated (`ids=a,b`); unknown ids are left out.',
+    tag: 'deckies',
+    access: 'viewer',
+    request: { query: LifecycleQuerySchema },
+    status: 200,
+    success: { description: 'The known rows', content: json(LifecycleRowsResponseSchema) },
+    errors: [400],
+  },
+  {
+    method: 'get',
+    path: '/api/v1/deckies',
+    summary: 'The fleet',
+    tag: 'deckies',
+    access: 'viewer',
+    status: 200,
+    success: {
+      description: 'Every decky with its state and last lifecycle row',
+      content: json(FleetResponseSchema),
+      links: deckyLinks('$response.body#/deckies/0/name'),
+    },
+  },
+  {
+    method: 'get',
+    path: '/api/v1/deckies/{name}',
+    summary: 'One decky',
+    tag: 'deckies',
+    access: 'viewer',
+    request: { params: NameParams },
+    status: 200,
+    success: { description: 'The decky and its recent lifecycle rows, newest first', content: json(DeckyDetailSchema) },
+    errors: [404],
+  },
+  {
+    method: 'post',
+    path: '/api/v1/deckies/{name}/mutate',
+    summary: 'Mutate a decky now',
+    description: 'Gives the decky new services: the ones listed, or a fresh pick when the body names none.',
+    tag: 'deckies',
+    access: 'admin',
+    request: { params: NameParams, headers: TriggerHeaders, body: { required: false, content: json(MutateRequestSchema) } },
+    status: 202,
+    success: { description: 'Accepted: poll the lifecycle id', content: json(LifecycleIdsResponseSchema), links: lifecycleLink },
+    errors: [400, 404, 409, 413],
+  },
+  {
+    method: 'put',
+    path: '/api/v1/deckies/{name}/mutate-interval',
+    summary: "Set a decky's mutation interval",
+    description: 'Minutes, or a duration such as "30m", "2d"; null switches scheduled mutation off. Updates the decky\'s Temporal Schedule.',
+    tag: 'deckies',
+    access: 'admin',
+    request: { params: NameParams, body: { required: true, content: json(MutateIntervalRequestSchema) } },
+    status: 200,
+    success: { description: 'The interval now in force', content: json(MutateIntervalResponseSchema) },
+    errors: [400, 404, 413],
+  },
+  {
+    method: 'delete',
+    path: '/api/v1/deckies/{name}',
+    summary: 'Tear a decky down',
+    description: 'Cancels an operation in flight on the decky first; asking twice answers with the first teardown.',
+    tag: 'deckies',
+    access: 'admin',
+    request: { params: NameParams, headers: TriggerHeaders },
+    status: 202,
+    success: { description: 'Accepted: poll the lifecycle id', content: json(LifecycleIdsResponseSchema), links: lifecycleLink },
+    errors: [400, 404],
+  },
+  {
+    method: 'get',
+    path: '/api/v1/system/deployment-mode',
+    summary: 'Where a deploy would go',
+    tag: 'system',
+    access: 'viewer',
+    status: 200,
+    success: { description: 'The mode rule that deploy uses', content: json(DeploymentModeSchema) },
+  },
+  {
+    method: 'get',
+    path: '/api/v1/events',
+    summary: 'Server-Sent Events of the bus',
+    description: 'Lifecycle and mutation events as `event: <topic>` / `data: <json>`, filtered by topic prefix (`?topic=decky.web.`).',
+    tag: 'system',
+    access: 'viewer',
+    request: { query: EventsQuerySchema },
+    status: 200,
+    success: { description: 'An endless event stream', content: { 'text/event-stream': { schema: z.string() } } },
+    errors: [400],
+  },
+  ...(['/healthz', '/api/v1/healthz'] as const).map(
+    (p): RouteSpec => ({
+      method: 'get',
+      path: p,
+      summary: 'Liveness',
+      tag: 'operations',
+      access: 'public',
+      status: 200,
+      success: { description: 'The process answers', content: json(HealthResponseSchema) },
+    }),
+  ),
+  ...(['/readyz', '/api/v1/readyz'] as const).map(
+    (p): RouteSpec => ({
+      method: 'get',
+      path: p,
+      summary: 'Readiness',
+      description: 'PostgreSQL and Temporal both answer; 503 names the one that does not.',
+      tag: 'operations',
+      access: 'public',
+      status: 200,
+      success: { description: 'Ready', content: json(ReadyResponseSchema) },
+      errors: [503],
+    }),
+  ),
+  {
+    method: 'get',
+    path: '/metrics',
+    summary: 'Prometheus metrics',
+    tag: 'operations',
+    access: 'public',
+    status: 200,
+    success: { description: 'Prometheus text exposition format 0.0.4', content: { 'text/plain': { schema: z.string() } } },
+  },
+  {
+    method: 'get',
+    path: '/openapi.json',
+    summary: 'This document',
+    tag: 'operations',
+    access: 'public',
+    status: 200,
+    success: { description: 'OpenAPI 3.1', content: json(z.record(z.string(), z.unknown())) },
+  },
+];
+
+function errorStatuses(route: RouteSpec): ErrorStatus[] {
+  const implied: ErrorStatus[] = route.access === 'public' ? [] : route.access === 'admin' ? [401, 403, 503] : [401, 503];
+  return [...new Set([...(route.errors ?? []), ...implied])].sort((a, b) => a - b);
+}
+
+function buildRegistry(): OpenAPIRegistry {
+  const registry = new OpenAPIRegistry();
+  registry.registerComponent('securitySchemes', BEARER, {
+    type: 'http',
+    scheme: 'bearer',
+    description: 'An API token (`decnet token create`); `admin` may change things, `viewer` may read.',
+  });
+  for (const route of ROUTES) {
+    const responses: RouteConfig['responses'] = { [route.status]: route.success };
+    for (const status of errorStatuses(route)) {
+      responses[status] = {
+        description: ERROR_DESCRIPTIONS[status],
+        content: json(ErrorBodySchema),
+        ...(status === 503
+          ? { headers: { 'Retry-After': { description: 'Seconds to wait before retrying', schema: { type: 'integer' } } } }
+          : {}),
+      };
+    }
+    const roleNote = route.access === 'public' ? 'No authentication.' : `Role: \`${route.access}\`.`;
+    registry.registerPath({
+      method: route.method,
+      path: route.path,
+      summary: route.summary,
+      description: route.description ? `${route.description}\n\n${roleNote}` : roleNote,
+      tags: [route.tag],
+      operationId: operationId(route),
+      security: route.access === 'public' ? [] : [{ [BEARER]: [] }],
+      request: route.request,
+      responses,
+    });
+  }
+  return registry;
+}
+
+/** getDeckiesName, postDeckiesDeploy, …; the probes that also answer under /api/v1 get a V1 suffix there. */
+function operationId(route: RouteSpec): string {
+  const versioned = route.path.startsWith('/api/v1/');
+  const words = route.path
+    .replace(/^\/api\/v1/, '')
+    .split(/[/{}.-]+/)
+    .filter(Boolean);
+  const id = [route.method, ...words].map((w, i) => (i === 0 ? w : w[0].toUpperCase() + w.slice(1))).join('');
+  const alias = versioned && ROUTES.some((r) => r.method === route.method && r.path === route.path.replace(/^\/api\/v1/, ''));
+  return alias ? `${id}V1` : id;
+}
+
+let document: ReturnType<OpenApiGeneratorV31['generateDocument']> | undefined;
+
+/** The document, generated once per process. */
+export function openApiDocument() {
+  document ??= new OpenApiGeneratorV31(buildRegistry().definitions).generateDocument({
+    openapi: '3.1.0',
+    info: {
+      title: 'decnet-deployer API',
+      version: API_VERSION,
+      description: 'The control plane of a honeypot fleet: deploy, mutate and tear down deckies (SPEC §5).',
+    },
+    servers: [{ url: '/' }],
+    tags: [
+      { name: 'deckies', description: 'Deploy, watch, mutate and tear down deckies' },
+      { name: 'system', description: 'Deployment mode and the event stream' },
+      { name: 'operations', description: 'Probes, metrics and this document; no authentication' },
+    ],
+  });
+  return document;
+}
+
+const templates = ROUTES.map((r) => ({
+  path: r.path,
+  regex: new RegExp(`^${r.path.replace(/[.]/g, '\\.').replace(/\{[^}]+\}/g, '[^/]+')}/?$`),
+}));
+
+/**
+ * The route pattern of a request path, for metric labels and logs: the documented template
+ * (`/api/v1/deckies/{name}`), `/docs` for the API page, else `unmatched` (cardinality stays bounded).
+ */
+export function routePattern(requestPath: string): string {
+  if (requestPath === '/docs' || requestPath.startsWith('/docs/')) return '/docs';
+  // Static routes first: /api/v1/deckies/lifecycle is not /api/v1/deckies/{name}.
+  const exact = templates.find((t) => !t.path.includes('{') && t.regex.test(requestPath));
+  return exact?.path ?? templates.find((t) => t.regex.test(requestPath))?.path ?? 'unmatched';
+}
+
+const DOCS_PAGE = `<!doctype html>
+<html lang="en">
+<head>
+  <meta charset="utf-8">
+  <title>decnet-deployer API</title>
+  <link rel="stylesheet" href="/docs/swagger-ui.css">
+</head>
+<body>
+  <div id="swagger-ui"></div>
+  <script src="/docs/swagger-ui-bundle.js"></script>
+  <script src="/docs/swagger-initializer.js"></script>
+</body>
+</html>
+`;
+
+const INITIALIZER = `window.onload = function () {
+  window.ui = SwaggerUIBundle({ url: '/openapi.json', dom_id: '#swagger-ui', deepLinking: true, persistAuthorization: true });
+};
+`;
+
+/** GET /openapi.json and the browsable page at /docs, from swagger-ui-dist's files: works offline. */
+export function openApiRouter(): Router {
+  const router = express.Router();
+  router.get('/openapi.json', (_req, res) => {
+    res.json(openApiDocument());
+  });
+  router.get(['/docs', '/docs/', '/docs/index.html'], (_req, res) => {
+    res.type('html').send(DOCS_PAGE);
+  });
+  router.get('/docs/swagger-initializer.js', (_req, res) => {
+    res.type('application/javascript').send(INITIALIZER);
+  });
+  router.use('/docs', express.static(path.resolve(getAbsoluteFSPath()), { index: false, fallthrough: true, maxAge: '1h' }));
+  return router;
+}

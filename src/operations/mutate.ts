@@ -1,0 +1,88 @@
+/** Submitting a mutation: the decky's desired services change, one lifecycle row, one workflow. */
+import { randomUUID } from 'node:crypto';
+import { UniqueConstraintViolationException, type EntityManager } from '@mikro-orm/postgresql';
+import { Decky, DeckyLifecycle, DeploymentSettings } from '../entities';
+import type { MutateRequest, Trigger } from '../domain/schemas';
+import { checkMutationServices, pickNewServices } from '../domain/mutation';
+import { parseMutateInterval } from '../domain/interval';
+import { workflowIdFor } from '../domain/workflow-ids';
+import type { Catalogue } from '../domain/catalog';
+import { ConflictError, NotFoundError } from './errors';
+import type { OperationsContext } from './context';
+import { startLifecycleWorkflow } from './workflow-start';
+import { effectiveMutateInterval, syncMutationSchedule } from './schedules';
+
+export interface PlannedMutation {
+  row: DeckyLifecycle;
+  previousServices: string[];
+}
+
+/**
+ * In one transaction: lock the decky, refuse while another operation runs on it, record the new
+ * services as its desired state and a pending row. Shared by operators and the schedules.
+ */
+export async function planMutation(
+  em: EntityManager,
+  catalogue: Catalogue,
+  deckyName: string,
+  request: MutateRequest,
+  trigger: Trigger,
+): Promise<PlannedMutation> {
+  try {
+    return await em.transactional(async (tx) => {
+      const decky = await tx.findOne(Decky, { name: deckyName }, { lockMode: 4 /* PESSIMISTIC_WRITE */ });
+      if (!decky) throw new NotFoundError(`decky "${deckyName}" does not exist`);
+      const inFlight = await tx.findOne(DeckyLifecycle, { deckyName, status: { $in: ['pending', 'running'] } });
+      if (inFlight) {
+        throw new ConflictError('operation_in_flight', `decky "${deckyName}" has a ${inFlight.operation} in flight (lifecycle ${inFlight.id}); try again when it has finished`, {
+          lifecycle_id: inFlight.id,
+        });
+      }
+      const services = request.services ? checkMutationServices(request.services, catalogue) : pickNewServices(decky, catalogue, Math.random);
+      const previousServices = decky.services;
+      decky.services = services;
+      const now = new Date();
+      const id = randomUUID();
+      const row = tx.create(DeckyLifecycle, {
+        id,
+        deckyName,
+        hostUuid: decky.hostUuid,
+        operation: 'mutate',
+        trigger,
+        status: 'pending',
+        steps: [],
+        workflowId: workflowIdFor(deckyName, 'mutate', id),
+        startedAt: now,
+        updatedAt: now,
+      });
+      return { row, previousServices };
+    });
+  } catch (err) {
+    // Two requests raced past the check: the one-in-flight index decided.
+    if (err instanceof UniqueConstraintViolationException) throw new ConflictError('operation_in_flight', `decky "${deckyName}" has an operation in flight`);
+    throw err;
+  }
+}
+
+export async function submitMutation(ctx: OperationsContext, deckyName: string, request: MutateRequest, trigger: Trigger): Promise<{ lifecycle_ids: string[] }> {
+  const planned = await planMutation(ctx.orm.em.fork(), ctx.catalogue, deckyName, request, trigger);
+  await startLifecycleWorkflow(ctx, planned.row, { previousServices: planned.previousServices }).catch((err) =>
+    ctx.logger.warn({ err, lifecycle_id: planned.row.id, decky: deckyName }, 'workflow start failed; the reconciler retries it'),
+  );
+  return { lifecycle_ids: [planned.row.id] };
+}
+
+/** PUT mutate-interval: minutes, a duration string, or null to switch mutation off. */
+export async function setMutateInterval(ctx: OperationsContext, deckyName: string, value: number | string | null) {
+  const minutes = parseMutateInterval(value) ?? null;
+  const em = ctx.orm.em.fork();
+  const decky = await em.findOne(Decky, { name: deckyName });
+  if (!decky) throw new NotFoundError(`decky "${deckyName}" does not exist`);
+  const settings = await em.findOneOrFail(DeploymentSettings, { id: 1 });
+  decky.mutateEnabled = minutes !== null;
+  if (minutes !== null) decky.mutateInterval = minutes;
+  await em.flush();
+  const effective = effectiveMutateInterval(decky, settings);
+  await syncMutationSchedule(ctx.client, ctx.taskQueue, deckyName, effective);
+  return { name: deckyName, mutate_interval: decky.mutateEnabled ? decky.mutateInterval : null, effective_interval: effective };
+}

@@ -1,0 +1,25 @@
+import { compose, db, verify } from './activities';
+import { runLifecycle, type DeckyOperationInput } from './lifecycle';
+
+export interface MutateInput extends DeckyOperationInput {
+  /** The services before the change, as the submission saw them (absent when the reconciler starts it). */
+  previousServices?: string[];
+}
+
+/**
+ * Swap a decky's service containers for its new desired services; the base container keeps
+ * running with its IP: render → remove_stale → compose_up → verify.
+ */
+export async function mutateDeckyWorkflow(input: MutateInput): Promise<void> {
+  await runLifecycle(input, async (step) => {
+    const plan = await step('render', async () => {
+      const plan = await db.loadDeployPlan(input.deckyName);
+      await compose.renderComposeFile(plan.decky);
+      return plan;
+    }, (plan) => `services ${plan.decky.services.join(', ')}`);
+    const before = await step('remove_stale', () => compose.removeStaleServices(plan.decky), (r) => `removed ${r.removed.join(', ') || 'nothing'}`);
+    await step('compose_up', () => compose.composeUp(plan.decky, plan.network.driver));
+    await step('verify', () => verify.verifyDecky(plan.decky));
+    return { mutation: { old_services: input.previousServices ?? before.running, new_services: plan.decky.services } };
+  });
+}
