@@ -2,7 +2,7 @@
  * Submitting a deploy: validate, allocate, commit desired state and one pending lifecycle row per
  * decky in one transaction, then start the workflows. Nothing here waits on Docker.
  */
-import { createHash, randomUUID } from 'node:crypto';
+import { createHash } from 'node:crypto';
 import type { EntityManager } from '@mikro-orm/postgresql';
 import { Decky, DeckyLifecycle, DeploymentSettings, IdempotencyKey } from '../entities';
 import { specToDeckyFields } from '../entities/mappers';
@@ -13,7 +13,7 @@ import type { DeployRequest, FleetDefinition, Network, Trigger } from '../domain
 import { ConflictError } from './errors';
 import type { OperationsContext } from './context';
 import { startLifecycleWorkflow } from './workflow-start';
-import { workflowIdFor } from '../domain/workflow-ids';
+import { createPendingLifecycle } from './lifecycle-rows';
 import { deploymentMode } from './deployment-mode';
 
 export interface DeployResponse {
@@ -97,20 +97,9 @@ async function planDeploy(
   }
 
   const now = new Date();
-  const newRow = (deckyName: string, operation: 'deploy' | 'teardown') => {
-    const id = randomUUID();
-    return tx.create(DeckyLifecycle, {
-      id,
-      deckyName,
-      operation,
-      trigger: opts.trigger,
-      status: 'pending',
-      steps: [],
-      workflowId: workflowIdFor(deckyName, operation, id),
-      startedAt: now,
-      updatedAt: now,
-    });
-  };
+  const newRow = (deckyName: string, operation: 'deploy' | 'teardown') =>
+    createPendingLifecycle(tx, { deckyName, operation, trigger: opts.trigger, now });
+
 
   const expandedNames = new Set(specs.map((s) => s.name));
   const teardowns = replaced.filter((d) => !expandedNames.has(d.name)).map((d) => newRow(d.name, 'teardown'));

@@ -1,11 +1,10 @@
 /** Submitting a mutation: the decky's desired services change, one lifecycle row, one workflow. */
-import { randomUUID } from 'node:crypto';
 import { UniqueConstraintViolationException, type EntityManager } from '@mikro-orm/postgresql';
 import { Decky, DeckyLifecycle, DeploymentSettings } from '../entities';
 import type { MutateRequest, Trigger } from '../domain/schemas';
 import { checkMutationServices, pickNewServices } from '../domain/mutation';
 import { parseMutateInterval } from '../domain/interval';
-import { workflowIdFor } from '../domain/workflow-ids';
+import { createPendingLifecycle, findInFlight } from './lifecycle-rows';
 import type { Catalogue } from '../domain/catalog';
 import { ConflictError, NotFoundError } from './errors';
 import type { OperationsContext } from './context';
@@ -32,7 +31,7 @@ export async function planMutation(
     return await em.transactional(async (tx) => {
       const decky = await tx.findOne(Decky, { name: deckyName }, { lockMode: 4 /* PESSIMISTIC_WRITE */ });
       if (!decky) throw new NotFoundError(`decky "${deckyName}" does not exist`);
-      const inFlight = await tx.findOne(DeckyLifecycle, { deckyName, status: { $in: ['pending', 'running'] } });
+      const inFlight = await findInFlight(tx, deckyName);
       if (inFlight) {
         throw new ConflictError('operation_in_flight', `decky "${deckyName}" has a ${inFlight.operation} in flight (lifecycle ${inFlight.id}); try again when it has finished`, {
           lifecycle_id: inFlight.id,
@@ -41,20 +40,7 @@ export async function planMutation(
       const services = request.services ? checkMutationServices(request.services, catalogue) : pickNewServices(decky, catalogue, Math.random);
       const previousServices = decky.services;
       decky.services = services;
-      const now = new Date();
-      const id = randomUUID();
-      const row = tx.create(DeckyLifecycle, {
-        id,
-        deckyName,
-        hostUuid: decky.hostUuid,
-        operation: 'mutate',
-        trigger,
-        status: 'pending',
-        steps: [],
-        workflowId: workflowIdFor(deckyName, 'mutate', id),
-        startedAt: now,
-        updatedAt: now,
-      });
+      const row = createPendingLifecycle(tx, { deckyName, operation: 'mutate', trigger, hostUuid: decky.hostUuid });
       return { row, previousServices };
     });
   } catch (err) {

@@ -1,18 +1,17 @@
 /** Submitting a teardown: cancels whatever runs on the decky, then removes it. */
-import { randomUUID } from 'node:crypto';
-import { Decky, DeckyLifecycle } from '../entities';
+import { Decky } from '../entities';
 import type { Trigger } from '../domain/schemas';
 import { NotFoundError } from './errors';
 import type { OperationsContext } from './context';
 import { startLifecycleWorkflow } from './workflow-start';
-import { workflowIdFor } from '../domain/workflow-ids';
+import { createPendingLifecycle, findInFlight } from './lifecycle-rows';
 
 export async function submitTeardown(ctx: OperationsContext, deckyName: string, trigger: Trigger): Promise<{ lifecycle_ids: string[] }> {
   const em = ctx.orm.em.fork();
   const planned = await em.transactional(async (tx) => {
     const decky = await tx.findOne(Decky, { name: deckyName }, { lockMode: 4 /* PESSIMISTIC_WRITE */ });
     if (!decky) throw new NotFoundError(`decky "${deckyName}" does not exist`);
-    const inFlight = await tx.findOne(DeckyLifecycle, { deckyName, status: { $in: ['pending', 'running'] } });
+    const inFlight = await findInFlight(tx, deckyName);
     // Asking twice for the same teardown is answered with the first one.
     if (inFlight?.operation === 'teardown') return { row: inFlight, superseded: undefined, fresh: false };
     const now = new Date();
@@ -27,19 +26,7 @@ export async function submitTeardown(ctx: OperationsContext, deckyName: string, 
       // and a flush writes inserts before updates.
       await tx.flush();
     }
-    const id = randomUUID();
-    const row = tx.create(DeckyLifecycle, {
-      id,
-      deckyName,
-      hostUuid: decky.hostUuid,
-      operation: 'teardown',
-      trigger,
-      status: 'pending',
-      steps: [],
-      workflowId: workflowIdFor(deckyName, 'teardown', id),
-      startedAt: now,
-      updatedAt: now,
-    });
+    const row = createPendingLifecycle(tx, { deckyName, operation: 'teardown', trigger, hostUuid: decky.hostUuid, now });
     return { row, superseded: inFlight?.workflowId, fresh: true };
   });
 

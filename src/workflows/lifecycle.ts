@@ -2,7 +2,8 @@
 import { ActivityFailure, ApplicationFailure, CancellationScope, isCancellation, workflowInfo } from '@temporalio/workflow';
 import type { Step } from '../domain/schemas';
 import type { LifecycleOutcome } from '../activities/db';
-import { db } from './activities';
+import type { DeployPlan } from '../activities/db';
+import { compose, db } from './activities';
 
 export interface DeckyOperationInput {
   lifecycleId: string;
@@ -54,4 +55,17 @@ export async function runLifecycle(
     );
     if (isCancellation(err)) throw err;
   }
+}
+
+/** The `render` step of deploy and mutate: the decky's desired state, written as its compose file. */
+export function renderStep(step: StepRunner, deckyName: string): Promise<DeployPlan> {
+  return step(
+    'render',
+    async () => {
+      const plan = await db.loadDeployPlan(deckyName);
+      await compose.renderComposeFile(plan.decky);
+      return plan;
+    },
+    (plan) => `services ${plan.decky.services.join(', ')}; ${plan.network.driver} on ${plan.network.parent}`,
+  );
 }

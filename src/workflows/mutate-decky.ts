@@ -1,5 +1,5 @@
-import { compose, db, verify } from './activities';
-import { runLifecycle, type DeckyOperationInput } from './lifecycle';
+import { compose, verify } from './activities';
+import { renderStep, runLifecycle, type DeckyOperationInput } from './lifecycle';
 
 export interface MutateInput extends DeckyOperationInput {
   /** The services before the change, as the submission saw them (absent when the reconciler starts it). */
@@ -12,11 +12,7 @@ export interface MutateInput extends DeckyOperationInput {
  */
 export async function mutateDeckyWorkflow(input: MutateInput): Promise<void> {
   await runLifecycle(input, async (step) => {
-    const plan = await step('render', async () => {
-      const plan = await db.loadDeployPlan(input.deckyName);
-      await compose.renderComposeFile(plan.decky);
-      return plan;
-    }, (plan) => `services ${plan.decky.services.join(', ')}`);
+    const plan = await renderStep(step, input.deckyName);
     const before = await step('remove_stale', () => compose.removeStaleServices(plan.decky), (r) => `removed ${r.removed.join(', ') || 'nothing'}`);
     await step('compose_up', () => compose.composeUp(plan.decky, plan.network.driver));
     await step('verify', () => verify.verifyDecky(plan.decky));

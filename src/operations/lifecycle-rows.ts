@@ -1,0 +1,31 @@
+import { randomUUID } from 'node:crypto';
+import type { EntityManager } from '@mikro-orm/postgresql';
+import { DeckyLifecycle } from '../entities';
+import type { Operation, Trigger } from '../domain/schemas';
+import { workflowIdFor } from '../domain/workflow-ids';
+
+/** A new `pending` row, its workflow id fixed now so a restarted master starts the same workflow. */
+export function createPendingLifecycle(
+  tx: EntityManager,
+  row: { deckyName: string; operation: Operation; trigger: Trigger; hostUuid?: string | null; now?: Date },
+): DeckyLifecycle {
+  const id = randomUUID();
+  const now = row.now ?? new Date();
+  return tx.create(DeckyLifecycle, {
+    id,
+    deckyName: row.deckyName,
+    hostUuid: row.hostUuid ?? null,
+    operation: row.operation,
+    trigger: row.trigger,
+    status: 'pending',
+    steps: [],
+    workflowId: workflowIdFor(row.deckyName, row.operation, id),
+    startedAt: now,
+    updatedAt: now,
+  });
+}
+
+/** The decky's operation in flight, if any (at most one: a partial unique index guarantees it). */
+export function findInFlight(tx: EntityManager, deckyName: string): Promise<DeckyLifecycle | null> {
+  return tx.findOne(DeckyLifecycle, { deckyName, status: { $in: ['pending', 'running'] } });
+}
