@@ -2,8 +2,7 @@
  * Prometheus metrics (SPEC §12): one registry per process, so the API's GET /metrics also shows
  * the worker's figures when both run in one process (`decnet up`).
  */
-import http from 'node:http';
-import { Counter, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
+import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
 import type { LifecycleStatus, Operation } from './domain/schemas';
 
 export const registry = new Registry();
@@ -42,6 +41,20 @@ export const httpRequestDuration = new Histogram({
   registers: [registry],
 });
 
+/** The product's queue depth: lifecycle rows not yet terminal, refreshed from PostgreSQL at each scrape. */
+export const lifecyclesInFlight = new Gauge({
+  name: 'decnet_lifecycles_in_flight',
+  help: 'Lifecycle rows pending or running, by operation and status (read from PostgreSQL when scraped)',
+  labelNames: ['operation', 'status'] as const,
+  registers: [registry],
+});
+
+/** Sets the in-flight gauge from `select operation, status, count(*)` rows; absent pairs are 0. */
+export function setLifecyclesInFlight(rows: { operation: string; status: string; count: number | string }[]): void {
+  for (const operation of OPERATIONS) for (const status of ['pending', 'running']) lifecyclesInFlight.labels(operation, status).set(0);
+  for (const row of rows) lifecyclesInFlight.labels(row.operation, row.status).set(Number(row.count));
+}
+
 // Every operation × outcome series exists from the start at 0, so rate() and increase() see the first event.
 for (const operation of OPERATIONS) for (const outcome of OUTCOMES) operationsTotal.labels(operation, outcome).inc(0);
 
@@ -56,26 +69,4 @@ export function recordOperationFinished(row: { operation: Operation; status: Lif
 /** The Prometheus text exposition of this process's registry. */
 export async function metricsText(): Promise<{ contentType: string; body: string }> {
   return { contentType: registry.contentType, body: await registry.metrics() };
-}
-
-/**
- * A bare /metrics listener for processes without the API (`decnet worker` with
- * DECNET_METRICS_PORT set), so every worker of a scaled-out fleet can be scraped.
- */
-export async function startMetricsServer(host: string, port: number): Promise<http.Server> {
-  const server = http.createServer((req, res) => {
-    if (req.method !== 'GET' || (req.url ?? '').split('?')[0] !== '/metrics') {
-      res.writeHead(404, { 'content-type': 'text/plain' }).end('not found\n');
-      return;
-    }
-    metricsText().then(
-      ({ contentType, body }) => res.writeHead(200, { 'content-type': contentType }).end(body),
-      (err: unknown) => res.writeHead(500, { 'content-type': 'text/plain' }).end(`${String(err)}\n`),
-    );
-  });
-  await new Promise<void>((resolve, reject) => {
-    server.once('error', reject);
-    server.listen(port, host, resolve);
-  });
-  return server;
 }

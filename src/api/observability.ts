@@ -1,7 +1,8 @@
 /** One log line and one histogram observation per API request, labelled by route pattern. */
 import type { RequestHandler } from 'express';
 import type { Logger } from 'pino';
-import { httpRequestDuration, metricsText } from '../metrics';
+import type { MikroORM } from '@mikro-orm/postgresql';
+import { httpRequestDuration, metricsText, setLifecyclesInFlight } from '../metrics';
 import { routePattern } from './openapi';
 
 /** Polled constantly by clients and probes: their lines are debug, so info stays readable. */
@@ -10,12 +11,13 @@ const QUIET_ROUTES = new Set(['/api/v1/deckies/lifecycle', '/healthz', '/api/v1/
 export function requestObserver(logger: Logger): RequestHandler {
   return (req, res, next) => {
     const started = process.hrtime.bigint();
+    // Now, before routers strip their mount paths from req.url.
+    const route = routePattern(req.path);
     let done = false;
     const finish = () => {
       if (done) return;
       done = true;
       const seconds = Number(process.hrtime.bigint() - started) / 1e9;
-      const route = routePattern(req.path);
       // The connection closed before a response (a client gone mid-request, an SSE stream ending).
       const status = res.headersSent ? res.statusCode : 499;
       httpRequestDuration.labels(req.method, route, String(status)).observe(seconds);
@@ -30,10 +32,24 @@ export function requestObserver(logger: Logger): RequestHandler {
   };
 }
 
-/** GET /metrics: this process's registry (API and, in `decnet up`, the worker). */
-export const metricsHandler: RequestHandler = (_req, res, next) => {
-  metricsText().then(({ contentType, body }) => {
-    res.setHeader('Content-Type', contentType);
-    res.send(body);
-  }, next);
-};
+/**
+ * GET /metrics: this process's registry (API and, in `decnet up`, the worker), with the in-flight
+ * lifecycle gauge read from PostgreSQL first. A database that does not answer leaves that gauge
+ * as it was: the scrape itself still succeeds.
+ */
+export function metricsHandler(orm: MikroORM, logger: Logger): RequestHandler {
+  return (_req, res, next) => {
+    orm.em
+      .getConnection()
+      .execute(`select operation, status, count(*) as count from decky_lifecycle where status in ('pending', 'running') group by operation, status`)
+      .then(
+        (rows) => setLifecyclesInFlight(rows as { operation: string; status: string; count: string }[]),
+        (err: unknown) => logger.debug({ err }, 'metrics: in-flight lifecycle rows not read'),
+      )
+      .then(() => metricsText())
+      .then(({ contentType, body }) => {
+        res.setHeader('Content-Type', contentType);
+        res.send(body);
+      }, next);
+  };
+}

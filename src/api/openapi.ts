@@ -25,14 +25,23 @@ import {
   MutateRequestSchema,
   ReadyResponseSchema,
 } from '../domain/schemas';
+import { CatalogResponseSchema } from './routes/catalog';
 import { IdempotencyKeySchema, RequestTriggerSchema } from './routes/deckies';
 import { EventsQuerySchema } from './routes/events';
+import {
+  EnrollBundleRequestSchema,
+  EnrollBundleResponseSchema,
+  HostUuidSchema,
+  SwarmHostPatchSchema,
+  SwarmHostViewSchema,
+  SwarmHostsResponseSchema,
+} from '../domain/swarm-schemas';
 
 const API_VERSION = '0.1.0';
 const BEARER = 'bearerAuth';
 
 type Access = 'public' | 'viewer' | 'admin';
-type ErrorStatus = 400 | 401 | 403 | 404 | 409 | 413 | 503;
+type ErrorStatus = 400 | 401 | 403 | 404 | 409 | 410 | 413 | 503;
 
 const ERROR_DESCRIPTIONS: Record<ErrorStatus, string> = {
   400: 'Invalid input: the zod issues (or the INI line) in `error.details`',
@@ -40,6 +49,7 @@ const ERROR_DESCRIPTIONS: Record<ErrorStatus, string> = {
   403: 'The token lacks the role this needs',
   404: 'No such decky',
   409: 'Conflict with the current state',
+  410: 'Gone for good',
   413: 'Request body over 1 MB',
   503: 'PostgreSQL or Temporal is unreachable; retry after `Retry-After` seconds',
 };
@@ -73,6 +83,110 @@ interface RouteSpec {
   success: RouteConfig['responses'][string];
   /** Besides 401/403/503, which follow from `access`. */
   errors?: ErrorStatus[];
+  /** What an error status means on this route, where the default text does not fit. */
+  errorDescriptions?: Partial<Record<ErrorStatus, string>>;
+}
+
+/**
+ * /swarm (SPEC §5, §8): enrollment and hosts. The agents' POST /api/v1/swarm/heartbeat is not in
+ * this document: it is served only on the mTLS swarm port (DECNET_SWARM_PORT), never here.
+ */
+function swarmRoutes(): RouteSpec[] {
+  const HostParams = z.object({ uuid: HostUuidSchema.meta({ description: 'The host uuid' }) });
+  const TokenParams = z.object({ token: z.string().meta({ description: 'The enrollment token (from POST /swarm/enroll-bundle)' }) });
+  const hostLinks = (uuid: string) => ({
+    PatchHost: { operationId: 'patchSwarmHostsUuid', parameters: { uuid } },
+    DecommissionHost: { operationId: 'deleteSwarmHostsUuid', parameters: { uuid } },
+  });
+  const noSuchHost = { 404: 'No such swarm host' } as const;
+  const tokenErrors = { 404: 'No such enrollment token', 410: 'The token expired, or (.tgz) the bundle was already downloaded' } as const;
+  return [
+    {
+      method: 'post',
+      path: '/api/v1/swarm/enroll-bundle',
+      summary: 'Enroll an agent host',
+      description:
+        "Issues the agent's certificate, creates the host `enrolled` and a one-shot token valid for 5 minutes. Run `command` as root on the agent host: it fetches the install script, which downloads the bundle once.",
+      tag: 'swarm',
+      access: 'admin',
+      request: { body: { required: true, content: json(EnrollBundleRequestSchema) } },
+      status: 201,
+      success: {
+        description: 'Enrolled: the command to run on the agent host',
+        content: json(EnrollBundleResponseSchema),
+        links: {
+          GetInstallScript: { operationId: 'getSwarmEnrollBundleTokenSh', parameters: { token: '$response.body#/token' } },
+          GetBundle: { operationId: 'getSwarmEnrollBundleTokenTgz', parameters: { token: '$response.body#/token' } },
+          ...hostLinks('$response.body#/host_uuid'),
+        },
+      },
+      errors: [400, 409, 413],
+      errorDescriptions: { 409: 'A host of that name is enrolled and not decommissioned' },
+    },
+    {
+      method: 'get',
+      path: '/api/v1/swarm/enroll-bundle/{token}.sh',
+      summary: 'The install script of an enrollment',
+      description: 'POSIX sh for the agent host: downloads the bundle with curl, unpacks it into /etc/decnet, installs and starts the systemd unit. Served until the token expires. The token is the credential.',
+      tag: 'swarm',
+      access: 'public',
+      request: { params: TokenParams },
+      status: 200,
+      success: { description: 'The script', content: { 'text/x-shellscript': { schema: z.string() } } },
+      errors: [404, 410, 503],
+      errorDescriptions: tokenErrors,
+    },
+    {
+      method: 'get',
+      path: '/api/v1/swarm/enroll-bundle/{token}.tgz',
+      summary: 'The enrollment bundle (once)',
+      description:
+        "decnet.ini, ca.pem, agent.pem, agent-key.pem and decnet-agent.service as a gzipped tar. Served exactly once, before the token expires; the fetcher's address becomes the host's address. The token is the credential.",
+      tag: 'swarm',
+      access: 'public',
+      request: { params: TokenParams },
+      status: 200,
+      success: { description: 'The bundle', content: { 'application/gzip': { schema: z.string().meta({ format: 'binary' }) } } },
+      errors: [404, 410, 503],
+      errorDescriptions: tokenErrors,
+    },
+    {
+      method: 'get',
+      path: '/api/v1/swarm/hosts',
+      summary: 'Swarm hosts',
+      description: 'Every host with its status and last heartbeat, decommissioned ones included.',
+      tag: 'swarm',
+      access: 'admin',
+      status: 200,
+      success: { description: 'The hosts, oldest enrollment first', content: json(SwarmHostsResponseSchema), links: hostLinks('$response.body#/hosts/0/uuid') },
+    },
+    {
+      method: 'patch',
+      path: '/api/v1/swarm/hosts/{uuid}',
+      summary: 'Change a swarm host',
+      description: '`use_ipvlan` (the host then gets ipvlan for its deckies) and `notes`.',
+      tag: 'swarm',
+      access: 'admin',
+      request: { params: HostParams, body: { required: true, content: json(SwarmHostPatchSchema) } },
+      status: 200,
+      success: { description: 'The host as it is now', content: json(SwarmHostViewSchema) },
+      errors: [400, 404, 413],
+      errorDescriptions: noSuchHost,
+    },
+    {
+      method: 'delete',
+      path: '/api/v1/swarm/hosts/{uuid}',
+      summary: 'Decommission a swarm host',
+      description: "The host's certificate is refused on the swarm port from now on; its deckies keep their host and are re-homed by the next deploy. Asking twice answers the same.",
+      tag: 'swarm',
+      access: 'admin',
+      request: { params: HostParams },
+      status: 200,
+      success: { description: 'The host, decommissioned', content: json(SwarmHostViewSchema) },
+      errors: [404],
+      errorDescriptions: noSuchHost,
+    },
+  ];
 }
 
 /** Every route of the API, in the order of SPEC §5. */
@@ -193,6 +307,16 @@ const ROUTES: RouteSpec[] = [
     success: { description: 'An endless event stream', content: { 'text/event-stream': { schema: z.string() } } },
     errors: [400],
   },
+  {
+    method: 'get',
+    path: '/api/v1/catalog',
+    summary: 'Services, archetypes and the Temporal Web UI',
+    description: 'The catalogue (catalog/*.yaml) for clients that offer choices, such as the web UI, and where to link workflows.',
+    tag: 'system',
+    access: 'viewer',
+    status: 200,
+    success: { description: 'The catalogue', content: json(CatalogResponseSchema) },
+  },
   ...(['/healthz', '/api/v1/healthz'] as const).map(
     (p): RouteSpec => ({
       method: 'get',
@@ -235,6 +359,7 @@ const ROUTES: RouteSpec[] = [
     status: 200,
     success: { description: 'OpenAPI 3.1', content: json(z.record(z.string(), z.unknown())) },
   },
+  ...swarmRoutes(),
 ];
 
 function errorStatuses(route: RouteSpec): ErrorStatus[] {
@@ -253,7 +378,7 @@ function buildRegistry(): OpenAPIRegistry {
     const responses: RouteConfig['responses'] = { [route.status]: route.success };
     for (const status of errorStatuses(route)) {
       responses[status] = {
-        description: ERROR_DESCRIPTIONS[status],
+        description: route.errorDescriptions?.[status] ?? ERROR_DESCRIPTIONS[status],
         content: json(ErrorBodySchema),
         ...(status === 503
           ? { headers: { 'Retry-After': { description: 'Seconds to wait before retrying', schema: { type: 'integer' } } } }
@@ -304,6 +429,7 @@ export function openApiDocument() {
       { name: 'deckies', description: 'Deploy, watch, mutate and tear down deckies' },
       { name: 'system', description: 'Deployment mode and the event stream' },
       { name: 'operations', description: 'Probes, metrics and this document; no authentication' },
+      { name: 'swarm', description: 'Enrolling agent hosts and managing them (the agents themselves use the mTLS swarm port)' },
     ],
   });
   return document;

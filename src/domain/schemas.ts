@@ -213,6 +213,7 @@ export const LifecycleRowsResponseSchema = z.object({ rows: z.array(LifecycleRow
 
 /** A decky as GET /deckies and GET /deckies/{name} show it (deckyToView). */
 export const DeckyViewSchema = DeckySpecSchema.extend({
+  mutate_enabled: z.boolean().meta({ description: 'false once mutate-interval was set to null: no scheduled mutation' }),
   host_uuid: z.string().nullable(),
   state: DeckyStateSchema,
   last_error: z.string().nullable(),

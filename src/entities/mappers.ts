@@ -57,6 +57,7 @@ export function lifecycleToRow(l: DeckyLifecycle): LifecycleRow {
 export function deckyToView(d: Decky, lastLifecycle?: DeckyLifecycle | null): DeckyView {
   return {
     ...deckyToSpec(d),
+    mutate_enabled: d.mutateEnabled,
     host_uuid: d.hostUuid,
     state: d.state,
     last_error: d.lastError,
