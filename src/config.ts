@@ -20,6 +20,11 @@ export interface Config {
   composeProject: string;
   reconcileIntervalMs: number;
   logLevel: string;
+  /** The master's TLS-only listener for agents (SPEC §8). */
+  swarmHost: string;
+  swarmPort: number;
+  /** How often agents heartbeat; a host silent for 3 intervals becomes `unreachable`. */
+  heartbeatIntervalMs: number;
 }
 
 function int(env: NodeJS.ProcessEnv, name: string, fallback: number): number {
@@ -55,5 +60,8 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     composeProject,
     reconcileIntervalMs: int(env, 'DECNET_RECONCILE_INTERVAL_MS', 30_000),
     logLevel: env.DECNET_LOG_LEVEL || 'info',
+    swarmHost: env.DECNET_SWARM_HOST || '0.0.0.0',
+    swarmPort: int(env, 'DECNET_SWARM_PORT', 8770),
+    heartbeatIntervalMs: int(env, 'DECNET_HEARTBEAT_INTERVAL_MS', 30_000),
   };
 }

@@ -2,7 +2,7 @@
 import type { ErrorRequestHandler, Response } from 'express';
 import { ZodError } from 'zod';
 import { FleetConflictError, FleetInputError } from '../domain/errors';
-import { ConflictError, NotFoundError, UnavailableError } from '../operations/errors';
+import { ConflictError, ForbiddenError, GoneError, NotFoundError, UnavailableError } from '../operations/errors';
 
 export class HttpError extends Error {
   constructor(
@@ -43,6 +43,8 @@ export const errorHandler: ErrorRequestHandler = (err, req, res, _next) => {
   if (err instanceof FleetConflictError) return sendError(res, 409, err.code, err.message, err.details);
   if (err instanceof ConflictError) return sendError(res, 409, err.code, err.message, err.details);
   if (err instanceof NotFoundError) return sendError(res, 404, err.code, err.message);
+  if (err instanceof ForbiddenError) return sendError(res, 403, err.code, err.message);
+  if (err instanceof GoneError) return sendError(res, 410, err.code, err.message);
   if (err instanceof UnavailableError || isDependencyDown(err)) {
     return sendError(res, 503, 'unavailable', 'a dependency (PostgreSQL or Temporal) is unreachable; retry shortly');
   }

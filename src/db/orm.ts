@@ -4,6 +4,7 @@ import { Migrator } from '@mikro-orm/migrations';
 import { entitySchemas } from '../entities';
 import { Migration20261127000000Initial } from './migrations/Migration20261127000000Initial';
 import { Migration20261127010000MutateEnabled } from './migrations/Migration20261127010000MutateEnabled';
+import { Migration20261128000000Swarm } from './migrations/Migration20261128000000Swarm';
 
 export function ormOptions(clientUrl: string): Options {
   return {
@@ -15,6 +16,7 @@ export function ormOptions(clientUrl: string): Options {
       migrationsList: [
         { name: 'Migration20261127000000Initial', class: Migration20261127000000Initial },
         { name: 'Migration20261127010000MutateEnabled', class: Migration20261127010000MutateEnabled },
+        { name: 'Migration20261128000000Swarm', class: Migration20261128000000Swarm },
       ],
       path: path.join(__dirname, 'migrations'),
       transactional: true,

@@ -1,0 +1,64 @@
+/**
+ * /swarm on the operators' API: enrollment bundles and hosts (SPEC §5, §8). The agents'
+ * heartbeat is not here: it lives on the swarm port (src/swarm/server.ts).
+ */
+import { Router } from 'express';
+import { BundleFileSchema, EnrollBundleRequestSchema, HostUuidSchema, SwarmHostPatchSchema } from '../../domain/swarm-schemas';
+import { NotFoundError } from '../../operations/errors';
+import { claimBundle, clientAddress, enrollHost, installScript } from '../../swarm/enrollment';
+import { decommissionHost, listHosts, patchHost } from '../../swarm/hosts';
+import type { SwarmContext } from '../../swarm/context';
+import { requireRole } from '../auth';
+
+/** GET /swarm/enroll-bundle/{token}.sh and .tgz: no bearer token, the enrollment token is the credential. */
+export function swarmBundleRouter(swarm: SwarmContext): Router {
+  const router = Router();
+  router.get('/enroll-bundle/:file', async (req, res) => {
+    const parsed = BundleFileSchema.safeParse(String(req.params.file));
+    if (!parsed.success) throw new NotFoundError('no such enrollment bundle (expected <token>.sh or <token>.tgz)');
+    const { token, kind } = parsed.data;
+    res.setHeader('Cache-Control', 'no-store');
+    if (kind === 'sh') {
+      const script = await installScript(swarm, token);
+      res.type('text/x-shellscript; charset=utf-8').send(script);
+      return;
+    }
+    const bundle = await claimBundle(swarm, token, clientAddress(req.socket.remoteAddress));
+    res.setHeader('Content-Disposition', `attachment; filename="decnet-agent-${bundle.hostName}.tgz"`);
+    res.type('application/gzip').send(bundle.tgz);
+  });
+  return router;
+}
+
+/** Enrollment and the hosts, behind the admin bearer token. */
+export function swarmRouter(swarm: SwarmContext): Router {
+  const router = Router();
+
+  router.post('/enroll-bundle', requireRole('admin'), async (req, res) => {
+    const body = EnrollBundleRequestSchema.parse(req.body ?? {});
+    res.status(201).json(await enrollHost(swarm, body));
+  });
+
+  router.get('/hosts', requireRole('admin'), async (_req, res) => {
+    res.json({ hosts: await listHosts(swarm) });
+  });
+
+  router.patch('/hosts/:uuid', requireRole('admin'), async (req, res) => {
+    const uuid = parseHostUuid(String(req.params.uuid));
+    const body = SwarmHostPatchSchema.parse(req.body ?? {});
+    res.json(await patchHost(swarm, uuid, body));
+  });
+
+  router.delete('/hosts/:uuid', requireRole('admin'), async (req, res) => {
+    const uuid = parseHostUuid(String(req.params.uuid));
+    res.json(await decommissionHost(swarm, uuid));
+  });
+
+  return router;
+}
+
+function parseHostUuid(raw: string): string {
+  const parsed = HostUuidSchema.safeParse(raw);
+  if (!parsed.success) throw new NotFoundError(`swarm host "${raw}" does not exist (not a host uuid)`);
+  return parsed.data;
+}

@@ -1,0 +1,178 @@
+/**
+ * The zod schemas of the swarm (SPEC §5, §8): enrollment, hosts, the agents' heartbeat and the
+ * agent's decnet.ini. One schema per concept; `.meta({id})` names OpenAPI components.
+ */
+import { isIP } from 'node:net';
+import { z } from 'zod';
+
+export const DEFAULT_AGENT_PORT = 8765;
+export const DEFAULT_SWARM_PORT = 8770;
+/** An enrollment token is good for this long (SPEC §3). */
+export const ENROLLMENT_TTL_MS = 5 * 60 * 1000;
+export const AGENT_CONFIG_DIR = '/etc/decnet';
+
+export const SwarmHostStatusSchema = z
+  .enum(['enrolled', 'active', 'unreachable', 'decommissioned'])
+  .meta({ id: 'SwarmHostStatus', description: 'enrolled → active on the first heartbeat → unreachable after 3 silent intervals; decommissioned by DELETE' });
+export type SwarmHostStatus = z.infer<typeof SwarmHostStatusSchema>;
+
+/** A host's name: the agent certificate's common name and the systemd/ini label. */
+export const SwarmHostNameSchema = z
+  .string()
+  .regex(/^[a-z0-9][a-z0-9-]{0,62}$/, 'must match ^[a-z0-9][a-z0-9-]{0,62}$ (lower-case letters, digits, dashes)');
+
+/**
+ * A DNS name whose last label starts with a letter, an IPv4 address, or something shaped like an
+ * IPv6 address (isIP decides below). Also the OpenAPI pattern, so generated clients agree.
+ */
+const HOST_OR_IP = new RegExp(
+  [
+    '^(?:',
+    '(?:[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?\\.)*[A-Za-z](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?',
+    '|(?:(?:25[0-5]|2[0-4]\\d|1\\d\\d|[1-9]?\\d)\\.){3}(?:25[0-5]|2[0-4]\\d|1\\d\\d|[1-9]?\\d)',
+    '|[0-9A-Fa-f]{0,4}(?::[0-9A-Fa-f]{0,4}){2,7}',
+    ')$',
+  ].join(''),
+);
+const MASTER_HOST_MESSAGE = 'must be a host name or an IP address (as agents reach the master)';
+
+/**
+ * Where agents reach the master: a DNS name or an IP address. It lands in a shell command, the
+ * install script and decnet.ini, so nothing else is accepted.
+ */
+export const MasterHostSchema = z
+  .string()
+  .min(1)
+  .max(253)
+  .regex(HOST_OR_IP, MASTER_HOST_MESSAGE)
+  .refine((s) => !s.includes(':') || isIP(s) === 6, MASTER_HOST_MESSAGE);
+
+export const PortSchema = z.number().int('must be a whole number 1–65535').min(1, 'must be 1–65535').max(65535, 'must be 1–65535');
+
+/** POST /swarm/enroll-bundle. */
+export const EnrollBundleRequestSchema = z
+  .object({
+    agent_name: SwarmHostNameSchema,
+    master_host: MasterHostSchema.meta({ description: 'Host name or IP address under which agents reach the master (API and swarm port)' }),
+    use_ipvlan: z.boolean().default(false).meta({ description: 'The host runs its deckies on ipvlan instead of macvlan (Wi-Fi bridged VMs need it)' }),
+    agent_port: PortSchema.default(DEFAULT_AGENT_PORT).meta({ description: "The agent's HTTPS port" }),
+  })
+  .strict()
+  .meta({ id: 'EnrollBundleRequest', examples: [{ agent_name: 'sensor-a', master_host: '10.0.0.2', use_ipvlan: false }] });
+export type EnrollBundleRequest = z.infer<typeof EnrollBundleRequestSchema>;
+
+/** 201 of POST /swarm/enroll-bundle. */
+export const EnrollBundleResponseSchema = z
+  .object({
+    token: z.string().meta({ description: 'One-shot bundle token; the credential of the .sh and .tgz downloads' }),
+    command: z.string().meta({ description: 'What to run as root on the agent host' }),
+    expires_at: z.iso.datetime(),
+    host_uuid: z.uuid(),
+  })
+  .meta({ id: 'EnrollBundleResponse' });
+export type EnrollBundleResponse = z.infer<typeof EnrollBundleResponseSchema>;
+
+/** `{token}.sh` or `{token}.tgz`, the two downloads of an enrollment. */
+export const BundleFileSchema = z
+  .string()
+  .regex(/^[A-Za-z0-9_-]{16,128}\.(sh|tgz)$/)
+  .transform((s) => {
+    const dot = s.lastIndexOf('.');
+    return { token: s.slice(0, dot), kind: s.slice(dot + 1) as 'sh' | 'tgz' };
+  });
+
+/** A host as GET /swarm/hosts shows it. */
+export const SwarmHostViewSchema = z
+  .object({
+    uuid: z.uuid(),
+    name: z.string(),
+    address: z.string().nullable().meta({ description: 'Where the agent is reached; recorded when its bundle is fetched' }),
+    agent_port: z.number().int(),
+    status: SwarmHostStatusSchema,
+    last_heartbeat: z.iso.datetime().nullable(),
+    client_cert_fingerprint: z.string().meta({ description: "SHA-256 of the agent certificate's DER, lower-case hex" }),
+    use_ipvlan: z.boolean(),
+    enrolled_at: z.iso.datetime(),
+    notes: z.string().nullable(),
+  })
+  .meta({ id: 'SwarmHost' });
+export type SwarmHostView = z.infer<typeof SwarmHostViewSchema>;
+
+export const SwarmHostsResponseSchema = z.object({ hosts: z.array(SwarmHostViewSchema) }).meta({ id: 'SwarmHostsResponse' });
+export type SwarmHostsResponse = z.infer<typeof SwarmHostsResponseSchema>;
+
+export const HostUuidSchema = z.uuid('must be a host uuid');
+
+/** PATCH /swarm/hosts/{uuid}. */
+export const SwarmHostPatchSchema = z
+  .object({
+    use_ipvlan: z.boolean().optional(),
+    notes: z.string().max(2000).nullable().optional().meta({ description: 'Free text; null clears it' }),
+  })
+  .strict()
+  .refine((b) => b.use_ipvlan !== undefined || b.notes !== undefined, 'give use_ipvlan, notes or both')
+  .meta({ id: 'SwarmHostPatch', examples: [{ use_ipvlan: true }, { notes: 'rack 3, Wi-Fi bridge' }] });
+export type SwarmHostPatch = z.infer<typeof SwarmHostPatchSchema>;
+
+/** One finished agent job, reported by the heartbeat (applied to workflows by the dispatch work). */
+export const AgentJobResultSchema = z
+  .object({
+    job_id: z.string().min(1).max(200),
+    lifecycle_id: z.uuid(),
+    ok: z.boolean(),
+    error: z.string().max(2000).optional(),
+  })
+  .meta({ id: 'AgentJobResult' });
+export type AgentJobResult = z.infer<typeof AgentJobResultSchema>;
+
+/** What an agent says about itself; open to the fields the agent adds. */
+export const AgentStatusSchema = z
+  .looseObject({
+    deckies: z
+      .array(z.looseObject({ name: z.string(), running: z.boolean().optional(), state: z.string().optional() }))
+      .max(10_000)
+      .optional(),
+  })
+  .meta({ id: 'AgentStatus' });
+export type AgentStatus = z.infer<typeof AgentStatusSchema>;
+
+/** POST /api/v1/swarm/heartbeat on the swarm port (mTLS). */
+export const HeartbeatRequestSchema = z
+  .object({
+    host_uuid: z.uuid(),
+    status: AgentStatusSchema.optional(),
+    results: z.array(AgentJobResultSchema).max(10_000).optional(),
+  })
+  .meta({ id: 'HeartbeatRequest' });
+export type HeartbeatRequest = z.infer<typeof HeartbeatRequestSchema>;
+
+export const HeartbeatResponseSchema = z.object({ ack: z.literal(true) }).meta({ id: 'HeartbeatResponse' });
+export type HeartbeatResponse = z.infer<typeof HeartbeatResponseSchema>;
+
+/** The `ini` package reads `true`/`false` as booleans; quoted ones stay text. */
+const boolText = z.union([z.boolean(), z.enum(['true', 'false']).transform((v) => v === 'true')]);
+const portText = z
+  .string()
+  .regex(/^\d+$/, 'must be a port number')
+  .transform(Number)
+  .pipe(PortSchema);
+
+/**
+ * The agent's decnet.ini as the `ini` package reads it (strings): `[decnet]` and `[agent]`. File
+ * paths are relative to the ini's directory.
+ */
+export const AgentIniSchema = z.object({
+  decnet: z.object({ mode: z.literal('agent'), ipvlan: boolText }),
+  agent: z.object({
+    name: SwarmHostNameSchema,
+    'master-host': MasterHostSchema,
+    'master-port': portText,
+    'agent-port': portText,
+    'host-uuid': z.uuid(),
+    'master-fingerprint': z.string().regex(/^[0-9a-f]{64}$/, 'must be a SHA-256 fingerprint in lower-case hex'),
+    'ca-cert': z.string().min(1),
+    cert: z.string().min(1),
+    key: z.string().min(1),
+  }),
+});
+export type AgentIni = z.infer<typeof AgentIniSchema>;

@@ -1,0 +1,39 @@
+import { EntitySchema } from '@mikro-orm/core';
+import type { SwarmHostStatus } from '../domain/swarm-schemas';
+
+/**
+ * A host running (or about to run) an agent (SPEC §3, §8). `address` is where the master reaches
+ * the agent: recorded when the enrollment bundle is fetched. A decommissioned host keeps its row
+ * (its deckies keep its uuid until re-homed); its name may be enrolled again.
+ */
+export class SwarmHost {
+  uuid!: string;
+  name!: string;
+  address: string | null = null;
+  agentPort = 8765;
+  status: SwarmHostStatus = 'enrolled';
+  lastHeartbeat: Date | null = null;
+  /** SHA-256 of the DER of the client certificate issued to the agent, lower-case hex. */
+  clientCertFingerprint!: string;
+  useIpvlan = false;
+  enrolledAt: Date = new Date();
+  notes: string | null = null;
+}
+
+export const SwarmHostSchema = new EntitySchema<SwarmHost>({
+  class: SwarmHost,
+  tableName: 'swarm_host',
+  properties: {
+    uuid: { type: 'uuid', primary: true },
+    // Unique among hosts that are not decommissioned: a partial unique index in the migration.
+    name: { type: 'string' },
+    address: { type: 'string', nullable: true },
+    agentPort: { type: 'integer', default: 8765 },
+    status: { type: 'string' },
+    lastHeartbeat: { type: 'Date', nullable: true },
+    clientCertFingerprint: { type: 'string' },
+    useIpvlan: { type: 'boolean', default: false },
+    enrolledAt: { type: 'Date' },
+    notes: { type: 'text', nullable: true },
+  },
+});

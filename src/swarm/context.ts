@@ -1,0 +1,19 @@
+import type { MikroORM } from '@mikro-orm/postgresql';
+import type { Logger } from 'pino';
+import type { SwarmPki } from './pki';
+
+/** What enrollment, the hosts routes, the heartbeat and the sweep need. */
+export interface SwarmContext {
+  orm: MikroORM;
+  pki: SwarmPki;
+  /** The operators' API port: agent hosts download their bundle from `http://<master_host>:<apiPort>`. */
+  apiPort: number;
+  /** The swarm port agents heartbeat to (decnet.ini `master-port`). */
+  swarmPort: number;
+  heartbeatIntervalMs: number;
+  logger: Logger;
+  /** The clock (tests may move it). */
+  now?: () => Date;
+}
+
+export const nowOf = (ctx: Pick<SwarmContext, 'now'>) => (ctx.now ? ctx.now() : new Date());

@@ -1,0 +1,168 @@
+/**
+ * Enrollment (SPEC §8): POST /swarm/enroll-bundle issues the agent's certificate and creates the
+ * host `enrolled`; GET …/{token}.sh serves the install script until the token expires; GET
+ * …/{token}.tgz hands out the bundle exactly once and records who fetched it as the host address.
+ */
+import { createHash, randomBytes, randomUUID } from 'node:crypto';
+import { isIP } from 'node:net';
+import { LockMode, UniqueConstraintViolationException } from '@mikro-orm/core';
+import type { EntityManager } from '@mikro-orm/postgresql';
+import { EnrollmentToken, SwarmHost } from '../entities';
+import { ENROLLMENT_TTL_MS, type EnrollBundleRequest, type EnrollBundleResponse } from '../domain/swarm-schemas';
+import { ConflictError, GoneError, NotFoundError } from '../operations/errors';
+import { BUNDLE_FILES, installCommand, packBundle, renderAgentIni, renderInstallScript, renderSystemdUnit } from './bundle';
+import { nowOf, type SwarmContext } from './context';
+
+export const hashEnrollmentToken = (token: string) => createHash('sha256').update(token).digest('hex');
+
+/** `http://<master_host>:<api port>/api/v1/swarm/enroll-bundle/<token>.<ext>` (IPv6 in brackets). */
+export function bundleUrl(masterHost: string, apiPort: number, token: string, ext: 'sh' | 'tgz'): string {
+  const host = isIP(masterHost) === 6 ? `[${masterHost}]` : masterHost;
+  return `http://${host}:${apiPort}/api/v1/swarm/enroll-bundle/${token}.${ext}`;
+}
+
+export async function enrollHost(ctx: SwarmContext, req: EnrollBundleRequest): Promise<EnrollBundleResponse> {
+  const now = nowOf(ctx);
+  const token = randomBytes(32).toString('base64url');
+  const expiresAt = new Date(now.getTime() + ENROLLMENT_TTL_MS);
+  const hostUuid = randomUUID();
+  // The agent serves HTTPS (serverAuth) and calls the master (clientAuth). Its address is unknown
+  // until the bundle is fetched, so the master will pin this fingerprint rather than check names.
+  const issued = await ctx.pki.ca.issueCertificate({ commonName: req.agent_name, sans: [req.agent_name], usage: ['serverAuth', 'clientAuth'] });
+  try {
+    await ctx.orm.em.fork().transactional(async (em) => {
+      const existing = await em.findOne(SwarmHost, { name: req.agent_name, status: { $ne: 'decommissioned' } });
+      if (existing) {
+        if (!(await isAbandonedEnrollment(em, existing, now))) {
+          throw new ConflictError('host_name_taken', `a host named "${req.agent_name}" is already enrolled (${existing.status}); decommission it first (DELETE /swarm/hosts/${existing.uuid})`);
+        }
+        // Enrolled, its bundle never fetched and its token expired: the new enrollment replaces it.
+        existing.status = 'decommissioned';
+        existing.notes = appendNote(existing.notes, `replaced by a new enrollment at ${now.toISOString()}: its bundle was never fetched`);
+        await em.flush();
+      }
+      em.create(SwarmHost, {
+        uuid: hostUuid,
+        name: req.agent_name,
+        address: null,
+        agentPort: req.agent_port,
+        status: 'enrolled',
+        lastHeartbeat: null,
+        clientCertFingerprint: issued.fingerprint,
+        useIpvlan: req.use_ipvlan,
+        enrolledAt: now,
+        notes: null,
+      });
+      // The token's host_uuid is a foreign key MikroORM does not know about (a plain column), so
+      // its flush order could put the token first: write the host before the token.
+      await em.flush();
+      em.create(EnrollmentToken, {
+        tokenHash: hashEnrollmentToken(token),
+        hostUuid,
+        createdAt: now,
+        expiresAt,
+        masterHost: req.master_host,
+        scriptFetchCount: 0,
+        bundleFetchedAt: null,
+        fetchedByAddress: null,
+        certPem: issued.certPem,
+        keyPem: issued.keyPem,
+      });
+    });
+  } catch (err) {
+    // Two enrollments of one name at once: the partial unique index lets one through.
+    if (err instanceof UniqueConstraintViolationException) throw new ConflictError('host_name_taken', `a host named "${req.agent_name}" is already enrolled`);
+    throw err;
+  }
+  ctx.logger.info({ host: req.agent_name, host_uuid: hostUuid, expires_at: expiresAt.toISOString() }, 'swarm host enrolled');
+  return {
+    token,
+    command: installCommand(bundleUrl(req.master_host, ctx.apiPort, token, 'sh')),
+    expires_at: expiresAt.toISOString(),
+    host_uuid: hostUuid,
+  };
+}
+
+/** A host still `enrolled` that never fetched its bundle and whose every token expired. */
+async function isAbandonedEnrollment(em: EntityManager, host: SwarmHost, now: Date): Promise<boolean> {
+  if (host.status !== 'enrolled' || host.lastHeartbeat || host.address) return false;
+  const usable = await em.count(EnrollmentToken, { hostUuid: host.uuid, $or: [{ bundleFetchedAt: { $ne: null } }, { expiresAt: { $gt: now } }] });
+  return usable === 0;
+}
+
+const appendNote = (notes: string | null, line: string) => (notes ? `${notes}\n${line}` : line).slice(-2000);
+
+/** The token's row, or 404; 410 once it expired. */
+async function liveToken(em: EntityManager, token: string, now: Date, lock = false): Promise<EnrollmentToken> {
+  const row = await em.findOne(EnrollmentToken, { tokenHash: hashEnrollmentToken(token) }, lock ? { lockMode: LockMode.PESSIMISTIC_WRITE } : {});
+  if (!row) throw new NotFoundError('no such enrollment token');
+  if (row.expiresAt.getTime() <= now.getTime()) throw new GoneError(`this enrollment token expired at ${row.expiresAt.toISOString()}; enroll the host again`);
+  return row;
+}
+
+/** GET …/{token}.sh: the install script, as often as asked until the token expires. */
+export async function installScript(ctx: SwarmContext, token: string): Promise<string> {
+  const em = ctx.orm.em.fork();
+  const row = await liveToken(em, token, nowOf(ctx));
+  const host = await em.findOne(SwarmHost, { uuid: row.hostUuid });
+  if (!host || host.status === 'decommissioned') throw new GoneError('the host of this enrollment token was decommissioned');
+  await em.getConnection().execute('update "enrollment_token" set "script_fetch_count" = "script_fetch_count" + 1 where "token_hash" = ?', [row.tokenHash]);
+  return renderInstallScript({ hostName: host.name, hostUuid: host.uuid, bundleUrl: bundleUrl(row.masterHost, ctx.apiPort, token, 'tgz'), expiresAt: row.expiresAt });
+}
+
+export interface ClaimedBundle {
+  hostName: string;
+  tgz: Buffer;
+}
+
+/**
+ * GET …/{token}.tgz: the bundle, once. In one transaction that holds the token's row: refuse a
+ * used or expired token (410), record the fetcher as the host address, wipe the stored key, pack.
+ */
+export async function claimBundle(ctx: SwarmContext, token: string, fetchedBy: string): Promise<ClaimedBundle> {
+  const now = nowOf(ctx);
+  return ctx.orm.em.fork().transactional(async (em) => {
+    const row = await liveToken(em, token, now, true);
+    if (row.bundleFetchedAt) throw new GoneError(`this enrollment bundle was already downloaded at ${row.bundleFetchedAt.toISOString()}; enroll the host again`);
+    if (!row.keyPem) throw new GoneError('this enrollment bundle is no longer available; enroll the host again');
+    const host = await em.findOne(SwarmHost, { uuid: row.hostUuid }, { lockMode: LockMode.PESSIMISTIC_WRITE });
+    if (!host || host.status === 'decommissioned') throw new GoneError('the host of this enrollment token was decommissioned');
+    const keyPem = row.keyPem;
+    row.bundleFetchedAt = now;
+    row.fetchedByAddress = fetchedBy;
+    row.keyPem = null;
+    host.address = fetchedBy;
+    const tgz = await packBundle([
+      {
+        name: BUNDLE_FILES.ini,
+        mode: 0o644,
+        content: renderAgentIni(
+          {
+            name: host.name,
+            ipvlan: host.useIpvlan,
+            masterHost: row.masterHost,
+            masterPort: ctx.swarmPort,
+            agentPort: host.agentPort,
+            hostUuid: host.uuid,
+            masterFingerprint: ctx.pki.master.fingerprint,
+          },
+          host.enrolledAt,
+        ),
+      },
+      { name: BUNDLE_FILES.caCert, mode: 0o644, content: ctx.pki.ca.certPem },
+      { name: BUNDLE_FILES.cert, mode: 0o644, content: row.certPem },
+      { name: BUNDLE_FILES.key, mode: 0o600, content: keyPem },
+      { name: BUNDLE_FILES.unit, mode: 0o644, content: renderSystemdUnit() },
+    ]);
+    await em.flush();
+    ctx.logger.info({ host: host.name, host_uuid: host.uuid, address: fetchedBy }, 'enrollment bundle fetched');
+    return { hostName: host.name, tgz };
+  });
+}
+
+/** `::ffff:10.0.0.5` → `10.0.0.5`: the IPv4 form of an IPv4-mapped address. */
+export function clientAddress(remote: string | undefined): string {
+  if (!remote) return 'unknown';
+  const mapped = /^::ffff:(\d+\.\d+\.\d+\.\d+)$/i.exec(remote);
+  return mapped ? mapped[1] : remote;
+}

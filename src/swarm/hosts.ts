@@ -1,0 +1,128 @@
+/**
+ * Swarm hosts after enrollment (SPEC §8): the operators' list/patch/decommission, the agents'
+ * heartbeat, and the sweep that marks silent hosts `unreachable`.
+ *
+ * Nothing here changes where deckies run: the deployment-mode rule and dispatch to agents are
+ * later work (issue 3, items 4–5).
+ */
+import { EnrollmentToken, SwarmHost } from '../entities';
+import type { HeartbeatRequest, HeartbeatResponse, SwarmHostPatch, SwarmHostView } from '../domain/swarm-schemas';
+import { ForbiddenError, NotFoundError } from '../operations/errors';
+import { nowOf, type SwarmContext } from './context';
+
+/** A host silent for this many heartbeat intervals is `unreachable`. */
+export const MISSED_HEARTBEATS = 3;
+
+const iso = (d: Date | null) => (d ? d.toISOString() : null);
+
+export function hostToView(h: SwarmHost): SwarmHostView {
+  return {
+    uuid: h.uuid,
+    name: h.name,
+    address: h.address,
+    agent_port: h.agentPort,
+    status: h.status,
+    last_heartbeat: iso(h.lastHeartbeat),
+    client_cert_fingerprint: h.clientCertFingerprint,
+    use_ipvlan: h.useIpvlan,
+    enrolled_at: h.enrolledAt.toISOString(),
+    notes: h.notes,
+  };
+}
+
+/** Every host, decommissioned ones included, oldest enrollment first. */
+export async function listHosts(ctx: SwarmContext): Promise<SwarmHostView[]> {
+  const hosts = await ctx.orm.em.fork().find(SwarmHost, {}, { orderBy: { enrolledAt: 'asc', name: 'asc' } });
+  return hosts.map(hostToView);
+}
+
+async function requireHost(em: ReturnType<SwarmContext['orm']['em']['fork']>, uuid: string): Promise<SwarmHost> {
+  const host = await em.findOne(SwarmHost, { uuid });
+  if (!host) throw new NotFoundError(`swarm host ${uuid} does not exist`);
+  return host;
+}
+
+/** PATCH: `use_ipvlan` (applies to the host's next deploys) and `notes`. */
+export async function patchHost(ctx: SwarmContext, uuid: string, patch: SwarmHostPatch): Promise<SwarmHostView> {
+  const em = ctx.orm.em.fork();
+  const host = await requireHost(em, uuid);
+  if (patch.use_ipvlan !== undefined) host.useIpvlan = patch.use_ipvlan;
+  if (patch.notes !== undefined) host.notes = patch.notes;
+  await em.flush();
+  return hostToView(host);
+}
+
+/**
+ * DELETE: the host is `decommissioned` (its certificate is refused by the heartbeat from now on)
+ * and any bundle it has not fetched yet is void. Its deckies keep their host_uuid: they are the
+ * orphans the next deploy re-homes. Decommissioning twice answers the same.
+ */
+export async function decommissionHost(ctx: SwarmContext, uuid: string): Promise<SwarmHostView> {
+  const now = nowOf(ctx);
+  return ctx.orm.em.fork().transactional(async (em) => {
+    const host = await requireHost(em, uuid);
+    if (host.status !== 'decommissioned') {
+      host.status = 'decommissioned';
+      await em.nativeUpdate(EnrollmentToken, { hostUuid: uuid, expiresAt: { $gt: now } }, { expiresAt: now, keyPem: null });
+      ctx.logger.info({ host: host.name, host_uuid: uuid }, 'swarm host decommissioned');
+    }
+    return hostToView(host);
+  });
+}
+
+export interface HeartbeatCaller {
+  /** SHA-256 of the DER of the client certificate the TLS handshake verified. */
+  certFingerprint: string;
+  remoteAddress: string;
+}
+
+/**
+ * POST /api/v1/swarm/heartbeat on the swarm port. Unknown host 404; decommissioned 403; a
+ * certificate that is not the host's 403; else the host is `active` with a fresh last_heartbeat.
+ */
+export async function recordHeartbeat(ctx: SwarmContext, body: HeartbeatRequest, caller: HeartbeatCaller): Promise<HeartbeatResponse> {
+  const now = nowOf(ctx);
+  const em = ctx.orm.em.fork();
+  const host = await em.findOne(SwarmHost, { uuid: body.host_uuid });
+  if (!host) throw new NotFoundError(`swarm host ${body.host_uuid} is not enrolled`);
+  if (host.status === 'decommissioned') throw new ForbiddenError('host_decommissioned', `swarm host "${host.name}" was decommissioned; enroll it again`);
+  if (caller.certFingerprint !== host.clientCertFingerprint) {
+    ctx.logger.warn({ host: host.name, host_uuid: host.uuid, presented: caller.certFingerprint, from: caller.remoteAddress }, 'heartbeat with another certificate than the host\'s');
+    throw new ForbiddenError('certificate_mismatch', `the client certificate is not the one issued to swarm host "${host.name}"`);
+  }
+  // One conditional update: a decommission that commits meanwhile is never undone by this.
+  const updated = await em.nativeUpdate(
+    SwarmHost,
+    { uuid: host.uuid, status: { $ne: 'decommissioned' }, clientCertFingerprint: caller.certFingerprint },
+    { status: 'active', lastHeartbeat: now, ...(host.address ? {} : { address: caller.remoteAddress }) },
+  );
+  if (updated === 0) throw new ForbiddenError('host_decommissioned', `swarm host "${host.name}" was decommissioned; enroll it again`);
+  if (host.status !== 'active') ctx.logger.info({ host: host.name, host_uuid: host.uuid, was: host.status }, 'swarm host active');
+  // Results are acknowledged (so the agent stops resending them) but not applied yet: routing them
+  // to the matching workflows belongs to the dispatch work (issue 3, item 5). Status reports
+  // (`status.deckies`) are likewise not stored yet.
+  if (body.results?.length) ctx.logger.debug({ host: host.name, results: body.results.length }, 'agent results acknowledged (not applied: no dispatch yet)');
+  return { ack: true };
+}
+
+export interface SweepReport {
+  unreachable: Array<{ uuid: string; name: string }>;
+  wipedKeys: number;
+}
+
+/**
+ * Marks `active` hosts whose last heartbeat is older than 3 intervals `unreachable` (a later
+ * heartbeat makes them active again), and wipes the stored agent keys of expired, unused tokens.
+ */
+export async function sweepHosts(ctx: SwarmContext): Promise<SweepReport> {
+  const now = nowOf(ctx);
+  const cutoff = new Date(now.getTime() - MISSED_HEARTBEATS * ctx.heartbeatIntervalMs);
+  const conn = ctx.orm.em.fork().getConnection();
+  const unreachable: Array<{ uuid: string; name: string }> = await conn.execute(
+    `update "swarm_host" set "status" = 'unreachable' where "status" = 'active' and "last_heartbeat" < ? returning "uuid", "name"`,
+    [cutoff],
+  );
+  const wiped: unknown[] = await conn.execute(`update "enrollment_token" set "key_pem" = null where "key_pem" is not null and "expires_at" <= ? returning "token_hash"`, [now]);
+  for (const h of unreachable) ctx.logger.warn({ host: h.name, host_uuid: h.uuid, silent_for_ms: MISSED_HEARTBEATS * ctx.heartbeatIntervalMs }, 'swarm host unreachable: no heartbeat');
+  return { unreachable, wipedKeys: wiped.length };
+}

@@ -1,0 +1,103 @@
+/**
+ * The master's swarm port (SPEC §8): a second listener, TLS only, that completes a handshake only
+ * with a client certificate signed by the product's CA, and serves nothing but
+ * POST /api/v1/swarm/heartbeat. The operators' routes are never here; the heartbeat is never on
+ * the operators' port.
+ */
+import https from 'node:https';
+import type { AddressInfo } from 'node:net';
+import type { TLSSocket } from 'node:tls';
+import express from 'express';
+import { HeartbeatRequestSchema } from '../domain/swarm-schemas';
+import { errorHandler, HttpError, sendError } from '../api/errors';
+import { clientAddress } from './enrollment';
+import { recordHeartbeat, sweepHosts } from './hosts';
+import { fingerprintOfDer } from './pki';
+import type { SwarmContext } from './context';
+
+export const HEARTBEAT_PATH = '/api/v1/swarm/heartbeat';
+
+export function createSwarmApp(ctx: SwarmContext): express.Express {
+  const app = express();
+  app.disable('x-powered-by');
+  app.use((req, _res, next) => {
+    req.log = ctx.logger;
+    next();
+  });
+  app.post(HEARTBEAT_PATH, express.json({ limit: '4mb' }), async (req, res) => {
+    const socket = req.socket as TLSSocket;
+    const peer = socket.getPeerCertificate?.();
+    // The handshake already refused anything else; this guards against a misconfigured listener.
+    if (!socket.authorized || !peer?.raw) throw new HttpError(401, 'client_certificate_required', 'a client certificate signed by the decnet CA is required');
+    const body = HeartbeatRequestSchema.parse(req.body ?? {});
+    const answer = await recordHeartbeat(ctx, body, { certFingerprint: fingerprintOfDer(peer.raw), remoteAddress: clientAddress(socket.remoteAddress) });
+    res.json(answer);
+  });
+  app.use((req, res) => sendError(res, 404, 'not_found', `no route for ${req.method} ${req.path} on the swarm port`));
+  app.use(errorHandler);
+  return app;
+}
+
+export interface SwarmServer {
+  /** `https://host:port` */
+  url: string;
+  port: number;
+  close(): Promise<void>;
+}
+
+export async function startSwarmServer(ctx: SwarmContext, listen: { host: string; port: number }): Promise<SwarmServer> {
+  const server = https.createServer(
+    {
+      key: ctx.pki.master.keyPem,
+      cert: ctx.pki.master.certPem,
+      ca: [ctx.pki.ca.certPem],
+      requestCert: true,
+      rejectUnauthorized: true,
+      minVersion: 'TLSv1.2',
+    },
+    createSwarmApp(ctx),
+  );
+  server.on('tlsClientError', (err, socket) => ctx.logger.debug({ err: err.message, from: socket.remoteAddress }, 'swarm port: TLS handshake refused'));
+  await new Promise<void>((resolve, reject) => {
+    server.once('error', reject);
+    server.listen(listen.port, listen.host, () => {
+      server.off('error', reject);
+      resolve();
+    });
+  });
+  const port = (server.address() as AddressInfo).port;
+  const url = `https://${listen.host.includes(':') ? `[${listen.host}]` : listen.host}:${port}`;
+  ctx.logger.info({ url, master_fingerprint: ctx.pki.master.fingerprint }, 'swarm port listening (mTLS)');
+  return {
+    url,
+    port,
+    async close() {
+      server.closeAllConnections();
+      await new Promise<void>((resolve) => server.close(() => resolve()));
+    },
+  };
+}
+
+/** Runs sweepHosts every interval (and once now); stop() clears the timer and waits for a sweep in flight. */
+export function startHostSweeper(ctx: SwarmContext, everyMs = ctx.heartbeatIntervalMs): { stop(): Promise<void> } {
+  let current: Promise<void> | undefined;
+  const tick = () => {
+    current ??= sweepHosts(ctx)
+      .then(
+        () => undefined,
+        (err) => ctx.logger.warn({ err }, 'swarm host sweep failed; will retry'),
+      )
+      .finally(() => {
+        current = undefined;
+      });
+  };
+  tick();
+  const timer = setInterval(tick, everyMs);
+  timer.unref();
+  return {
+    async stop() {
+      clearInterval(timer);
+      await current;
+    },
+  };
+}

@@ -1,0 +1,568 @@
+/**
+ * Swarm groundwork against an in-process master on real PostgreSQL: enrollment bundles (.sh until
+ * expiry, .tgz exactly once), the hosts routes, the master's mTLS swarm port with the heartbeat
+ * (real TLS handshakes on loopback with the certificates from the unpacked bundle), the sweep
+ * that marks silent hosts unreachable, and the `decnet enroll` / `decnet hosts` commands.
+ * No agent process exists yet: the test plays the agent with node's https client.
+ */
+import { execFile } from 'node:child_process';
+import { createHash, createPrivateKey, X509Certificate } from 'node:crypto';
+import fs from 'node:fs/promises';
+import https from 'node:https';
+import os from 'node:os';
+import path from 'node:path';
+import tls from 'node:tls';
+import { promisify } from 'node:util';
+import { parse as parseIni } from 'ini';
+import { extract } from 'tar';
+import { fetch } from 'undici';
+import { Decky, EnrollmentToken, SwarmHost } from '../../src/entities';
+import { CertificateAuthority } from '../../src/swarm/pki';
+import { parseAgentIni } from '../../src/swarm/bundle';
+import { hashEnrollmentToken } from '../../src/swarm/enrollment';
+import { createTestStack, type TestStack } from '../support/master';
+import { apiClient, type ApiClient } from '../support/http';
+import { cliEnvFor, runDecnet, type DecnetRun } from '../support/process';
+
+const execFileAsync = promisify(execFile);
+const HEARTBEAT_MS = 1000;
+
+let stack: TestStack;
+let api: ApiClient;
+let dir: string;
+let swarmUrl: URL;
+
+beforeAll(async () => {
+  stack = await createTestStack('swarm', 31, { DECNET_HEARTBEAT_INTERVAL_MS: String(HEARTBEAT_MS) });
+  // No Docker work happens here: an API-only master (the swarm port comes with the API).
+  await stack.startMaster({ runWorker: false });
+  api = apiClient(stack.api, stack.adminToken);
+  swarmUrl = new URL(stack.master!.swarmUrl!);
+  dir = await fs.mkdtemp(path.join(os.tmpdir(), 'decnet-swarm-test-'));
+});
+
+afterAll(async () => {
+  await stack?.cleanup();
+  if (dir) await fs.rm(dir, { recursive: true, force: true });
+});
+
+const em = () => stack.master!.orm.em.fork();
+
+interface Bundle {
+  dir: string;
+  files: string[];
+  ini: string;
+  ca: string;
+  cert: string;
+  key: string;
+  unit: string;
+  modes: Record<string, number>;
+}
+
+async function enroll(name: string, extra: Record<string, unknown> = {}) {
+  const res = await api.post('/swarm/enroll-bundle', { agent_name: name, master_host: '127.0.0.1', ...extra });
+  expect([res.status, res.body]).toEqual([201, expect.anything()]);
+  return res.body as { token: string; command: string; expires_at: string; host_uuid: string };
+}
+
+/** The download URLs of an enrollment, no bearer token. */
+const bundleUrl = (token: string, ext: 'sh' | 'tgz') => `${stack.api}/swarm/enroll-bundle/${token}.${ext}`;
+
+async function download(token: string, ext: 'sh' | 'tgz') {
+  const res = await fetch(bundleUrl(token, ext));
+  return { status: res.status, type: res.headers.get('content-type') ?? '', body: Buffer.from(await res.arrayBuffer()) };
+}
+
+async function unpack(tgz: Buffer, name: string): Promise<Bundle> {
+  const out = path.join(dir, name);
+  await fs.mkdir(out, { recursive: true });
+  await fs.writeFile(path.join(dir, `${name}.tgz`), tgz);
+  await extract({ file: path.join(dir, `${name}.tgz`), cwd: out });
+  const files = (await fs.readdir(out)).sort();
+  const read = (f: string) => fs.readFile(path.join(out, f), 'utf8');
+  const modes: Record<string, number> = {};
+  for (const f of files) modes[f] = (await fs.stat(path.join(out, f))).mode & 0o777;
+  return { dir: out, files, modes, ini: await read('decnet.ini'), ca: await read('ca.pem'), cert: await read('agent.pem'), key: await read('agent-key.pem'), unit: await read('decnet-agent.service') };
+}
+
+/** Enroll and fetch the bundle: an agent's credentials. */
+async function enrolledAgent(name: string, extra: Record<string, unknown> = {}) {
+  const enrollment = await enroll(name, extra);
+  const tgz = await download(enrollment.token, 'tgz');
+  expect(tgz.status).toBe(200);
+  return { enrollment, bundle: await unpack(tgz.body, name) };
+}
+
+interface TlsCredentials {
+  key?: string;
+  cert?: string;
+  ca: string;
+}
+
+interface SwarmAnswer {
+  status: number;
+  body: any;
+  /** SHA-256 of the DER of the certificate the master presented. */
+  serverFingerprint: string;
+}
+
+/** One HTTPS request to the master's swarm port with the given client certificate (or none). */
+function swarmRequest(creds: TlsCredentials, method: string, requestPath: string, body?: unknown, headers: Record<string, string> = {}): Promise<SwarmAnswer> {
+  return new Promise((resolve, reject) => {
+    const payload = body === undefined ? undefined : JSON.stringify(body);
+    const req = https.request(
+      {
+        host: swarmUrl.hostname,
+        port: Number(swarmUrl.port),
+        method,
+        path: requestPath,
+        key: creds.key,
+        cert: creds.cert,
+        ca: [creds.ca],
+        agent: false,
+        headers: { ...(payload ? { 'content-type': 'application/json' } : {}), ...headers },
+        timeout: 10_000,
+      },
+      (res) => {
+        let text = '';
+        res.on('data', (c) => (text += c));
+        res.on('end', () => {
+          const socket = res.socket as tls.TLSSocket;
+          const raw = socket.getPeerCertificate?.()?.raw;
+          let parsed: unknown = text;
+          try {
+            parsed = JSON.parse(text);
+          } catch {
+            /* keep text */
+          }
+          resolve({ status: res.statusCode ?? 0, body: parsed, serverFingerprint: raw ? createHash('sha256').update(raw).digest('hex') : '' });
+        });
+      },
+    );
+    req.on('timeout', () => req.destroy(new Error('timeout')));
+    req.on('error', reject);
+    req.end(payload);
+  });
+}
+
+const heartbeat = (bundle: Bundle, hostUuid: string, extra: Record<string, unknown> = {}) =>
+  swarmRequest({ key: bundle.key, cert: bundle.cert, ca: bundle.ca }, 'POST', '/api/v1/swarm/heartbeat', { host_uuid: hostUuid, ...extra });
+
+async function hostView(uuid: string) {
+  const res = await api.get('/swarm/hosts');
+  expect(res.status).toBe(200);
+  return (res.body.hosts as any[]).find((h) => h.uuid === uuid);
+}
+
+describe('enrollment', () => {
+  let enrollment: { token: string; command: string; expires_at: string; host_uuid: string };
+
+  test('POST enroll-bundle answers 201 and creates the host `enrolled` with its certificate fingerprint', async () => {
+    const before = Date.now();
+    enrollment = await enroll('agent-a', { use_ipvlan: true, agent_port: 9100 });
+    expect(enrollment.host_uuid).toMatch(/^[0-9a-f-]{36}$/);
+    expect(enrollment.token.length).toBeGreaterThanOrEqual(32);
+    const expires = Date.parse(enrollment.expires_at);
+    expect(expires).toBeGreaterThanOrEqual(before + 5 * 60_000 - 1000);
+    expect(expires).toBeLessThanOrEqual(Date.now() + 5 * 60_000 + 1000);
+    // The command fetches the install script from the master host given, on the API port.
+    expect(enrollment.command).toBe(`curl -fsSL 'http://127.0.0.1:${stack.config.apiPort}/api/v1/swarm/enroll-bundle/${enrollment.token}.sh' | sudo sh`);
+
+    const host = await hostView(enrollment.host_uuid);
+    expect(host).toMatchObject({ name: 'agent-a', status: 'enrolled', address: null, agent_port: 9100, use_ipvlan: true, last_heartbeat: null, notes: null });
+    expect(host.client_cert_fingerprint).toMatch(/^[0-9a-f]{64}$/);
+    // Only a hash of the token is stored.
+    const rows = await em().find(EnrollmentToken, { hostUuid: enrollment.host_uuid });
+    expect(rows).toHaveLength(1);
+    expect(rows[0].tokenHash).toBe(hashEnrollmentToken(enrollment.token));
+    expect(rows[0].tokenHash).not.toContain(enrollment.token);
+  });
+
+  test('the .sh is served without a bearer token, as often as asked before expiry', async () => {
+    const url = /'([^']+\.sh)'/.exec(enrollment.command)![1];
+    for (let i = 0; i < 2; i++) {
+      const res = await fetch(url);
+      expect(res.status).toBe(200);
+      expect(res.headers.get('content-type')).toMatch(/^text\/x-shellscript/);
+      const script = await res.text();
+      expect(script).toMatch(/^#!\/bin\/sh\n/);
+      expect(script).toContain(`BUNDLE_URL='http://127.0.0.1:${stack.config.apiPort}/api/v1/swarm/enroll-bundle/${enrollment.token}.tgz'`);
+      expect(script).toContain('curl -fsS -o "$tmp/bundle.tgz" "$BUNDLE_URL"');
+      expect(script).toContain('/etc/decnet');
+      expect(script).toContain('enable --now decnet-agent.service');
+      const file = path.join(dir, 'install.sh');
+      await fs.writeFile(file, script);
+      await execFileAsync('sh', ['-n', file]);
+    }
+    const [row] = await em().find(EnrollmentToken, { hostUuid: enrollment.host_uuid });
+    expect(row.scriptFetchCount).toBe(2);
+    expect(row.bundleFetchedAt).toBeNull();
+  });
+
+  test('the .tgz holds decnet.ini, ca.pem, agent.pem, agent-key.pem and the systemd unit; the agent certificate chains to ca.pem', async () => {
+    const res = await download(enrollment.token, 'tgz');
+    expect(res.status).toBe(200);
+    expect(res.type).toBe('application/gzip');
+    const bundle = await unpack(res.body, 'agent-a');
+    expect(bundle.files).toEqual(['agent-key.pem', 'agent.pem', 'ca.pem', 'decnet-agent.service', 'decnet.ini']);
+    expect(bundle.modes['agent-key.pem']).toBe(0o600);
+
+    const ini = parseIni(bundle.ini);
+    expect(ini.decnet).toEqual({ mode: 'agent', ipvlan: true });
+    expect(ini.agent).toEqual({
+      name: 'agent-a',
+      'master-host': '127.0.0.1',
+      'master-port': String(stack.config.swarmPort),
+      'agent-port': '9100',
+      'host-uuid': enrollment.host_uuid,
+      'master-fingerprint': stack.master!.pki!.master.fingerprint,
+      'ca-cert': 'ca.pem',
+      cert: 'agent.pem',
+      key: 'agent-key.pem',
+    });
+    expect(parseAgentIni(bundle.ini).agent['master-port']).toBe(stack.config.swarmPort);
+    // The ini's file paths are relative to it and exist.
+    for (const f of [ini.agent['ca-cert'], ini.agent.cert, ini.agent.key]) await fs.access(path.join(bundle.dir, f));
+
+    const ca = new X509Certificate(bundle.ca);
+    const cert = new X509Certificate(bundle.cert);
+    expect(bundle.ca).toBe(stack.master!.pki!.ca.certPem);
+    expect(ca.ca).toBe(true);
+    expect(cert.checkIssued(ca)).toBe(true);
+    expect(cert.verify(ca.publicKey)).toBe(true);
+    expect(cert.checkPrivateKey(createPrivateKey(bundle.key))).toBe(true);
+    expect(cert.toLegacyObject().ext_key_usage).toEqual(['1.3.6.1.5.5.7.3.1', '1.3.6.1.5.5.7.3.2']);
+    for (const purpose of ['sslclient', 'sslserver']) {
+      const { stdout } = await execFileAsync('openssl', ['verify', '-purpose', purpose, '-CAfile', path.join(bundle.dir, 'ca.pem'), path.join(bundle.dir, 'agent.pem')]);
+      expect(stdout).toContain(': OK');
+    }
+    expect(bundle.key).toMatch(/^-----BEGIN PRIVATE KEY-----/);
+    expect(bundle.unit).toContain('ExecStart=/usr/bin/env decnet agent --config /etc/decnet/decnet.ini');
+    expect(bundle.unit).toContain('WantedBy=multi-user.target');
+
+    // The host now has the fetcher's address (loopback, the IPv4-mapped prefix stripped) and the
+    // fingerprint of exactly this certificate; the stored key is gone.
+    const host = await hostView(enrollment.host_uuid);
+    expect(host.address).toBe('127.0.0.1');
+    expect(host.client_cert_fingerprint).toBe(createHash('sha256').update(cert.raw).digest('hex'));
+    const [row] = await em().find(EnrollmentToken, { hostUuid: enrollment.host_uuid });
+    expect(row).toMatchObject({ fetchedByAddress: '127.0.0.1', keyPem: null });
+    expect(row.bundleFetchedAt).toBeInstanceOf(Date);
+  });
+
+  test('a second .tgz fetch is 410 Gone; the .sh still answers until expiry', async () => {
+    const again = await download(enrollment.token, 'tgz');
+    expect(again.status).toBe(410);
+    expect(JSON.parse(again.body.toString())).toMatchObject({ error: { code: 'gone', message: expect.stringMatching(/already downloaded/) } });
+    expect((await download(enrollment.token, 'sh')).status).toBe(200);
+  });
+
+  test('an expired token: .sh and .tgz are 410; an unknown token is 404', async () => {
+    const e = await enroll('agent-expired');
+    await em().nativeUpdate(EnrollmentToken, { hostUuid: e.host_uuid }, { expiresAt: new Date(Date.now() - 1000) });
+    for (const ext of ['sh', 'tgz'] as const) {
+      const res = await download(e.token, ext);
+      expect([ext, res.status, JSON.parse(res.body.toString()).error.code]).toEqual([ext, 410, 'gone']);
+    }
+    expect((await hostView(e.host_uuid)).address).toBeNull();
+    for (const file of ['AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA.sh', 'AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA.tgz', 'short.sh', `${e.token}.zip`]) {
+      const res = await fetch(`${stack.api}/swarm/enroll-bundle/${file}`);
+      expect([file, res.status]).toEqual([file, 404]);
+      expect(((await res.json()) as any).error.code).toBe('not_found');
+    }
+  });
+
+  test('the install script runs end to end: it downloads the bundle once, installs it and the unit', async () => {
+    if (process.getuid?.() !== 0) return; // it insists on root, as it will on an agent host
+    const e = await enroll('agent-script');
+    const script = (await download(e.token, 'sh')).body.toString();
+    const target = path.join(dir, 'etc-decnet');
+    const systemd = path.join(dir, 'systemd');
+    const calls = path.join(dir, 'systemctl.calls');
+    const fakeSystemctl = path.join(dir, 'systemctl');
+    await fs.writeFile(fakeSystemctl, `#!/bin/sh\necho "$@" >> '${calls}'\n`, { mode: 0o755 });
+    const scriptFile = path.join(dir, 'install-run.sh');
+    await fs.writeFile(scriptFile, script);
+    const env = { ...process.env, DECNET_AGENT_DIR: target, DECNET_SYSTEMD_DIR: systemd, DECNET_SYSTEMCTL: fakeSystemctl };
+    const { stdout } = await execFileAsync('sh', [scriptFile], { env });
+    expect(stdout).toContain('decnet: agent "agent-script" installed');
+    expect((await fs.readdir(target)).sort()).toEqual(['agent-key.pem', 'agent.pem', 'ca.pem', 'decnet-agent.service', 'decnet.ini']);
+    expect((await fs.stat(path.join(target, 'agent-key.pem'))).mode & 0o777).toBe(0o600);
+    expect(parseIni(await fs.readFile(path.join(target, 'decnet.ini'), 'utf8')).agent['host-uuid']).toBe(e.host_uuid);
+    expect(await fs.readFile(path.join(systemd, 'decnet-agent.service'), 'utf8')).toContain(`ExecStart=/usr/bin/env decnet agent --config ${target}/decnet.ini`);
+    expect((await fs.readFile(calls, 'utf8')).trim().split('\n')).toEqual(['daemon-reload', 'enable --now decnet-agent.service']);
+    // Running it again fails on the one-shot download, saying so.
+    const second = await execFileAsync('sh', [scriptFile], { env }).then(
+      () => ({ code: 0, stderr: '' }),
+      (err: { code: number; stderr: string }) => err,
+    );
+    expect(second.code).toBe(1);
+    expect(second.stderr).toContain('could not download the bundle');
+  });
+
+  test('refusals: 409 for a live name, 400 for bad input, 401 without a token; a decommissioned name enrolls again', async () => {
+    const dup = await api.post('/swarm/enroll-bundle', { agent_name: 'agent-a', master_host: '127.0.0.1' });
+    expect(dup.status).toBe(409);
+    expect(dup.body.error).toMatchObject({ code: 'host_name_taken', message: expect.stringContaining('agent-a') });
+
+    for (const body of [
+      { agent_name: 'Bad Name', master_host: '127.0.0.1' },
+      { agent_name: 'ok', master_host: "x'; rm -rf / #" },
+      { agent_name: 'ok', master_host: '127.0.0.1', agent_port: 70000 },
+      { agent_name: 'ok', master_host: '127.0.0.1', surprise: true },
+      { agent_name: 'ok' },
+    ]) {
+      const res = await api.post('/swarm/enroll-bundle', body);
+      expect([body, res.status, res.body.error?.code]).toEqual([body, 400, 'invalid_input']);
+    }
+    const malformed = await api.post('/swarm/enroll-bundle', '{"agent_name":', {});
+    expect(malformed.status).toBe(400);
+
+    const anonymous = apiClient(stack.api);
+    for (const [method, p] of [['post', '/swarm/enroll-bundle'], ['get', '/swarm/hosts']] as const) {
+      const res = method === 'post' ? await anonymous.post(p, { agent_name: 'x', master_host: 'm' }) : await anonymous.get(p);
+      expect([p, res.status]).toEqual([p, 401]);
+    }
+
+    const old = await enroll('agent-reuse');
+    expect((await api.delete(`/swarm/hosts/${old.host_uuid}`)).status).toBe(200);
+    const again = await enroll('agent-reuse');
+    expect(again.host_uuid).not.toBe(old.host_uuid);
+    // A pending bundle of a decommissioned host is void.
+    expect((await download(old.token, 'tgz')).status).toBe(410);
+  });
+
+  test('an enrollment whose bundle was never fetched before its token expired is replaced by a new one', async () => {
+    const stale = await enroll('agent-stale');
+    await em().nativeUpdate(EnrollmentToken, { hostUuid: stale.host_uuid }, { expiresAt: new Date(Date.now() - 1000) });
+    const fresh = await enroll('agent-stale');
+    expect(fresh.host_uuid).not.toBe(stale.host_uuid);
+    expect(await hostView(stale.host_uuid)).toMatchObject({ status: 'decommissioned', notes: expect.stringMatching(/never fetched/) });
+    expect((await hostView(fresh.host_uuid)).status).toBe('enrolled');
+  });
+});
+
+describe('hosts', () => {
+  test('GET lists the hosts; PATCH use_ipvlan and notes are persisted; 404 for unknown hosts, 400 for bad bodies', async () => {
+    const e = await enroll('agent-patch');
+    const patched = await api.patch(`/swarm/hosts/${e.host_uuid}`, { use_ipvlan: true, notes: 'rack 3' });
+    expect(patched.status).toBe(200);
+    expect(patched.body).toMatchObject({ uuid: e.host_uuid, use_ipvlan: true, notes: 'rack 3' });
+    expect(await hostView(e.host_uuid)).toMatchObject({ use_ipvlan: true, notes: 'rack 3', status: 'enrolled' });
+    const row = await em().findOneOrFail(SwarmHost, { uuid: e.host_uuid });
+    expect([row.useIpvlan, row.notes]).toEqual([true, 'rack 3']);
+
+    expect((await api.patch(`/swarm/hosts/${e.host_uuid}`, { use_ipvlan: false })).body).toMatchObject({ use_ipvlan: false, notes: 'rack 3' });
+    expect((await api.patch(`/swarm/hosts/${e.host_uuid}`, { notes: null })).body).toMatchObject({ use_ipvlan: false, notes: null });
+    expect(await hostView(e.host_uuid)).toMatchObject({ use_ipvlan: false, notes: null });
+
+    for (const body of [{}, { use_ipvlan: 'yes' }, { name: 'renamed' }]) {
+      const res = await api.patch(`/swarm/hosts/${e.host_uuid}`, body);
+      expect([body, res.status]).toEqual([body, 400]);
+    }
+    const unknown = '00000000-0000-4000-8000-000000000000';
+    expect((await api.patch(`/swarm/hosts/${unknown}`, { notes: 'x' })).status).toBe(404);
+    expect((await api.patch('/swarm/hosts/not-a-uuid', { notes: 'x' })).status).toBe(404);
+    expect((await api.delete(`/swarm/hosts/${unknown}`)).status).toBe(404);
+    expect((await api.delete('/swarm/hosts/not-a-uuid')).body.error.code).toBe('not_found');
+
+    const all = (await api.get('/swarm/hosts')).body.hosts as any[];
+    expect(all.map((h) => h.name)).toEqual(expect.arrayContaining(['agent-a', 'agent-patch']));
+    expect(Object.keys(all[0]).sort()).toEqual(['address', 'agent_port', 'client_cert_fingerprint', 'enrolled_at', 'last_heartbeat', 'name', 'notes', 'status', 'use_ipvlan', 'uuid']);
+  });
+
+  test('DELETE decommissions: its deckies keep their host uuid (orphans), deploys stay local', async () => {
+    const e = await enroll('agent-gone');
+    const decky = em();
+    decky.create(Decky, {
+      name: 'orphan-1',
+      ip: stack.lan.ip(77),
+      services: ['ssh'],
+      distro: 'debian',
+      baseImage: 'decnet/base:latest',
+      hostname: 'orphan-1',
+      nmapOs: 'linux',
+      serviceConfig: {},
+      hostUuid: e.host_uuid,
+      state: 'running',
+      mutateEnabled: true,
+      createdAt: new Date(),
+      updatedAt: new Date(),
+    });
+    await decky.flush();
+
+    const res = await api.delete(`/swarm/hosts/${e.host_uuid}`);
+    expect(res.status).toBe(200);
+    expect(res.body).toMatchObject({ uuid: e.host_uuid, status: 'decommissioned' });
+    expect((await api.delete(`/swarm/hosts/${e.host_uuid}`)).body.status).toBe('decommissioned');
+    expect((await hostView(e.host_uuid)).status).toBe('decommissioned');
+    expect((await em().findOneOrFail(Decky, { name: 'orphan-1' })).hostUuid).toBe(e.host_uuid);
+    await em().nativeDelete(Decky, { name: 'orphan-1' });
+
+    // Enrolled and active hosts do not change how deploys run yet (no agent, no dispatch).
+    const mode = await api.get('/system/deployment-mode');
+    expect(mode.body).toMatchObject({ mode: 'unihost', message: 'will deploy locally' });
+  });
+});
+
+describe('the swarm port', () => {
+  let a: { enrollment: { host_uuid: string }; bundle: Bundle };
+  let b: { enrollment: { host_uuid: string }; bundle: Bundle };
+
+  beforeAll(async () => {
+    a = await enrolledAgent('port-a');
+    b = await enrolledAgent('port-b');
+  });
+
+  test('listens on the configured loopback address, TLS only', async () => {
+    expect(swarmUrl.protocol).toBe('https:');
+    expect(swarmUrl.hostname).toBe('127.0.0.1');
+    expect(Number(swarmUrl.port)).toBe(stack.config.swarmPort);
+    await expect(fetch(`http://127.0.0.1:${stack.config.swarmPort}/api/v1/swarm/heartbeat`, { method: 'POST' })).rejects.toThrow();
+  });
+
+  test("a heartbeat with the host's certificate answers 200 {ack: true} and makes the host active; the master's certificate is the pinned one", async () => {
+    const before = Date.now();
+    const res = await heartbeat(a.bundle, a.enrollment.host_uuid, {
+      status: { deckies: [{ name: 'x', running: true }], version: '0.1.0' },
+      results: [{ job_id: 'job-1', lifecycle_id: '00000000-0000-4000-8000-000000000001', ok: false, error: 'MissingImage: decnet/ssh:latest' }],
+    });
+    expect([res.status, res.body]).toEqual([200, { ack: true }]);
+    expect(res.serverFingerprint).toBe(parseIni(a.bundle.ini).agent['master-fingerprint']);
+    const host = await hostView(a.enrollment.host_uuid);
+    expect(host.status).toBe('active');
+    expect(Date.parse(host.last_heartbeat)).toBeGreaterThanOrEqual(before - 1000);
+    expect(host.address).toBe('127.0.0.1');
+    // Still local: an active host does not change the deployment mode in this build.
+    expect((await api.get('/system/deployment-mode')).body.mode).toBe('unihost');
+  });
+
+  test('a body that is not a heartbeat is 400; an unknown host is 404', async () => {
+    const bad = await swarmRequest({ key: a.bundle.key, cert: a.bundle.cert, ca: a.bundle.ca }, 'POST', '/api/v1/swarm/heartbeat', { host_uuid: 'nope' });
+    expect([bad.status, bad.body.error?.code]).toEqual([400, 'invalid_input']);
+    const badResult = await heartbeat(a.bundle, a.enrollment.host_uuid, { results: [{ job_id: 'j', ok: true }] });
+    expect(badResult.status).toBe(400);
+    const unknown = await heartbeat(a.bundle, '00000000-0000-4000-8000-00000000beef');
+    expect([unknown.status, unknown.body.error?.code]).toEqual([404, 'not_found']);
+  });
+
+  test("another host's certificate is 403 (fingerprint mismatch) and changes nothing", async () => {
+    const before = await hostView(b.enrollment.host_uuid);
+    const res = await heartbeat(a.bundle, b.enrollment.host_uuid);
+    expect([res.status, res.body.error?.code]).toEqual([403, 'certificate_mismatch']);
+    expect(await hostView(b.enrollment.host_uuid)).toEqual(before);
+  });
+
+  test('a certificate from another CA, or none, is refused in the TLS handshake', async () => {
+    const foreignCa = await CertificateAuthority.loadOrCreate(path.join(dir, 'foreign-ca'));
+    const foreign = await foreignCa.issueCertificate({ commonName: 'port-a', usage: ['clientAuth'] });
+    // The same subject, the right host uuid: only the signature differs.
+    await expect(swarmRequest({ key: foreign.keyPem, cert: foreign.certPem, ca: a.bundle.ca }, 'POST', '/api/v1/swarm/heartbeat', { host_uuid: a.enrollment.host_uuid })).rejects.toThrow();
+    await expect(swarmRequest({ ca: a.bundle.ca }, 'POST', '/api/v1/swarm/heartbeat', { host_uuid: a.enrollment.host_uuid })).rejects.toThrow();
+  });
+
+  test("only the heartbeat is served on the swarm port; the heartbeat is not served on the operators' port", async () => {
+    const creds = { key: a.bundle.key, cert: a.bundle.cert, ca: a.bundle.ca };
+    const bearer = { authorization: `Bearer ${stack.adminToken}` };
+    for (const [method, p] of [
+      ['GET', '/api/v1/deckies'],
+      ['GET', '/api/v1/swarm/hosts'],
+      ['POST', '/api/v1/swarm/enroll-bundle'],
+      ['GET', '/healthz'],
+      ['GET', '/openapi.json'],
+      ['GET', '/api/v1/swarm/heartbeat'],
+    ] as const) {
+      const res = await swarmRequest(creds, method, p, method === 'POST' ? { agent_name: 'x', master_host: 'm' } : undefined, bearer);
+      expect([method, p, res.status]).toEqual([method, p, 404]);
+    }
+    const onApi = await api.post('/swarm/heartbeat', { host_uuid: a.enrollment.host_uuid });
+    expect(onApi.status).toBe(404);
+  });
+
+  test('a host silent for 3 heartbeat intervals becomes unreachable; its next heartbeat makes it active again', async () => {
+    expect((await heartbeat(b.bundle, b.enrollment.host_uuid)).status).toBe(200);
+    const beat = Date.now();
+    expect((await hostView(b.enrollment.host_uuid)).status).toBe('active');
+    let status = 'active';
+    while (status === 'active' && Date.now() - beat < 15 * HEARTBEAT_MS) {
+      await new Promise((r) => setTimeout(r, 200));
+      status = (await hostView(b.enrollment.host_uuid)).status;
+    }
+    const silentFor = Date.now() - beat;
+    expect(status).toBe('unreachable');
+    expect(silentFor).toBeGreaterThanOrEqual(3 * HEARTBEAT_MS);
+    expect((await heartbeat(b.bundle, b.enrollment.host_uuid)).status).toBe(200);
+    expect((await hostView(b.enrollment.host_uuid)).status).toBe('active');
+  });
+
+  test("a decommissioned host's certificate is 403 and its host stays decommissioned", async () => {
+    expect((await api.delete(`/swarm/hosts/${a.enrollment.host_uuid}`)).status).toBe(200);
+    const res = await heartbeat(a.bundle, a.enrollment.host_uuid);
+    expect([res.status, res.body.error?.code]).toEqual([403, 'host_decommissioned']);
+    expect((await hostView(a.enrollment.host_uuid)).status).toBe('decommissioned');
+  });
+});
+
+describe('CLI', () => {
+  let home: string;
+
+  beforeAll(async () => {
+    home = path.join(dir, 'home');
+    await fs.mkdir(home, { recursive: true });
+  });
+
+  const cliEnv = (overrides: NodeJS.ProcessEnv = {}) => cliEnvFor(stack, home, overrides);
+  const cli = (args: string[], overrides?: NodeJS.ProcessEnv) => runDecnet(args, cliEnv(overrides));
+  const explain = (run: DecnetRun) => `exit ${run.code}\nstdout:\n${run.stdout}\nstderr:\n${run.stderr}`;
+
+  test('decnet enroll prints the command and its expiry; --ipvlan, --agent-port and --master-host reach the API', async () => {
+    const run = await cli(['enroll', 'cli-a', '--ipvlan', '--agent-port', '9200', '--master-host', 'master.test']);
+    expect({ code: run.code, out: explain(run) }).toEqual({ code: 0, out: expect.any(String) });
+    const command = /^ {2}(curl -fsSL '(http:\/\/master\.test:\d+\/api\/v1\/swarm\/enroll-bundle\/([A-Za-z0-9_-]+)\.sh)' \| sudo sh)$/m.exec(run.stdout);
+    expect(command).not.toBeNull();
+    expect(run.stdout).toMatch(/enrolled host "cli-a" \([0-9a-f-]{36}\)/);
+    expect(run.stdout).toMatch(/before \d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z/);
+    const host = ((await api.get('/swarm/hosts')).body.hosts as any[]).find((h) => h.name === 'cli-a');
+    expect(host).toMatchObject({ use_ipvlan: true, agent_port: 9200, status: 'enrolled' });
+    // The token in the command is a working one: its script names master.test.
+    const script = await download(command![3], 'sh');
+    expect(script.status).toBe(200);
+    expect(script.body.toString()).toContain(`BUNDLE_URL='http://master.test:${stack.config.apiPort}/api/v1/swarm/enroll-bundle/${command![3]}.tgz'`);
+  });
+
+  test('decnet enroll --json prints the API answer; the master host defaults to the API URL host', async () => {
+    const run = await cli(['enroll', 'cli-b', '--json']);
+    expect({ code: run.code, out: explain(run) }).toEqual({ code: 0, out: expect.any(String) });
+    const answer = JSON.parse(run.stdout);
+    expect(Object.keys(answer).sort()).toEqual(['command', 'expires_at', 'host_uuid', 'token']);
+    expect(answer.command).toContain(`'http://127.0.0.1:${stack.config.apiPort}/api/v1/swarm/enroll-bundle/${answer.token}.sh'`);
+    expect(run.stderr).toMatch(/--master-host/);
+  });
+
+  test('decnet enroll refusals: a taken name exits 1 with the API message, a bad port exits 2', async () => {
+    const dup = await cli(['enroll', 'cli-a', '--master-host', 'm']);
+    expect(dup.code).toBe(1);
+    expect(dup.stderr).toMatch(/a host named "cli-a" is already enrolled/);
+    const badPort = await cli(['enroll', 'cli-c', '--agent-port', 'http']);
+    expect(badPort.code).toBe(2);
+    expect(badPort.stderr).toMatch(/--agent-port must be a port number/);
+    const badName = await cli(['enroll', 'Not_A_Name', '--master-host', 'm']);
+    expect(badName.code).toBe(1);
+    expect(badName.stderr).toMatch(/agent_name/);
+  });
+
+  test('decnet hosts prints a table, --json the hosts', async () => {
+    const run = await cli(['hosts']);
+    expect({ code: run.code, out: explain(run) }).toEqual({ code: 0, out: expect.any(String) });
+    const lines = run.stdout.trimEnd().split('\n');
+    expect(lines[0]).toMatch(/^NAME\s+STATUS\s+ADDRESS\s+AGENT PORT\s+IPVLAN\s+LAST HEARTBEAT\s+UUID$/);
+    expect(run.stdout).toMatch(/^cli-a\s+enrolled\s+-\s+9200\s+yes\s+-\s+[0-9a-f-]{36}$/m);
+    expect(run.stdout).toMatch(/^port-b\s+(active|unreachable)\s+127\.0\.0\.1\s+8765\s+no\s+\d{4}-\S+Z\s+[0-9a-f-]{36}$/m);
+    expect(run.stdout).toMatch(/^port-a\s+decommissioned\s/m);
+
+    const json = await cli(['hosts', '--json']);
+    expect(json.code).toBe(0);
+    const { hosts } = JSON.parse(json.stdout);
+    expect(hosts.find((h: any) => h.name === 'cli-a')).toMatchObject({ use_ipvlan: true, agent_port: 9200 });
+  });
+});
