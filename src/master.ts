@@ -21,6 +21,9 @@ import { reconcileLifecycles } from './operations/reconcile';
 import type { OperationsContext } from './operations/context';
 import { registerSearchAttributes } from './infra/temporal-cli';
 import { createWorker } from '../worker';
+import { loadOrCreatePki, pkiDir, type SwarmPki } from './swarm/pki';
+import { startHostSweeper, startSwarmServer, type SwarmServer } from './swarm/server';
+import type { SwarmContext } from './swarm/context';
 
 export interface MasterOptions {
   config: Config;
@@ -39,6 +42,9 @@ export interface RunningMaster {
   bus: Bus;
   runtime: ComposeRuntime;
   operations: OperationsContext;
+  /** With the API: the swarm port (`https://host:port`, mTLS) and the PKI behind it. */
+  swarmUrl?: string;
+  pki?: SwarmPki;
   stop(): Promise<void>;
 }
 
@@ -89,8 +95,30 @@ export async function startMaster(opts: MasterOptions): Promise<RunningMaster> {
 
   let server: http.Server | undefined;
   let apiUrl: string | undefined;
+  let swarm: SwarmContext | undefined;
+  let swarmServer: SwarmServer | undefined;
+  let sweeper: { stop(): Promise<void> } | undefined;
   if (opts.runApi !== false) {
-    const app = createApp({ operations, bus, logger, role: config.mode, ensureTemporalReachable: temporalProbe(connection) });
+    // The swarm's CA and the master's certificate are created at first start (SPEC §8).
+    const wildcard = ['0.0.0.0', '::', ''].includes(config.swarmHost);
+    const pki = await loadOrCreatePki(pkiDir(config.dataDir), { masterSans: wildcard ? [] : [config.swarmHost] });
+    swarm = {
+      orm,
+      pki,
+      apiPort: config.apiPort,
+      swarmPort: config.swarmPort,
+      heartbeatIntervalMs: config.heartbeatIntervalMs,
+      logger: logger.child({ component: 'swarm' }),
+    };
+    const app = createApp({
+      operations,
+      bus,
+      logger,
+      role: config.mode,
+      ensureTemporalReachable: temporalProbe(connection),
+      temporalUi: { url: config.temporalUiUrl, namespace: config.temporalNamespace },
+      swarm,
+    });
     server = http.createServer(app);
     await new Promise<void>((resolve, reject) => {
       server!.once('error', reject);
@@ -99,6 +127,9 @@ export async function startMaster(opts: MasterOptions): Promise<RunningMaster> {
     const address = server.address() as AddressInfo;
     apiUrl = `http://${config.apiHost}:${address.port}`;
     logger.info({ url: apiUrl }, 'API listening');
+    // Agents only ever talk to the swarm port: TLS with a client certificate from the CA.
+    swarmServer = await startSwarmServer(swarm, { host: config.swarmHost, port: config.swarmPort });
+    sweeper = startHostSweeper(swarm);
   }
 
   return {
@@ -109,8 +140,12 @@ export async function startMaster(opts: MasterOptions): Promise<RunningMaster> {
     bus,
     runtime,
     operations,
+    swarmUrl: swarmServer?.url,
+    pki: swarm?.pki,
     async stop() {
       clearInterval(reconcileTimer);
+      await sweeper?.stop();
+      await swarmServer?.close();
       if (server) {
         server.closeAllConnections();
         await new Promise<void>((resolve) => server!.close(() => resolve()));

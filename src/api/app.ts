@@ -6,12 +6,17 @@ import type { OperationsContext } from '../operations/context';
 import { UnavailableError } from '../operations/errors';
 import { authenticate } from './auth';
 import { errorHandler, sendError } from './errors';
+import { rejectNulCharacters } from './input-guards';
 import { metricsHandler, requestObserver } from './observability';
 import { openApiRouter } from './openapi';
+import { catalogRouter } from './routes/catalog';
 import { deckiesRouter } from './routes/deckies';
 import { eventsRouter } from './routes/events';
 import { healthRouter } from './routes/health';
+import { swarmBundleRouter, swarmRouter } from './routes/swarm';
 import { systemRouter } from './routes/system';
+import type { SwarmContext } from '../swarm/context';
+import { webUiRouter } from './web';
 
 export interface ApiDeps {
   operations: OperationsContext;
@@ -20,6 +25,10 @@ export interface ApiDeps {
   role: 'master' | 'agent';
   /** Throws UnavailableError when the Temporal frontend does not answer. */
   ensureTemporalReachable(): Promise<void>;
+  /** Where the Temporal Web UI is, for the web UI's links to workflows (GET /catalog). */
+  temporalUi?: { url: string; namespace: string };
+  /** Enrollment and swarm hosts (/swarm); without it those routes are not served. */
+  swarm?: SwarmContext;
 }
 
 export function createApp(deps: ApiDeps): express.Express {
@@ -32,18 +41,25 @@ export function createApp(deps: ApiDeps): express.Express {
     next();
   });
   // No auth: Prometheus, the OpenAPI document and its browsable page (SPEC §5).
-  app.get('/metrics', metricsHandler);
+  app.get('/metrics', metricsHandler(deps.operations.orm, deps.logger));
   app.use(openApiRouter());
   app.use(express.json({ limit: '1mb' }));
+  app.use(rejectNulCharacters);
 
   const v1 = express.Router();
   v1.use(healthRouter(deps));
+  // The enrollment downloads: the one-shot token in the path is their credential, not a bearer.
+  if (deps.swarm) v1.use('/swarm', swarmBundleRouter(deps.swarm));
   v1.use(authenticate(deps.operations.orm));
   v1.use('/deckies', deckiesRouter(deps));
   v1.use('/system', systemRouter(deps));
   v1.use('/events', eventsRouter(deps));
+  v1.use('/catalog', catalogRouter(deps));
+  if (deps.swarm) v1.use('/swarm', swarmRouter(deps.swarm));
   app.use('/api/v1', v1);
   app.use(healthRouter(deps));
+  // The web UI at / (web/dist); every other GET outside /api gets its index.html.
+  app.use(webUiRouter());
   app.use((req, res) => sendError(res, 404, 'not_found', `no route for ${req.method} ${req.path}`));
   app.use(errorHandler);
   return app;

@@ -9,6 +9,7 @@ import path from 'node:path';
 import { fetch } from 'undici';
 import { z } from 'zod';
 import { LifecycleRowSchema, type DeckySpec, type LifecycleRow } from '../domain/schemas';
+import { EnrollBundleResponseSchema, SwarmHostsResponseSchema, type EnrollBundleResponse, type SwarmHostView } from '../domain/swarm-schemas';
 
 export const DEFAULT_API_URL = 'http://127.0.0.1:8080';
 /** The lifecycle endpoint takes at most this many ids per request. */
@@ -172,6 +173,16 @@ export class DecnetApiClient implements LifecycleSource {
   async setMutateInterval(name: string, interval: number | string | null): Promise<Record<string, unknown>> {
     const answer = await this.request('PUT', `/deckies/${encodeURIComponent(name)}/mutate-interval`, { mutate_interval: interval });
     return answer && typeof answer === 'object' ? (answer as Record<string, unknown>) : {};
+  }
+
+  /** POST /swarm/enroll-bundle → 201 `{token, command, expires_at, host_uuid}`. */
+  async enroll(body: { agent_name: string; master_host: string; use_ipvlan?: boolean; agent_port?: number }): Promise<EnrollBundleResponse> {
+    return this.parse(EnrollBundleResponseSchema, await this.request('POST', '/swarm/enroll-bundle', body), 'enroll');
+  }
+
+  /** GET /swarm/hosts. */
+  async hosts(): Promise<SwarmHostView[]> {
+    return this.parse(SwarmHostsResponseSchema, await this.request('GET', '/swarm/hosts'), 'hosts').hosts;
   }
 
   /** One call: JSON in and out, the bearer token, and `X-Decnet-Trigger: cli` on anything that changes state. */

@@ -9,6 +9,8 @@ import { registerStatusCommand } from './commands/status';
 import { registerTeardownCommand } from './commands/teardown';
 import { registerMutateCommand } from './commands/mutate';
 import { registerMutateIntervalCommand } from './commands/mutate-interval';
+import { registerEnrollCommand } from './commands/enroll';
+import { registerHostsCommand } from './commands/hosts';
 
 // The server side (ORM, Temporal, embedded PostgreSQL) is loaded by the commands that run it, so
 // the operator commands that only talk HTTP start quickly.
@@ -124,6 +126,8 @@ registerStatusCommand(program);
 registerTeardownCommand(program);
 registerMutateCommand(program);
 registerMutateIntervalCommand(program);
+registerEnrollCommand(program);
+registerHostsCommand(program);
 
 program.parseAsync(process.argv).catch((err) => {
   // Commander has printed its message already; --help and --version end with code 0.

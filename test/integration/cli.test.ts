@@ -8,7 +8,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { createTestStack, requireEnv, type TestStack } from '../support/master';
 import { apiClient, waitForTerminal, type ApiClient } from '../support/http';
-import { runDecnet, type DecnetRun } from '../support/process';
+import { cliEnvFor, runDecnet, type DecnetRun } from '../support/process';
 
 let stack: TestStack;
 let api: ApiClient;
@@ -30,18 +30,7 @@ afterAll(async () => {
   if (dir) await fs.rm(dir, { recursive: true, force: true });
 });
 
-function cliEnv(overrides: NodeJS.ProcessEnv = {}): NodeJS.ProcessEnv {
-  const env: NodeJS.ProcessEnv = {
-    ...process.env,
-    HOME: home,
-    DECNET_API_URL: `http://127.0.0.1:${stack.config.apiPort}`,
-    DECNET_API_TOKEN: stack.adminToken,
-    ...overrides,
-  };
-  delete env.XDG_CONFIG_HOME;
-  for (const [key, value] of Object.entries(env)) if (value === undefined) delete env[key];
-  return env;
-}
+const cliEnv = (overrides: NodeJS.ProcessEnv = {}) => cliEnvFor(stack, home, overrides);
 
 const cli = (args: string[], overrides?: NodeJS.ProcessEnv) => runDecnet(args, cliEnv(overrides));
 const explain = (run: DecnetRun) => `exit ${run.code}\nstdout:\n${run.stdout}\nstderr:\n${run.stderr}`;

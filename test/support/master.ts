@@ -38,8 +38,8 @@ export interface TestStack {
   cleanup(): Promise<void>;
 }
 
-/** `slot` picks the subnet 198.18.<slot>.0/24, distinct per test file. */
-export async function createTestStack(name: string, slot: number): Promise<TestStack> {
+/** `slot` picks the subnet 198.18.<slot>.0/24, distinct per test file; `envOverrides` win over the stack's own settings. */
+export async function createTestStack(name: string, slot: number, envOverrides: NodeJS.ProcessEnv = {}): Promise<TestStack> {
   const adminUrl = requireEnv('TEST_DATABASE_ADMIN_URL');
   const databaseUrl = await createDatabase(adminUrl, `t_${name.replace(/-/g, '_')}_${Date.now()}`);
   const parent = `dnv${name.replace(/[^a-z0-9]/g, '').slice(0, 8)}${slot}`.slice(0, 15);
@@ -65,7 +65,11 @@ export async function createTestStack(name: string, slot: number): Promise<TestS
     DECNET_TASK_QUEUE: `${project}-${Date.now()}`,
     DECNET_ADMIN_TOKEN: `admin-${name}-token`,
     DECNET_API_PORT: String(await freePort()),
+    // The swarm port on loopback only, on a port of its own.
+    DECNET_SWARM_HOST: '127.0.0.1',
+    DECNET_SWARM_PORT: String(await freePort()),
     DECNET_LOG_LEVEL: process.env.DECNET_LOG_LEVEL ?? 'warn',
+    ...envOverrides,
   };
   const config = loadConfig(env);
 

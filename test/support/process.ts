@@ -81,3 +81,17 @@ export function runDecnet(args: string[], env: NodeJS.ProcessEnv, timeoutMs = 24
     });
   });
 }
+
+/** The environment of a CLI run against a test stack: its API, its admin token, a private HOME. */
+export function cliEnvFor(stack: { config: { apiPort: number }; adminToken: string }, home: string, overrides: NodeJS.ProcessEnv = {}): NodeJS.ProcessEnv {
+  const env: NodeJS.ProcessEnv = {
+    ...process.env,
+    HOME: home,
+    DECNET_API_URL: `http://127.0.0.1:${stack.config.apiPort}`,
+    DECNET_API_TOKEN: stack.adminToken,
+    ...overrides,
+  };
+  delete env.XDG_CONFIG_HOME;
+  for (const [key, value] of Object.entries(env)) if (value === undefined) delete env[key];
+  return env;
+}

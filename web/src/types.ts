@@ -1,0 +1,94 @@
+/** The API's wire shapes that the UI reads (SPEC §5; src/domain/schemas.ts is the source). */
+
+export type LifecycleStatus = 'pending' | 'running' | 'succeeded' | 'failed';
+export type Operation = 'deploy' | 'mutate' | 'teardown';
+
+export interface LifecycleStep {
+  name: string;
+  started_at: string;
+  finished_at: string;
+  ok: boolean;
+  detail?: string;
+}
+
+export interface LifecycleRow {
+  id: string;
+  decky_name: string;
+  host_uuid: string | null;
+  operation: Operation;
+  trigger: string;
+  status: LifecycleStatus;
+  error: string | null;
+  steps: LifecycleStep[];
+  workflow_id: string;
+  run_id: string | null;
+  started_at: string;
+  updated_at: string;
+  completed_at: string | null;
+}
+
+export interface DeckyView {
+  name: string;
+  ip: string;
+  services: string[];
+  archetype: string | null;
+  nmap_os: string;
+  /** Minutes set on this decky; null when the global default applies. */
+  mutate_interval: number | null;
+  /** false once scheduled mutation was switched off (older masters leave it out). */
+  mutate_enabled?: boolean;
+  host_uuid: string | null;
+  state: 'pending' | 'running' | 'degraded' | 'failed' | 'tearing_down' | 'torn_down';
+  last_error: string | null;
+  last_mutated: string | null;
+  last_seen: string | null;
+  created_at: string;
+  last_lifecycle: LifecycleRow | null;
+}
+
+export interface Catalog {
+  services: { name: string; ports: number[] }[];
+  archetypes: { name: string; services: string[]; nmap_os: string }[];
+  temporal_ui: { url: string; namespace: string } | null;
+}
+
+export interface DeploymentMode {
+  mode: 'swarm' | 'unihost';
+  role: string;
+  swarm_host_count: number;
+  message: string;
+}
+
+export interface DeployResponse {
+  message: string;
+  mode: 'swarm' | 'unihost';
+  lifecycle_ids: string[];
+  deckies: string[];
+}
+
+export interface MutateIntervalResponse {
+  name: string;
+  mutate_interval: number | null;
+  effective_interval: number | null;
+}
+
+export interface SwarmHost {
+  uuid: string;
+  name: string;
+  address: string | null;
+  agent_port?: number;
+  status: 'enrolled' | 'active' | 'unreachable' | 'decommissioned';
+  last_heartbeat: string | null;
+  use_ipvlan: boolean;
+  notes: string | null;
+}
+
+export interface EnrollBundle {
+  token: string;
+  command: string;
+  expires_at: string;
+  host_uuid: string;
+}
+
+/** `details` of a 400: zod issues, or where in a fleet definition the problem is. */
+export type ErrorDetails = { path: string; message: string }[] | { path?: (string | number)[]; line?: number; key?: string } | unknown;
