@@ -15,9 +15,13 @@ export const CidrSchema = z
   .regex(/^[0-9.]+\/(\d|[12]\d|3[0-2])$/, 'must be an IPv4 CIDR like 192.168.1.0/24')
   .refine((s) => ipv4Octets.test(s.split('/')[0]), 'must be an IPv4 CIDR like 192.168.1.0/24');
 
+/** Names that collide with fixed routes under /deckies (GET /deckies/lifecycle would shadow the decky). */
+export const RESERVED_DECKY_NAMES = ['lifecycle'];
+
 export const DeckyNameSchema = z
   .string()
-  .regex(DECKY_NAME_PATTERN, 'must match ^[a-z0-9][a-z0-9-]{0,62}$ (lower-case letters, digits, dashes)');
+  .regex(DECKY_NAME_PATTERN, 'must match ^[a-z0-9][a-z0-9-]{0,62}$ (lower-case letters, digits, dashes)')
+  .refine((name) => !RESERVED_DECKY_NAMES.includes(name), { message: `is reserved (${RESERVED_DECKY_NAMES.join(', ')})` });
 
 /** Mutation interval: whole minutes, or a string such as "30m", "2h", "2d", "1w", "1M", "1y"; null switches it off. */
 export const MutateIntervalSchema = z.union([

@@ -158,6 +158,10 @@ amount=2
     expect(json.status).toBe(400);
     expect(json.body.error.message).toContain('deckies.0.name');
 
+    const reserved = await api.post('/deckies/deploy', { deckies: [{ name: 'lifecycle', services: ['ssh'] }] });
+    expect(reserved.status).toBe(400);
+    expect(reserved.body.error.message).toContain('reserved');
+
     const unknownService = await api.post('/deckies/deploy', { deckies: [{ name: 'x1', services: ['gopher'] }] });
     expect(unknownService.status).toBe(400);
     expect(unknownService.body.error.message).toContain('gopher');
