@@ -11,6 +11,7 @@ import { registerMutateCommand } from './commands/mutate';
 import { registerMutateIntervalCommand } from './commands/mutate-interval';
 import { registerEnrollCommand } from './commands/enroll';
 import { registerHostsCommand } from './commands/hosts';
+import { registerAgentCommand } from './commands/agent';
 
 // The server side (ORM, Temporal, embedded PostgreSQL) is loaded by the commands that run it, so
 // the operator commands that only talk HTTP start quickly.
@@ -128,6 +129,8 @@ registerMutateCommand(program);
 registerMutateIntervalCommand(program);
 registerEnrollCommand(program);
 registerHostsCommand(program);
+// The swarm agent (its server side is imported when it runs).
+registerAgentCommand(program);
 
 program.parseAsync(process.argv).catch((err) => {
   // Commander has printed its message already; --help and --version end with code 0.

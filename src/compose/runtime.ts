@@ -34,6 +34,15 @@ export interface VerifyReport {
   baseIp?: string;
 }
 
+export interface DeckyRuntimeState {
+  name: string;
+  running: boolean;
+  /** `running`, or the state of a container that is not. */
+  state: string;
+  ip?: string;
+  containers: Array<{ service: string; state: string; status: string }>;
+}
+
 const isNotFound = (err: unknown) => (err as { statusCode?: number }).statusCode === 404;
 
 export class ComposeRuntime {
@@ -171,6 +180,29 @@ export class ComposeRuntime {
       all: true,
       filters: { label: [`${LABELS.project}=${this.opts.project}`, `${LABELS.decky}=${deckyName}`] },
     });
+  }
+
+  /**
+   * Every decky of this compose project with its containers' runtime state (an agent's status):
+   * `running` when all its containers run.
+   */
+  async projectDeckies(): Promise<DeckyRuntimeState[]> {
+    const containers = await this.opts.docker.listContainers({ all: true, filters: { label: [`${LABELS.project}=${this.opts.project}`] } });
+    const byDecky = new Map<string, DeckyRuntimeState>();
+    for (const c of containers) {
+      const name = c.Labels[LABELS.decky];
+      if (!name) continue;
+      const entry = byDecky.get(name) ?? { name, running: true, state: 'running', containers: [] };
+      const role = c.Labels[LABELS.role] === ROLES.base ? ROLES.base : (c.Labels[LABELS.service] ?? '');
+      entry.containers.push({ service: role, state: c.State, status: c.Status });
+      if (c.State !== 'running') {
+        entry.running = false;
+        entry.state = c.State;
+      }
+      if (role === ROLES.base) entry.ip = c.NetworkSettings?.Networks?.[this.networkName]?.IPAddress || undefined;
+      byDecky.set(name, entry);
+    }
+    return [...byDecky.values()].sort((a, b) => a.name.localeCompare(b.name));
   }
 
   /** Inspect what really runs: the base and every service container up, the base holding the decky's IP. */

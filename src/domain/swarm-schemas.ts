@@ -118,7 +118,7 @@ export type SwarmHostPatch = z.infer<typeof SwarmHostPatchSchema>;
 export const AgentJobResultSchema = z
   .object({
     job_id: z.string().min(1).max(200),
-    lifecycle_id: z.uuid(),
+    lifecycle_id: z.uuid().optional().meta({ description: 'The lifecycle row the job was dispatched for, when the master gave one' }),
     ok: z.boolean(),
     error: z.string().max(2000).optional(),
   })

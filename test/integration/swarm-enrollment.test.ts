@@ -440,7 +440,7 @@ describe('the swarm port', () => {
   test('a body that is not a heartbeat is 400; an unknown host is 404', async () => {
     const bad = await swarmRequest({ key: a.bundle.key, cert: a.bundle.cert, ca: a.bundle.ca }, 'POST', '/api/v1/swarm/heartbeat', { host_uuid: 'nope' });
     expect([bad.status, bad.body.error?.code]).toEqual([400, 'invalid_input']);
-    const badResult = await heartbeat(a.bundle, a.enrollment.host_uuid, { results: [{ job_id: 'j', ok: true }] });
+    const badResult = await heartbeat(a.bundle, a.enrollment.host_uuid, { results: [{ job_id: 'j', lifecycle_id: 'not-a-uuid', ok: true }] });
     expect(badResult.status).toBe(400);
     const unknown = await heartbeat(a.bundle, '00000000-0000-4000-8000-00000000beef');
     expect([unknown.status, unknown.body.error?.code]).toEqual([404, 'not_found']);

@@ -279,7 +279,10 @@ describe('swarm schemas', () => {
     expect(SwarmHostPatchSchema.parse({ notes: null })).toEqual({ notes: null });
     const host_uuid = '5f0b6c36-3c8b-4f43-9a53-0d6ad0c3c1aa';
     expect(HeartbeatRequestSchema.safeParse({ host_uuid, results: [{ job_id: 'j', lifecycle_id: host_uuid, ok: false, error: 'boom' }] }).success).toBe(true);
-    expect(HeartbeatRequestSchema.safeParse({ host_uuid, results: [{ job_id: 'j', ok: true }] }).success).toBe(false);
+    // lifecycle_id is optional (an agent job the master sent without one), but a uuid when given; ok is required.
+    expect(HeartbeatRequestSchema.safeParse({ host_uuid, results: [{ job_id: 'j', ok: true }] }).success).toBe(true);
+    expect(HeartbeatRequestSchema.safeParse({ host_uuid, results: [{ job_id: 'j', lifecycle_id: 'nope', ok: true }] }).success).toBe(false);
+    expect(HeartbeatRequestSchema.safeParse({ host_uuid, results: [{ job_id: 'j' }] }).success).toBe(false);
     expect(HeartbeatRequestSchema.safeParse({ host_uuid: 'nope' }).success).toBe(false);
   });
 

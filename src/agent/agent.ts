@@ -1,0 +1,286 @@
+/**
+ * `decnet agent --config <decnet.ini>` (SPEC §8): the HTTPS API the master drives (client
+ * certificate from the product's CA required, and the master's fingerprint pinned), jobs kept on
+ * disk, compose through the same ComposeRuntime the master uses, results reported to the
+ * master's swarm port until acknowledged, and a status heartbeat.
+ */
+import fs from 'node:fs/promises';
+import https from 'node:https';
+import type { AddressInfo } from 'node:net';
+import path from 'node:path';
+import type { TLSSocket } from 'node:tls';
+import Docker from 'dockerode';
+import express from 'express';
+import type pino from 'pino';
+import { z } from 'zod';
+import { errorHandler, sendError } from '../api/errors';
+import { ComposeRuntime, type LanNetworkSpec } from '../compose/runtime';
+import { RuntimeError } from '../compose/errors';
+import { loadCatalogue } from '../domain/catalog';
+import { DeckyNameSchema, DeckySpecSchema, type DeckySpec } from '../domain/schemas';
+import type { AgentIni } from '../domain/swarm-schemas';
+import { parseAgentIni } from '../swarm/bundle';
+import { fingerprintOfDer } from '../swarm/pki';
+import { JobIdSchema, JobStore, publicJob, type AgentJob, type DeckyResult, type JobKind } from './jobs';
+import { MasterReporter } from './reporter';
+
+export const LanNetworkRequestSchema = z
+  .object({
+    driver: z.enum(['macvlan', 'ipvlan']),
+    parent: z.string().regex(/^[A-Za-z0-9_.:@-]{1,15}$/, 'must be a network interface name'),
+    subnet: z.string().min(1),
+    gateway: z.string().min(1),
+    ipRange: z.string().min(1).nullable().optional(),
+  })
+  .strict();
+
+const JobBase = { job_id: JobIdSchema, lifecycle_id: z.uuid().optional() };
+
+export const DeployJobRequestSchema = z
+  .object({ ...JobBase, config: z.object({ network: LanNetworkRequestSchema, deckies: z.array(DeckySpecSchema).min(1).max(1000) }).strict() })
+  .strict();
+export const MutateJobRequestSchema = z
+  .object({ ...JobBase, decky: DeckySpecSchema, services: z.array(z.string()).optional(), network: LanNetworkRequestSchema.optional() })
+  .strict();
+export const TeardownJobRequestSchema = z.object({ ...JobBase, decky: DeckyNameSchema.optional() }).strict();
+
+type DeployRequest = z.infer<typeof DeployJobRequestSchema>;
+type MutateRequest = z.infer<typeof MutateJobRequestSchema>;
+type TeardownRequest = z.infer<typeof TeardownJobRequestSchema>;
+
+export interface AgentSettings {
+  iniPath: string;
+  ini: AgentIni;
+  caPem: string;
+  certPem: string;
+  keyPem: string;
+  port: number;
+  host: string;
+  project: string;
+  dataDir: string;
+  imageRegistry: string;
+  imageTag: string;
+  heartbeatIntervalMs: number;
+}
+
+/** The ini and its files, with the environment's overrides (DECNET_AGENT_PORT, DECNET_COMPOSE_PROJECT, …). */
+export async function loadAgentSettings(iniPath: string, env: NodeJS.ProcessEnv = process.env): Promise<AgentSettings> {
+  const resolved = path.resolve(iniPath);
+  const dir = path.dirname(resolved);
+  const ini = parseAgentIni(await fs.readFile(resolved, 'utf8'));
+  const read = (f: string) => fs.readFile(path.resolve(dir, f), 'utf8');
+  const int = (name: string, fallback: number) => {
+    const raw = env[name];
+    if (raw === undefined || raw === '') return fallback;
+    const value = Number(raw);
+    if (!Number.isInteger(value) || value <= 0) throw new Error(`${name} must be a positive integer, got "${raw}"`);
+    return value;
+  };
+  return {
+    iniPath: resolved,
+    ini,
+    caPem: await read(ini.agent['ca-cert']),
+    certPem: await read(ini.agent.cert),
+    keyPem: await read(ini.agent.key),
+    port: int('DECNET_AGENT_PORT', ini.agent['agent-port']),
+    host: env.DECNET_AGENT_HOST || '0.0.0.0',
+    project: env.DECNET_COMPOSE_PROJECT || 'decnet',
+    dataDir: path.resolve(env.DECNET_DATA_DIR || path.join(dir, 'data')),
+    imageRegistry: env.DECNET_IMAGE_REGISTRY || 'decnet',
+    imageTag: env.DECNET_IMAGE_TAG || 'latest',
+    heartbeatIntervalMs: int('DECNET_HEARTBEAT_INTERVAL_MS', 30_000),
+  };
+}
+
+export interface RunningAgent {
+  url: string;
+  port: number;
+  stop(): Promise<void>;
+}
+
+const describeError = (err: unknown) => (err instanceof RuntimeError ? `${err.type}: ${err.message}` : err instanceof Error ? err.message : String(err));
+
+export async function startAgent(settings: AgentSettings, logger: pino.Logger): Promise<RunningAgent> {
+  const docker = new Docker();
+  const catalogue = loadCatalogue({ registry: settings.imageRegistry, tag: settings.imageTag });
+  const runtime = new ComposeRuntime({ docker, project: settings.project, workDir: path.join(settings.dataDir, 'compose'), catalogue });
+  const store = await JobStore.open(settings.dataDir);
+  const ipvlanHost = settings.ini.decnet.ipvlan;
+  const reporter = new MasterReporter(settings, store, logger, () => runtime.projectDeckies());
+
+  // One job at a time: compose runs of one project never race, and jobs run in arrival order.
+  let chain: Promise<void> = Promise.resolve();
+  let stopping = false;
+  const enqueue = (job: AgentJob) => {
+    chain = chain.then(() => (stopping ? undefined : runJob(job))).catch((err) => logger.error({ err, job_id: job.job_id }, 'job runner failed'));
+  };
+
+  async function runJob(job: AgentJob): Promise<void> {
+    await store.update(job, { status: 'running' });
+    logger.info({ job_id: job.job_id, kind: job.kind }, 'job running');
+    let results: DeckyResult[];
+    try {
+      if (job.kind === 'deploy') results = await runDeploy(job, job.request as DeployRequest);
+      else if (job.kind === 'mutate') results = await runMutate(job, job.request as MutateRequest);
+      else results = await runTeardown(job.request as TeardownRequest);
+    } catch (err) {
+      results = [{ decky: '*', ok: false, error: describeError(err) }];
+    }
+    const ok = results.every((r) => r.ok);
+    await store.update(job, { status: ok ? 'succeeded' : 'failed', results, report: 'unacknowledged' });
+    logger.info({ job_id: job.job_id, kind: job.kind, status: job.status, results }, 'job finished');
+    reporter.flushSoon();
+  }
+
+  /** The network of a job: on an ipvlan host a macvlan request is upgraded (never the other way). */
+  async function networkFor(job: AgentJob, requested: z.infer<typeof LanNetworkRequestSchema>): Promise<LanNetworkSpec> {
+    const spec: LanNetworkSpec = { ...requested };
+    if (ipvlanHost && requested.driver === 'macvlan') {
+      spec.driver = 'ipvlan';
+      const note = 'network driver macvlan forced to ipvlan: this host has ipvlan=true in decnet.ini and never creates a macvlan network';
+      if (!job.notes.includes(note)) await store.update(job, { notes: [...job.notes, note] });
+    }
+    return spec;
+  }
+
+  async function deployOne(decky: DeckySpec, driver: 'macvlan' | 'ipvlan'): Promise<DeckyResult> {
+    try {
+      await runtime.checkImages(decky);
+      await runtime.up(decky, driver);
+      // Containers settle within seconds; a decky is ok only when all of it runs with its IP.
+      const deadline = Date.now() + 20_000;
+      for (;;) {
+        const report = await runtime.verify(decky);
+        const problems = [
+          ...report.missing.map((s) => `${s} missing`),
+          ...report.notRunning,
+          ...(report.baseIp && report.baseIp !== decky.ip ? [`base holds ${report.baseIp}, expected ${decky.ip}`] : []),
+        ];
+        if (problems.length === 0) return { decky: decky.name, ok: true };
+        if (Date.now() > deadline) return { decky: decky.name, ok: false, error: `VerifyFailed: decky ${decky.name} is not healthy: ${problems.join('; ')}` };
+        await new Promise((r) => setTimeout(r, 500));
+      }
+    } catch (err) {
+      return { decky: decky.name, ok: false, error: describeError(err) };
+    }
+  }
+
+  async function runDeploy(job: AgentJob, req: DeployRequest): Promise<DeckyResult[]> {
+    const network = await networkFor(job, req.config.network);
+    try {
+      await runtime.ensureLanNetwork(network);
+    } catch (err) {
+      return req.config.deckies.map((d) => ({ decky: d.name, ok: false, error: describeError(err) }));
+    }
+    const results: DeckyResult[] = [];
+    for (const decky of req.config.deckies) results.push(await deployOne(decky, network.driver));
+    return results;
+  }
+
+  async function runMutate(job: AgentJob, req: MutateRequest): Promise<DeckyResult[]> {
+    const decky = req.services ? { ...req.decky, services: req.services } : req.decky;
+    let driver: 'macvlan' | 'ipvlan' = ipvlanHost ? 'ipvlan' : 'macvlan';
+    if (req.network) {
+      const network = await networkFor(job, req.network);
+      driver = network.driver;
+      await runtime.ensureLanNetwork(network);
+    } else {
+      const existing = await docker.getNetwork(runtime.networkName).inspect().catch(() => undefined);
+      if (existing?.Driver === 'ipvlan' || existing?.Driver === 'macvlan') driver = existing.Driver;
+    }
+    try {
+      await runtime.removeStaleServices(decky);
+    } catch (err) {
+      return [{ decky: decky.name, ok: false, error: describeError(err) }];
+    }
+    return [await deployOne(decky, driver)];
+  }
+
+  async function runTeardown(req: TeardownRequest): Promise<DeckyResult[]> {
+    const names = req.decky ? [req.decky] : (await runtime.projectDeckies()).map((d) => d.name);
+    const results: DeckyResult[] = [];
+    for (const name of names) {
+      try {
+        await runtime.down(name);
+        results.push({ decky: name, ok: true });
+      } catch (err) {
+        results.push({ decky: name, ok: false, error: describeError(err) });
+      }
+    }
+    return results;
+  }
+
+  const app = express();
+  app.disable('x-powered-by');
+  app.use((req, res, next) => {
+    const socket = req.socket as TLSSocket;
+    const raw = socket.getPeerCertificate?.()?.raw;
+    if (!socket.authorized || !raw) return sendError(res, 401, 'client_certificate_required', 'a client certificate signed by the decnet CA is required');
+    if (fingerprintOfDer(raw) !== settings.ini.agent['master-fingerprint']) {
+      return sendError(res, 403, 'forbidden', "the client certificate is not the master's (master-fingerprint in decnet.ini)");
+    }
+    next();
+  });
+  app.use(express.json({ limit: '8mb' }));
+  app.get('/health', (_req, res) => {
+    res.json({ status: 'ok', host_uuid: settings.ini.agent['host-uuid'], name: settings.ini.agent.name, project: settings.project, ipvlan: ipvlanHost });
+  });
+  app.get('/status', async (_req, res) => {
+    res.json({ host_uuid: settings.ini.agent['host-uuid'], project: settings.project, ipvlan: ipvlanHost, deckies: await runtime.projectDeckies() });
+  });
+  const submit = (kind: JobKind, schema: z.ZodType<{ job_id: string; lifecycle_id?: string }>) =>
+    app.post(`/${kind}`, async (req, res) => {
+      const body = schema.parse(req.body ?? {});
+      const { job, created } = await store.create({ job_id: body.job_id, kind, lifecycle_id: body.lifecycle_id, request: body });
+      if (created) enqueue(job);
+      res.status(202).json({ job_id: job.job_id, status: job.status, kind: job.kind });
+    });
+  submit('deploy', DeployJobRequestSchema);
+  submit('mutate', MutateJobRequestSchema);
+  submit('teardown', TeardownJobRequestSchema);
+  app.get('/jobs/:id', (req, res) => {
+    const job = store.get(req.params.id);
+    if (!job) return sendError(res, 404, 'not_found', `no job ${req.params.id}`);
+    res.json(publicJob(job));
+  });
+  app.use((req, res) => sendError(res, 404, 'not_found', `no route for ${req.method} ${req.path}`));
+  app.use(errorHandler);
+
+  const server = https.createServer(
+    { key: settings.keyPem, cert: settings.certPem, ca: [settings.caPem], requestCert: true, rejectUnauthorized: true, minVersion: 'TLSv1.2' },
+    app,
+  );
+  server.on('tlsClientError', (err, socket) => logger.debug({ err: err.message, from: socket.remoteAddress }, 'agent: TLS handshake refused'));
+  await new Promise<void>((resolve, reject) => {
+    server.once('error', reject);
+    server.listen(settings.port, settings.host, () => {
+      server.off('error', reject);
+      resolve();
+    });
+  });
+  const port = (server.address() as AddressInfo).port;
+
+  // Resume what a previous run left unfinished (compose up is idempotent), in creation order.
+  const unfinished = store
+    .all()
+    .filter((j) => j.status === 'pending' || j.status === 'running')
+    .sort((a, b) => a.created_at.localeCompare(b.created_at));
+  for (const job of unfinished) {
+    logger.info({ job_id: job.job_id, kind: job.kind }, 'resuming job');
+    enqueue(job);
+  }
+  reporter.start();
+  logger.info({ port, project: settings.project, host_uuid: settings.ini.agent['host-uuid'], ipvlan: ipvlanHost, resumed: unfinished.length }, 'decnet agent listening (mTLS)');
+
+  return {
+    url: `https://127.0.0.1:${port}`,
+    port,
+    async stop() {
+      stopping = true;
+      reporter.stop();
+      server.closeAllConnections();
+      await new Promise<void>((resolve) => server.close(() => resolve()));
+      await chain;
+    },
+  };
+}

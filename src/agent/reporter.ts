@@ -1,0 +1,143 @@
+/**
+ * The agent's side of the master's swarm port: results of finished jobs, retried with backoff
+ * until the master acknowledges (the job file says `unacknowledged` until then, so a restarted
+ * agent keeps trying), and a status heartbeat every interval. TLS: the agent's certificate as
+ * client certificate, the master's verified against the CA and pinned by `master-fingerprint`.
+ */
+import https from 'node:https';
+import type { PeerCertificate } from 'node:tls';
+import type pino from 'pino';
+import type { DeckyRuntimeState } from '../compose/runtime';
+import { fingerprintOfDer } from '../swarm/pki';
+import type { JobStore } from './jobs';
+import type { AgentSettings } from './agent';
+
+export const HEARTBEAT_PATH = '/api/v1/swarm/heartbeat';
+const MAX_BACKOFF_MS = 30_000;
+
+export class MasterReporter {
+  private flushTimer?: NodeJS.Timeout;
+  private heartbeatTimer?: NodeJS.Timeout;
+  private flushing = false;
+  private again = false;
+  private backoffMs = 1000;
+  private stopped = false;
+
+  constructor(
+    private readonly settings: AgentSettings,
+    private readonly store: JobStore,
+    private readonly logger: pino.Logger,
+    private readonly deckies: () => Promise<DeckyRuntimeState[]>,
+  ) {}
+
+  start(): void {
+    this.flushSoon();
+    const beat = () => {
+      this.heartbeat().catch((err) => this.logger.warn({ err: (err as Error).message }, 'status heartbeat failed; next one at the next interval'));
+    };
+    beat();
+    this.heartbeatTimer = setInterval(beat, this.settings.heartbeatIntervalMs);
+  }
+
+  stop(): void {
+    this.stopped = true;
+    clearInterval(this.heartbeatTimer);
+    clearTimeout(this.flushTimer);
+  }
+
+  /** Send the unacknowledged results now (or right after the send in flight). */
+  flushSoon(delayMs = 0): void {
+    if (this.stopped) return;
+    if (this.flushing) {
+      this.again = true;
+      return;
+    }
+    clearTimeout(this.flushTimer);
+    this.flushTimer = setTimeout(() => void this.flush(), delayMs);
+  }
+
+  private async flush(): Promise<void> {
+    const pending = this.store.all().filter((j) => j.report === 'unacknowledged');
+    if (pending.length === 0) return;
+    this.flushing = true;
+    try {
+      const results = pending.map((j) => {
+        const failed = j.results.filter((r) => !r.ok);
+        return {
+          job_id: j.job_id,
+          ...(j.lifecycle_id ? { lifecycle_id: j.lifecycle_id } : {}),
+          ok: j.status === 'succeeded',
+          ...(failed.length > 0 ? { error: failed.map((r) => `${r.decky}: ${r.error ?? 'failed'}`).join('; ').slice(0, 2000) } : {}),
+        };
+      });
+      await this.post({ host_uuid: this.settings.ini.agent['host-uuid'], results });
+      for (const job of pending) await this.store.update(job, { report: 'acknowledged' });
+      this.backoffMs = 1000;
+      this.logger.info({ jobs: pending.map((j) => j.job_id) }, 'results acknowledged by the master');
+    } catch (err) {
+      this.logger.warn({ err: (err as Error).message, retry_in_ms: this.backoffMs }, 'results not acknowledged by the master; retrying');
+      const delay = this.backoffMs;
+      this.backoffMs = Math.min(this.backoffMs * 2, MAX_BACKOFF_MS);
+      this.flushing = false;
+      this.flushSoon(delay);
+      return;
+    }
+    this.flushing = false;
+    if (this.again) {
+      this.again = false;
+      this.flushSoon();
+    }
+  }
+
+  private async heartbeat(): Promise<void> {
+    const deckies = await this.deckies();
+    await this.post({
+      host_uuid: this.settings.ini.agent['host-uuid'],
+      status: { deckies: deckies.map((d) => ({ name: d.name, running: d.running, state: d.state, ...(d.ip ? { ip: d.ip } : {}) })) },
+    });
+  }
+
+  /** POST to the master's heartbeat; resolves only on 200 `{ack: true}`. */
+  private post(body: unknown): Promise<void> {
+    const { ini, certPem, keyPem, caPem } = this.settings;
+    const pinned = ini.agent['master-fingerprint'];
+    const payload = JSON.stringify(body);
+    return new Promise((resolve, reject) => {
+      const req = https.request(
+        {
+          host: ini.agent['master-host'],
+          port: ini.agent['master-port'],
+          method: 'POST',
+          path: HEARTBEAT_PATH,
+          key: keyPem,
+          cert: certPem,
+          ca: [caPem],
+          agent: false,
+          headers: { 'content-type': 'application/json', 'content-length': Buffer.byteLength(payload) },
+          timeout: 10_000,
+          // The chain is verified against ca.pem by node; the pin replaces the host name check,
+          // so a master reached under any name still has to present exactly its own certificate.
+          checkServerIdentity: (_host: string, cert: PeerCertificate) =>
+            fingerprintOfDer(cert.raw) === pinned ? undefined : new Error(`the master's certificate does not match master-fingerprint ${pinned}`),
+        },
+        (res) => {
+          let text = '';
+          res.on('data', (c) => (text += c));
+          res.on('end', () => {
+            let ack = false;
+            try {
+              ack = (JSON.parse(text) as { ack?: unknown }).ack === true;
+            } catch {
+              /* not JSON */
+            }
+            if (res.statusCode === 200 && ack) resolve();
+            else reject(new Error(`master answered ${res.statusCode}: ${text.slice(0, 300)}`));
+          });
+        },
+      );
+      req.on('timeout', () => req.destroy(new Error('timeout talking to the master')));
+      req.on('error', reject);
+      req.end(payload);
+    });
+  }
+}
