@@ -115,13 +115,19 @@ export class ComposeRuntime {
       });
     } catch (err) {
       const message = (err as Error).message;
-      // Another workflow created it at the same moment: that's the network we wanted.
-      if (/already exists/i.test(message)) return this.ensureLanNetwork(spec);
+      // Another workflow created it at the same moment (dockerd answers "already exists", or
+      // "Pool overlaps" when that one took the subnet first): check it as an existing network.
+      if (/already exists|Pool overlaps/i.test(message) && (await this.networkExists())) return this.ensureLanNetwork(spec);
+      if (/Pool overlaps/i.test(message)) throw networkConflict(`subnet ${spec.subnet} is already used by another Docker network on this engine: ${message}`);
       if (spec.driver === 'ipvlan' && /not supported|ipvlan/i.test(message)) throw ipvlanUnsupported(message);
       if (/parent|no such device|interface/i.test(message)) throw networkConflict(`cannot create ${spec.driver} network on ${spec.parent}: ${message}`);
       throw err;
     }
     return `created ${spec.driver} network ${this.networkName} on ${spec.parent}`;
+  }
+
+  private networkExists(): Promise<boolean> {
+    return this.opts.docker.getNetwork(this.networkName).inspect().then(() => true, () => false);
   }
 
   /** Every image the decky needs must already be on the engine: no registry is used to pull. */
