@@ -1,7 +1,6 @@
 /** Activities that touch the local Docker engine, through the shared compose runtime. */
 import type { DeckySpec } from '../domain/schemas';
 import type { ComposeRuntime, LanNetworkSpec } from '../compose/runtime';
-import { RuntimeError } from '../compose/errors';
 import { withHeartbeat } from './heartbeat';
 
 export function createComposeActivities(runtime: ComposeRuntime) {
@@ -23,16 +22,7 @@ export function createComposeActivities(runtime: ComposeRuntime) {
 
     /** Retryable until the containers settle; the workflow's retry budget bounds how long. */
     async verifyDecky(decky: DeckySpec): Promise<string> {
-      return withHeartbeat(async () => {
-        const report = await runtime.verify(decky);
-        const problems = [
-          ...report.missing.map((s) => `${s} missing`),
-          ...report.notRunning,
-          ...(report.baseIp && report.baseIp !== decky.ip ? [`base holds ${report.baseIp}, expected ${decky.ip}`] : []),
-        ];
-        if (problems.length > 0) throw new RuntimeError('VerifyFailed', `decky ${decky.name} is not healthy: ${problems.join('; ')}`, false);
-        return `${report.running.length} container(s) running, base on ${report.baseIp}`;
-      });
+      return withHeartbeat(() => runtime.verifyHealthy(decky));
     },
 
     /** Returns the services that ran before, for the mutation event. */

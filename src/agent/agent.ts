@@ -150,14 +150,12 @@ export async function startAgent(settings: AgentSettings, logger: pino.Logger): 
       // Containers settle within seconds; a decky is ok only when all of it runs with its IP.
       const deadline = Date.now() + 20_000;
       for (;;) {
-        const report = await runtime.verify(decky);
-        const problems = [
-          ...report.missing.map((s) => `${s} missing`),
-          ...report.notRunning,
-          ...(report.baseIp && report.baseIp !== decky.ip ? [`base holds ${report.baseIp}, expected ${decky.ip}`] : []),
-        ];
-        if (problems.length === 0) return { decky: decky.name, ok: true };
-        if (Date.now() > deadline) return { decky: decky.name, ok: false, error: `VerifyFailed: decky ${decky.name} is not healthy: ${problems.join('; ')}` };
+        try {
+          await runtime.verifyHealthy(decky);
+          return { decky: decky.name, ok: true };
+        } catch (err) {
+          if (!(err instanceof RuntimeError && err.type === 'VerifyFailed') || Date.now() > deadline) throw err;
+        }
         await new Promise((r) => setTimeout(r, 500));
       }
     } catch (err) {

@@ -9,7 +9,7 @@ import type { DeckySpec } from '../domain/schemas';
 import type { Catalogue } from '../domain/catalog';
 import { LABELS, ROLES, lanNetworkName, renderComposeYaml } from '../domain/compose-render';
 import { composeCommand, run } from './command';
-import { classifyComposeFailure, ipvlanUnsupported, missingImage, networkConflict } from './errors';
+import { classifyComposeFailure, ipvlanUnsupported, missingImage, networkConflict, RuntimeError } from './errors';
 
 export interface LanNetworkSpec {
   driver: 'macvlan' | 'ipvlan';
@@ -209,6 +209,21 @@ export class ComposeRuntime {
       byDecky.set(name, entry);
     }
     return [...byDecky.values()].sort((a, b) => a.name.localeCompare(b.name));
+  }
+
+  /**
+   * The decky is healthy when verify finds nothing wrong; otherwise a retryable VerifyFailed
+   * (containers may still be settling). Returns a one-line description of what runs.
+   */
+  async verifyHealthy(decky: DeckySpec): Promise<string> {
+    const report = await this.verify(decky);
+    const problems = [
+      ...report.missing.map((s) => `${s} missing`),
+      ...report.notRunning,
+      ...(report.baseIp && report.baseIp !== decky.ip ? [`base holds ${report.baseIp}, expected ${decky.ip}`] : []),
+    ];
+    if (problems.length > 0) throw new RuntimeError('VerifyFailed', `decky ${decky.name} is not healthy: ${problems.join('; ')}`, false);
+    return `${report.running.length} container(s) running, base on ${report.baseIp}`;
   }
 
   /** Inspect what really runs: the base and every service container up, the base holding the decky's IP. */
