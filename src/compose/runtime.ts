@@ -117,8 +117,14 @@ export class ComposeRuntime {
       const message = (err as Error).message;
       // Another workflow created it at the same moment (dockerd answers "already exists", or
       // "Pool overlaps" when that one took the subnet first): check it as an existing network.
-      if (/already exists|Pool overlaps/i.test(message) && (await this.networkExists())) return this.ensureLanNetwork(spec);
-      if (/Pool overlaps/i.test(message)) throw networkConflict(`subnet ${spec.subnet} is already used by another Docker network on this engine: ${message}`);
+      if (/already exists|Pool overlaps/i.test(message) && (await this.awaitOwnNetwork())) return this.ensureLanNetwork(spec);
+      if (/Pool overlaps/i.test(message)) {
+        const holder = await this.networkHoldingSubnet(spec.subnet);
+        // dockerd reserves the pool before the winner's network is listed: with no holder in
+        // sight the race is still settling, so let the activity retry.
+        if (!holder) throw new Error(`subnet ${spec.subnet} is being taken by a network that is not listed yet: ${message}`);
+        throw networkConflict(`subnet ${spec.subnet} is already used by Docker network "${holder}" on this engine`);
+      }
       if (spec.driver === 'ipvlan' && /not supported|ipvlan/i.test(message)) throw ipvlanUnsupported(message);
       if (/parent|no such device|interface/i.test(message)) throw networkConflict(`cannot create ${spec.driver} network on ${spec.parent}: ${message}`);
       throw err;
@@ -126,8 +132,19 @@ export class ComposeRuntime {
     return `created ${spec.driver} network ${this.networkName} on ${spec.parent}`;
   }
 
-  private networkExists(): Promise<boolean> {
-    return this.opts.docker.getNetwork(this.networkName).inspect().then(() => true, () => false);
+  /** True once our network is listed; a parallel creator's network may take a moment to appear. */
+  private async awaitOwnNetwork(timeoutMs = 3000): Promise<boolean> {
+    const deadline = Date.now() + timeoutMs;
+    for (;;) {
+      const exists = await this.opts.docker.getNetwork(this.networkName).inspect().then(() => true, () => false);
+      if (exists || Date.now() >= deadline) return exists;
+      await new Promise((r) => setTimeout(r, 200));
+    }
+  }
+
+  private async networkHoldingSubnet(subnet: string): Promise<string | undefined> {
+    const networks = await this.opts.docker.listNetworks();
+    return networks.find((n) => n.Name !== this.networkName && n.IPAM?.Config?.some((c) => c.Subnet === subnet))?.Name;
   }
 
   /** Every image the decky needs must already be on the engine: no registry is used to pull. */
