@@ -25,6 +25,12 @@ export interface Config {
   swarmPort: number;
   /** How often agents heartbeat; a host silent for 3 intervals becomes `unreachable`. */
   heartbeatIntervalMs: number;
+  /** Swarm dispatch: how long an unreachable agent is retried before the operation fails. */
+  agentRetryBudgetMs: number;
+  /** The longest an agent may take to finish one job. */
+  agentResultTimeoutMs: number;
+  /** How often a workflow waiting for an agent's result polls GET /jobs/{id} (the lost-callback fallback). */
+  agentPollIntervalMs: number;
 }
 
 function int(env: NodeJS.ProcessEnv, name: string, fallback: number): number {
@@ -63,5 +69,8 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     swarmHost: env.DECNET_SWARM_HOST || '0.0.0.0',
     swarmPort: int(env, 'DECNET_SWARM_PORT', 8770),
     heartbeatIntervalMs: int(env, 'DECNET_HEARTBEAT_INTERVAL_MS', 30_000),
+    agentRetryBudgetMs: int(env, 'DECNET_AGENT_RETRY_BUDGET_MS', 120_000),
+    agentResultTimeoutMs: int(env, 'DECNET_AGENT_RESULT_TIMEOUT_MS', 15 * 60_000),
+    agentPollIntervalMs: int(env, 'DECNET_AGENT_POLL_INTERVAL_MS', 10_000),
   };
 }

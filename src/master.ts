@@ -42,9 +42,10 @@ export interface RunningMaster {
   bus: Bus;
   runtime: ComposeRuntime;
   operations: OperationsContext;
-  /** With the API: the swarm port (`https://host:port`, mTLS) and the PKI behind it. */
+  /** With the API: the swarm port (`https://host:port`, mTLS). */
   swarmUrl?: string;
-  pki?: SwarmPki;
+  /** The swarm CA and the master certificate (agents pin it; dispatch presents it). */
+  pki: SwarmPki;
   stop(): Promise<void>;
 }
 
@@ -66,7 +67,12 @@ export async function startMaster(opts: MasterOptions): Promise<RunningMaster> {
     workDir: path.join(config.dataDir, 'compose'),
     catalogue,
   });
-  const operations: OperationsContext = { orm, client, taskQueue: config.taskQueue, catalogue, logger };
+  const operations: OperationsContext = { orm, client, taskQueue: config.taskQueue, catalogue, logger, role: config.mode };
+
+  // The swarm's CA and the master's certificate are created at first start (SPEC §8): the API
+  // enrolls agents with them, the worker's dispatch presents the master's certificate to agents.
+  const wildcard = ['0.0.0.0', '::', ''].includes(config.swarmHost);
+  const pki = await loadOrCreatePki(pkiDir(config.dataDir), { masterSans: wildcard ? [] : [config.swarmHost] });
 
   let worker: Worker | undefined;
   let workerRun: Promise<void> | undefined;
@@ -75,7 +81,20 @@ export async function startMaster(opts: MasterOptions): Promise<RunningMaster> {
       temporalAddress: opts.temporalAddress,
       namespace: config.temporalNamespace,
       taskQueue: config.taskQueue,
-      deps: { orm, bus, runtime, client, catalogue, taskQueue: config.taskQueue },
+      deps: {
+        orm,
+        bus,
+        runtime,
+        client,
+        catalogue,
+        taskQueue: config.taskQueue,
+        swarm: {
+          pki,
+          dispatchBudgetMs: config.agentRetryBudgetMs,
+          resultTimeoutMs: config.agentResultTimeoutMs,
+          pollIntervalMs: config.agentPollIntervalMs,
+        },
+      },
       logger,
     });
     workerRun = worker.run().catch((err) => logger.error({ err }, 'worker stopped with an error'));
@@ -99,12 +118,10 @@ export async function startMaster(opts: MasterOptions): Promise<RunningMaster> {
   let swarmServer: SwarmServer | undefined;
   let sweeper: { stop(): Promise<void> } | undefined;
   if (opts.runApi !== false) {
-    // The swarm's CA and the master's certificate are created at first start (SPEC §8).
-    const wildcard = ['0.0.0.0', '::', ''].includes(config.swarmHost);
-    const pki = await loadOrCreatePki(pkiDir(config.dataDir), { masterSans: wildcard ? [] : [config.swarmHost] });
     swarm = {
       orm,
       pki,
+      client,
       apiPort: config.apiPort,
       swarmPort: config.swarmPort,
       heartbeatIntervalMs: config.heartbeatIntervalMs,
@@ -141,7 +158,7 @@ export async function startMaster(opts: MasterOptions): Promise<RunningMaster> {
     runtime,
     operations,
     swarmUrl: swarmServer?.url,
-    pki: swarm?.pki,
+    pki,
     async stop() {
       clearInterval(reconcileTimer);
       await sweeper?.stop();

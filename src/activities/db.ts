@@ -1,7 +1,8 @@
 /** Activities that read and write the product's state in PostgreSQL, then tell the bus. */
 import type { MikroORM } from '@mikro-orm/postgresql';
 import { ApplicationFailure } from '@temporalio/common';
-import { Decky, DeckyLifecycle, DeploymentSettings } from '../entities';
+import { Decky, DeckyLifecycle, DeploymentSettings, SwarmHost } from '../entities';
+import { networkForHost } from '../swarm/dispatch';
 import { deckyToSpec } from '../entities/mappers';
 import type { DeckySpec, Step } from '../domain/schemas';
 import type { LanNetworkSpec } from '../compose/runtime';
@@ -20,6 +21,8 @@ export interface LifecycleStart {
 export interface DeployPlan {
   decky: DeckySpec;
   network: LanNetworkSpec;
+  /** A swarm decky's host; its network is already the one that host is sent (ipvlan forced). */
+  host?: { uuid: string; name: string; forcedIpvlan: boolean };
 }
 
 export interface LifecycleOutcome {
@@ -32,6 +35,8 @@ export interface LifecycleOutcome {
 
 export interface ScheduledMutation {
   lifecycleId: string;
+  /** The decky's swarm host, when it runs on one. */
+  hostUuid?: string;
   workflowId: string;
   previousServices: string[];
 }
@@ -74,7 +79,12 @@ export function createDbActivities(orm: MikroORM, bus: Bus, catalogue: Catalogue
     async submitScheduledMutation(deckyName: string): Promise<ScheduledMutation | null> {
       try {
         const planned = await planMutation(orm.em.fork(), catalogue, deckyName, {}, 'scheduled');
-        return { lifecycleId: planned.row.id, workflowId: planned.row.workflowId, previousServices: planned.previousServices };
+        return {
+          lifecycleId: planned.row.id,
+          ...(planned.row.hostUuid ? { hostUuid: planned.row.hostUuid } : {}),
+          workflowId: planned.row.workflowId,
+          previousServices: planned.previousServices,
+        };
       } catch (err) {
         if (err instanceof ConflictError || err instanceof NotFoundError) return null;
         throw err;
@@ -86,7 +96,8 @@ export function createDbActivities(orm: MikroORM, bus: Bus, catalogue: Catalogue
       await em.nativeUpdate(DeckyLifecycle, { id: lifecycleId, status: { $in: [...IN_FLIGHT] } }, { steps, updatedAt: new Date() });
     },
 
-    async loadDeployPlan(deckyName: string): Promise<DeployPlan> {
+    /** The decky's desired state and LAN network; with `hostUuid`, the network as that swarm host gets it. */
+    async loadDeployPlan(deckyName: string, hostUuid?: string): Promise<DeployPlan> {
       const em = orm.em.fork();
       const decky = await em.findOne(Decky, { name: deckyName });
       if (!decky) throw ApplicationFailure.nonRetryable(`decky ${deckyName} no longer exists`, 'UnknownDecky');
@@ -94,16 +105,18 @@ export function createDbActivities(orm: MikroORM, bus: Bus, catalogue: Catalogue
       if (!settings.interface || !settings.subnet || !settings.gateway) {
         throw ApplicationFailure.nonRetryable('the LAN network (interface, subnet, gateway) is not configured', 'NetworkNotConfigured');
       }
-      return {
-        decky: deckyToSpec(decky),
-        network: {
-          driver: settings.ipvlan ? 'ipvlan' : 'macvlan',
-          parent: settings.interface,
-          subnet: settings.subnet,
-          gateway: settings.gateway,
-          ipRange: settings.ipRange,
-        },
+      const network: LanNetworkSpec = {
+        driver: settings.ipvlan ? 'ipvlan' : 'macvlan',
+        parent: settings.interface,
+        subnet: settings.subnet,
+        gateway: settings.gateway,
+        ipRange: settings.ipRange,
       };
+      if (!hostUuid) return { decky: deckyToSpec(decky), network };
+      const host = await em.findOne(SwarmHost, { uuid: hostUuid });
+      if (!host) throw ApplicationFailure.nonRetryable(`swarm host ${hostUuid} does not exist`, 'UnknownHost');
+      const forced = networkForHost(network, host);
+      return { decky: deckyToSpec(decky), network: forced.network, host: { uuid: host.uuid, name: host.name, forcedIpvlan: forced.forcedIpvlan } };
     },
 
     /** running → succeeded|failed, and the decky's state with it, in one transaction; then the bus. */

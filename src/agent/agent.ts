@@ -57,6 +57,8 @@ export interface AgentSettings {
   port: number;
   host: string;
   project: string;
+  /** DECNET_LAN_NETWORK: the LAN network's Docker name (default `<project>_lan`). */
+  lanNetwork?: string;
   dataDir: string;
   imageRegistry: string;
   imageTag: string;
@@ -85,6 +87,7 @@ export async function loadAgentSettings(iniPath: string, env: NodeJS.ProcessEnv 
     port: int('DECNET_AGENT_PORT', ini.agent['agent-port']),
     host: env.DECNET_AGENT_HOST || '0.0.0.0',
     project: env.DECNET_COMPOSE_PROJECT || 'decnet',
+    lanNetwork: env.DECNET_LAN_NETWORK || undefined,
     dataDir: path.resolve(env.DECNET_DATA_DIR || path.join(dir, 'data')),
     imageRegistry: env.DECNET_IMAGE_REGISTRY || 'decnet',
     imageTag: env.DECNET_IMAGE_TAG || 'latest',
@@ -103,7 +106,7 @@ const describeError = (err: unknown) => (err instanceof RuntimeError ? `${err.ty
 export async function startAgent(settings: AgentSettings, logger: pino.Logger): Promise<RunningAgent> {
   const docker = new Docker();
   const catalogue = loadCatalogue({ registry: settings.imageRegistry, tag: settings.imageTag });
-  const runtime = new ComposeRuntime({ docker, project: settings.project, workDir: path.join(settings.dataDir, 'compose'), catalogue });
+  const runtime = new ComposeRuntime({ docker, project: settings.project, workDir: path.join(settings.dataDir, 'compose'), catalogue, networkName: settings.lanNetwork });
   const store = await JobStore.open(settings.dataDir);
   const ipvlanHost = settings.ini.decnet.ipvlan;
   const reporter = new MasterReporter(settings, store, logger, () => runtime.projectDeckies());

@@ -95,6 +95,8 @@ export interface DeployAccepted {
   message: string;
   mode: 'swarm' | 'unihost';
   lifecycle_ids: string[];
+  /** The decky of each lifecycle id, in the same order. */
+  deckies: string[];
   [key: string]: unknown;
 }
 
@@ -128,7 +130,7 @@ export interface LifecycleSource {
 
 const LifecycleResponseSchema = z.object({ rows: z.array(LifecycleRowSchema) });
 const LifecycleIdsSchema = z.looseObject({ lifecycle_ids: z.array(z.string()) });
-const DeployAcceptedSchema = LifecycleIdsSchema.extend({ message: z.string(), mode: z.enum(['swarm', 'unihost']) });
+const DeployAcceptedSchema = LifecycleIdsSchema.extend({ message: z.string(), mode: z.enum(['swarm', 'unihost']), deckies: z.array(z.string()) });
 
 export class DecnetApiClient implements LifecycleSource {
   constructor(readonly settings: CliSettings) {}

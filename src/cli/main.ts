@@ -11,6 +11,7 @@ import { registerMutateCommand } from './commands/mutate';
 import { registerMutateIntervalCommand } from './commands/mutate-interval';
 import { registerEnrollCommand } from './commands/enroll';
 import { registerHostsCommand } from './commands/hosts';
+import { registerSwarmDeployCommand } from './commands/swarm-deploy';
 import { registerAgentCommand } from './commands/agent';
 
 // The server side (ORM, Temporal, embedded PostgreSQL) is loaded by the commands that run it, so
@@ -129,6 +130,7 @@ registerMutateCommand(program);
 registerMutateIntervalCommand(program);
 registerEnrollCommand(program);
 registerHostsCommand(program);
+registerSwarmDeployCommand(program);
 // The swarm agent (its server side is imported when it runs).
 registerAgentCommand(program);
 

@@ -25,6 +25,11 @@ export interface RuntimeOptions {
   /** Where the per-decky compose files live. */
   workDir: string;
   catalogue: Catalogue;
+  /**
+   * The LAN network's Docker name; default `<project>_lan`. Agents that share one Docker engine
+   * (tests) share one LAN network, as hosts on one LAN do.
+   */
+  networkName?: string;
 }
 
 export interface VerifyReport {
@@ -49,7 +54,7 @@ export class ComposeRuntime {
   readonly networkName: string;
 
   constructor(private readonly opts: RuntimeOptions) {
-    this.networkName = lanNetworkName(opts.project);
+    this.networkName = opts.networkName ?? lanNetworkName(opts.project);
   }
 
   get project(): string {
@@ -65,7 +70,7 @@ export class ComposeRuntime {
     const file = this.composeFile(decky.name);
     await fs.mkdir(path.dirname(file), { recursive: true });
     const tmp = `${file}.${process.pid}.tmp`;
-    await fs.writeFile(tmp, renderComposeYaml(decky, { project: this.opts.project, catalogue: this.opts.catalogue }));
+    await fs.writeFile(tmp, renderComposeYaml(decky, { project: this.opts.project, catalogue: this.opts.catalogue, network: this.networkName }));
     await fs.rename(tmp, file);
     return file;
   }
@@ -122,7 +127,7 @@ export class ComposeRuntime {
         const holder = await this.networkHoldingSubnet(spec.subnet);
         // dockerd reserves the pool before the winner's network is listed: with no holder in
         // sight the race is still settling, so let the activity retry.
-        if (!holder) throw new Error(`subnet ${spec.subnet} is being taken by a network that is not listed yet: ${message}`);
+        if (!holder) throw new Error(`subnet ${spec.subnet} is being taken by a network that is not listed yet: ${message}`, { cause: err });
         throw networkConflict(`subnet ${spec.subnet} is already used by Docker network "${holder}" on this engine`);
       }
       if (spec.driver === 'ipvlan' && /not supported|ipvlan/i.test(message)) throw ipvlanUnsupported(message);

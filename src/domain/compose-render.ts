@@ -68,6 +68,8 @@ export interface RenderOptions {
   /** Compose project of the scope: "decnet" on the master, prefixed on agents. */
   project: string;
   catalogue: Catalogue;
+  /** The LAN network's Docker name; default `<project>_lan`. */
+  network?: string;
 }
 
 export function lanNetworkName(project: string): string {
@@ -92,7 +94,7 @@ export function composeServiceKey(decky: string, service: string): string {
   return `${decky}-${service}`;
 }
 
-export function renderDeckyCompose(decky: DeckySpec, { project, catalogue }: RenderOptions): ComposeFile {
+export function renderDeckyCompose(decky: DeckySpec, { project, catalogue, network }: RenderOptions): ComposeFile {
   if (!PROJECT_PATTERN.test(project)) {
     throw new Error(`compose project "${project}" must be lower-case letters, digits, "_" and "-", starting with a letter or digit`);
   }
@@ -103,7 +105,7 @@ export function renderDeckyCompose(decky: DeckySpec, { project, catalogue }: Ren
   return {
     version: '2.4',
     services,
-    networks: { [LAN_KEY]: { external: true, name: lanNetworkName(project) } },
+    networks: { [LAN_KEY]: { external: true, name: network ?? lanNetworkName(project) } },
   };
 }
 

@@ -206,7 +206,7 @@ export const DeployResponseSchema = z
   .object({
     message: z.string(),
     mode: z.enum(['swarm', 'unihost']),
-    lifecycle_ids: z.array(z.string().uuid()).meta({ description: 'One per deployed decky, in the order of `deckies`' }),
+    lifecycle_ids: z.array(z.string().uuid()).meta({ description: 'One per deployed decky, in the order of `deckies` (orphans re-homed to live swarm hosts come last)' }),
     deckies: z.array(z.string()),
     teardown_lifecycle_ids: z.array(z.string().uuid()).meta({ description: 'replace_fleet: the deckies the new definition drops' }),
   })

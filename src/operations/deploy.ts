@@ -15,6 +15,7 @@ import type { OperationsContext } from './context';
 import { startLifecycleWorkflow } from './workflow-start';
 import { createPendingLifecycle } from './lifecycle-rows';
 import { deploymentMode } from './deployment-mode';
+import { assignHostsRoundRobin } from '../domain/host-assignment';
 
 export interface DeployResponse {
   message: string;
@@ -97,33 +98,52 @@ async function planDeploy(
   }
 
   const now = new Date();
-  const newRow = (deckyName: string, operation: 'deploy' | 'teardown') =>
-    createPendingLifecycle(tx, { deckyName, operation, trigger: opts.trigger, now });
+  const newRow = (deckyName: string, operation: 'deploy' | 'teardown', hostUuid: string | null) =>
+    createPendingLifecycle(tx, { deckyName, operation, trigger: opts.trigger, hostUuid, now });
 
+  // Swarm placement (SPEC §8): orphans of hosts that are no longer live are re-homed along with
+  // the new deckies; deckies on live hosts (and on the master) stay where they are.
+  const mode = await deploymentMode(tx, ctx.role);
+  const busy = new Set(
+    (await tx.find(DeckyLifecycle, { deckyName: { $in: kept.map((d) => d.name) }, status: { $in: ['pending', 'running'] } })).map((r) => r.deckyName),
+  );
+  const liveUuids = mode.hosts.map((h) => h.uuid);
+  const orphans = mode.mode === 'swarm' ? kept.filter((d) => d.hostUuid && !liveUuids.includes(d.hostUuid) && !busy.has(d.name)) : [];
+  const byName = new Map(replaced.map((d) => [d.name, d]));
+  const placement = assignHostsRoundRobin(
+    [...orphans.map((d) => ({ name: d.name, hostUuid: null })), ...specs.map((s) => ({ name: s.name, hostUuid: byName.get(s.name)?.hostUuid ?? null }))],
+    liveUuids,
+  );
 
   const expandedNames = new Set(specs.map((s) => s.name));
-  const teardowns = replaced.filter((d) => !expandedNames.has(d.name)).map((d) => newRow(d.name, 'teardown'));
-  const byName = new Map(replaced.map((d) => [d.name, d]));
+  const teardowns = replaced.filter((d) => !expandedNames.has(d.name)).map((d) => newRow(d.name, 'teardown', d.hostUuid));
+  const rehomed = orphans.map((decky) => {
+    const hostUuid = placement.get(decky.name) ?? null;
+    ctx.logger.info({ decky: decky.name, from_host: decky.hostUuid, to_host: hostUuid }, 're-homing an orphaned decky');
+    Object.assign(decky, { hostUuid, state: 'pending', lastError: null });
+    return newRow(decky.name, 'deploy', hostUuid);
+  });
   const deploys = specs.map((spec) => {
+    const hostUuid = placement.get(spec.name) ?? null;
     const decky = byName.get(spec.name) ?? tx.create(Decky, { ...specToDeckyFields(spec), createdAt: now, updatedAt: now } as Decky);
-    Object.assign(decky, specToDeckyFields(spec), { state: 'pending', lastError: null });
-    return newRow(spec.name, 'deploy');
+    Object.assign(decky, specToDeckyFields(spec), { hostUuid, state: 'pending', lastError: null });
+    return newRow(spec.name, 'deploy', hostUuid);
   });
   // A replaced decky that keeps its name frees its old IP only within this same transaction.
   await tx.flush();
 
-  const mode = deploymentMode();
+  const started = [...deploys, ...rehomed];
   const response: DeployResponse = {
-    message: `accepted ${deploys.length} decky(ies) for deploy${teardowns.length ? ` and ${teardowns.length} for teardown` : ''}; ${mode.message}`,
+    message: `accepted ${deploys.length} decky(ies) for deploy${rehomed.length ? `, ${rehomed.length} orphan(s) re-homed` : ''}${teardowns.length ? ` and ${teardowns.length} for teardown` : ''}; ${mode.message}`,
     mode: mode.mode,
-    lifecycle_ids: deploys.map((r) => r.id),
-    deckies: deploys.map((r) => r.deckyName),
+    lifecycle_ids: started.map((r) => r.id),
+    deckies: started.map((r) => r.deckyName),
     teardown_lifecycle_ids: teardowns.map((r) => r.id),
   };
   if (opts.idempotencyKey) {
     tx.create(IdempotencyKey, { key: opts.idempotencyKey, requestHash, response: response as unknown as Record<string, unknown>, createdAt: now });
   }
-  return { response, toStart: [...teardowns, ...deploys] };
+  return { response, toStart: [...teardowns, ...started] };
 }
 
 /**

@@ -35,7 +35,7 @@ export async function startLifecycleWorkflow(
       workflowId: row.workflowId,
       // One run per row, ever: a late reconciler must not run a finished operation again.
       workflowIdReusePolicy: WorkflowIdReusePolicy.REJECT_DUPLICATE,
-      args: [{ lifecycleId: row.id, deckyName: row.deckyName, ...extraArgs }],
+      args: [{ lifecycleId: row.id, deckyName: row.deckyName, ...(row.hostUuid ? { hostUuid: row.hostUuid } : {}), ...extraArgs }],
       typedSearchAttributes: deckySearchAttributes(row.deckyName, row.operation, row.hostUuid),
       staticSummary: `${row.operation} decky ${row.deckyName}`,
     });

@@ -1,4 +1,5 @@
 import type { MikroORM } from '@mikro-orm/postgresql';
+import type { Client } from '@temporalio/client';
 import type { Logger } from 'pino';
 import type { SwarmPki } from './pki';
 
@@ -6,6 +7,8 @@ import type { SwarmPki } from './pki';
 export interface SwarmContext {
   orm: MikroORM;
   pki: SwarmPki;
+  /** Agent results are signalled to their workflows through it; absent, the workflows' polling finds them. */
+  client?: Client;
   /** The operators' API port: agent hosts download their bundle from `http://<master_host>:<apiPort>`. */
   apiPort: number;
   /** The swarm port agents heartbeat to (decnet.ini `master-port`). */

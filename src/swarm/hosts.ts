@@ -1,12 +1,14 @@
 /**
  * Swarm hosts after enrollment (SPEC §8): the operators' list/patch/decommission, the agents'
  * heartbeat, and the sweep that marks silent hosts `unreachable`.
- *
- * Nothing here changes where deckies run: the deployment-mode rule and dispatch to agents are
- * later work (issue 3, items 4–5).
+ * The heartbeat also carries agents' job results (signalled to the workflows) and their deckies'
+ * runtime state (`degraded`).
  */
-import { EnrollmentToken, SwarmHost } from '../entities';
-import type { HeartbeatRequest, HeartbeatResponse, SwarmHostPatch, SwarmHostView } from '../domain/swarm-schemas';
+import { WorkflowNotFoundError } from '@temporalio/client';
+import { z } from 'zod';
+import { Decky, DeckyLifecycle, EnrollmentToken, SwarmHost } from '../entities';
+import type { AgentJobResult, AgentStatus, HeartbeatRequest, HeartbeatResponse, SwarmHostPatch, SwarmHostView } from '../domain/swarm-schemas';
+import { agentResultSignal } from '../workflows/signals';
 import { ForbiddenError, NotFoundError } from '../operations/errors';
 import { nowOf, type SwarmContext } from './context';
 
@@ -78,7 +80,8 @@ export interface HeartbeatCaller {
 
 /**
  * POST /api/v1/swarm/heartbeat on the swarm port. Unknown host 404; decommissioned 403; a
- * certificate that is not the host's 403; else the host is `active` with a fresh last_heartbeat.
+ * certificate that is not the host's 403; else the host is `active` with a fresh last_heartbeat,
+ * its results reach their workflows and its deckies' states are updated.
  */
 export async function recordHeartbeat(ctx: SwarmContext, body: HeartbeatRequest, caller: HeartbeatCaller): Promise<HeartbeatResponse> {
   const now = nowOf(ctx);
@@ -98,11 +101,49 @@ export async function recordHeartbeat(ctx: SwarmContext, body: HeartbeatRequest,
   );
   if (updated === 0) throw new ForbiddenError('host_decommissioned', `swarm host "${host.name}" was decommissioned; enroll it again`);
   if (host.status !== 'active') ctx.logger.info({ host: host.name, host_uuid: host.uuid, was: host.status }, 'swarm host active');
-  // Results are acknowledged (so the agent stops resending them) but not applied yet: routing them
-  // to the matching workflows belongs to the dispatch work (issue 3, item 5). Status reports
-  // (`status.deckies`) are likewise not stored yet.
-  if (body.results?.length) ctx.logger.debug({ host: host.name, results: body.results.length }, 'agent results acknowledged (not applied: no dispatch yet)');
+  if (body.results?.length) await applyAgentResults(ctx, host, body.results);
+  if (body.status?.deckies) await applyAgentStatus(ctx, host, body.status.deckies);
   return { ack: true };
+}
+
+/**
+ * Each finished job of this host reaches its lifecycle row's workflow as the `agentResult` signal.
+ * A result whose workflow is closed or gone (a repeat after a lost ack) changes nothing; a signal
+ * that cannot be sent now is left to the workflow's own polling of the agent, so the agent is
+ * acknowledged either way and nothing is lost.
+ */
+async function applyAgentResults(ctx: SwarmContext, host: SwarmHost, results: AgentJobResult[]): Promise<void> {
+  const ids = results.map((r) => r.lifecycle_id ?? r.job_id).filter((id) => z.uuid().safeParse(id).success);
+  const rows = ids.length ? await ctx.orm.em.fork().find(DeckyLifecycle, { id: { $in: ids }, hostUuid: host.uuid }) : [];
+  const byId = new Map(rows.map((r) => [r.id, r]));
+  for (const result of results) {
+    const row = byId.get(result.lifecycle_id ?? result.job_id);
+    if (!row) {
+      ctx.logger.debug({ host: host.name, job_id: result.job_id }, 'agent result for no lifecycle row of this host; acknowledged');
+      continue;
+    }
+    if (row.status === 'succeeded' || row.status === 'failed' || !ctx.client) continue;
+    try {
+      await ctx.client.workflow.getHandle(row.workflowId).signal(agentResultSignal, result);
+    } catch (err) {
+      if (!(err instanceof WorkflowNotFoundError)) {
+        ctx.logger.warn({ err, host: host.name, lifecycle_id: row.id, workflow_id: row.workflowId }, 'agent result not signalled; the workflow polls the agent instead');
+      }
+    }
+  }
+}
+
+/**
+ * The agent's view of its deckies: a running decky whose containers are not all running is
+ * `degraded`; a degraded one that runs again is `running`.
+ */
+async function applyAgentStatus(ctx: SwarmContext, host: SwarmHost, deckies: NonNullable<AgentStatus['deckies']>): Promise<void> {
+  const em = ctx.orm.em.fork();
+  const notRunning = deckies.filter((d) => d.running === false).map((d) => d.name);
+  const running = deckies.filter((d) => d.running === true).map((d) => d.name);
+  const degraded = notRunning.length ? await em.nativeUpdate(Decky, { hostUuid: host.uuid, name: { $in: notRunning }, state: 'running' }, { state: 'degraded' }) : 0;
+  const recovered = running.length ? await em.nativeUpdate(Decky, { hostUuid: host.uuid, name: { $in: running }, state: 'degraded' }, { state: 'running', lastSeen: nowOf(ctx) }) : 0;
+  if (degraded || recovered) ctx.logger.info({ host: host.name, degraded, recovered }, 'decky states from the agent status');
 }
 
 export interface SweepReport {

@@ -6,6 +6,7 @@ import { proxyActivities } from '@temporalio/workflow';
 import type { DbActivities } from '../activities/db';
 import type { ComposeActivities } from '../activities/compose';
 import type { TemporalActivities } from '../activities/temporal';
+import type { AgentActivities } from '../activities/agent';
 
 export const db = proxyActivities<DbActivities>({
   startToCloseTimeout: '30s',
@@ -36,4 +37,17 @@ export const temporal = proxyActivities<Pick<TemporalActivities, 'awaitWorkflowC
 export const schedules = proxyActivities<Pick<TemporalActivities, 'scheduleMutation' | 'unscheduleMutation'>>({
   startToCloseTimeout: '30s',
   retry: { initialInterval: '1s', backoffCoefficient: 2, maximumInterval: '30s', maximumAttempts: 20 },
+});
+
+/** The dispatch retries an unreachable agent itself, within its budget, heartbeating between tries. */
+export const agentDispatch = proxyActivities<Pick<AgentActivities, 'dispatchToAgent'>>({
+  startToCloseTimeout: '1h',
+  heartbeatTimeout: '1m',
+  retry: { initialInterval: '2s', backoffCoefficient: 2, maximumInterval: '30s', maximumAttempts: 3 },
+});
+
+/** Short reads: the host row, an agent's job status. */
+export const agent = proxyActivities<Pick<AgentActivities, 'describeAgentHost' | 'pollAgentJob'>>({
+  startToCloseTimeout: '30s',
+  retry: { initialInterval: '1s', backoffCoefficient: 2, maximumInterval: '10s', maximumAttempts: 10 },
 });

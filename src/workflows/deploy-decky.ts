@@ -1,13 +1,21 @@
 import { compose, schedules, verify } from './activities';
+import { runOnAgent } from './agent-job';
 import { renderStep, runLifecycle, type DeckyOperationInput } from './lifecycle';
 
-/** Deploy one decky on the master's Docker engine: render → network → compose_up → verify → schedule. */
+/**
+ * Deploy one decky: on the master's Docker engine render → network → compose_up → verify, or on
+ * its swarm host render → dispatch → agent_result; then schedule its mutations.
+ */
 export async function deployDeckyWorkflow(input: DeckyOperationInput): Promise<void> {
   await runLifecycle(input, async (step) => {
-    const plan = await renderStep(step, input.deckyName);
-    await step('network', () => compose.ensureLanNetwork(plan.network));
-    await step('compose_up', () => compose.composeUp(plan.decky, plan.network.driver));
-    await step('verify', () => verify.verifyDecky(plan.decky));
+    const plan = await renderStep(step, input);
+    if (input.hostUuid) {
+      await runOnAgent(step, input.lifecycleId, input.hostUuid, { kind: 'deploy', body: { config: { network: plan.network, deckies: [plan.decky] } } });
+    } else {
+      await step('network', () => compose.ensureLanNetwork(plan.network));
+      await step('compose_up', () => compose.composeUp(plan.decky, plan.network.driver));
+      await step('verify', () => verify.verifyDecky(plan.decky));
+    }
     await step('schedule', () => schedules.scheduleMutation(input.deckyName));
   });
 }

@@ -8,6 +8,8 @@ import { compose, db } from './activities';
 export interface DeckyOperationInput {
   lifecycleId: string;
   deckyName: string;
+  /** The swarm host that runs the decky; absent = the master's own Docker engine. */
+  hostUuid?: string;
 }
 
 /** "Type: message" of the failure that ended a step, as the lifecycle row shows it. */
@@ -57,15 +59,20 @@ export async function runLifecycle(
   }
 }
 
-/** The `render` step of deploy and mutate: the decky's desired state, written as its compose file. */
-export function renderStep(step: StepRunner, deckyName: string): Promise<DeployPlan> {
+/**
+ * The `render` step of deploy and mutate: the decky's desired state, written as its compose file
+ * on the master, or (for a swarm decky) the shard its host will be sent.
+ */
+export function renderStep(step: StepRunner, input: DeckyOperationInput): Promise<DeployPlan> {
   return step(
     'render',
     async () => {
-      const plan = await db.loadDeployPlan(deckyName);
-      await compose.renderComposeFile(plan.decky);
+      const plan = await db.loadDeployPlan(input.deckyName, input.hostUuid);
+      if (!plan.host) await compose.renderComposeFile(plan.decky);
       return plan;
     },
-    (plan) => `services ${plan.decky.services.join(', ')}; ${plan.network.driver} on ${plan.network.parent}`,
+    (plan) =>
+      `services ${plan.decky.services.join(', ')}; ${plan.network.driver} on ${plan.network.parent}` +
+      (plan.host ? `${plan.host.forcedIpvlan ? ' (forced: the host uses ipvlan)' : ''}; on swarm host "${plan.host.name}"` : ''),
   );
 }

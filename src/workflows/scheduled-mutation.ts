@@ -12,8 +12,15 @@ export async function scheduledMutationWorkflow(input: { deckyName: string }): P
   if (!planned) return `skipped: decky ${input.deckyName} is busy or gone`;
   await executeChild(mutateDeckyWorkflow, {
     workflowId: planned.workflowId,
-    args: [{ lifecycleId: planned.lifecycleId, deckyName: input.deckyName, previousServices: planned.previousServices }],
-    typedSearchAttributes: deckySearchAttributes(input.deckyName, 'mutate'),
+    args: [
+      {
+        lifecycleId: planned.lifecycleId,
+        deckyName: input.deckyName,
+        ...(planned.hostUuid ? { hostUuid: planned.hostUuid } : {}),
+        previousServices: planned.previousServices,
+      },
+    ],
+    typedSearchAttributes: deckySearchAttributes(input.deckyName, 'mutate', planned.hostUuid),
     // The mutation finishes even if someone terminates the schedule's run.
     parentClosePolicy: ParentClosePolicy.ABANDON,
   });

@@ -6,18 +6,15 @@
  * reach the master, certificate pinning, and an ipvlan host that never creates a macvlan network.
  */
 import fs from 'node:fs/promises';
-import https from 'node:https';
-import type { PeerCertificate } from 'node:tls';
 import os from 'node:os';
 import path from 'node:path';
-import { extract } from 'tar';
-import { fetch } from 'undici';
 import Docker from 'dockerode';
 import { LABELS } from '../../src/domain/compose-render';
-import { CertificateAuthority, fingerprintOf, fingerprintOfDer, MASTER_FILES, pkiDir } from '../../src/swarm/pki';
-import { createTestStack, freePort, type TestStack } from '../support/master';
+import { CertificateAuthority } from '../../src/swarm/pki';
+import { createTestStack, type TestStack } from '../support/master';
 import { apiClient, type ApiClient } from '../support/http';
-import { sigkill, spawnDecnet, stop, type DecnetProcess } from '../support/process';
+import { sigkill, stop, type DecnetProcess } from '../support/process';
+import { agentRequest, enrollAgent as enrollTestAgent, masterCreds, startAgent as startTestAgent, type Creds, type TestAgent as Agent } from '../support/agents';
 import { createVethParent, deleteVethParent } from '../support/veth';
 
 const HEARTBEAT_MS = 2000;
@@ -33,34 +30,14 @@ const docker = new Docker();
 const running: DecnetProcess[] = [];
 const projects = ['tagenta', 'tagentb'];
 
-interface Creds {
-  key: string;
-  cert: string;
-  ca: string;
-}
 let master: Creds;
-
-interface Agent {
-  name: string;
-  hostUuid: string;
-  iniPath: string;
-  bundleDir: string;
-  port: number;
-  project: string;
-  /** SHA-256 of agent.pem, as the master records it for the host. */
-  fingerprint: string;
-  env: NodeJS.ProcessEnv;
-  proc?: DecnetProcess;
-}
 
 beforeAll(async () => {
   stack = await createTestStack('swarmagent', SLOT, { DECNET_HEARTBEAT_INTERVAL_MS: String(HEARTBEAT_MS) });
   await stack.startMaster({ runWorker: false });
   api = apiClient(stack.api, stack.adminToken);
   dir = await fs.mkdtemp(path.join(os.tmpdir(), 'decnet-agent-test-'));
-  const pki = pkiDir(stack.config.dataDir);
-  const read = (f: string) => fs.readFile(path.join(pki, f), 'utf8');
-  master = { key: await read(MASTER_FILES.key), cert: await read(MASTER_FILES.cert), ca: await read('ca.pem') };
+  master = await masterCreds(stack);
   for (const p of projects) await removeProject(p);
   await createVethParent(IPVLAN_PARENT);
 });
@@ -79,84 +56,10 @@ async function removeProject(project: string) {
   await docker.getNetwork(`${project}_lan`).remove().catch(() => undefined);
 }
 
-async function enrollAgent(name: string, project: string, useIpvlan: boolean): Promise<Agent> {
-  const port = await freePort();
-  const res = await api.post('/swarm/enroll-bundle', { agent_name: name, master_host: '127.0.0.1', use_ipvlan: useIpvlan, agent_port: port });
-  expect([res.status, res.body]).toEqual([201, expect.anything()]);
-  const tgz = await fetch(`${stack.api}/swarm/enroll-bundle/${res.body.token}.tgz`);
-  expect(tgz.status).toBe(200);
-  const bundleDir = path.join(dir, name);
-  await fs.mkdir(bundleDir, { recursive: true });
-  await fs.writeFile(path.join(dir, `${name}.tgz`), Buffer.from(await tgz.arrayBuffer()));
-  await extract({ file: path.join(dir, `${name}.tgz`), cwd: bundleDir });
-  const env: NodeJS.ProcessEnv = {
-    ...stack.env,
-    DECNET_COMPOSE_PROJECT: project,
-    DECNET_DATA_DIR: path.join(bundleDir, 'data'),
-    DECNET_LOG_LEVEL: 'info',
-  };
-  // The port comes from the ini here (agent_port above); DECNET_AGENT_PORT overrides it the same way.
-  env.DECNET_AGENT_PORT = String(port);
-  const fingerprint = fingerprintOf(await fs.readFile(path.join(bundleDir, 'agent.pem'), 'utf8'));
-  return { name, fingerprint, hostUuid: res.body.host_uuid, iniPath: path.join(bundleDir, 'decnet.ini'), bundleDir, port, project, env };
-}
+const enrollAgent = (name: string, project: string, useIpvlan: boolean) => enrollTestAgent(stack, api, dir, { name, project, useIpvlan });
 
 async function startAgent(agent: Agent) {
-  agent.proc = spawnDecnet(['agent', '--config', agent.iniPath], agent.env, path.join(dir, `${agent.name}.log`));
-  running.push(agent.proc);
-  const deadline = Date.now() + 60_000;
-  let lastError: unknown;
-  for (;;) {
-    try {
-      const res = await agentRequest(agent, master, 'GET', '/health');
-      if (res.status === 200) return;
-    } catch (err) {
-      lastError = err; // not up yet
-    }
-    if (agent.proc.child.exitCode !== null) throw new Error(`agent ${agent.name} exited: ${await fs.readFile(path.join(dir, `${agent.name}.log`), 'utf8')}`);
-    if (Date.now() > deadline) throw new Error(`agent ${agent.name} did not answer /health (${String(lastError)}): ${await fs.readFile(path.join(dir, `${agent.name}.log`), 'utf8')}`);
-    await new Promise((r) => setTimeout(r, 250));
-  }
-}
-
-function agentRequest(agent: Agent, creds: Partial<Creds> & { ca: string }, method: string, p: string, body?: unknown): Promise<{ status: number; body: any }> {
-  return new Promise((resolve, reject) => {
-    const payload = body === undefined ? undefined : JSON.stringify(body);
-    const req = https.request(
-      {
-        host: '127.0.0.1',
-        port: agent.port,
-        method,
-        path: p,
-        key: creds.key,
-        cert: creds.cert,
-        ca: [creds.ca],
-        agent: false,
-        headers: payload ? { 'content-type': 'application/json' } : {},
-        timeout: 15_000,
-        // Agent certificates carry no address (it is learned at enrollment): the master verifies the
-        // chain against its CA and pins the host's certificate fingerprint instead of a name.
-        checkServerIdentity: (_host: string, cert: PeerCertificate) =>
-          fingerprintOfDer(cert.raw) === agent.fingerprint ? undefined : new Error(`agent ${agent.name} presented another certificate`),
-      },
-      (res) => {
-        let text = '';
-        res.on('data', (c) => (text += c));
-        res.on('end', () => {
-          let parsed: unknown = text;
-          try {
-            parsed = JSON.parse(text);
-          } catch {
-            /* keep text */
-          }
-          resolve({ status: res.statusCode ?? 0, body: parsed });
-        });
-      },
-    );
-    req.on('timeout', () => req.destroy(new Error('timeout')));
-    req.on('error', reject);
-    req.end(payload);
-  });
+  running.push(await startTestAgent(agent, master));
 }
 
 async function waitForJob(agent: Agent, jobId: string, timeoutMs = 120_000) {

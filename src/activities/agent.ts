@@ -1,0 +1,111 @@
+/** Activities that talk to swarm agents over mTLS, through the dispatch module. */
+import { Context } from '@temporalio/activity';
+import { ApplicationFailure } from '@temporalio/common';
+import type { MikroORM } from '@mikro-orm/postgresql';
+import { SwarmHost } from '../entities';
+import { AgentCallError, AgentClient, type AgentTarget } from '../swarm/agent-client';
+import { DispatchFailedError, sendAgentJob, type AgentJobRequest } from '../swarm/dispatch';
+import type { SwarmPki } from '../swarm/pki';
+
+export interface AgentActivityDeps {
+  orm: MikroORM;
+  pki: Pick<SwarmPki, 'ca' | 'master'>;
+  /** How long an unreachable agent is retried before its operation fails (DECNET_AGENT_RETRY_BUDGET_MS). */
+  dispatchBudgetMs: number;
+  /** The longest an agent may take to finish a job (DECNET_AGENT_RESULT_TIMEOUT_MS). */
+  resultTimeoutMs: number;
+  /** How often a workflow waiting for a result asks the agent itself (DECNET_AGENT_POLL_INTERVAL_MS). */
+  pollIntervalMs: number;
+}
+
+/** A decky's host as its workflow needs it, with the waiting rules of the moment. */
+export interface AgentHostPlan {
+  name: string;
+  status: string;
+  budgetMs: number;
+  resultTimeoutMs: number;
+  pollIntervalMs: number;
+}
+
+export interface DispatchInput {
+  lifecycleId: string;
+  hostUuid: string;
+  request: AgentJobRequest;
+}
+
+/** What polling an agent's job found; `unreachable` is not an outcome, only a reason to keep waiting. */
+export type AgentJobPoll =
+  | { state: 'finished'; ok: boolean; error?: string }
+  | { state: 'waiting'; status: string }
+  | { state: 'unknown' }
+  | { state: 'unreachable'; error: string };
+
+export function createAgentActivities(deps: AgentActivityDeps) {
+  async function targetOf(hostUuid: string): Promise<AgentTarget> {
+    const host = await deps.orm.em.fork().findOne(SwarmHost, { uuid: hostUuid });
+    if (!host) throw ApplicationFailure.nonRetryable(`swarm host ${hostUuid} does not exist`, 'UnknownHost');
+    if (host.status === 'decommissioned') throw ApplicationFailure.nonRetryable(`swarm host "${host.name}" was decommissioned`, 'HostDecommissioned');
+    if (!host.address) throw ApplicationFailure.nonRetryable(`swarm host "${host.name}" has no address yet (its bundle was never fetched)`, 'HostUnreachable');
+    return { uuid: host.uuid, name: host.name, address: host.address, port: host.agentPort, fingerprint: host.clientCertFingerprint };
+  }
+
+  return {
+    async describeAgentHost(hostUuid: string): Promise<AgentHostPlan> {
+      const host = await deps.orm.em.fork().findOne(SwarmHost, { uuid: hostUuid });
+      return {
+        name: host?.name ?? hostUuid,
+        status: host?.status ?? 'decommissioned',
+        budgetMs: deps.dispatchBudgetMs,
+        resultTimeoutMs: deps.resultTimeoutMs,
+        pollIntervalMs: deps.pollIntervalMs,
+      };
+    },
+
+    /**
+     * POST the job to the decky's agent, keyed by the lifecycle id, retrying an unreachable agent
+     * with backoff within the budget while heartbeating. A repeated call is the same job.
+     */
+    async dispatchToAgent(input: DispatchInput): Promise<string> {
+      const ctx = Context.current();
+      const host = await targetOf(input.hostUuid);
+      ctx.heartbeat();
+      try {
+        const job = await sendAgentJob(deps.pki, host, input.lifecycleId, input.request, {
+          lifecycleId: input.lifecycleId,
+          budgetMs: deps.dispatchBudgetMs,
+          signal: ctx.cancellationSignal,
+          onRetry: (attempt, err) => {
+            ctx.heartbeat({ attempt });
+            ctx.log.warn('agent not reachable yet; retrying', { host: host.name, attempt, error: err.message });
+          },
+        });
+        return `${input.request.kind} job ${job.job_id} taken by host "${host.name}" (${job.status})`;
+      } catch (err) {
+        if (err instanceof DispatchFailedError) throw ApplicationFailure.nonRetryable(err.message, 'AgentUnreachable');
+        throw err;
+      }
+    },
+
+    /** GET /jobs/{id} on the decky's agent: the fallback when its result callback is late or lost. */
+    async pollAgentJob(input: { hostUuid: string; jobId: string }): Promise<AgentJobPoll> {
+      const host = await targetOf(input.hostUuid);
+      const client = new AgentClient(deps.pki, host, 10_000);
+      try {
+        const job = await client.job(input.jobId);
+        if (!job) return { state: 'unknown' };
+        if (job.status === 'succeeded' || job.status === 'failed') {
+          const failed = job.results.filter((r) => !r.ok).map((r) => `${r.decky}: ${r.error ?? 'failed'}`);
+          return { state: 'finished', ok: job.status === 'succeeded', ...(failed.length ? { error: failed.join('; ') } : {}) };
+        }
+        return { state: 'waiting', status: job.status };
+      } catch (err) {
+        if (err instanceof AgentCallError) return { state: 'unreachable', error: err.message };
+        throw err;
+      } finally {
+        await client.close();
+      }
+    },
+  };
+}
+
+export type AgentActivities = ReturnType<typeof createAgentActivities>;

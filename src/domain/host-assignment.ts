@@ -1,0 +1,48 @@
+/**
+ * Where deckies run in swarm mode (SPEC §8), as pure functions: which hosts are live, and the
+ * round-robin assignment that keeps existing placements and re-homes orphans.
+ */
+
+export interface HostLiveness {
+  uuid: string;
+  status: string;
+  address: string | null;
+}
+
+/** A host deckies may be given: enrolled or active, with an address the master can reach. */
+export function isLiveHost(host: HostLiveness): boolean {
+  return (host.status === 'enrolled' || host.status === 'active') && !!host.address;
+}
+
+export interface Placement {
+  name: string;
+  /** The host the decky is on now; null = unassigned (new, or runs on the master). */
+  hostUuid: string | null;
+}
+
+/**
+ * Drop every host uuid that is not among `liveHosts` (orphans of decommissioned or silent hosts),
+ * then give the unassigned deckies `liveHosts[i % n]` in order; existing live assignments stay.
+ * With no live host every decky stays unassigned (it runs on the master).
+ */
+export function assignHostsRoundRobin(deckies: readonly Placement[], liveHosts: readonly string[]): Map<string, string | null> {
+  const live = new Set(liveHosts);
+  const assigned = new Map<string, string | null>();
+  let next = 0;
+  for (const d of deckies) {
+    if (d.hostUuid && live.has(d.hostUuid)) {
+      assigned.set(d.name, d.hostUuid);
+    } else if (liveHosts.length === 0) {
+      assigned.set(d.name, null);
+    } else {
+      assigned.set(d.name, liveHosts[next % liveHosts.length]);
+      next++;
+    }
+  }
+  return assigned;
+}
+
+/** The mode message operators see before they deploy. */
+export function deploymentModeMessage(liveHostCount: number): string {
+  return liveHostCount > 0 ? `will shard across ${liveHostCount} host${liveHostCount === 1 ? '' : 's'}` : 'will deploy locally';
+}

@@ -1,0 +1,117 @@
+/**
+ * Swarm dispatch (SPEC §8), the one module that decides what an agent host is sent: shard the
+ * deckies by host, force ipvlan on the shard of a host with `use_ipvlan` (never the other way),
+ * and send jobs with retries and backoff until the agent takes them. The decky workflows send
+ * through it (one job per lifecycle row, keyed by the row's id); `decnet swarm-deploy` shows its
+ * shard plan before submitting.
+ */
+import type { LanNetworkSpec } from '../compose/runtime';
+import type { DeckySpec } from '../domain/schemas';
+import { AgentCallError, AgentClient, type AgentJobView, type AgentTarget } from './agent-client';
+import type { SwarmPki } from './pki';
+
+export interface DispatchHost extends AgentTarget {
+  useIpvlan: boolean;
+}
+
+/** The LAN network a host is asked to create: ipvlan when the host says so, else as configured. */
+export function networkForHost(network: LanNetworkSpec, host: Pick<DispatchHost, 'useIpvlan'>): { network: LanNetworkSpec; forcedIpvlan: boolean } {
+  if (host.useIpvlan && network.driver !== 'ipvlan') return { network: { ...network, driver: 'ipvlan' }, forcedIpvlan: true };
+  return { network, forcedIpvlan: false };
+}
+
+export interface Shard<D> {
+  host: DispatchHost;
+  network: LanNetworkSpec;
+  forcedIpvlan: boolean;
+  deckies: D[];
+}
+
+/** Group deckies by their host, in host order; a decky whose host is not given is an error. */
+export function shardByHost<D extends { name: string; host_uuid: string | null }>(
+  deckies: readonly D[],
+  hosts: readonly DispatchHost[],
+  network: LanNetworkSpec,
+): Shard<D>[] {
+  const shards = new Map<string, Shard<D>>();
+  for (const host of hosts) shards.set(host.uuid, { host, ...networkForHost(network, host), deckies: [] });
+  for (const d of deckies) {
+    const shard = d.host_uuid ? shards.get(d.host_uuid) : undefined;
+    if (!shard) throw new Error(`decky ${d.name} has no live swarm host (host_uuid ${d.host_uuid ?? 'none'})`);
+    shard.deckies.push(d);
+  }
+  return [...shards.values()].filter((s) => s.deckies.length > 0);
+}
+
+export type AgentJobRequest =
+  | { kind: 'deploy'; body: { config: { network: LanNetworkSpec; deckies: DeckySpec[] } } }
+  | { kind: 'mutate'; body: { decky: DeckySpec; services: string[]; network: LanNetworkSpec } }
+  | { kind: 'teardown'; body: { decky: string } };
+
+export interface SendOptions {
+  /** How long to keep trying an agent that cannot be reached before giving up. */
+  budgetMs: number;
+  /** Called between attempts (activities heartbeat here). */
+  onRetry?: (attempt: number, err: Error) => void;
+  signal?: AbortSignal;
+  now?: () => number;
+}
+
+/** A job the agent would not take within the budget (or refused outright); names the host. */
+export class DispatchFailedError extends Error {
+  constructor(
+    readonly host: string,
+    message: string,
+    readonly permanent: boolean,
+  ) {
+    super(message);
+    this.name = 'DispatchFailedError';
+  }
+}
+
+/**
+ * Send one job to a host: retried with exponential backoff (1 s doubling to 15 s) until the agent
+ * answers 202 or the budget runs out. The job id makes every retry (and a retried activity) the
+ * same job on the agent.
+ */
+export async function sendAgentJob(
+  pki: Pick<SwarmPki, 'ca' | 'master'>,
+  host: AgentTarget,
+  jobId: string,
+  request: AgentJobRequest,
+  opts: SendOptions & { lifecycleId?: string },
+): Promise<AgentJobView> {
+  const now = opts.now ?? Date.now;
+  const deadline = now() + opts.budgetMs;
+  const client = new AgentClient(pki, host);
+  let delay = 1000;
+  try {
+    for (let attempt = 1; ; attempt++) {
+      try {
+        return await client.submitJob(request.kind, { job_id: jobId, ...(opts.lifecycleId ? { lifecycle_id: opts.lifecycleId } : {}), ...request.body });
+      } catch (err) {
+        if (!(err instanceof AgentCallError)) throw err;
+        if (err.permanent) throw new DispatchFailedError(host.name, err.message, true);
+        if (now() + delay > deadline) {
+          throw new DispatchFailedError(host.name, `gave up on swarm host "${host.name}" after ${attempt} attempt(s) in ${Math.round(opts.budgetMs / 1000)} s: ${err.message}`, true);
+        }
+        opts.onRetry?.(attempt, err);
+        await sleep(delay, opts.signal);
+        delay = Math.min(delay * 2, 15_000);
+      }
+    }
+  } finally {
+    await client.close();
+  }
+}
+
+function sleep(ms: number, signal?: AbortSignal): Promise<void> {
+  return new Promise((resolve, reject) => {
+    if (signal?.aborted) return reject(signal.reason);
+    const timer = setTimeout(resolve, ms);
+    signal?.addEventListener('abort', () => {
+      clearTimeout(timer);
+      reject(signal.reason);
+    }, { once: true });
+  });
+}
