@@ -15,6 +15,7 @@ import { DeckyLifecycle } from '../../src/entities';
 import { createTestStack, type TestStack } from '../support/master';
 import { apiClient, waitForTerminal, type ApiClient } from '../support/http';
 import { cliEnvFor, runDecnet, sigkill, spawnDecnet, stop, waitForHttp, type DecnetProcess } from '../support/process';
+import { recordHistories } from '../support/histories';
 import { agentRequest, enrollAgent, masterCreds, startAgent, type Creds, type TestAgent } from '../support/agents';
 
 const RETRY_BUDGET_MS = 25_000;
@@ -25,6 +26,8 @@ let dir: string;
 let master: Creds;
 let masterProc: DecnetProcess | undefined;
 const agents: Record<string, TestAgent> = {};
+/** Workflows whose histories RECORD_HISTORIES=1 saves for the replay test, by file name. */
+const toRecord = new Map<string, string>();
 
 beforeAll(async () => {
   stack = await createTestStack('swarmdispatch', 34, {
@@ -40,6 +43,7 @@ beforeAll(async () => {
 });
 
 afterAll(async () => {
+  if (masterProc) await recordHistories(toRecord);
   for (const a of Object.values(agents)) if (a.proc) await stop(a.proc);
   if (masterProc) await stop(masterProc);
   for (const p of agentProjects()) await removeProject(p);
@@ -100,6 +104,7 @@ async function teardown(names: string[]) {
   }
   const rows = await waitForTerminal(api, ids);
   expect(rows.map((r) => [r.decky_name, r.status, r.error])).toEqual(rows.map((r) => [r.decky_name, 'succeeded', null]));
+  return rows;
 }
 
 async function waitFor<T>(what: string, probe: () => Promise<T | undefined>, timeoutMs = 60_000): Promise<T> {
@@ -138,6 +143,7 @@ test('5 deckies go a,b,a,b,a; every row succeeds through dispatch and agent_resu
   const rows = await waitForTerminal(api, res.body.lifecycle_ids);
   expect(rows.map((r) => [r.decky_name, r.status, r.error])).toEqual(rows.map((r) => [r.decky_name, 'succeeded', null]));
   for (const row of rows) expect(stepNames(row)).toEqual(['render', 'dispatch', 'agent_result', 'schedule']);
+  toRecord.set('swarm-deploy-succeeded', rows[0].workflow_id);
 
   const { a, b } = agents;
   const expected = [a, b, a, b, a];
@@ -162,6 +168,7 @@ test('mutate of a swarm decky goes through its agent: new services, same base co
   expect(res.status).toBe(202);
   const [row] = await waitForTerminal(api, res.body.lifecycle_ids);
   expect([row.status, row.error, stepNames(row)]).toEqual(['succeeded', null, ['render', 'dispatch', 'agent_result']]);
+  toRecord.set('swarm-mutate-succeeded', row.workflow_id);
   const after = await projectContainers(b, 'sw-02');
   expect(after.find((c) => c.Labels[LABELS.role] === ROLES.base)!.Id).toBe(before.Id);
   expect(after.filter((c) => c.Labels[LABELS.role] === ROLES.service).map((c) => c.Labels[LABELS.service]).sort()).toEqual(['ftp', 'telnet']);
@@ -169,7 +176,7 @@ test('mutate of a swarm decky goes through its agent: new services, same base co
 });
 
 test('teardown of a swarm decky goes through its agent', async () => {
-  await teardown(['sw-05']);
+  toRecord.set('swarm-teardown-succeeded', (await teardown(['sw-05']))[0].workflow_id);
   expect(await projectContainers(agents.a, 'sw-05')).toEqual([]);
   expect((await api.get('/deckies/sw-05')).status).toBe(404);
 });
@@ -212,6 +219,7 @@ test('the master SIGKILLed mid swarm deploy: the agent finishes meanwhile, the r
   await startMasterProcess();
   const [row] = await waitForTerminal(api, [id]);
   expect([row.status, row.error, stepNames(row)]).toEqual(['succeeded', null, ['render', 'dispatch', 'agent_result', 'schedule']]);
+  toRecord.set('swarm-deploy-master-killed', row.workflow_id);
   await waitFor('the result to be acknowledged', async () => ((await agentRequest(a, master, 'GET', `/jobs/${id}`)).body.result_acknowledged ? true : undefined));
 });
 
@@ -290,6 +298,7 @@ test('an agent that never comes back: its row fails within the retry budget nami
   expect(row.status).toBe('failed');
   expect(row.error).toMatch(/^AgentUnreachable: gave up on swarm host "a" after \d+ attempt\(s\)/);
   expect(stepNames(row)).toEqual(['render', 'dispatch']);
+  toRecord.set('swarm-deploy-agent-unreachable', row.workflow_id);
   const orm = await openOrm(stack.databaseUrl);
   expect(await orm.em.fork().count(DeckyLifecycle, { status: { $in: ['pending', 'running'] } })).toBe(0);
   await orm.close(true);

@@ -35,7 +35,7 @@ export interface TestAgent {
 }
 
 /** The master's swarm certificate, key and CA, read from the stack's data directory. */
-export async function masterCreds(stack: TestStack): Promise<Creds> {
+export async function masterCreds(stack: { config: Pick<TestStack['config'], 'dataDir'> }): Promise<Creds> {
   const pki = pkiDir(stack.config.dataDir);
   const read = (f: string) => fs.readFile(path.join(pki, f), 'utf8');
   return { key: await read(MASTER_FILES.key), cert: await read(MASTER_FILES.cert), ca: await read('ca.pem') };
@@ -43,7 +43,7 @@ export async function masterCreds(stack: TestStack): Promise<Creds> {
 
 /** POST /swarm/enroll-bundle, fetch the .tgz once and unpack it under `dir/<name>`. */
 export async function enrollAgent(
-  stack: TestStack,
+  stack: Pick<TestStack, 'api' | 'env'>,
   api: ApiClient,
   dir: string,
   opts: { name: string; project: string; useIpvlan: boolean; env?: NodeJS.ProcessEnv },

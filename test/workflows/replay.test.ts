@@ -12,7 +12,18 @@ const files = fs.readdirSync(dir).filter((f) => f.endsWith('.json'));
 
 test('recorded histories exist for every decky workflow', () => {
   expect(files.sort()).toEqual(
-    expect.arrayContaining(['deploy-missing-image.json', 'deploy-succeeded.json', 'mutate-succeeded.json', 'scheduled-mutation.json', 'teardown-succeeded.json']),
+    expect.arrayContaining([
+      'deploy-missing-image.json',
+      'deploy-succeeded.json',
+      'mutate-succeeded.json',
+      'scheduled-mutation.json',
+      'teardown-succeeded.json',
+      'swarm-deploy-succeeded.json',
+      'swarm-deploy-master-killed.json',
+      'swarm-deploy-agent-unreachable.json',
+      'swarm-mutate-succeeded.json',
+      'swarm-teardown-succeeded.json',
+    ]),
   );
 });
 

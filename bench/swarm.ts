@@ -1,0 +1,150 @@
+/**
+ * bench/swarm: figures for the swarm path (not a test; prints, asserts nothing). Four real
+ * `decnet agent` processes, enrolled through the bundle flow, on this machine's dockerd:
+ *  - wall time from POST to all rows terminal for 40 deckies (real containers);
+ *  - the control plane's throughput (lifecycle transitions per second) for 400 deckies whose
+ *    service image the agents do not have: each agent job ends at its image check (one Docker API
+ *    call), so the figure is API → PostgreSQL → Temporal → mTLS dispatch → agent job → result
+ *    signal → row, without docker's own container work.
+ * Starts its own PostgreSQL and Temporal dev server under .bench-data; sends traffic only to
+ * loopback and to the containers it creates on a veth pair it makes.
+ */
+import fs from 'node:fs/promises';
+import os from 'node:os';
+import path from 'node:path';
+import { performance } from 'node:perf_hooks';
+import Docker from 'dockerode';
+import { loadConfig } from '../src/config';
+import { createLogger } from '../src/logger';
+import { startMaster } from '../src/master';
+import { startEmbeddedPostgres } from '../src/infra/embedded-postgres';
+import { findTemporalCli, startTemporalDevServer } from '../src/infra/temporal-cli';
+import { loadCatalogue } from '../src/domain/catalog';
+import { LABELS } from '../src/domain/compose-render';
+import { DeploymentSettings } from '../src/entities';
+import { buildFixtureImages } from '../test/support/fixture-images';
+import { createVethParent, deleteVethParent } from '../test/support/veth';
+import { apiClient, waitForTerminal, type ApiClient } from '../test/support/http';
+import { enrollAgent, masterCreds, startAgent, type TestAgent } from '../test/support/agents';
+import { stop } from '../test/support/process';
+
+const ROOT = path.join(__dirname, '..');
+const DATA = path.join(ROOT, '.bench-data-swarm');
+const REGISTRY = 'decnet-bench';
+const TAG = 'fixture';
+const PARENT = 'dnvbenchswarm';
+const PROJECT = 'benchswarm';
+const LAN = `${PROJECT}_lan`;
+/** A /22: room for 400 deckies. */
+const NETWORK = { subnet: '198.18.244.0/22', gateway: '198.18.244.1', interface: PARENT };
+/** The one catalogue service the bench leaves without an image. */
+const IMAGELESS_SERVICE = 'vnc';
+
+const secs = (ms: number) => `${(ms / 1000).toFixed(1)} s`;
+
+async function main() {
+  await fs.rm(DATA, { recursive: true, force: true });
+  await fs.mkdir(DATA, { recursive: true });
+  const pg = await startEmbeddedPostgres({ dataDir: path.join(DATA, 'pg'), port: 54359, logFile: path.join(DATA, 'pg.log') });
+  const temporal = await startTemporalDevServer({
+    cliPath: findTemporalCli(),
+    dbFile: path.join(DATA, 'temporal.db'),
+    port: 7265,
+    uiPort: 8265,
+    logFile: path.join(DATA, 'temporal.log'),
+  });
+  const catalogue = loadCatalogue({ registry: REGISTRY, tag: TAG });
+  await buildFixtureImages({ registry: REGISTRY, tag: TAG, services: [...catalogue.services.keys()].filter((s) => s !== IMAGELESS_SERVICE) });
+  await createVethParent(PARENT);
+  const env: NodeJS.ProcessEnv = {
+    ...process.env,
+    DATABASE_URL: pg.url,
+    TEMPORAL_ADDRESS: temporal.address,
+    DECNET_DATA_DIR: path.join(DATA, 'decnet'),
+    DECNET_IMAGE_REGISTRY: REGISTRY,
+    DECNET_IMAGE_TAG: TAG,
+    DECNET_COMPOSE_PROJECT: PROJECT,
+    DECNET_ADMIN_TOKEN: 'bench-admin',
+    DECNET_API_PORT: '18092',
+    DECNET_SWARM_HOST: '127.0.0.1',
+    DECNET_SWARM_PORT: '18093',
+    DECNET_LOG_LEVEL: 'warn',
+    DECNET_AGENT_POLL_INTERVAL_MS: '10000',
+  };
+  const config = loadConfig(env);
+  const master = await startMaster({ config, databaseUrl: pg.url, temporalAddress: temporal.address, logger: createLogger('warn', 'bench') });
+  await master.orm.em.fork().nativeUpdate(DeploymentSettings, { id: 1 }, { deploymentLimit: 500 });
+  const apiBase = `${master.apiUrl}/api/v1`;
+  const api = apiClient(apiBase, 'bench-admin');
+  const docker = new Docker();
+  const agents: TestAgent[] = [];
+  const stack = { api: apiBase, env, config };
+
+  try {
+    const creds = await masterCreds(stack);
+    for (const name of ['bench-a', 'bench-b', 'bench-c', 'bench-d']) {
+      const agent = await enrollAgent(stack, api, DATA, {
+        name,
+        project: `${PROJECT}-${name.slice(-1)}`,
+        useIpvlan: false,
+        env: { DECNET_LAN_NETWORK: LAN, DECNET_LOG_LEVEL: 'warn' },
+      });
+      await startAgent(agent, creds);
+      agents.push(agent);
+    }
+    console.log('decnet-deployer bench/swarm');
+    console.log(`machine: ${os.cpus().length} cores; ${agents.length} agents on one dockerd; mode: ${(await api.get('/system/deployment-mode')).body.message}`);
+
+    // 1. 40 real deckies.
+    const real = await timedDeploy(api, [{ name: 'r', amount: 40, services: ['ssh'] }]);
+    console.log(`40 deckies (ssh) over 4 agents, POST to all rows terminal: ${secs(real.wallMs)} (${real.succeeded}/40 succeeded)`);
+    await teardownAll(api);
+
+    // 2. 400 deckies through the whole control plane, each agent job ending at the image check.
+    const plane = await timedDeploy(api, [{ name: 'p', amount: 400, services: [IMAGELESS_SERVICE] }]);
+    // pending → running → failed: two transitions per row, all of them written and published.
+    const transitions = plane.rows.length * 2;
+    console.log(
+      `400 deckies, control plane only (agent jobs end at the missing-image check): ${secs(plane.wallMs)}, ` +
+        `${(transitions / (plane.wallMs / 1000)).toFixed(1)} lifecycle transitions/s (${plane.rows.filter((r) => r.status === 'failed' && /not on the Docker engine/.test(r.error ?? '')).length}/400 ended at the image check)`,
+    );
+    await teardownAll(api);
+  } finally {
+    for (const agent of agents) if (agent.proc) await stop(agent.proc);
+    await master.stop();
+    await temporal.stop();
+    await pg.stop();
+    const left = await docker.listContainers({ all: true, filters: { label: [LABELS.project] } });
+    for (const c of left.filter((c) => c.Labels[LABELS.project].startsWith(`${PROJECT}-`))) await docker.getContainer(c.Id).remove({ force: true }).catch(() => undefined);
+    await docker.getNetwork(LAN).remove().catch(() => undefined);
+    await deleteVethParent(PARENT);
+  }
+}
+
+async function timedDeploy(api: ApiClient, deckies: unknown[]) {
+  const started = performance.now();
+  const res = await api.post('/deckies/deploy', { network: NETWORK, deckies });
+  if (res.status !== 202) throw new Error(`deploy answered ${res.status}: ${JSON.stringify(res.body)}`);
+  const rows = await waitForAll(api, res.body.lifecycle_ids);
+  return { wallMs: performance.now() - started, rows, succeeded: rows.filter((r) => r.status === 'succeeded').length };
+}
+
+async function teardownAll(api: ApiClient) {
+  const fleet = (await api.get('/deckies')).body.deckies as { name: string }[];
+  const ids = (await Promise.all(fleet.map((d) => api.delete(`/deckies/${d.name}`)))).flatMap((r) => r.body.lifecycle_ids);
+  if (ids.length) await waitForAll(api, ids);
+}
+
+/** waitForTerminal in chunks: 400 ids do not fit one request line. */
+async function waitForAll(api: ApiClient, ids: string[]): Promise<any[]> {
+  const chunks: string[][] = [];
+  for (let i = 0; i < ids.length; i += 100) chunks.push(ids.slice(i, i + 100));
+  const rows: any[] = [];
+  for (const chunk of chunks) rows.push(...(await waitForTerminal(api, chunk, 1_800_000)));
+  return rows;
+}
+
+main().catch((err) => {
+  console.error(err);
+  process.exit(1);
+});
