@@ -40,6 +40,11 @@ const NETWORK = { subnet: '198.18.244.0/22', gateway: '198.18.244.1', interface:
 /** The one catalogue service the bench leaves without an image. */
 const IMAGELESS_SERVICE = 'vnc';
 
+interface LifecycleRow {
+  status: string;
+  error: string | null;
+}
+
 const secs = (ms: number) => `${(ms / 1000).toFixed(1)} s`;
 
 async function main() {
@@ -136,10 +141,10 @@ async function teardownAll(api: ApiClient) {
 }
 
 /** waitForTerminal in chunks: 400 ids do not fit one request line. */
-async function waitForAll(api: ApiClient, ids: string[]): Promise<any[]> {
+async function waitForAll(api: ApiClient, ids: string[]): Promise<LifecycleRow[]> {
   const chunks: string[][] = [];
   for (let i = 0; i < ids.length; i += 100) chunks.push(ids.slice(i, i + 100));
-  const rows: any[] = [];
+  const rows: LifecycleRow[] = [];
   for (const chunk of chunks) rows.push(...(await waitForTerminal(api, chunk, 1_800_000)));
   return rows;
 }
