@@ -106,7 +106,7 @@ async function main() {
     await teardownAll(api);
 
     // 2. 400 deckies through the whole control plane, each agent job ending at the image check.
-    const plane = await timedDeploy(api, [{ name: 'p', amount: 400, services: [IMAGELESS_SERVICE] }]);
+    const plane = await timedDeploy(api, ['p', 'q', 's', 't'].map((name) => ({ name, amount: 100, services: [IMAGELESS_SERVICE] })));
     // pending → running → failed: two transitions per row, all of them written and published.
     const transitions = plane.rows.length * 2;
     console.log(
