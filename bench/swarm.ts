@@ -43,6 +43,25 @@ const IMAGELESS_SERVICE = 'vnc';
 interface LifecycleRow {
   status: string;
   error: string | null;
+  started_at: string;
+  completed_at: string | null;
+  steps: Array<{ name: string; started_at: string; finished_at: string }>;
+}
+
+/** Where the rows' time went: from the row's creation to its first step, then each step, p50 and p95. */
+function stepBreakdown(rows: LifecycleRow[]): string {
+  const spans = new Map<string, number[]>();
+  const add = (name: string, from: string, to: string) => {
+    const list = spans.get(name) ?? [];
+    list.push(Date.parse(to) - Date.parse(from));
+    spans.set(name, list);
+  };
+  for (const row of rows) {
+    if (row.steps.length) add('(queued)', row.started_at, row.steps[0].started_at);
+    for (const step of row.steps) add(step.name, step.started_at, step.finished_at);
+  }
+  const pct = (values: number[], p: number) => [...values].sort((a, b) => a - b)[Math.min(values.length - 1, Math.ceil((p / 100) * values.length) - 1)];
+  return [...spans].map(([name, v]) => `${name} p50 ${pct(v, 50)} ms / p95 ${pct(v, 95)} ms`).join('; ');
 }
 
 const secs = (ms: number) => `${(ms / 1000).toFixed(1)} s`;
@@ -60,6 +79,8 @@ async function main() {
   });
   const catalogue = loadCatalogue({ registry: REGISTRY, tag: TAG });
   await buildFixtureImages({ registry: REGISTRY, tag: TAG, services: [...catalogue.services.keys()].filter((s) => s !== IMAGELESS_SERVICE) });
+  // bench/deploy-local builds every fixture image: make sure this one is really missing.
+  await new Docker().getImage(catalogue.imageFor(IMAGELESS_SERVICE)).remove({ force: true }).catch(() => undefined);
   await createVethParent(PARENT);
   const env: NodeJS.ProcessEnv = {
     ...process.env,
@@ -113,6 +134,7 @@ async function main() {
       `400 deckies, control plane only (agent jobs end at the missing-image check): ${secs(plane.wallMs)}, ` +
         `${(transitions / (plane.wallMs / 1000)).toFixed(1)} lifecycle transitions/s (${plane.rows.filter((r) => r.status === 'failed' && /not on the Docker engine/.test(r.error ?? '')).length}/400 ended at the image check)`,
     );
+    console.log(`  where a row's time went: ${stepBreakdown(plane.rows)}`);
     await teardownAll(api);
   } finally {
     for (const agent of agents) if (agent.proc) await stop(agent.proc);

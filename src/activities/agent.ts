@@ -6,6 +6,7 @@ import { SwarmHost } from '../entities';
 import { AgentCallError, AgentClient, type AgentTarget } from '../swarm/agent-client';
 import { DispatchFailedError, sendAgentJob, type AgentJobRequest } from '../swarm/dispatch';
 import type { SwarmPki } from '../swarm/pki';
+import { withHeartbeat } from './heartbeat';
 
 export interface AgentActivityDeps {
   orm: MikroORM;
@@ -66,24 +67,22 @@ export function createAgentActivities(deps: AgentActivityDeps) {
      * with backoff within the budget while heartbeating. A repeated call is the same job.
      */
     async dispatchToAgent(input: DispatchInput): Promise<string> {
-      const ctx = Context.current();
       const host = await targetOf(input.hostUuid);
-      ctx.heartbeat();
-      try {
-        const job = await sendAgentJob(deps.pki, host, input.lifecycleId, input.request, {
-          lifecycleId: input.lifecycleId,
-          budgetMs: deps.dispatchBudgetMs,
-          signal: ctx.cancellationSignal,
-          onRetry: (attempt, err) => {
-            ctx.heartbeat({ attempt });
-            ctx.log.warn('agent not reachable yet; retrying', { host: host.name, attempt, error: err.message });
-          },
-        });
-        return `${input.request.kind} job ${job.job_id} taken by host "${host.name}" (${job.status})`;
-      } catch (err) {
-        if (err instanceof DispatchFailedError) throw ApplicationFailure.nonRetryable(err.message, 'AgentUnreachable');
-        throw err;
-      }
+      const { log } = Context.current();
+      return withHeartbeat(async (signal) => {
+        try {
+          const job = await sendAgentJob(deps.pki, host, input.lifecycleId, input.request, {
+            lifecycleId: input.lifecycleId,
+            budgetMs: deps.dispatchBudgetMs,
+            signal,
+            onRetry: (attempt, err) => log.warn('agent not reachable yet; retrying', { host: host.name, attempt, error: err.message }),
+          });
+          return `${input.request.kind} job ${job.job_id} taken by host "${host.name}" (${job.status})`;
+        } catch (err) {
+          if (err instanceof DispatchFailedError) throw ApplicationFailure.nonRetryable(err.message, 'AgentUnreachable');
+          throw err;
+        }
+      });
     },
 
     /** GET /jobs/{id} on the decky's agent: the fallback when its result callback is late or lost. */

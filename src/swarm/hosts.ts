@@ -106,6 +106,8 @@ export async function recordHeartbeat(ctx: SwarmContext, body: HeartbeatRequest,
   return { ack: true };
 }
 
+const LifecycleIdSchema = z.uuid();
+
 /**
  * Each finished job of this host reaches its lifecycle row's workflow as the `agentResult` signal.
  * A result whose workflow is closed or gone (a repeat after a lost ack) changes nothing; a signal
@@ -113,7 +115,7 @@ export async function recordHeartbeat(ctx: SwarmContext, body: HeartbeatRequest,
  * acknowledged either way and nothing is lost.
  */
 async function applyAgentResults(ctx: SwarmContext, host: SwarmHost, results: AgentJobResult[]): Promise<void> {
-  const ids = results.map((r) => r.lifecycle_id ?? r.job_id).filter((id) => z.uuid().safeParse(id).success);
+  const ids = results.map((r) => r.lifecycle_id ?? r.job_id).filter((id) => LifecycleIdSchema.safeParse(id).success);
   const rows = ids.length ? await ctx.orm.em.fork().find(DeckyLifecycle, { id: { $in: ids }, hostUuid: host.uuid }) : [];
   const byId = new Map(rows.map((r) => [r.id, r]));
   for (const result of results) {

@@ -39,10 +39,10 @@ export const schedules = proxyActivities<Pick<TemporalActivities, 'scheduleMutat
   retry: { initialInterval: '1s', backoffCoefficient: 2, maximumInterval: '30s', maximumAttempts: 20 },
 });
 
-/** The dispatch retries an unreachable agent itself, within its budget, heartbeating between tries. */
+/** The dispatch retries an unreachable agent itself, within its budget, heartbeating all along. */
 export const agentDispatch = proxyActivities<Pick<AgentActivities, 'dispatchToAgent'>>({
   startToCloseTimeout: '1h',
-  heartbeatTimeout: '1m',
+  heartbeatTimeout: '15s',
   retry: { initialInterval: '2s', backoffCoefficient: 2, maximumInterval: '30s', maximumAttempts: 3 },
 });
 

@@ -181,6 +181,15 @@ test("an API refusal exits 1 and prints the API's message as worded", async () =
   expect(JSON.parse(json.stdout)).toEqual({ status: 409, error: expect.objectContaining({ code: direct.body.error.code, message }) });
 });
 
+test('swarm-deploy with no live swarm host exits 1 and deploys nothing', async () => {
+  const before = (await api.get('/deckies')).body.deckies.length;
+  const run = await cli(['swarm-deploy', '-f', await writeFile('swarm.ini', `${general()}\n[lone]\nservices=ssh\n`)]);
+  expect(run.code).toBe(1);
+  expect(run.stderr).toBe('error: no live swarm host: the master will deploy locally. Enroll a host (decnet enroll <name>) or use decnet deploy\n');
+  expect((await api.get('/deckies')).body.deckies.length).toBe(before);
+  expect((await cli(['swarm-deploy'])).code).toBe(2);
+});
+
 test('settings come from ~/.config/decnet/cli.json; the environment wins over it', async () => {
   const other = path.join(dir, 'other-home');
   await fs.mkdir(path.join(other, '.config', 'decnet'), { recursive: true });

@@ -161,6 +161,14 @@ test('5 deckies go a,b,a,b,a; every row succeeds through dispatch and agent_resu
   expect((await projectContainers(b)).length).toBe(4);
 });
 
+test("a decky whose containers its agent reports not running is degraded, and running again once they are", async () => {
+  const service = (await projectContainers(agents.a, 'sw-03')).find((c) => c.Labels[LABELS.role] === ROLES.service)!;
+  await stack.docker.getContainer(service.Id).stop({ t: 1 });
+  await waitFor('sw-03 degraded', async () => ((await api.get('/deckies/sw-03')).body.state === 'degraded' ? true : undefined), 30_000);
+  await stack.docker.getContainer(service.Id).start();
+  await waitFor('sw-03 running', async () => ((await api.get('/deckies/sw-03')).body.state === 'running' ? true : undefined), 30_000);
+});
+
 test('mutate of a swarm decky goes through its agent: new services, same base container', async () => {
   const { b } = agents;
   const before = (await projectContainers(b, 'sw-02')).find((c) => c.Labels[LABELS.role] === ROLES.base)!;
@@ -287,8 +295,23 @@ test('decnet swarm-deploy: the same shards (ipvlan forced on c, macvlan on a), t
   expect(y2.error).toMatch(/^AgentJobFailed: swarm host "c": y2: IpvlanUnsupported/);
 });
 
+test('an agent killed after taking its job that never comes back: polling fails the row within the budget, naming the host', async () => {
+  const { a } = agents;
+  const body = await deploy([{ name: 'z0', services: ['ssh', 'http', 'ftp'] }]);
+  const [id] = body.lifecycle_ids;
+  await waitFor('agent a to take the job', () => fs.access(path.join(a.bundleDir, 'data', 'jobs', `${id}.json`)).then(() => true), 60_000);
+  await sigkill(a.proc!);
+  const [row] = await waitForTerminal(api, [id], RETRY_BUDGET_MS + 60_000);
+  expect(row.status).toBe('failed');
+  expect(row.error).toMatch(/^AgentUnreachable: swarm host "a" unreachable for \d+ s while running job /);
+  expect(stepNames(row)).toEqual(['render', 'dispatch', 'agent_result']);
+});
+
 test('an agent that never comes back: its row fails within the retry budget naming the host; no row stays running', async () => {
   const { a } = agents;
+  // Back for a moment (it turns active again), then gone for good right after.
+  await startAgent(a, master);
+  await waitFor('host a active', async () => ((await api.get('/swarm/hosts')).body.hosts.find((h: any) => h.uuid === a.hostUuid).status === 'active' ? true : undefined));
   await stop(a.proc!);
   const started = Date.now();
   const body = await deploy([{ name: 'z1', services: ['ssh'] }]);
