@@ -371,7 +371,7 @@ describe('hosts', () => {
     expect(Object.keys(all[0]).sort()).toEqual(['address', 'agent_port', 'client_cert_fingerprint', 'enrolled_at', 'last_heartbeat', 'name', 'notes', 'status', 'use_ipvlan', 'uuid']);
   });
 
-  test('DELETE decommissions: its deckies keep their host uuid (orphans), deploys stay local', async () => {
+  test('DELETE decommissions: its deckies keep their host uuid (orphans) and the host no longer counts for the deployment mode', async () => {
     const e = await enroll('agent-gone');
     const decky = em();
     decky.create(Decky, {
@@ -399,9 +399,11 @@ describe('hosts', () => {
     expect((await em().findOneOrFail(Decky, { name: 'orphan-1' })).hostUuid).toBe(e.host_uuid);
     await em().nativeDelete(Decky, { name: 'orphan-1' });
 
-    // Enrolled and active hosts do not change how deploys run yet (no agent, no dispatch).
+    // Only live hosts (enrolled or active, with an address) count; a decommissioned one never does.
+    const live = ((await api.get('/swarm/hosts')).body.hosts as any[]).filter((h) => ['enrolled', 'active'].includes(h.status) && h.address);
+    expect(live.map((h) => h.uuid)).not.toContain(e.host_uuid);
     const mode = await api.get('/system/deployment-mode');
-    expect(mode.body).toMatchObject({ mode: 'unihost', message: 'will deploy locally' });
+    expect(mode.body).toMatchObject({ mode: live.length ? 'swarm' : 'unihost', swarm_host_count: live.length });
   });
 });
 
@@ -433,8 +435,8 @@ describe('the swarm port', () => {
     expect(host.status).toBe('active');
     expect(Date.parse(host.last_heartbeat)).toBeGreaterThanOrEqual(before - 1000);
     expect(host.address).toBe('127.0.0.1');
-    // Still local: an active host does not change the deployment mode in this build.
-    expect((await api.get('/system/deployment-mode')).body.mode).toBe('unihost');
+    // A live host puts the master in swarm mode.
+    expect((await api.get('/system/deployment-mode')).body).toMatchObject({ mode: 'swarm', message: expect.stringMatching(/^will shard across \d+ hosts?$/) });
   });
 
   test('a body that is not a heartbeat is 400; an unknown host is 404', async () => {
