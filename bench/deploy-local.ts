@@ -15,8 +15,6 @@ import { parse, stringify } from 'yaml';
 import { loadConfig } from '../src/config';
 import { createLogger } from '../src/logger';
 import { startMaster } from '../src/master';
-import { startEmbeddedPostgres } from '../src/infra/embedded-postgres';
-import { findTemporalCli, startTemporalDevServer } from '../src/infra/temporal-cli';
 import { loadCatalogue } from '../src/domain/catalog';
 import { renderComposeYaml, LABELS } from '../src/domain/compose-render';
 import { ComposeRuntime } from '../src/compose/runtime';
@@ -25,12 +23,12 @@ import { DeploymentSettings } from '../src/entities';
 import type { DeckySpec } from '../src/domain/schemas';
 import { buildFixtureImages } from '../test/support/fixture-images';
 import { createVethParent, deleteVethParent } from '../test/support/veth';
+import { BENCH_REGISTRY, BENCH_TAG, benchDataDir, startBenchServices } from './support';
 import { apiClient, waitForTerminal, type ApiClient } from '../test/support/http';
 
-const ROOT = path.join(__dirname, '..');
-const DATA = path.join(ROOT, '.bench-data');
-const REGISTRY = 'decnet-bench';
-const TAG = 'fixture';
+const DATA = benchDataDir('.bench-data');
+const REGISTRY = BENCH_REGISTRY;
+const TAG = BENCH_TAG;
 const PARENT = 'dnvbench';
 /** macvlan allows one network per parent: the plain compose run gets its own. */
 const PLAIN_PARENT = 'dnvplain';
@@ -43,16 +41,7 @@ function percentile(values: number[], p: number): number {
 }
 
 async function main() {
-  await fs.rm(DATA, { recursive: true, force: true });
-  await fs.mkdir(DATA, { recursive: true });
-  const pg = await startEmbeddedPostgres({ dataDir: path.join(DATA, 'pg'), port: 54349, logFile: path.join(DATA, 'pg.log') });
-  const temporal = await startTemporalDevServer({
-    cliPath: findTemporalCli(),
-    dbFile: path.join(DATA, 'temporal.db'),
-    port: 7255,
-    uiPort: 8255,
-    logFile: path.join(DATA, 'temporal.log'),
-  });
+  const { pg, temporal } = await startBenchServices(DATA, { pg: 54349, temporal: 7255, temporalUi: 8255 });
   const catalogue = loadCatalogue({ registry: REGISTRY, tag: TAG });
   await buildFixtureImages({ registry: REGISTRY, tag: TAG, services: [...catalogue.services.keys()] });
   await createVethParent(PARENT);

@@ -9,7 +9,6 @@
  * Starts its own PostgreSQL and Temporal dev server under .bench-data; sends traffic only to
  * loopback and to the containers it creates on a veth pair it makes.
  */
-import fs from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { performance } from 'node:perf_hooks';
@@ -17,21 +16,19 @@ import Docker from 'dockerode';
 import { loadConfig } from '../src/config';
 import { createLogger } from '../src/logger';
 import { startMaster } from '../src/master';
-import { startEmbeddedPostgres } from '../src/infra/embedded-postgres';
-import { findTemporalCli, startTemporalDevServer } from '../src/infra/temporal-cli';
 import { loadCatalogue } from '../src/domain/catalog';
 import { LABELS } from '../src/domain/compose-render';
 import { DeploymentSettings } from '../src/entities';
 import { buildFixtureImages } from '../test/support/fixture-images';
 import { createVethParent, deleteVethParent } from '../test/support/veth';
+import { BENCH_REGISTRY, BENCH_TAG, benchDataDir, startBenchServices } from './support';
 import { apiClient, waitForTerminal, type ApiClient } from '../test/support/http';
 import { enrollAgent, masterCreds, startAgent, type TestAgent } from '../test/support/agents';
 import { stop } from '../test/support/process';
 
-const ROOT = path.join(__dirname, '..');
-const DATA = path.join(ROOT, '.bench-data-swarm');
-const REGISTRY = 'decnet-bench';
-const TAG = 'fixture';
+const DATA = benchDataDir('.bench-data-swarm');
+const REGISTRY = BENCH_REGISTRY;
+const TAG = BENCH_TAG;
 const PARENT = 'dnvbenchswarm';
 const PROJECT = 'benchswarm';
 const LAN = `${PROJECT}_lan`;
@@ -67,16 +64,7 @@ function stepBreakdown(rows: LifecycleRow[]): string {
 const secs = (ms: number) => `${(ms / 1000).toFixed(1)} s`;
 
 async function main() {
-  await fs.rm(DATA, { recursive: true, force: true });
-  await fs.mkdir(DATA, { recursive: true });
-  const pg = await startEmbeddedPostgres({ dataDir: path.join(DATA, 'pg'), port: 54359, logFile: path.join(DATA, 'pg.log') });
-  const temporal = await startTemporalDevServer({
-    cliPath: findTemporalCli(),
-    dbFile: path.join(DATA, 'temporal.db'),
-    port: 7265,
-    uiPort: 8265,
-    logFile: path.join(DATA, 'temporal.log'),
-  });
+  const { pg, temporal } = await startBenchServices(DATA, { pg: 54359, temporal: 7265, temporalUi: 8265 });
   const catalogue = loadCatalogue({ registry: REGISTRY, tag: TAG });
   await buildFixtureImages({ registry: REGISTRY, tag: TAG, services: [...catalogue.services.keys()].filter((s) => s !== IMAGELESS_SERVICE) });
   // bench/deploy-local builds every fixture image: make sure this one is really missing.
