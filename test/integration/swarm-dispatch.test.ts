@@ -31,7 +31,9 @@ const toRecord = new Map<string, string>();
 
 beforeAll(async () => {
   stack = await createTestStack('swarmdispatch', 34, {
-    DECNET_HEARTBEAT_INTERVAL_MS: '2000',
+    // A stopped agent stays live for 3 intervals (15 s): long enough for the tests that stop it and
+    // deploy at once to know where the deckies go.
+    DECNET_HEARTBEAT_INTERVAL_MS: '5000',
     DECNET_AGENT_RETRY_BUDGET_MS: String(RETRY_BUDGET_MS),
     DECNET_AGENT_POLL_INTERVAL_MS: '2000',
   });
