@@ -92,9 +92,13 @@ async function planDeploy(
     );
   }
 
-  const inFlight = await tx.find(DeckyLifecycle, { deckyName: { $in: replaced.map((d) => d.name) }, status: { $in: ['pending', 'running'] } });
-  if (inFlight.length > 0) {
-    throw new ConflictError('operation_in_flight', `an operation is in flight on ${inFlight.map((r) => r.deckyName).join(', ')}; wait for it before replacing the fleet`);
+  // Deckies with an operation in flight: a replace must wait for them, and they are never re-homed.
+  const busy = new Set(
+    (await tx.find(DeckyLifecycle, { deckyName: { $in: fleet.map((d) => d.name) }, status: { $in: ['pending', 'running'] } })).map((r) => r.deckyName),
+  );
+  const replacedBusy = replaced.filter((d) => busy.has(d.name));
+  if (replacedBusy.length > 0) {
+    throw new ConflictError('operation_in_flight', `an operation is in flight on ${replacedBusy.map((d) => d.name).join(', ')}; wait for it before replacing the fleet`);
   }
 
   const now = new Date();
@@ -104,9 +108,6 @@ async function planDeploy(
   // Swarm placement (SPEC §8): orphans of hosts that are no longer live are re-homed along with
   // the new deckies; deckies on live hosts (and on the master) stay where they are.
   const mode = await deploymentMode(tx, ctx.role);
-  const busy = new Set(
-    (await tx.find(DeckyLifecycle, { deckyName: { $in: kept.map((d) => d.name) }, status: { $in: ['pending', 'running'] } })).map((r) => r.deckyName),
-  );
   const liveUuids = mode.hosts.map((h) => h.uuid);
   const orphans = mode.mode === 'swarm' ? kept.filter((d) => d.hostUuid && !liveUuids.includes(d.hostUuid) && !busy.has(d.name)) : [];
   const byName = new Map(replaced.map((d) => [d.name, d]));

@@ -5,7 +5,7 @@ import { deploymentModeMessage, isLiveHost } from '../domain/host-assignment';
 
 /** Live hosts (enrolled or active, with an address), oldest enrollment first: the round-robin order. */
 export async function liveSwarmHosts(em: EntityManager): Promise<SwarmHost[]> {
-  const hosts = await em.find(SwarmHost, { status: { $in: ['enrolled', 'active'] }, address: { $ne: null } }, { orderBy: { enrolledAt: 'asc', name: 'asc' } });
+  const hosts = await em.find(SwarmHost, { status: { $ne: 'decommissioned' } }, { orderBy: { enrolledAt: 'asc', name: 'asc' } });
   return hosts.filter(isLiveHost);
 }
 

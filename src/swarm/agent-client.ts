@@ -27,7 +27,6 @@ export interface AgentJobView {
 /** The agent could not be reached or answered something other than what the API promises. */
 export class AgentCallError extends Error {
   constructor(
-    readonly host: string,
     message: string,
     /** 4xx: the agent refused the request itself; sending it again cannot help. */
     readonly permanent = false,
@@ -93,12 +92,12 @@ export class AgentClient {
       });
     } catch (err) {
       const cause = (err as { cause?: Error }).cause;
-      throw new AgentCallError(this.target.name, `${where} unreachable: ${(err as Error).message}${cause ? ` (${cause.message})` : ''}`);
+      throw new AgentCallError(`${where} unreachable: ${(err as Error).message}${cause ? ` (${cause.message})` : ''}`);
     }
     const text = await res.body.text();
     if (!ok.includes(res.statusCode)) {
       const permanent = res.statusCode >= 400 && res.statusCode < 500 && res.statusCode !== 404 && res.statusCode !== 429;
-      throw new AgentCallError(this.target.name, `${where} answered ${res.statusCode} to ${method} ${path}: ${text.slice(0, 500)}`, permanent);
+      throw new AgentCallError(`${where} answered ${res.statusCode} to ${method} ${path}: ${text.slice(0, 500)}`, permanent);
     }
     return { statusCode: res.statusCode, data: JSON.parse(text) as T };
   }

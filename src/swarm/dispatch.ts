@@ -57,16 +57,9 @@ export interface SendOptions {
   now?: () => number;
 }
 
-/** A job the agent would not take within the budget (or refused outright); names the host. */
+/** A job the agent would not take within the budget (or refused outright); the message names the host. */
 export class DispatchFailedError extends Error {
-  constructor(
-    readonly host: string,
-    message: string,
-    readonly permanent: boolean,
-  ) {
-    super(message);
-    this.name = 'DispatchFailedError';
-  }
+  name = 'DispatchFailedError';
 }
 
 /**
@@ -91,9 +84,9 @@ export async function sendAgentJob(
         return await client.submitJob(request.kind, { job_id: jobId, ...(opts.lifecycleId ? { lifecycle_id: opts.lifecycleId } : {}), ...request.body });
       } catch (err) {
         if (!(err instanceof AgentCallError)) throw err;
-        if (err.permanent) throw new DispatchFailedError(host.name, err.message, true);
+        if (err.permanent) throw new DispatchFailedError(err.message);
         if (now() + delay > deadline) {
-          throw new DispatchFailedError(host.name, `gave up on swarm host "${host.name}" after ${attempt} attempt(s) in ${Math.round(opts.budgetMs / 1000)} s: ${err.message}`, true);
+          throw new DispatchFailedError(`gave up on swarm host "${host.name}" after ${attempt} attempt(s) in ${Math.round(opts.budgetMs / 1000)} s: ${err.message}`);
         }
         opts.onRetry?.(attempt, err);
         await sleep(delay, opts.signal);

@@ -8,7 +8,7 @@ import type { Command } from 'commander';
 import type { LanNetworkSpec } from '../../compose/runtime';
 import { parseFleetIni } from '../../domain/ini';
 import type { DeploymentMode, Network } from '../../domain/schemas';
-import { shardByHost, type DispatchHost, type Shard } from '../../swarm/dispatch';
+import type { DispatchHost, Shard } from '../../swarm/dispatch';
 import { createApiClient, type DeckyView, type DeployBody } from '../api-client';
 import { action, EXIT_FAILED, printJson, processIo, type Io } from '../output';
 import { followOperation } from '../wait';
@@ -39,6 +39,8 @@ export async function runSwarmDeploy(opts: Omit<DeployOptions, 'replaceFleet'>, 
     const targets: DispatchHost[] = hosts
       .filter((h) => h.address)
       .map((h) => ({ uuid: h.uuid, name: h.name, address: h.address!, port: h.agent_port, fingerprint: h.client_cert_fingerprint, useIpvlan: h.use_ipvlan }));
+    // Loaded here, not with the CLI: the dispatch module brings the X.509 library along.
+    const { shardByHost } = await import('../../swarm/dispatch');
     const shards = shardByHost(
       deckies.filter((d: DeckyView) => mine.has(d.name)),
       targets,
