@@ -63,8 +63,17 @@ export const CustomServiceSchema = z
   .meta({ id: 'CustomService', examples: [{ image: 'registry.local/tarpit:1.2', exec: ['/usr/bin/tarpit', '--port', '2222'], ports: [2222] }] });
 export type CustomService = z.infer<typeof CustomServiceSchema>;
 
-/** Custom services by name; the name is what `services` lists, and must not be a catalogue service. */
-export const CustomServicesSchema = z.record(ServiceNameSchema, CustomServiceSchema);
+/**
+ * Custom services by name; the name is what `services` lists, and must not be a catalogue service.
+ * Names are checked by a refinement rather than as the record's key schema: a failed key aborts
+ * the parse, and the deploy request's union would then answer a bare "Invalid input".
+ */
+export const CustomServicesSchema = z.record(z.string(), CustomServiceSchema).superRefine((services, ctx) => {
+  for (const name of Object.keys(services)) {
+    const check = ServiceNameSchema.safeParse(name);
+    if (!check.success) ctx.addIssue({ code: 'custom', path: [name], message: `custom service name "${name}" ${check.error.issues[0].message}` });
+  }
+});
 export type CustomServices = z.infer<typeof CustomServicesSchema>;
 
 /** OS families whose network fingerprint a decky's base container imitates (compose-render's NMAP_OS_SYSCTLS). */
@@ -108,22 +117,22 @@ export interface ParsedFleet {
   warnings: string[];
 }
 
-export const DeployRequestSchema = z.union([
-  z
-    .object({
-      ini_content: z.string().min(1).max(INI_MAX_BYTES, 'INI content is limited to 512 KB'),
-      replace_fleet: z.boolean().default(false),
-    })
-    .strict(),
-  z
-    .object({
-      deckies: FleetDefinitionSchema.shape.deckies,
-      network: FleetDefinitionSchema.shape.network,
-      custom_services: FleetDefinitionSchema.shape.custom_services,
-      replace_fleet: z.boolean().default(false),
-    })
-    .strict(),
-]).meta({
+const IniDeployRequestSchema = z
+  .object({
+    ini_content: z.string().min(1).max(INI_MAX_BYTES, 'INI content is limited to 512 KB'),
+    replace_fleet: z.boolean().default(false),
+  })
+  .strict();
+const JsonDeployRequestSchema = z
+  .object({
+    deckies: FleetDefinitionSchema.shape.deckies,
+    network: FleetDefinitionSchema.shape.network,
+    custom_services: FleetDefinitionSchema.shape.custom_services,
+    replace_fleet: z.boolean().default(false),
+  })
+  .strict();
+
+export const DeployRequestSchema = z.union([IniDeployRequestSchema, JsonDeployRequestSchema]).meta({
   id: 'DeployRequest',
   description: 'A fleet as an INI file (`ini_content`) or as JSON (`deckies`, `network`)',
   examples: [
@@ -138,6 +147,15 @@ export const DeployRequestSchema = z.union([
   ],
 });
 export type DeployRequest = z.infer<typeof DeployRequestSchema>;
+
+/**
+ * A deploy body parsed by the form it is in (`ini_content` or not). The union alone answers a bare
+ * "Invalid input" when a mistake (a wrong type, an unknown enum value) fails both of its forms.
+ */
+export function parseDeployRequest(body: unknown): DeployRequest {
+  const isIni = typeof body === 'object' && body !== null && 'ini_content' in body;
+  return (isIni ? IniDeployRequestSchema : JsonDeployRequestSchema).parse(body);
+}
 
 /** A decky fully resolved: what the runtime needs to render and run it. */
 export const DeckySpecSchema = z.object({
