@@ -224,12 +224,15 @@ function buildCustomService(section: IniSection): [string, CustomService] {
   throw atKey(section.entries.get(key)?.line ?? section.line, key, issue.message);
 }
 
+/** Converts the text of a custom service key to the JSON shape of CustomService; the schema checks the rest. */
 function customValue(key: string, entry: IniEntry): unknown {
-  try {
-    if (key === 'exec') return splitCommandLine(entry.value);
-  } catch (err) {
-    if (err instanceof FleetInputError) throw atKey(entry.line, key, err.message);
-    throw err;
+  if (key === 'exec') {
+    try {
+      return splitCommandLine(entry.value);
+    } catch (err) {
+      if (err instanceof FleetInputError) throw atKey(entry.line, key, err.message);
+      throw err;
+    }
   }
   if (key !== 'ports') return entry.value;
   return entry.value
