@@ -7,7 +7,7 @@ import path from 'node:path';
 import Docker from 'dockerode';
 import type { DeckySpec } from '../domain/schemas';
 import type { Catalogue } from '../domain/catalog';
-import { LABELS, ROLES, lanNetworkName, renderComposeYaml } from '../domain/compose-render';
+import { LABELS, ROLES, lanNetworkName, renderComposeYaml, serviceImage } from '../domain/compose-render';
 import { composeCommand, run } from './command';
 import { classifyComposeFailure, ipvlanUnsupported, missingImage, networkConflict, RuntimeError } from './errors';
 
@@ -154,7 +154,7 @@ export class ComposeRuntime {
 
   /** Every image the decky needs must already be on the engine: no registry is used to pull. */
   async checkImages(decky: DeckySpec): Promise<void> {
-    const images = [decky.base_image, ...decky.services.map((s) => this.opts.catalogue.imageFor(s))];
+    const images = [decky.base_image, ...decky.services.map((s) => serviceImage(decky, s, this.opts.catalogue))];
     for (const image of images) {
       await this.opts.docker
         .getImage(image)

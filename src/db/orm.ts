@@ -5,6 +5,7 @@ import { entitySchemas } from '../entities';
 import { Migration20261127000000Initial } from './migrations/Migration20261127000000Initial';
 import { Migration20261127010000MutateEnabled } from './migrations/Migration20261127010000MutateEnabled';
 import { Migration20261128000000Swarm } from './migrations/Migration20261128000000Swarm';
+import { Migration20261129010000CustomServices } from './migrations/Migration20261129010000CustomServices';
 
 export function ormOptions(clientUrl: string): Options {
   return {
@@ -17,6 +18,7 @@ export function ormOptions(clientUrl: string): Options {
         { name: 'Migration20261127000000Initial', class: Migration20261127000000Initial },
         { name: 'Migration20261127010000MutateEnabled', class: Migration20261127010000MutateEnabled },
         { name: 'Migration20261128000000Swarm', class: Migration20261128000000Swarm },
+        { name: 'Migration20261129010000CustomServices', class: Migration20261129010000CustomServices },
       ],
       path: path.join(__dirname, 'migrations'),
       transactional: true,

@@ -6,10 +6,7 @@ import { existsSync, readFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { parse as parseYaml } from 'yaml';
 import { z } from 'zod';
-import { NmapOsSchema, type NmapOs } from './schemas';
-
-/** Service names end up in compose service keys, container names and env values: keep them plain. */
-const CatalogNameSchema = z.string().regex(/^[a-z0-9][a-z0-9_]*$/, 'must be lower-case letters, digits and underscores');
+import { NmapOsSchema, ServiceNameSchema as CatalogNameSchema, type NmapOs } from './schemas';
 
 const ServicesFileSchema = z.object({
   services: z

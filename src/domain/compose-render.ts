@@ -9,7 +9,7 @@
 import { stringify } from 'yaml';
 import type { Catalogue } from './catalog';
 import { FleetInputError } from './errors';
-import type { DeckySpec, NmapOs } from './schemas';
+import type { CustomService, DeckySpec, NmapOs } from './schemas';
 
 /** Labels on every container we create: the product only ever touches what carries them. */
 export const LABELS = {
@@ -39,6 +39,8 @@ export const NMAP_OS_SYSCTLS: Readonly<Record<NmapOs, Readonly<Record<string, st
   macos: { 'net.ipv4.ip_default_ttl': '64', 'net.ipv4.tcp_timestamps': '1' },
   windows: { 'net.ipv4.ip_default_ttl': '128', 'net.ipv4.tcp_timestamps': '0' },
   embedded: { 'net.ipv4.ip_default_ttl': '255', 'net.ipv4.tcp_timestamps': '0' },
+  // IOS starts at TTL 255 and sends no TCP timestamps.
+  cisco: { 'net.ipv4.ip_default_ttl': '255', 'net.ipv4.tcp_timestamps': '0' },
 };
 
 export interface ComposeService {
@@ -134,12 +136,23 @@ function renderBase(decky: DeckySpec, project: string): ComposeService {
   };
 }
 
+/** The image of one of the decky's services: its custom service's, else the catalogue's. */
+export function serviceImage(decky: DeckySpec, service: string, catalogue: Catalogue): string {
+  return customService(decky, service)?.image ?? catalogue.imageFor(service);
+}
+
+function customService(decky: DeckySpec, service: string): CustomService | undefined {
+  return Object.hasOwn(decky.custom_services, service) ? decky.custom_services[service] : undefined;
+}
+
 function renderService(decky: DeckySpec, service: string, project: string, catalogue: Catalogue): ComposeService {
-  const image = catalogue.imageFor(service);
-  const ports = catalogue.services.get(service)?.ports ?? [];
+  const custom = customService(decky, service);
+  const ports = custom ? (custom.ports ?? []) : (catalogue.services.get(service)?.ports ?? []);
   return {
-    image,
+    image: serviceImage(decky, service, catalogue),
     container_name: serviceContainerName(project, decky.name, service),
+    // Compose interpolates `$VAR` in a command too: the argv must reach the container verbatim.
+    ...(custom?.exec ? { command: custom.exec.map(escapeInterpolation) } : {}),
     restart: 'unless-stopped',
     init: true,
     labels: {
@@ -175,7 +188,11 @@ function configEnvironment(config: Record<string, string>, decky: string, servic
       );
     }
     sourceKey[variable] = key;
-    environment[variable] = value.replaceAll('$', () => '$$');
+    environment[variable] = escapeInterpolation(value);
   }
   return environment;
+}
+
+function escapeInterpolation(value: string): string {
+  return value.replaceAll('$', () => '$$');
 }

@@ -6,9 +6,19 @@
  */
 import type { Archetype, Catalogue } from './catalog';
 import { FleetConflictError, FleetInputError } from './errors';
+import { parseFleetIni } from './ini';
 import { parseMutateInterval } from './interval';
 import { allocateIps, ipInSubnet, ipToInt, parseCidr } from './ip-allocation';
-import { DeckyNameSchema, DeckyRequestSchema, DeckySpecSchema, type DeckyRequest, type DeckySpec } from './schemas';
+import {
+  DeckyNameSchema,
+  DeckyRequestSchema,
+  DeckySpecSchema,
+  type CustomServices,
+  type DeckyRequest,
+  type DeckySpec,
+  type DeployRequest,
+  type ParsedFleet,
+} from './schemas';
 
 export interface FleetNetwork {
   subnet: string;
@@ -23,10 +33,20 @@ export interface ResolveFleetContext {
   existing: Map<string, string>;
   /** Uniform [0, 1); inject seededRng() for reproducible picks. */
   rng: () => number;
+  /** The definition's bring-your-own services, usable by name next to the catalogue's. */
+  customServices?: CustomServices;
 }
 
 const DEFAULT_DISTRO = 'debian';
 const MAX_RANDOM_SERVICES = 3;
+
+/** A custom service must not shadow a catalogue service: `services` would not say which one it means. */
+function checkCustomServiceNames(custom: CustomServices, catalogue: Catalogue): void {
+  const clash = Object.keys(custom).find((name) => catalogue.services.has(name));
+  if (clash) {
+    throw inputError(['custom_services', clash], `"${clash}" is a catalogue service; give the custom service another name`);
+  }
+}
 
 /** A decky after `amount` expansion, remembering which request (index) it came from. */
 interface ExpandedDecky {
@@ -42,15 +62,29 @@ interface RequestPlan {
   archetype?: Archetype;
   mutate_interval: number | null;
   service_config: Record<string, Record<string, string>>;
+  /** The definitions of the custom services this request lists. */
+  custom_services: CustomServices;
 }
 
 type Path = (string | number)[];
 
+/**
+ * The fleet a deploy request defines, with the warnings of its INI: one reading for the deploy and
+ * anything that plans one, so both skip and report the same things.
+ */
+export function readFleetDefinition(request: DeployRequest): ParsedFleet {
+  if ('ini_content' in request) return parseFleetIni(request.ini_content);
+  const { deckies, network, custom_services } = request;
+  return { definition: { deckies, network, ...(custom_services ? { custom_services } : {}) }, warnings: [] };
+}
+
 export function resolveFleet(requests: DeckyRequest[], ctx: ResolveFleetContext): DeckySpec[] {
+  const custom = ctx.customServices ?? {};
+  checkCustomServiceNames(custom, ctx.catalogue);
   const deckies = requests.flatMap(expandAmount);
   deckies.forEach(checkExpandedNames);
   rejectDuplicateNames(deckies);
-  const plans = requests.map((request, index) => planRequest(request, index, ctx.catalogue));
+  const plans = requests.map((request, index) => planRequest(request, index, ctx.catalogue, custom));
   deckies.forEach((d) => checkExplicitIp(d, ctx.network));
 
   rejectExistingNames(deckies, ctx.existing);
@@ -114,7 +148,7 @@ function rejectDuplicateNames(deckies: ExpandedDecky[]): void {
   }
 }
 
-function planRequest(request: DeckyRequest, index: number, catalogue: Catalogue): RequestPlan {
+function planRequest(request: DeckyRequest, index: number, catalogue: Catalogue, custom: CustomServices): RequestPlan {
   const archetype = request.archetype === undefined ? undefined : catalogue.archetypes.get(request.archetype);
   if (request.archetype !== undefined && !archetype) {
     throw inputError(
@@ -122,24 +156,28 @@ function planRequest(request: DeckyRequest, index: number, catalogue: Catalogue)
       `unknown archetype "${request.archetype}"; valid archetypes: ${[...catalogue.archetypes.keys()].join(', ')}`,
     );
   }
-  request.services?.forEach((service, i) => checkDeckyService(service, ['deckies', index, 'services', i], catalogue));
+  request.services?.forEach((service, i) => checkDeckyService(service, ['deckies', index, 'services', i], catalogue, custom));
   const duplicate = request.services?.find((s, i) => request.services?.indexOf(s) !== i);
   if (duplicate) throw inputError(['deckies', index, 'services'], `service "${duplicate}" is listed twice`);
   Object.keys(request.service_config ?? {}).forEach((service) =>
-    checkDeckyService(service, ['deckies', index, 'service_config', service], catalogue),
+    checkDeckyService(service, ['deckies', index, 'service_config', service], catalogue, custom),
   );
   return {
     services: request.services,
     archetype,
     mutate_interval: parseInterval(request, index),
     service_config: request.service_config ?? {},
+    custom_services: Object.fromEntries(Object.entries(custom).filter(([name]) => request.services?.includes(name))),
   };
 }
 
-export function checkDeckyService(service: string, path: Path, catalogue: Catalogue): void {
+/** A service a decky may run: a per-decky catalogue service, or one of `custom` (the decky's own). */
+export function checkDeckyService(service: string, path: Path, catalogue: Catalogue, custom: CustomServices = {}): void {
+  if (Object.hasOwn(custom, service)) return;
   const entry = catalogue.services.get(service);
   if (!entry) {
-    throw inputError(path, `unknown service "${service}"; valid services: ${catalogue.perDeckyServices().join(', ')}`);
+    const valid = [...catalogue.perDeckyServices(), ...Object.keys(custom)].join(', ');
+    throw inputError(path, `unknown service "${service}"; valid services: ${valid}`);
   }
   if (entry.singleton) throw inputError(path, `service "${service}" runs fleet-wide and cannot be given to a decky`);
 }
@@ -221,9 +259,10 @@ function toSpec(decky: ExpandedDecky, plan: RequestPlan, ip: string, ctx: Resolv
     distro,
     base_image: catalogue.baseImage(),
     hostname: decky.hostname,
-    nmap_os: plan.archetype?.nmap_os ?? (distro.startsWith('windows') ? 'windows' : 'linux'),
+    nmap_os: decky.request.nmap_os ?? plan.archetype?.nmap_os ?? (distro.startsWith('windows') ? 'windows' : 'linux'),
     service_config: structuredClone(plan.service_config),
     mutate_interval: plan.mutate_interval,
+    custom_services: structuredClone(plan.custom_services),
   });
 }
 

@@ -44,6 +44,42 @@ export type Network = z.infer<typeof NetworkSchema>;
 
 export const ServiceConfigSchema = z.record(z.string(), z.record(z.string(), z.string()));
 
+/** Service names end up in compose service keys, container names and env values: keep them plain. */
+export const ServiceNameSchema = z.string().regex(/^[a-z0-9][a-z0-9_]*$/, 'must be lower-case letters, digits and underscores');
+
+/**
+ * A bring-your-own service (DECNET's `[custom-<name>]` section): an image already on the engine,
+ * run in the decky's network namespace like a catalogue service. `exec` is the argv, run without a shell.
+ */
+export const CustomServiceSchema = z
+  .object({
+    image: z.string().min(1).max(255).regex(/^\S+$/, 'must be an image reference without spaces'),
+    exec: z.array(z.string()).min(1, 'must name the program to run').max(256).optional()
+      .meta({ description: "The container's command as an argv list, run without a shell; absent: the image's own command" }),
+    ports: z.array(z.number().int().min(1).max(65535)).max(64).optional()
+      .meta({ description: 'Ports it listens on, told to it as DECNET_PORTS' }),
+  })
+  .strict()
+  .meta({ id: 'CustomService', examples: [{ image: 'registry.local/tarpit:1.2', exec: ['/usr/bin/tarpit', '--port', '2222'], ports: [2222] }] });
+export type CustomService = z.infer<typeof CustomServiceSchema>;
+
+/**
+ * Custom services by name; the name is what `services` lists, and must not be a catalogue service.
+ * Names are checked by a refinement rather than as the record's key schema: a failed key aborts
+ * the parse, and the deploy request's union would then answer a bare "Invalid input".
+ */
+export const CustomServicesSchema = z.record(z.string(), CustomServiceSchema).superRefine((services, ctx) => {
+  for (const name of Object.keys(services)) {
+    const check = ServiceNameSchema.safeParse(name);
+    if (!check.success) ctx.addIssue({ code: 'custom', path: [name], message: `custom service name "${name}" ${check.error.issues[0].message}` });
+  }
+});
+export type CustomServices = z.infer<typeof CustomServicesSchema>;
+
+/** OS families whose network fingerprint a decky's base container imitates (compose-render's NMAP_OS_SYSCTLS). */
+export const NmapOsSchema = z.enum(['linux', 'windows', 'embedded', 'bsd', 'macos', 'cisco']);
+export type NmapOs = z.infer<typeof NmapOsSchema>;
+
 /** One decky as an operator asks for it (JSON form; the INI form is parsed into the same shape). */
 export const DeckyRequestSchema = z
   .object({
@@ -55,6 +91,7 @@ export const DeckyRequestSchema = z
     mutate_interval: MutateIntervalSchema.optional(),
     distro: z.string().min(1).max(64).optional(),
     hostname: z.string().regex(/^[A-Za-z0-9][A-Za-z0-9-]{0,62}$/, 'must be a valid host name').optional(),
+    nmap_os: NmapOsSchema.optional().meta({ description: "OS family of the network fingerprint; default: the archetype's, else from the distro" }),
     service_config: ServiceConfigSchema.optional(),
   })
   .strict()
@@ -69,25 +106,33 @@ export const FleetDefinitionSchema = z
   .object({
     network: NetworkSchema.partial().optional(),
     deckies: z.array(DeckyRequestSchema).min(1, 'at least one decky is required'),
+    custom_services: CustomServicesSchema.optional(),
   })
   .strict();
 export type FleetDefinition = z.infer<typeof FleetDefinitionSchema>;
 
-export const DeployRequestSchema = z.union([
-  z
-    .object({
-      ini_content: z.string().min(1).max(INI_MAX_BYTES, 'INI content is limited to 512 KB'),
-      replace_fleet: z.boolean().default(false),
-    })
-    .strict(),
-  z
-    .object({
-      deckies: FleetDefinitionSchema.shape.deckies,
-      network: FleetDefinitionSchema.shape.network,
-      replace_fleet: z.boolean().default(false),
-    })
-    .strict(),
-]).meta({
+/** A fleet read from a deploy request, with what was skipped in it (line-numbered for an INI). */
+export interface ParsedFleet {
+  definition: FleetDefinition;
+  warnings: string[];
+}
+
+const IniDeployRequestSchema = z
+  .object({
+    ini_content: z.string().min(1).max(INI_MAX_BYTES, 'INI content is limited to 512 KB'),
+    replace_fleet: z.boolean().default(false),
+  })
+  .strict();
+const JsonDeployRequestSchema = z
+  .object({
+    deckies: FleetDefinitionSchema.shape.deckies,
+    network: FleetDefinitionSchema.shape.network,
+    custom_services: FleetDefinitionSchema.shape.custom_services,
+    replace_fleet: z.boolean().default(false),
+  })
+  .strict();
+
+export const DeployRequestSchema = z.union([IniDeployRequestSchema, JsonDeployRequestSchema]).meta({
   id: 'DeployRequest',
   description: 'A fleet as an INI file (`ini_content`) or as JSON (`deckies`, `network`)',
   examples: [
@@ -103,8 +148,14 @@ export const DeployRequestSchema = z.union([
 });
 export type DeployRequest = z.infer<typeof DeployRequestSchema>;
 
-export const NmapOsSchema = z.enum(['linux', 'windows', 'embedded', 'bsd', 'macos']);
-export type NmapOs = z.infer<typeof NmapOsSchema>;
+/**
+ * A deploy body parsed by the form it is in (`ini_content` or not). The union alone answers a bare
+ * "Invalid input" when a mistake (a wrong type, an unknown enum value) fails both of its forms.
+ */
+export function parseDeployRequest(body: unknown): DeployRequest {
+  const isIni = typeof body === 'object' && body !== null && 'ini_content' in body;
+  return (isIni ? IniDeployRequestSchema : JsonDeployRequestSchema).parse(body);
+}
 
 /** A decky fully resolved: what the runtime needs to render and run it. */
 export const DeckySpecSchema = z.object({
@@ -118,6 +169,8 @@ export const DeckySpecSchema = z.object({
   nmap_os: NmapOsSchema,
   service_config: ServiceConfigSchema,
   mutate_interval: z.number().int().positive().nullable(),
+  /** The custom services defined for this decky, kept so a mutation, heal or agent renders them again. */
+  custom_services: CustomServicesSchema.default({}),
 });
 export type DeckySpec = z.infer<typeof DeckySpecSchema>;
 
@@ -209,6 +262,7 @@ export const DeployResponseSchema = z
     lifecycle_ids: z.array(z.string().uuid()).meta({ description: 'One per deployed decky, in the order of `deckies` (orphans re-homed to live swarm hosts come last)' }),
     deckies: z.array(z.string()),
     teardown_lifecycle_ids: z.array(z.string().uuid()).meta({ description: 'replace_fleet: the deckies the new definition drops' }),
+    warnings: z.array(z.string()).meta({ description: 'What the definition holds but the deploy skipped, e.g. an INI subsection of a decky the file does not define' }),
   })
   .meta({ id: 'DeployResponse' });
 export type DeployResponseBody = z.infer<typeof DeployResponseSchema>;

@@ -1,5 +1,5 @@
 import { EntitySchema } from '@mikro-orm/core';
-import type { DeckyState, NmapOs } from '../domain/schemas';
+import type { CustomServices, DeckyState, NmapOs } from '../domain/schemas';
 
 /** A decky's desired state. The row exists from deploy until its teardown succeeds. */
 export class Decky {
@@ -12,6 +12,8 @@ export class Decky {
   hostname!: string;
   nmapOs!: NmapOs;
   serviceConfig: Record<string, Record<string, string>> = {};
+  /** Bring-your-own services defined for this decky (by name), rendered next to the catalogue's. */
+  customServices: CustomServices = {};
   /** Minutes; null = the global interval. */
   mutateInterval: number | null = null;
   /** False once an operator switched mutation off for this decky. */
@@ -38,6 +40,7 @@ export const DeckySchema = new EntitySchema<Decky>({
     hostname: { type: 'string' },
     nmapOs: { type: 'string' },
     serviceConfig: { type: 'json' },
+    customServices: { type: 'json' },
     mutateInterval: { type: 'integer', nullable: true },
     mutateEnabled: { type: 'boolean', default: true },
     lastMutated: { type: 'Date', nullable: true },

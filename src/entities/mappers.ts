@@ -15,6 +15,7 @@ export function deckyToSpec(d: Decky): DeckySpec {
     nmap_os: d.nmapOs,
     service_config: d.serviceConfig,
     mutate_interval: d.mutateInterval,
+    custom_services: d.customServices,
   };
 }
 
@@ -30,6 +31,7 @@ export function specToDeckyFields(spec: DeckySpec): Partial<Decky> {
     nmapOs: spec.nmap_os,
     serviceConfig: spec.service_config,
     mutateInterval: spec.mutate_interval,
+    customServices: spec.custom_services,
   };
 }
 

@@ -6,8 +6,7 @@ import { createHash } from 'node:crypto';
 import type { EntityManager } from '@mikro-orm/postgresql';
 import { Decky, DeckyLifecycle, DeploymentSettings, IdempotencyKey } from '../entities';
 import { specToDeckyFields } from '../entities/mappers';
-import { parseFleetIni } from '../domain/ini';
-import { resolveFleet } from '../domain/fleet';
+import { readFleetDefinition, resolveFleet } from '../domain/fleet';
 import { FleetConflictError, FleetInputError } from '../domain/errors';
 import type { DeployRequest, FleetDefinition, Network, Trigger } from '../domain/schemas';
 import { ConflictError } from './errors';
@@ -23,6 +22,7 @@ export interface DeployResponse {
   lifecycle_ids: string[];
   deckies: string[];
   teardown_lifecycle_ids: string[];
+  warnings: string[];
 }
 
 /** Deploys are serialized with one advisory lock: IP allocation must see every earlier deploy. */
@@ -33,8 +33,7 @@ export async function submitDeploy(
   request: DeployRequest,
   opts: { trigger: Trigger; idempotencyKey?: string },
 ): Promise<DeployResponse> {
-  const definition: FleetDefinition =
-    'ini_content' in request ? parseFleetIni(request.ini_content) : { deckies: request.deckies, network: request.network };
+  const { definition, warnings } = readFleetDefinition(request);
   const requestHash = createHash('sha256').update(JSON.stringify(request)).digest('hex');
 
   const em = ctx.orm.em.fork();
@@ -49,7 +48,7 @@ export async function submitDeploy(
         return { response: seen.response as unknown as DeployResponse, toStart: [] as DeckyLifecycle[] };
       }
     }
-    return planDeploy(ctx, tx, definition, request.replace_fleet, opts, requestHash);
+    return planDeploy(ctx, tx, definition, warnings, request.replace_fleet, opts, requestHash);
   });
 
   // After the commit: a crash from here on leaves pending rows that the reconciler starts at boot.
@@ -67,6 +66,7 @@ async function planDeploy(
   ctx: OperationsContext,
   tx: EntityManager,
   definition: FleetDefinition,
+  warnings: string[],
   replaceFleet: boolean,
   opts: { trigger: Trigger; idempotencyKey?: string },
   requestHash: string,
@@ -83,6 +83,7 @@ async function planDeploy(
     network: { subnet: network.subnet, gateway: network.gateway, ip_range: network.ip_range },
     existing: new Map(kept.map((d) => [d.name, d.ip])),
     rng: Math.random,
+    customServices: definition.custom_services,
   });
   const limit = settings.deploymentLimit;
   if (kept.length + specs.length > limit) {
@@ -140,6 +141,7 @@ async function planDeploy(
     lifecycle_ids: started.map((r) => r.id),
     deckies: started.map((r) => r.deckyName),
     teardown_lifecycle_ids: teardowns.map((r) => r.id),
+    warnings,
   };
   if (opts.idempotencyKey) {
     tx.create(IdempotencyKey, { key: opts.idempotencyKey, requestHash, response: response as unknown as Record<string, unknown>, createdAt: now });

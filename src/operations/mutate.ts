@@ -37,7 +37,7 @@ export async function planMutation(
           lifecycle_id: inFlight.id,
         });
       }
-      const services = request.services ? checkMutationServices(request.services, catalogue) : pickNewServices(decky, catalogue, Math.random);
+      const services = request.services ? checkMutationServices(request.services, catalogue, decky.customServices) : pickNewServices(decky, catalogue, Math.random);
       const previousServices = decky.services;
       decky.services = services;
       const row = createPendingLifecycle(tx, { deckyName, operation: 'mutate', trigger, hostUuid: decky.hostUuid });

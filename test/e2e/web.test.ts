@@ -287,6 +287,7 @@ describe('the web UI', () => {
     const view = (await api.get('/deckies/ws-01')).body;
     expect(await cell(row, 'state').textContent()).toContain('running');
     expect(await cell(row, 'ip').textContent()).toBe(view.ip);
+    expect(await cell(row, 'os').textContent()).toBe('windows');
     expect(await cell(row, 'host').textContent()).toBe('master (local)');
     expect(await cell(row, 'services').textContent()).toBe('smb, rdp');
     expect(await cell(row, 'last-mutation').textContent()).toBe('never');

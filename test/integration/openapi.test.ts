@@ -158,10 +158,15 @@ describe('GET /openapi.json', () => {
     expect(ini).toMatchObject({ required: ['ini_content'], additionalProperties: false, properties: { replace_fleet: { default: false } } });
     expect(jsonForm).toMatchObject({ required: ['deckies'], additionalProperties: false });
     expect(schemas.DeckyRequest.properties.name.pattern).toBe('^[a-z0-9][a-z0-9-]{0,62}$');
+    // DECNET's INI additions have their JSON form: custom services beside the deckies, nmap_os on a decky.
+    expect(jsonForm.properties.custom_services.additionalProperties).toEqual({ $ref: '#/components/schemas/CustomService' });
+    expect(schemas.CustomService).toMatchObject({ required: ['image'], additionalProperties: false, properties: { exec: { type: 'array' } } });
+    expect(schemas.DeckyRequest.properties.nmap_os.enum).toEqual(expect.arrayContaining(['linux', 'windows', 'bsd', 'embedded', 'cisco']));
+    expect(schemas.DeployResponse.required).toEqual(expect.arrayContaining(['warnings']));
     expect(body('/api/v1/deckies/{name}/mutate-interval', 'put')).toEqual({ $ref: '#/components/schemas/MutateIntervalRequest' });
     expect(doc.paths['/api/v1/deckies/{name}/mutate'].post.requestBody.required).toBe(false);
     // The responses come from the same module: DeckyView is what deckyToView returns.
-    expect(Object.keys(schemas.DeckyView.properties)).toEqual(expect.arrayContaining(['name', 'ip', 'services', 'state', 'last_lifecycle', 'created_at']));
+    expect(Object.keys(schemas.DeckyView.properties)).toEqual(expect.arrayContaining(['name', 'ip', 'services', 'state', 'last_lifecycle', 'created_at', 'nmap_os', 'custom_services']));
   });
 });
 

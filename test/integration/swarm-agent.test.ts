@@ -226,6 +226,21 @@ describe('decnet agent', () => {
     expect(JSON.parse(await fs.readFile(path.join(a.bundleDir, 'data', 'jobs', 'job-deploy-a2.json'), 'utf8')).report).toBe('acknowledged');
   });
 
+  test("a deploy job runs the decky's custom services as the master would: their image, their argv, in the decky's namespace", async () => {
+    const argv = ['/bin/sh', '-c', 'exec sleep "$0"', '3600'];
+    const byo = { ...decky('byo1', stack.lan.ip(23)), services: ['ssh', 'tarpit'], custom_services: { tarpit: { image: `${registry()}/base:${tag()}`, exec: argv, ports: [2222] } } };
+    const network = { driver: 'macvlan', parent: stack.lan.parent, subnet: stack.lan.subnet, gateway: stack.lan.gateway };
+    expect((await agentRequest(a, master, 'POST', '/deploy', { job_id: 'job-deploy-byo1', config: { network, deckies: [byo] } })).status).toBe(202);
+    expect(await waitForJob(a, 'job-deploy-byo1')).toMatchObject({ status: 'succeeded', results: [{ decky: 'byo1', ok: true }] });
+    const containers = await projectContainers('tagenta', 'byo1');
+    const base = containers.find((c) => c.Labels[LABELS.role] === 'base')!;
+    const tarpit = await docker.getContainer(containers.find((c) => c.Labels[LABELS.service] === 'tarpit')!.Id).inspect();
+    expect([tarpit.State.Running, tarpit.Config.Cmd, tarpit.HostConfig.NetworkMode]).toEqual([true, argv, `container:${base.Id}`]);
+
+    expect((await agentRequest(a, master, 'POST', '/teardown', { job_id: 'job-teardown-byo1', decky: 'byo1' })).status).toBe(202);
+    expect((await waitForJob(a, 'job-teardown-byo1')).status).toBe('succeeded');
+  });
+
   test('a teardown job removes the containers', async () => {
     const res = await agentRequest(a, master, 'POST', '/teardown', { job_id: 'job-teardown-a1', decky: 'web1' });
     expect(res.status).toBe(202);

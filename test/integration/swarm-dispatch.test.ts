@@ -191,6 +191,35 @@ test('teardown of a swarm decky goes through its agent', async () => {
   expect((await api.get('/deckies/sw-05')).status).toBe(404);
 });
 
+test("a decky's custom service reaches its agent through dispatch and runs there with its argv; a mutation through the agent keeps it", async () => {
+  const argv = ['/bin/sh', '-c', 'exec sleep "$0"', '3600'];
+  const image = `${process.env.TEST_IMAGE_REGISTRY}/base:${process.env.TEST_IMAGE_TAG}`;
+  const res = await api.post('/deckies/deploy', {
+    network: network(),
+    deckies: [{ name: 'byo', services: ['ssh', 'tarpit'] }],
+    custom_services: { tarpit: { image, exec: argv } },
+  });
+  expect(res.status).toBe(202);
+  const [row] = await waitForTerminal(api, res.body.lifecycle_ids);
+  expect([row.status, row.error, stepNames(row)]).toEqual(['succeeded', null, ['render', 'dispatch', 'agent_result', 'schedule']]);
+  const host = Object.values(agents).find((a) => a.hostUuid === row.host_uuid)!;
+  const runsArgv = async () => {
+    const containers = await projectContainers(host, 'byo');
+    const base = containers.find((c) => c.Labels[LABELS.role] === ROLES.base)!;
+    const tarpit = await stack.docker.getContainer(containers.find((c) => c.Labels[LABELS.service] === 'tarpit')!.Id).inspect();
+    expect([tarpit.State.Running, tarpit.Config.Cmd, tarpit.HostConfig.NetworkMode]).toEqual([true, argv, `container:${base.Id}`]);
+    return tarpit.Id;
+  };
+  const before = await runsArgv();
+
+  const mutated = await api.post('/deckies/byo/mutate', {});
+  const [mutation] = await waitForTerminal(api, mutated.body.lifecycle_ids);
+  expect([mutation.status, mutation.error]).toEqual(['succeeded', null]);
+  expect((await api.get('/deckies/byo')).body.services[0]).toBe('tarpit');
+  expect(await runsArgv()).toBe(before);
+  await teardown(['byo']);
+});
+
 test('an agent SIGKILLed mid-deploy and started again finishes its rows', async () => {
   const { a, b } = agents;
   const body = await deploy([

@@ -32,7 +32,10 @@ export interface DeckyView {
   ip: string;
   services: string[];
   archetype: string | null;
+  /** OS family whose network fingerprint the decky imitates: linux, windows, bsd, macos, embedded, cisco. */
   nmap_os: string;
+  /** Its bring-your-own services by name (older masters leave it out). */
+  custom_services?: Record<string, { image: string; exec?: string[]; ports?: number[] }>;
   /** Minutes set on this decky; null when the global default applies. */
   mutate_interval: number | null;
   /** false once scheduled mutation was switched off (older masters leave it out). */

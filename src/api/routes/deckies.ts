@@ -3,7 +3,7 @@ import { Router } from 'express';
 import { z } from 'zod';
 import { Decky, DeckyLifecycle } from '../../entities';
 import { deckyToView, lifecycleToRow } from '../../entities/mappers';
-import { DeckyNameSchema, DeployRequestSchema, LifecycleQuerySchema, MutateIntervalRequestSchema, MutateRequestSchema } from '../../domain/schemas';
+import { DeckyNameSchema, LifecycleQuerySchema, MutateIntervalRequestSchema, MutateRequestSchema, parseDeployRequest } from '../../domain/schemas';
 import { submitDeploy } from '../../operations/deploy';
 import { submitTeardown } from '../../operations/teardown';
 import { setMutateInterval, submitMutation } from '../../operations/mutate';
@@ -21,7 +21,7 @@ export function deckiesRouter(deps: ApiDeps): Router {
   const router = Router();
 
   router.post('/deploy', requireRole('admin'), async (req, res) => {
-    const body = DeployRequestSchema.parse(req.body ?? {});
+    const body = parseDeployRequest(req.body ?? {});
     const key = req.header('Idempotency-Key');
     const idempotencyKey = key === undefined ? undefined : IdempotencyKeySchema.parse(key);
     await deps.ensureTemporalReachable();

@@ -53,7 +53,7 @@ export async function runSwarmDeploy(opts: Omit<DeployOptions, 'replaceFleet'>, 
 
 /** The LAN as the fleet file gives it (for the plan's driver; the master fills in the rest). */
 function fleetLan(body: DeployBody): LanNetworkSpec {
-  const network = typeof body.ini_content === 'string' ? parseFleetIni(body.ini_content).network : (body.network as Partial<Network> | undefined);
+  const network = typeof body.ini_content === 'string' ? parseFleetIni(body.ini_content).definition.network : (body.network as Partial<Network> | undefined);
   return {
     driver: network?.ipvlan ? 'ipvlan' : 'macvlan',
     parent: network?.interface ?? '',

@@ -14,6 +14,7 @@ import {
   renderComposeYaml,
   renderDeckyCompose,
   serviceContainerName,
+  serviceImage,
 } from '../../../src/domain/compose-render';
 import { FleetInputError } from '../../../src/domain/errors';
 import { NmapOsSchema, type DeckySpec } from '../../../src/domain/schemas';
@@ -33,6 +34,7 @@ function decky(overrides: Partial<DeckySpec> = {}): DeckySpec {
     nmap_os: 'linux',
     service_config: {},
     mutate_interval: null,
+    custom_services: {},
     ...overrides,
   };
 }
@@ -67,10 +69,15 @@ describe('NMAP_OS_SYSCTLS', () => {
     }
   });
 
-  it('sets the initial TTL of each family', () => {
-    expect(NMAP_OS_SYSCTLS.linux['net.ipv4.ip_default_ttl']).toBe('64');
-    expect(NMAP_OS_SYSCTLS.windows['net.ipv4.ip_default_ttl']).toBe('128');
-    expect(NMAP_OS_SYSCTLS.embedded['net.ipv4.ip_default_ttl']).toBe('255');
+  it('sets the initial TTL and TCP timestamps of each family', () => {
+    const fingerprint = (family: keyof typeof NMAP_OS_SYSCTLS) =>
+      [NMAP_OS_SYSCTLS[family]['net.ipv4.ip_default_ttl'], NMAP_OS_SYSCTLS[family]['net.ipv4.tcp_timestamps']];
+    expect(fingerprint('linux')).toEqual(['64', '1']);
+    expect(fingerprint('bsd')).toEqual(['64', '1']);
+    expect(fingerprint('macos')).toEqual(['64', '1']);
+    expect(fingerprint('windows')).toEqual(['128', '0']);
+    expect(fingerprint('embedded')).toEqual(['255', '0']);
+    expect(fingerprint('cisco')).toEqual(['255', '0']);
   });
 });
 
@@ -137,6 +144,42 @@ describe('renderDeckyCompose', () => {
     expect(file.networks.lan.name).toBe('agent1-decnet_lan');
   });
 
+  it.each(['cisco', 'bsd', 'embedded'] as const)('renders an nmap_os=%s decky with the sysctls of its family', (family) => {
+    expect(renderDeckyCompose(decky({ nmap_os: family }), options).services.web.sysctls).toEqual(NMAP_OS_SYSCTLS[family]);
+  });
+
+  it("renders a custom service like a catalogue one, with its image, its argv as the command and its ports", () => {
+    const custom = decky({
+      services: ['ssh', 'tarpit'],
+      custom_services: {
+        tarpit: { image: 'registry.local/tarpit:1.2', exec: ['/usr/bin/tarpit', '--motd', 'costs $5'], ports: [2222, 2223] },
+        unused: { image: 'registry.local/unused:1' },
+      },
+      service_config: { tarpit: { delay: '10' } },
+    });
+    const file = renderDeckyCompose(custom, options);
+    expect(Object.keys(file.services)).toEqual(['web', 'web-ssh', 'web-tarpit']);
+    expect(file.services['web-tarpit']).toEqual({
+      image: 'registry.local/tarpit:1.2',
+      container_name: 'decnet_web.tarpit',
+      command: ['/usr/bin/tarpit', '--motd', 'costs $$5'],
+      restart: 'unless-stopped',
+      init: true,
+      labels: { 'decnet.decky': 'web', 'decnet.service': 'tarpit', 'decnet.role': 'service', 'decnet.project': 'decnet' },
+      network_mode: 'service:web',
+      depends_on: ['web'],
+      environment: { DECNET_DECKY: 'web', DECNET_SERVICE: 'tarpit', DECNET_PORTS: '2222,2223', DECNET_CFG_DELAY: '10' },
+    });
+    expect(serviceImage(custom, 'tarpit', catalogue)).toBe('registry.local/tarpit:1.2');
+    expect(serviceImage(custom, 'ssh', catalogue)).toBe('decnet/ssh:latest');
+  });
+
+  it("runs a custom service without exec with its image's own command", () => {
+    const file = renderDeckyCompose(decky({ services: ['bare'], custom_services: { bare: { image: 'bare:1' } } }), options);
+    expect(file.services['web-bare']).not.toHaveProperty('command');
+    expect(file.services['web-bare'].environment?.DECNET_PORTS).toBe('');
+  });
+
   it('turns config keys into DECNET_CFG_ variables and keeps $ away from compose interpolation', () => {
     const file = renderDeckyCompose(decky({ services: ['ftp'], service_config: { ftp: { 'banner-text': 'cost $5 ${X}', 'motd.line': 'hi' } } }), options);
     expect(file.services['web-ftp'].environment).toMatchObject({
@@ -163,9 +206,10 @@ describe('renderComposeYaml', () => {
   const tricky = decky({
     name: 'on',
     hostname: 'on',
-    services: ['http', 'docker_api'],
+    services: ['http', 'docker_api', 'tarpit'],
     nmap_os: 'embedded',
     service_config: { http: { yes: 'no', time: '1:20', octal: '0755', eq: '=', empty: '', home: 'a $HOME b', multi: 'x\ny' } },
+    custom_services: { tarpit: { image: 'registry.local/tarpit:1.2', exec: ['/bin/sh', '-c', 'echo $HOME', 'on', '0755'] } },
   });
 
   it('writes YAML that reads back to exactly the rendered object', () => {
@@ -184,7 +228,7 @@ describe('renderComposeYaml', () => {
     expect(result.status).toBe(0);
 
     const resolved = parseYaml(result.stdout, { version: '1.1' });
-    expect(Object.keys(resolved.services).sort()).toEqual(['on', 'on-docker_api', 'on-http']);
+    expect(Object.keys(resolved.services).sort()).toEqual(['on', 'on-docker_api', 'on-http', 'on-tarpit']);
     expect(resolved.services.on.networks.lan.ipv4_address).toBe('192.168.1.50');
     expect(resolved.services.on.sysctls['net.ipv4.ip_default_ttl']).toBe('255');
     expect(resolved.services.on.labels[LABELS.role]).toBe('base');
@@ -198,6 +242,10 @@ describe('renderComposeYaml', () => {
       DECNET_CFG_MULTI: 'x\ny',
     });
     expect(resolved.services['on-http'].environment.DECNET_CFG_HOME).toMatch(/^a \$?\$HOME b$/);
+    const [shell, flag, script, ...rest] = resolved.services['on-tarpit'].command;
+    expect([shell, flag, ...rest]).toEqual(['/bin/sh', '-c', 'on', '0755']);
+    expect(script).toMatch(/^echo \$?\$HOME$/);
+    expect(resolved.services['on-tarpit'].network_mode).toBe('service:on');
     expect(resolved.networks.lan).toMatchObject({ external: true, name: 'decnet_lan' });
   });
 });

@@ -1,6 +1,6 @@
 import { loadCatalogue } from '../../../src/domain/catalog';
 import { FleetConflictError, FleetInputError } from '../../../src/domain/errors';
-import { drawServices, resolveFleet, seededRng, type ResolveFleetContext } from '../../../src/domain/fleet';
+import { drawServices, readFleetDefinition, resolveFleet, seededRng, type ResolveFleetContext } from '../../../src/domain/fleet';
 import { DeckySpecSchema, type DeckyRequest } from '../../../src/domain/schemas';
 
 const catalogue = loadCatalogue({ registry: 'decnet', tag: 'latest' });
@@ -51,6 +51,7 @@ describe('resolveFleet', () => {
       nmap_os: 'linux',
       service_config: { http: { server_header: 'Apache/2.4.57' } },
       mutate_interval: 120,
+      custom_services: {},
     });
   });
 
@@ -132,6 +133,77 @@ describe('resolveFleet', () => {
     const specs = resolveFleet([{ name: 'w', amount: 2, services: ['http'], service_config: { http: { a: '1' } } }], context());
     specs[0].service_config.http.a = 'changed';
     expect(specs[1].service_config).toEqual({ http: { a: '1' } });
+  });
+
+  describe('nmap_os', () => {
+    it("is the archetype's by default, an explicit one wins, and every expanded decky carries it", () => {
+      const specs = resolveFleet(
+        [
+          { name: 'rtr', archetype: 'printer', nmap_os: 'cisco', amount: 3 },
+          { name: 'pr', archetype: 'printer' },
+          { name: 'fw', services: ['ssh'], distro: 'windows2019', nmap_os: 'bsd' },
+        ],
+        context(),
+      );
+      expect(specs.map((s) => [s.name, s.nmap_os])).toEqual([
+        ['rtr-01', 'cisco'],
+        ['rtr-02', 'cisco'],
+        ['rtr-03', 'cisco'],
+        ['pr', 'embedded'],
+        ['fw', 'bsd'],
+      ]);
+    });
+  });
+
+  describe('custom services', () => {
+    const tarpit = { image: 'registry.local/tarpit:1.2', exec: ['/usr/bin/tarpit', '-p', '2222'], ports: [2222] };
+    const customServices = { tarpit, spare: { image: 'registry.local/spare:1' } };
+
+    it('are used by name next to catalogue services; each decky keeps the definitions of those it runs', () => {
+      const [web, plain, ws] = resolveFleet(
+        [
+          { name: 'web', services: ['ssh', 'tarpit'], service_config: { tarpit: { delay: '10' } } },
+          { name: 'plain', services: ['ssh'] },
+          { name: 'ws', archetype: 'windows-workstation', amount: 2 },
+        ],
+        context({ customServices }),
+      );
+      expect(web.services).toEqual(['ssh', 'tarpit']);
+      expect(web.custom_services).toEqual({ tarpit });
+      expect(web.service_config).toEqual({ tarpit: { delay: '10' } });
+      expect(plain.custom_services).toEqual({});
+      expect(ws.custom_services).toEqual({});
+    });
+
+    it('give every expanded decky its own copy', () => {
+      const specs = resolveFleet([{ name: 't', amount: 2, services: ['tarpit'] }], context({ customServices }));
+      specs[0].custom_services.tarpit.exec?.push('changed');
+      expect(specs[1].custom_services.tarpit.exec).toEqual(['/usr/bin/tarpit', '-p', '2222']);
+    });
+
+    it('may not take the name of a catalogue service', () => {
+      const err = thrown(() => resolveFleet([{ name: 'a', services: ['ssh'] }], context({ customServices: { ssh: tarpit } })));
+      expect(err).toBeInstanceOf(FleetInputError);
+      expect((err as FleetInputError).details.path).toEqual(['custom_services', 'ssh']);
+      expect(err.message).toBe('custom_services.ssh: "ssh" is a catalogue service; give the custom service another name');
+    });
+
+    it('are listed among the valid services when a name is unknown', () => {
+      const err = thrown(() => resolveFleet([{ name: 'a', services: ['tarpti'] }], context({ customServices })));
+      expect(err.message).toMatch(/^deckies\[0\]\.services\[0\]: unknown service "tarpti"; valid services: conpot, .*, vnc, tarpit, spare$/);
+    });
+  });
+
+  describe('readFleetDefinition', () => {
+    it('reads an INI with its warnings and the JSON form with none, custom services alike', () => {
+      const ini = readFleetDefinition({ ini_content: '[custom-tarpit]\nbinary=t:1\n[a]\nservices=tarpit\n[b.ssh]\n', replace_fleet: false });
+      expect(ini).toEqual({
+        definition: { deckies: [{ name: 'a', services: ['tarpit'] }], custom_services: { tarpit: { image: 't:1' } } },
+        warnings: ['line 5: section [b.ssh]: no decky [b] in this file; skipped'],
+      });
+      const json = readFleetDefinition({ deckies: [{ name: 'a', services: ['tarpit'] }], custom_services: { tarpit: { image: 't:1' } }, replace_fleet: false });
+      expect(json).toEqual({ definition: { deckies: [{ name: 'a', services: ['tarpit'] }], network: undefined, custom_services: { tarpit: { image: 't:1' } } }, warnings: [] });
+    });
   });
 
   describe('input errors (400) with a path', () => {

@@ -20,6 +20,8 @@ amount=4              ; 1–100, cannot be combined with ip
 server_header=Apache/2.4.57
 `;
 
+const definitionOf = (text: string) => parseFleetIni(text).definition;
+
 function inputError(text: string): FleetInputError {
   try {
     parseFleetIni(text);
@@ -33,22 +35,25 @@ function inputError(text: string): FleetInputError {
 describe('parseFleetIni', () => {
   it('parses the SPEC §4 example', () => {
     expect(parseFleetIni(SPEC_EXAMPLE)).toEqual({
-      network: { subnet: '192.168.1.0/24', gateway: '192.168.1.1', interface: 'eth0' },
-      deckies: [
-        {
-          name: 'web',
-          ip: '192.168.1.50',
-          services: ['http', 'ftp'],
-          mutate_interval: 60,
-          service_config: { http: { server_header: 'Apache/2.4.57' } },
-        },
-        { name: 'ws', archetype: 'windows-workstation', amount: 4 },
-      ],
+      warnings: [],
+      definition: {
+        network: { subnet: '192.168.1.0/24', gateway: '192.168.1.1', interface: 'eth0' },
+        deckies: [
+          {
+            name: 'web',
+            ip: '192.168.1.50',
+            services: ['http', 'ftp'],
+            mutate_interval: 60,
+            service_config: { http: { server_header: 'Apache/2.4.57' } },
+          },
+          { name: 'ws', archetype: 'windows-workstation', amount: 4 },
+        ],
+      },
     });
   });
 
   it('reads every decky key and converts durations to minutes', () => {
-    const fleet = parseFleetIni(
+    const fleet = definitionOf(
       '[db]\nservices = mysql , postgres,,redis\ndistro=rocky9\nhostname=DB-01\nmutate_interval=2h\namount=1\nip=10.0.0.9\n',
     );
     expect(fleet).toEqual({
@@ -68,28 +73,28 @@ describe('parseFleetIni', () => {
 
   it('reads the full [general] section, with configparser booleans for ipvlan', () => {
     const text = '[general]\nnet=10.0.0.0/16\ngw=10.0.0.1\ninterface=wlan0\nip_range=10.0.5.0/24\nipvlan=Yes\n[a]\n';
-    expect(parseFleetIni(text).network).toEqual({
+    expect(definitionOf(text).network).toEqual({
       subnet: '10.0.0.0/16',
       gateway: '10.0.0.1',
       interface: 'wlan0',
       ip_range: '10.0.5.0/24',
       ipvlan: true,
     });
-    expect(parseFleetIni('[general]\nipvlan=false\n[a]\n').network).toEqual({ ipvlan: false });
+    expect(definitionOf('[general]\nipvlan=false\n[a]\n').network).toEqual({ ipvlan: false });
   });
 
   it('accepts comments, blank lines, CRLF, a BOM and upper-case keys; a section without keys is a decky', () => {
     const text = '\uFEFF; fleet\r\n# another comment\r\n\r\n   [a]   \r\n  SERVICES=ssh  # inline\r\n[b]\r\n';
-    expect(parseFleetIni(text).deckies).toEqual([{ name: 'a', services: ['ssh'] }, { name: 'b' }]);
+    expect(definitionOf(text).deckies).toEqual([{ name: 'a', services: ['ssh'] }, { name: 'b' }]);
   });
 
   it('keeps ; and # that are not preceded by whitespace, and = inside values', () => {
-    const fleet = parseFleetIni('[a]\n[a.http]\nserver_header=Apache;x#y=z\n');
+    const fleet = definitionOf('[a]\n[a.http]\nserver_header=Apache;x#y=z\n');
     expect(fleet.deckies[0].service_config).toEqual({ http: { server_header: 'Apache;x#y=z' } });
   });
 
   it('accepts per-service sections before their decky section', () => {
-    const fleet = parseFleetIni('[web.ssh]\nbanner=SSH-2.0-OpenSSH_9.2\n[web]\nservices=ssh\n');
+    const fleet = definitionOf('[web.ssh]\nbanner=SSH-2.0-OpenSSH_9.2\n[web]\nservices=ssh\n');
     expect(fleet.deckies).toEqual([{ name: 'web', services: ['ssh'], service_config: { ssh: { banner: 'SSH-2.0-OpenSSH_9.2' } } }]);
   });
 
@@ -115,7 +120,6 @@ describe('parseFleetIni', () => {
       ['a bad net', '[general]\ninterface=eth0\nnet=10.0.0.0/40\n[a]\n', 3, 'net', 'line 3: key "net": must be an IPv4 CIDR'],
       ['a bad gw', '[general]\ngw=gateway\n[a]\n', 2, 'gw', 'line 2: key "gw": must be an IPv4 address'],
       ['an invalid decky name', '\n[Web]\nservices=ssh\n', 2, undefined, 'line 2: section [Web]: decky name must match'],
-      ['a service section without its decky', '[a]\n[b.http]\nx=1\n', 2, undefined, 'line 2: section [b.http]: there is no decky section [b] for service "http"'],
       ['a service section without a service', '[a]\n[a.]\n', 2, undefined, 'line 2: section [a.]: per-service sections are named [decky.service]'],
     ])('%s', (_label, text, line, key, message) => {
       const err = inputError(text);
@@ -128,6 +132,95 @@ describe('parseFleetIni', () => {
     it('reports the first problem in file order', () => {
       expect(inputError('[a]\nhostname=bad_host\nip=nope\n').details.line).toBe(2);
       expect(inputError('[a]\nip=nope\nhostname=bad_host\n').details.line).toBe(2);
+    });
+  });
+
+  describe("DECNET's own files", () => {
+    /** Written the way DECNET's users write them: tabs and spaces around "=", comments, a section order of their own. */
+    const DECNET_FILE = [
+      '; DECNET fleet, written for DECNET',
+      '[general]',
+      'net\t=\t10.0.0.0/24',
+      'gw = 10.0.0.1',
+      'interface = eth0',
+      '',
+      '[custom-tarpit]\t; bring your own service',
+      'binary = registry.local/tarpit:1.2',
+      `exec = /usr/bin/tarpit --banner "SSH-2.0-OpenSSH_7.4 (Debian)" --motd 'it''s $HOME' --port 2222`,
+      'ports = 2222, 2223',
+      '',
+      '[web]',
+      'services = ssh, tarpit',
+      'nmap_os = bsd',
+      '',
+      '[rtr]',
+      'services\t=\tcustom-tarpit',
+      'nmap-os\t=\tCisco',
+      'amount = 2',
+      '',
+      '[ghost.ssh]',
+      'banner = SSH-2.0-dropbear',
+      '[rtr.custom-tarpit]',
+      'delay = 10',
+      '[nobody.http]',
+    ].join('\n');
+
+    it('reads [custom-x] sections, nmap_os / nmap-os and skips subsections of undefined deckies with line-numbered warnings', () => {
+      expect(parseFleetIni(DECNET_FILE)).toEqual({
+        definition: {
+          network: { subnet: '10.0.0.0/24', gateway: '10.0.0.1', interface: 'eth0' },
+          deckies: [
+            { name: 'web', services: ['ssh', 'tarpit'], nmap_os: 'bsd' },
+            { name: 'rtr', services: ['tarpit'], nmap_os: 'cisco', amount: 2, service_config: { tarpit: { delay: '10' } } },
+          ],
+          custom_services: {
+            tarpit: {
+              image: 'registry.local/tarpit:1.2',
+              exec: ['/usr/bin/tarpit', '--banner', 'SSH-2.0-OpenSSH_7.4 (Debian)', '--motd', 'its $HOME', '--port', '2222'],
+              ports: [2222, 2223],
+            },
+          },
+        },
+        warnings: [
+          'line 21: section [ghost.ssh]: no decky [ghost] in this file; skipped',
+          'line 25: section [nobody.http]: no decky [nobody] in this file; skipped',
+        ],
+      });
+    });
+
+    it('takes exec and ports as optional and keeps "custom-" in a service name when no such section exists', () => {
+      const { definition } = parseFleetIni('[custom-bare]\nbinary=bare:1\n[a]\nservices=custom-other,bare\n');
+      expect(definition.custom_services).toEqual({ bare: { image: 'bare:1' } });
+      expect(definition.deckies[0].services).toEqual(['custom-other', 'bare']);
+    });
+
+    it('a file of custom services without a decky still has no decky', () => {
+      expect(() => parseFleetIni('[custom-x]\nbinary=x:1\n[ghost.ssh]\n')).toThrow('no decky defined');
+    });
+
+    it.each([
+      ['an unknown [custom-x] key', '[a]\n[custom-x]\nbinary=x:1\nport=22\n', 4, 'port', 'line 4: key "port": is not a custom service key; expected one of binary, exec, ports'],
+      ['a port that is no number', '[custom-x]\nbinary=x:1\nports=22,ssh\n[a]\n', 3, 'ports', 'line 3: key "ports": must be a comma list of port numbers, got "ssh"'],
+      ['a port out of range', '[custom-x]\nbinary=x:1\nports=70000\n[a]\n', 3, 'ports', 'line 3: key "ports": '],
+      ['an image with a space', '[custom-x]\nbinary=my image\n[a]\n', 2, 'binary', 'line 2: key "binary": must be an image reference without spaces'],
+      ['an empty exec', '[custom-x]\nbinary=x:1\nexec=\n[a]\n', 3, 'exec', 'line 3: key "exec": must name the program to run'],
+      ['an unterminated quote in exec', '[custom-x]\nbinary=x:1\nexec=/bin/app "oops\n[a]\n', 3, 'exec', 'line 3: key "exec": has an unterminated " quote'],
+      ['a shell redirection in exec', '[custom-x]\nbinary=x:1\nexec=/bin/app > /tmp/log\n[a]\n', 3, 'exec', 'line 3: key "exec": runs without a shell: quote ">"'],
+      ['nmap_os and nmap-os both set', '[a]\nnmap_os=linux\nnmap-os=bsd\n', 3, 'nmap-os', 'line 3: key "nmap-os": sets nmap_os again in [a] (first on line 2 as "nmap_os")'],
+      ['an unknown nmap-os family', '[a]\n\nnmap-os=amiga\n', 3, 'nmap-os', 'line 3: key "nmap-os": '],
+    ])('%s is a line-numbered error', (_label, text, line, key, message) => {
+      const err = inputError(text);
+      expect(err.message).toContain(message);
+      expect(err.details).toEqual({ line, key });
+    });
+
+    it.each([
+      ['without binary', '[a]\n[custom-x]\nexec=/bin/true\n', 2, 'line 2: section [custom-x]: a custom service needs binary=<image>'],
+      ['with a name that is not a service name', '[custom-My-App]\nbinary=x:1\n[a]\n', 1, 'line 1: section [custom-My-App]: custom service name "My-App" must be lower-case letters, digits and underscores'],
+    ])('a custom section %s is a line-numbered error', (_label, text, line, message) => {
+      const err = inputError(text);
+      expect(err.message).toBe(message);
+      expect(err.details).toEqual({ line });
     });
   });
 

@@ -59,6 +59,25 @@ describe('pickNewServices', () => {
     expect(draws).toBe(40);
   });
 
+  describe("a decky's custom services", () => {
+    const customServices = { tarpit: { image: 't:1' }, honey: { image: 'h:1' } };
+
+    it('stay through every drawn mutation, which rotates the catalogue services only', () => {
+      const rng = seededRng(5);
+      for (let i = 0; i < 100; i++) {
+        const picked = pickNewServices({ services: ['tarpit', 'smb'], archetype: 'windows-workstation', customServices }, catalogue, rng);
+        expect(picked[0]).toBe('tarpit');
+        expect(sorted(picked.slice(1))).not.toEqual(['smb']);
+        expect(picked.slice(1).every((s) => ['smb', 'rdp'].includes(s))).toBe(true);
+      }
+    });
+
+    it('are all a decky runs: nothing to rotate, the services stay as they are', () => {
+      const decky = { services: ['honey', 'tarpit'], archetype: null, customServices };
+      expect(pickNewServices(decky, catalogue, seededRng(6))).toEqual(['honey', 'tarpit']);
+    });
+  });
+
   it('is reproducible with the same seed', () => {
     const decky = { services: ['ssh'], archetype: null };
     expect(pickNewServices(decky, catalogue, seededRng(9))).toEqual(pickNewServices(decky, catalogue, seededRng(9)));
@@ -68,6 +87,13 @@ describe('pickNewServices', () => {
 describe('checkMutationServices', () => {
   it('accepts catalogue services', () => {
     expect(checkMutationServices(['ftp', 'telnet'], catalogue)).toEqual(['ftp', 'telnet']);
+  });
+
+  it("accepts the decky's own custom services, as the exact new set", () => {
+    const custom = { tarpit: { image: 't:1' } };
+    expect(checkMutationServices(['ftp', 'tarpit'], catalogue, custom)).toEqual(['ftp', 'tarpit']);
+    expect(checkMutationServices(['ftp'], catalogue, custom)).toEqual(['ftp']);
+    expect(() => checkMutationServices(['tarpit'], catalogue)).toThrow(/unknown service "tarpit"/);
   });
 
   it('rejects unknown services, singletons and duplicates with a 400 naming them', () => {

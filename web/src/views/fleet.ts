@@ -13,7 +13,7 @@ import { ProgressLine, watchLifecycles, type Watch } from '../lifecycle';
 import type { DeckyView, MutateIntervalResponse, SwarmHost } from '../types';
 
 const REFRESH_MS = 5000;
-const COLUMNS = ['Name', 'State', 'IP', 'Host', 'Services', 'Last mutation', 'Interval', 'Actions'] as const;
+const COLUMNS = ['Name', 'State', 'IP', 'OS', 'Host', 'Services', 'Last mutation', 'Interval', 'Actions'] as const;
 
 export function intervalText(d: Pick<DeckyView, 'mutate_interval' | 'mutate_enabled'>): string {
   if (d.mutate_enabled === false) return 'off';
@@ -138,9 +138,13 @@ class FleetRow {
       decky.last_error && (decky.state === 'failed' || decky.state === 'degraded') ? h('span', { class: 'sub error-text' }, decky.last_error) : null,
     ]);
     fillIfChanged(cells.IP, decky.ip, () => h('code', {}, decky.ip));
+    fillIfChanged(cells.OS, decky.nmap_os, () => h('span', { title: `answers nmap like a ${decky.nmap_os} host (TTL, TCP options)` }, decky.nmap_os));
     const host = decky.host_uuid === null ? 'master (local)' : (hostNames.get(decky.host_uuid) ?? decky.host_uuid.slice(0, 8));
     fillIfChanged(cells.Host, host, () => host);
-    fillIfChanged(cells.Services, decky.services.join(','), () => h('span', { class: 'services' }, decky.services.join(', ')));
+    const custom = Object.keys(decky.custom_services ?? {});
+    fillIfChanged(cells.Services, `${decky.services.join(',')}|${custom.join(',')}`, () =>
+      h('span', { class: 'services' }, decky.services.map((s) => (custom.includes(s) ? `${s} (custom)` : s)).join(', ')),
+    );
     fillIfChanged(cells['Last mutation'], decky.last_mutated ?? '', () => (decky.last_mutated ? h('time', { datetime: decky.last_mutated }, formatTime(decky.last_mutated)) : 'never'));
     const interval = intervalText(decky);
     fillIfChanged(cells.Interval, interval, () => interval);
