@@ -127,6 +127,18 @@ amount=2
     expect(again.body.rows).toHaveLength(3);
   });
 
+  test('lifecycle polling takes 1–200 ids, repeated or comma-separated', async () => {
+    const ids = [...firstIds, ...Array.from({ length: 197 }, () => randomUUID())];
+    const repeated = await api.get(`/deckies/lifecycle?${ids.map((id) => `ids=${id}`).join('&')}`);
+    expect(repeated.status).toBe(200);
+    expect(repeated.body.rows.map((r: { id: string }) => r.id).sort()).toEqual([...firstIds].sort());
+    const mixed = await api.get(`/deckies/lifecycle?ids=${ids.slice(0, 100).join(',')}&${ids.slice(100).map((id) => `ids=${id}`).join('&')}`);
+    expect(mixed.body.rows).toHaveLength(3);
+    const tooMany = await api.get(`/deckies/lifecycle?${[...ids, randomUUID()].map((id) => `ids=${id}`).join('&')}`);
+    expect(tooMany.status).toBe(400);
+    expect(JSON.stringify(tooMany.body)).toContain('at most 200 ids');
+  });
+
   test('name clash, IP clash and the deployment limit answer 409', async () => {
     const clash = await api.post('/deckies/deploy', { deckies: [{ name: 'web', services: ['ssh'] }] });
     expect(clash.status).toBe(409);
