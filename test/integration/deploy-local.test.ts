@@ -22,7 +22,7 @@ beforeAll(async () => {
   api = apiClient(stack.api, stack.adminToken);
 });
 
-/** Workflows whose histories RECORD_HISTORIES=1 saves for the replay test, by file name. */
+/** Workflows whose histories RECORD_HISTORIES=<change> saves for the replay test, by file name. */
 const toRecord = new Map<string, string>();
 
 afterAll(async () => {
