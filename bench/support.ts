@@ -3,6 +3,8 @@ import fs from 'node:fs/promises';
 import path from 'node:path';
 import { startEmbeddedPostgres } from '../src/infra/embedded-postgres';
 import { findTemporalCli, startTemporalDevServer } from '../src/infra/temporal-cli';
+import { spawnDecnet, stop, waitForHttp, type DecnetProcess } from '../test/support/process';
+import { apiClient, type ApiClient } from '../test/support/http';
 
 /** The benchmarks' own fixture images (never the tests'). */
 export const BENCH_REGISTRY = 'decnet-bench';
@@ -23,4 +25,129 @@ export async function startBenchServices(dataDir: string, ports: { pg: number; t
     logFile: path.join(dataDir, 'temporal.log'),
   });
   return { pg, temporal };
+}
+
+/** A figure of a benchmark's table; `ratio` where a baseline ran in the same process. */
+export interface Figure {
+  figure: string;
+  target: string;
+  measured: string;
+  ratio?: string;
+}
+
+/** Prints `figure | target | measured | ratio` as a Markdown table (the README's Performance section takes it as is). */
+export function printTable(title: string, figures: Figure[]): void {
+  const lines = [
+    `### ${title}`,
+    '',
+    '| figure | target | measured | ratio |',
+    '|---|---|---|---|',
+    ...figures.map((f) => `| ${f.figure} | ${f.target} | ${f.measured} | ${f.ratio ?? '—'} |`),
+  ];
+  console.log(lines.join('\n'));
+}
+
+export function percentile(values: number[], p: number): number {
+  const sorted = [...values].sort((a, b) => a - b);
+  return sorted[Math.min(sorted.length - 1, Math.max(0, Math.ceil((p / 100) * sorted.length) - 1))];
+}
+
+export const median = (values: number[]) => percentile(values, 50);
+export const ms = (n: number) => `${n.toFixed(0)} ms`;
+export const secs = (n: number) => `${(n / 1000).toFixed(2)} s`;
+
+export interface BenchRow {
+  id: string;
+  decky_name: string;
+  status: string;
+  error: string | null;
+  started_at: string;
+  completed_at: string | null;
+  steps: Array<{ name: string; started_at: string; finished_at: string }>;
+}
+
+/**
+ * Polls the rows every `everyMs` (finer than the tests' waitForTerminal, so wall times are not
+ * rounded up to its 500 ms), 200 ids per request, until all are terminal.
+ */
+export async function waitForRows(api: ApiClient, ids: string[], opts: { timeoutMs?: number; everyMs?: number } = {}): Promise<BenchRow[]> {
+  const deadline = Date.now() + (opts.timeoutMs ?? 1_800_000);
+  const chunks: string[][] = [];
+  for (let i = 0; i < ids.length; i += 200) chunks.push(ids.slice(i, i + 200));
+  const done = new Map<string, BenchRow>();
+  for (;;) {
+    for (const chunk of chunks) {
+      const open = chunk.filter((id) => !done.has(id));
+      if (open.length === 0) continue;
+      const res = await api.get(`/deckies/lifecycle?${open.map((id) => `ids=${id}`).join('&')}`);
+      if (res.status !== 200) throw new Error(`lifecycle poll answered ${res.status}: ${JSON.stringify(res.body)}`);
+      for (const row of res.body.rows as BenchRow[]) if (row.status === 'succeeded' || row.status === 'failed') done.set(row.id, row);
+    }
+    if (done.size === ids.length) return ids.map((id) => done.get(id)!);
+    if (Date.now() > deadline) throw new Error(`${ids.length - done.size} row(s) not terminal in time`);
+    await new Promise((r) => setTimeout(r, opts.everyMs ?? 50));
+  }
+}
+
+export const BENCH_TOKEN = 'bench-admin-token-0123456789';
+
+export interface BenchMaster {
+  api: ApiClient;
+  /** http://127.0.0.1:<port>/api/v1 */
+  apiBase: string;
+  env: NodeJS.ProcessEnv;
+  proc: DecnetProcess;
+  /** Starts the same master again (after kill()), resolving once /readyz answers. */
+  restart(): Promise<void>;
+  kill(): Promise<void>;
+  stop(): Promise<void>;
+}
+
+/**
+ * `decnet up` as its own process on the benchmark's PostgreSQL and dev server, so the figures are
+ * taken from outside the master, as an operator sees them, and the master can be SIGKILLed.
+ */
+export async function spawnBenchMaster(opts: {
+  dataDir: string;
+  databaseUrl: string;
+  temporalAddress: string;
+  project: string;
+  apiPort: number;
+  swarmPort: number;
+  env?: NodeJS.ProcessEnv;
+}): Promise<BenchMaster> {
+  const env: NodeJS.ProcessEnv = {
+    ...process.env,
+    DATABASE_URL: opts.databaseUrl,
+    TEMPORAL_ADDRESS: opts.temporalAddress,
+    DECNET_DATA_DIR: path.join(opts.dataDir, 'decnet'),
+    DECNET_IMAGE_REGISTRY: BENCH_REGISTRY,
+    DECNET_IMAGE_TAG: BENCH_TAG,
+    DECNET_COMPOSE_PROJECT: opts.project,
+    DECNET_ADMIN_TOKEN: BENCH_TOKEN,
+    DECNET_API_PORT: String(opts.apiPort),
+    DECNET_SWARM_HOST: '127.0.0.1',
+    DECNET_SWARM_PORT: String(opts.swarmPort),
+    DECNET_LOG_LEVEL: 'warn',
+    ...opts.env,
+  };
+  const apiBase = `http://127.0.0.1:${opts.apiPort}/api/v1`;
+  const logFile = path.join(opts.dataDir, 'master.log');
+  const master: BenchMaster = {
+    api: apiClient(apiBase, BENCH_TOKEN),
+    apiBase,
+    env,
+    proc: spawnDecnet(['up'], env, logFile),
+    async restart() {
+      master.proc = spawnDecnet(['up'], env, logFile);
+      await waitForHttp(`http://127.0.0.1:${opts.apiPort}/readyz`);
+    },
+    async kill() {
+      master.proc.child.kill('SIGKILL');
+      await master.proc.exited;
+    },
+    stop: () => stop(master.proc),
+  };
+  await waitForHttp(`http://127.0.0.1:${opts.apiPort}/readyz`);
+  return master;
 }

@@ -34,7 +34,9 @@ export interface ApiDeps {
 export function createApp(deps: ApiDeps): express.Express {
   const app = express();
   app.disable('x-powered-by');
-  app.set('query parser', 'extended');
+  // Node's querystring: a repeated key is an array of any length. qs ('extended') turns more than
+  // 20 repeats into an object, and the API has no nested query parameters to need it.
+  app.set('query parser', 'simple');
   app.use(requestObserver(deps.logger));
   app.use((req, _res, next) => {
     req.log = deps.logger;

@@ -9,6 +9,7 @@ import type { DeckySpec } from '../domain/schemas';
 import type { Catalogue } from '../domain/catalog';
 import { LABELS, ROLES, lanNetworkName, renderComposeYaml, serviceImage } from '../domain/compose-render';
 import { composeCommand, run } from './command';
+import { UpBatches } from './up-batches';
 import { classifyComposeFailure, ipvlanUnsupported, missingImage, networkConflict, RuntimeError } from './errors';
 
 export interface LanNetworkSpec {
@@ -52,9 +53,15 @@ const isNotFound = (err: unknown) => (err as { statusCode?: number }).statusCode
 
 export class ComposeRuntime {
   readonly networkName: string;
+  private readonly upBatches: UpBatches;
+  /** Deckies deploying together need the network once: concurrent callers share one check. */
+  private ensuringNetwork = new Map<string, Promise<string>>();
 
   constructor(private readonly opts: RuntimeOptions) {
     this.networkName = opts.networkName ?? lanNetworkName(opts.project);
+    this.upBatches = new UpBatches({
+      runUp: async (files) => run([...(await composeCommand()), '-p', opts.project, ...files.flatMap((f) => ['-f', f]), 'up', '-d', '--no-build']),
+    });
   }
 
   get project(): string {
@@ -79,7 +86,16 @@ export class ComposeRuntime {
    * Make sure the LAN network exists with the wanted driver and pool. A network with the other driver
    * is replaced; one whose pool drifted is replaced only when no container is attached.
    */
-  async ensureLanNetwork(spec: LanNetworkSpec): Promise<string> {
+  ensureLanNetwork(spec: LanNetworkSpec): Promise<string> {
+    const key = JSON.stringify(spec);
+    const inFlight = this.ensuringNetwork.get(key);
+    if (inFlight) return inFlight;
+    const ensuring = this.ensureLanNetworkOnce(spec).finally(() => this.ensuringNetwork.delete(key));
+    this.ensuringNetwork.set(key, ensuring);
+    return ensuring;
+  }
+
+  private async ensureLanNetworkOnce(spec: LanNetworkSpec): Promise<string> {
     const { docker } = this.opts;
     const existing = await docker
       .getNetwork(this.networkName)
@@ -122,7 +138,7 @@ export class ComposeRuntime {
       const message = (err as Error).message;
       // Another workflow created it at the same moment (dockerd answers "already exists", or
       // "Pool overlaps" when that one took the subnet first): check it as an existing network.
-      if (/already exists|Pool overlaps/i.test(message) && (await this.awaitOwnNetwork())) return this.ensureLanNetwork(spec);
+      if (/already exists|Pool overlaps/i.test(message) && (await this.awaitOwnNetwork())) return this.ensureLanNetworkOnce(spec);
       if (/Pool overlaps/i.test(message)) {
         const holder = await this.networkHoldingSubnet(spec.subnet);
         // dockerd reserves the pool before the winner's network is listed: with no holder in
@@ -163,11 +179,13 @@ export class ComposeRuntime {
     }
   }
 
-  /** `compose up -d` of the decky's own file: creates what is missing, leaves running containers alone. */
+  /**
+   * `compose up -d` of the decky's own file (in one invocation with the other deckies coming up at
+   * the same moment): creates what is missing, leaves running containers alone.
+   */
   async up(decky: DeckySpec, driver: 'macvlan' | 'ipvlan', signal?: AbortSignal): Promise<string> {
     const file = await this.writeComposeFile(decky);
-    const result = await run([...(await composeCommand()), '-p', this.opts.project, '-f', file, 'up', '-d', '--no-build'], { signal });
-    if (result.code !== 0) throw classifyComposeFailure(result.stderr, driver);
+    await this.upBatches.up(decky.name, file, { signal, failure: (result) => classifyComposeFailure(result.stderr, driver) });
     return `compose up ${path.basename(file)}`;
   }
 
@@ -177,6 +195,8 @@ export class ComposeRuntime {
    * lists the whole project and trips over containers that a parallel teardown just removed.
    */
   async down(deckyName: string): Promise<string> {
+    // A cancelled deploy's compose process may still be creating this decky's containers.
+    await this.upBatches.settled(deckyName);
     const containers = await this.deckyContainers(deckyName);
     // Services first: they live in the base container's network namespace.
     const ordered = [...containers].sort((a, b) => Number(a.Labels[LABELS.role] === ROLES.base) - Number(b.Labels[LABELS.role] === ROLES.base));

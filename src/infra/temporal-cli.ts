@@ -87,6 +87,11 @@ export async function startTemporalDevServer(options: TemporalDevServerOptions):
     '--ui-port', String(options.uiPort),
     '--ip', '127.0.0.1',
     '--log-level', 'warn',
+    // WAL lets readers (visibility queries, the Web UI) run beside the one writer instead of
+    // queueing behind it; synchronous=normal still survives a kill -9 of the server (the WAL is
+    // in the OS cache), only a power cut may lose the last transactions.
+    '--sqlite-pragma', 'journal_mode=wal',
+    '--sqlite-pragma', 'synchronous=normal',
     // The Web UI would otherwise fetch a newsfeed from the internet.
     '--ui-disable-news-fetch',
     ...(namespace === 'default' ? [] : ['--namespace', namespace]),

@@ -11,7 +11,7 @@ import { FleetConflictError, FleetInputError } from '../domain/errors';
 import type { DeployRequest, FleetDefinition, Network, Trigger } from '../domain/schemas';
 import { ConflictError } from './errors';
 import type { OperationsContext } from './context';
-import { startLifecycleWorkflow } from './workflow-start';
+import { startLifecycleWorkflowsInBackground } from './workflow-start';
 import { createPendingLifecycle } from './lifecycle-rows';
 import { deploymentMode } from './deployment-mode';
 import { assignHostsRoundRobin } from '../domain/host-assignment';
@@ -51,14 +51,8 @@ export async function submitDeploy(
     return planDeploy(ctx, tx, definition, warnings, request.replace_fleet, opts, requestHash);
   });
 
-  // After the commit: a crash from here on leaves pending rows that the reconciler starts at boot.
-  await Promise.all(
-    planned.toStart.map((row) =>
-      startLifecycleWorkflow(ctx, row).catch((err) =>
-        ctx.logger.warn({ err, lifecycle_id: row.id, decky: row.deckyName }, 'workflow start failed; the reconciler retries it'),
-      ),
-    ),
-  );
+  // Answer once committed; a crash before the starts leaves pending rows the reconciler starts.
+  startLifecycleWorkflowsInBackground(ctx, planned.toStart);
   return planned.response;
 }
 

@@ -5,7 +5,7 @@
 import type { DeckyLifecycle } from '../entities';
 import { DeckyLifecycle as Lifecycle } from '../entities';
 import type { OperationsContext } from './context';
-import { startLifecycleWorkflow } from './workflow-start';
+import { inStartQueue, startLifecycleWorkflow } from './workflow-start';
 
 export interface ReconcileReport {
   started: string[];
@@ -17,21 +17,24 @@ export async function reconcileLifecycles(ctx: OperationsContext, opts: { graceM
   const report: ReconcileReport = { started: [], failed: [] };
   const cutoff = new Date(Date.now() - opts.graceMs);
   const orphans = await em.find(Lifecycle, { status: 'pending', runId: null, startedAt: { $lte: cutoff } });
-  for (const row of orphans) {
-    await startLifecycleWorkflow(ctx, row);
-    report.started.push(row.id);
-  }
+  await Promise.all(
+    orphans.map((row) =>
+      inStartQueue(async () => {
+        await startLifecycleWorkflow(ctx, row);
+        report.started.push(row.id);
+      }),
+    ),
+  );
   const inFlight = await em.find(Lifecycle, { status: { $in: ['pending', 'running'] }, runId: { $ne: null }, updatedAt: { $lte: cutoff } });
-  for (const row of inFlight) {
-    if (await workflowClosed(ctx, row)) {
-      const now = new Date();
-      const changed = await em.nativeUpdate(
-        Lifecycle,
-        { id: row.id, status: { $in: ['pending', 'running'] } },
-        { status: 'failed', error: 'WorkflowClosed: the workflow ended without finishing this row', updatedAt: now, completedAt: now },
-      );
-      if (changed) report.failed.push(row.id);
-    }
+  const closed = await Promise.all(inFlight.map((row) => inStartQueue(() => workflowClosed(ctx, row))));
+  for (const row of inFlight.filter((_, i) => closed[i])) {
+    const now = new Date();
+    const changed = await em.nativeUpdate(
+      Lifecycle,
+      { id: row.id, status: { $in: ['pending', 'running'] } },
+      { status: 'failed', error: 'WorkflowClosed: the workflow ended without finishing this row', updatedAt: now, completedAt: now },
+    );
+    if (changed) report.failed.push(row.id);
   }
   return report;
 }

@@ -2,6 +2,8 @@
 import { type Client, WorkflowExecutionAlreadyStartedError } from '@temporalio/client';
 import { WorkflowIdReusePolicy } from '@temporalio/common';
 import type { MikroORM } from '@mikro-orm/postgresql';
+import pLimit from 'p-limit';
+import type { Logger } from 'pino';
 import { DeckyLifecycle } from '../entities';
 import type { Operation } from '../domain/schemas';
 import { deckySearchAttributes } from '../domain/workflow-ids';
@@ -12,12 +14,13 @@ const WORKFLOW_TYPES: Record<Operation, string> = {
   teardown: 'teardownDeckyWorkflow',
 };
 
-
 export interface StartContext {
   orm: MikroORM;
   client: Client;
   taskQueue: string;
 }
+
+type LifecycleStartRow = Pick<DeckyLifecycle, 'id' | 'deckyName' | 'operation' | 'workflowId' | 'hostUuid'>;
 
 /**
  * Start (or find) the workflow of a row and record its run id. Starting twice is harmless: the
@@ -25,7 +28,7 @@ export interface StartContext {
  */
 export async function startLifecycleWorkflow(
   ctx: StartContext,
-  row: Pick<DeckyLifecycle, 'id' | 'deckyName' | 'operation' | 'workflowId' | 'hostUuid'>,
+  row: LifecycleStartRow,
   extraArgs: Record<string, unknown> = {},
 ): Promise<string> {
   let runId: string;
@@ -46,4 +49,30 @@ export async function startLifecycleWorkflow(
   }
   await ctx.orm.em.fork().nativeUpdate(DeckyLifecycle, { id: row.id }, { runId });
   return runId;
+}
+
+/**
+ * One queue of starts per process. The dev server writes them one at a time anyway; a burst of
+ * 1,000 concurrent starts would only queue there and trip its rate limits.
+ */
+const startQueue = pLimit(16);
+
+/**
+ * Starts the workflows of freshly committed rows without making the caller wait for them. Safe
+ * because the rows are committed first: a start that fails, or never runs because the process
+ * died, leaves a `pending` row without a run id, which the reconciler starts.
+ */
+export function startLifecycleWorkflowsInBackground(ctx: StartContext & { logger: Logger }, rows: LifecycleStartRow[]): void {
+  for (const row of rows) {
+    void startQueue(() =>
+      startLifecycleWorkflow(ctx, row).catch((err) =>
+        ctx.logger.warn({ err, lifecycle_id: row.id, decky: row.deckyName }, 'workflow start failed; the reconciler retries it'),
+      ),
+    );
+  }
+}
+
+/** Runs `fn` in the same bounded queue as the starts (the reconciler's starts and describes). */
+export function inStartQueue<T>(fn: () => Promise<T>): Promise<T> {
+  return startQueue(fn);
 }

@@ -2,7 +2,7 @@
  * Activity proxies with explicit timeouts and retry policies, one per kind of work.
  * Types only from the activities: the workflow bundle must not see Node I/O modules.
  */
-import { proxyActivities } from '@temporalio/workflow';
+import { proxyActivities, proxyLocalActivities } from '@temporalio/workflow';
 import type { DbActivities } from '../activities/db';
 import type { ComposeActivities } from '../activities/compose';
 import type { TemporalActivities } from '../activities/temporal';
@@ -12,6 +12,20 @@ export const db = proxyActivities<DbActivities>({
   startToCloseTimeout: '30s',
   retry: { initialInterval: '500ms', backoffCoefficient: 2, maximumInterval: '30s', maximumAttempts: 30 },
 });
+
+/**
+ * The same database steps as local activities: they run in the worker that runs the workflow, with
+ * no round trip through the server's task queues per step (two history events instead of five).
+ * scheduleToClose bounds the whole retry series, as the 30 attempts above do (a PostgreSQL outage).
+ */
+export const localDb = proxyLocalActivities<DbActivities>({
+  startToCloseTimeout: '30s',
+  scheduleToCloseTimeout: '15m',
+  retry: { initialInterval: '500ms', backoffCoefficient: 2, maximumInterval: '30s' },
+});
+
+/** The database steps of one workflow run: `db` or `localDb`, chosen once per run. */
+export type DbSteps = typeof db;
 
 /** Docker work: heartbeats every few seconds, so a killed worker's activity is retried quickly elsewhere. */
 export const compose = proxyActivities<ComposeActivities>({

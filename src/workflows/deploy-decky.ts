@@ -7,8 +7,8 @@ import { renderStep, runLifecycle, type DeckyOperationInput } from './lifecycle'
  * its swarm host render → dispatch → agent_result; then schedule its mutations.
  */
 export async function deployDeckyWorkflow(input: DeckyOperationInput): Promise<void> {
-  await runLifecycle(input, async (step) => {
-    const plan = await renderStep(step, input);
+  await runLifecycle(input, async (step, store) => {
+    const plan = await renderStep(step, store, input);
     if (input.hostUuid) {
       await runOnAgent(step, input.lifecycleId, input.hostUuid, { kind: 'deploy', body: { config: { network: plan.network, deckies: [plan.decky] } } });
     } else {

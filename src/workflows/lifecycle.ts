@@ -1,9 +1,12 @@
 /** Driving one lifecycle row through its steps; shared by every decky workflow. */
-import { ActivityFailure, ApplicationFailure, CancellationScope, isCancellation, workflowInfo } from '@temporalio/workflow';
+import { ActivityFailure, ApplicationFailure, CancellationScope, isCancellation, patched, workflowInfo } from '@temporalio/workflow';
 import type { Step } from '../domain/schemas';
 import type { LifecycleOutcome } from '../activities/db';
 import type { DeployPlan } from '../activities/db';
-import { compose, db } from './activities';
+import { compose, db, localDb, type DbSteps } from './activities';
+
+/** Runs from before this patch keep their database steps as full activities when they replay. */
+export const LOCAL_DB_STEPS_PATCH = 'local-db-steps';
 
 export interface DeckyOperationInput {
   lifecycleId: string;
@@ -29,9 +32,11 @@ export type StepRunner = <T>(name: string, fn: () => Promise<T>, detail?: (value
  */
 export async function runLifecycle(
   input: DeckyOperationInput,
-  body: (step: StepRunner) => Promise<Pick<LifecycleOutcome, 'mutation'> | void>,
+  body: (step: StepRunner, store: DbSteps) => Promise<Pick<LifecycleOutcome, 'mutation'> | void>,
 ): Promise<void> {
-  const start = await db.startLifecycle(input.lifecycleId, workflowInfo().runId);
+  // Decided once, before the first command of the run, and kept for the whole run.
+  const store: DbSteps = patched(LOCAL_DB_STEPS_PATCH) ? localDb : db;
+  const start = await store.startLifecycle(input.lifecycleId, workflowInfo().runId);
   if (start.terminal) return;
   const steps: Step[] = [];
   const step: StepRunner = async <T>(name: string, fn: () => Promise<T>, detail?: (value: T) => string | undefined): Promise<T> => {
@@ -40,7 +45,7 @@ export async function runLifecycle(
       const value = await fn();
       const text = detail ? detail(value) : typeof value === 'string' ? value : undefined;
       steps.push({ name, started_at: startedAt, finished_at: new Date().toISOString(), ok: true, ...(text ? { detail: text } : {}) });
-      await db.saveLifecycleSteps(input.lifecycleId, steps);
+      await store.saveLifecycleSteps(input.lifecycleId, steps);
       return value;
     } catch (err) {
       steps.push({ name, started_at: startedAt, finished_at: new Date().toISOString(), ok: false, detail: describeFailure(err) });
@@ -48,12 +53,12 @@ export async function runLifecycle(
     }
   };
   try {
-    const extra = await body(step);
-    await db.finishLifecycle(input.lifecycleId, { ok: true, steps, ...(extra ?? {}) });
+    const extra = await body(step, store);
+    await store.finishLifecycle(input.lifecycleId, { ok: true, steps, ...(extra ?? {}) });
   } catch (err) {
     // Even a cancelled workflow must leave a terminal row behind.
     await CancellationScope.nonCancellable(() =>
-      db.finishLifecycle(input.lifecycleId, { ok: false, error: describeFailure(err), steps }),
+      store.finishLifecycle(input.lifecycleId, { ok: false, error: describeFailure(err), steps }),
     );
     if (isCancellation(err)) throw err;
   }
@@ -63,11 +68,11 @@ export async function runLifecycle(
  * The `render` step of deploy and mutate: the decky's desired state, written as its compose file
  * on the master, or (for a swarm decky) the shard its host will be sent.
  */
-export function renderStep(step: StepRunner, input: DeckyOperationInput): Promise<DeployPlan> {
+export function renderStep(step: StepRunner, store: DbSteps, input: DeckyOperationInput): Promise<DeployPlan> {
   return step(
     'render',
     async () => {
-      const plan = await db.loadDeployPlan(input.deckyName, input.hostUuid);
+      const plan = await store.loadDeployPlan(input.deckyName, input.hostUuid);
       if (!plan.host) await compose.renderComposeFile(plan.decky);
       return plan;
     },

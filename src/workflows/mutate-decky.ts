@@ -13,8 +13,8 @@ export interface MutateInput extends DeckyOperationInput {
  * render → dispatch → agent_result (the agent does the same swap).
  */
 export async function mutateDeckyWorkflow(input: MutateInput): Promise<void> {
-  await runLifecycle(input, async (step) => {
-    const plan = await renderStep(step, input);
+  await runLifecycle(input, async (step, store) => {
+    const plan = await renderStep(step, store, input);
     const newServices = plan.decky.services;
     if (input.hostUuid) {
       await runOnAgent(step, input.lifecycleId, input.hostUuid, { kind: 'mutate', body: { decky: plan.decky, services: newServices, network: plan.network } });

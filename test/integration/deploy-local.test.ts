@@ -22,7 +22,7 @@ beforeAll(async () => {
   api = apiClient(stack.api, stack.adminToken);
 });
 
-/** Workflows whose histories RECORD_HISTORIES=1 saves for the replay test, by file name. */
+/** Workflows whose histories RECORD_HISTORIES=<change> saves for the replay test, by file name. */
 const toRecord = new Map<string, string>();
 
 afterAll(async () => {
@@ -125,6 +125,18 @@ amount=2
     }
     const again = await api.get(`/deckies/lifecycle?ids=${firstIds.join(',')}`);
     expect(again.body.rows).toHaveLength(3);
+  });
+
+  test('lifecycle polling takes 1–200 ids, repeated or comma-separated', async () => {
+    const ids = [...firstIds, ...Array.from({ length: 197 }, () => randomUUID())];
+    const repeated = await api.get(`/deckies/lifecycle?${ids.map((id) => `ids=${id}`).join('&')}`);
+    expect(repeated.status).toBe(200);
+    expect(repeated.body.rows.map((r: { id: string }) => r.id).sort()).toEqual([...firstIds].sort());
+    const mixed = await api.get(`/deckies/lifecycle?ids=${ids.slice(0, 100).join(',')}&${ids.slice(100).map((id) => `ids=${id}`).join('&')}`);
+    expect(mixed.body.rows).toHaveLength(3);
+    const tooMany = await api.get(`/deckies/lifecycle?${[...ids, randomUUID()].map((id) => `ids=${id}`).join('&')}`);
+    expect(tooMany.status).toBe(400);
+    expect(JSON.stringify(tooMany.body)).toContain('at most 200 ids');
   });
 
   test('name clash, IP clash and the deployment limit answer 409', async () => {

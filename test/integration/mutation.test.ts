@@ -14,7 +14,7 @@ import { recordHistories } from '../support/histories';
 
 let stack: TestStack;
 let api: ApiClient;
-/** Workflows whose histories RECORD_HISTORIES=1 saves for the replay test. */
+/** Workflows whose histories RECORD_HISTORIES=<change> saves for the replay test. */
 const toRecord = new Map<string, string>();
 
 beforeAll(async () => {

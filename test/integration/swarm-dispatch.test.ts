@@ -26,7 +26,7 @@ let dir: string;
 let master: Creds;
 let masterProc: DecnetProcess | undefined;
 const agents: Record<string, TestAgent> = {};
-/** Workflows whose histories RECORD_HISTORIES=1 saves for the replay test, by file name. */
+/** Workflows whose histories RECORD_HISTORIES=<change> saves for the replay test, by file name. */
 const toRecord = new Map<string, string>();
 
 beforeAll(async () => {

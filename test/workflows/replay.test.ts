@@ -1,5 +1,5 @@
 /**
- * Determinism guard: histories recorded from real runs (RECORD_HISTORIES=1 with the integration
+ * Determinism guard: histories recorded from real runs (RECORD_HISTORIES=<change> with the integration
  * tests) must replay against today's workflow code. A change that breaks determinism fails here.
  */
 import fs from 'node:fs';
@@ -23,6 +23,11 @@ test('recorded histories exist for every decky workflow', () => {
       'swarm-deploy-agent-unreachable.json',
       'swarm-mutate-succeeded.json',
       'swarm-teardown-succeeded.json',
+      // Local database steps (patch 'local-db-steps'), beside the runs of the code before it.
+      ...['deploy-succeeded', 'deploy-missing-image', 'mutate-succeeded', 'scheduled-mutation', 'teardown-succeeded'].map((f) => `${f}@local-db-steps.json`),
+      ...['swarm-deploy-succeeded', 'swarm-deploy-master-killed', 'swarm-deploy-agent-unreachable', 'swarm-mutate-succeeded', 'swarm-teardown-succeeded'].map(
+        (f) => `${f}@local-db-steps.json`,
+      ),
     ]),
   );
 });
