@@ -112,7 +112,6 @@ describe('LanRequestSchema', () => {
       'subnet: must be an IPv4 CIDR like 192.168.1.0/24',
       'gateway: must be an IPv4 address like 192.168.1.50',
       'ip_range: must be an IPv4 CIDR like 192.168.1.0/24',
-      'ip_range: must be an IPv4 CIDR like 192.168.1.0/24',
     ]);
     expect(issues({ ...good, driver: 'bridge' })).toEqual([expect.stringMatching(/^driver: /)]);
     expect(issues({ ...good, extra: 1 })).toEqual([': Unrecognized key: "extra"']);
