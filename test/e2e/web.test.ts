@@ -310,7 +310,7 @@ describe('the web UI', () => {
     expect(expected.status).toBe(409);
     await fillWizard([{ archetype: 'windows-workstation', name: 'ws', count: 2 }]);
     await deployButton().click();
-    const alert = page.locator('.wizard .alert-error');
+    const alert = page.locator('.wizard > .alert-error');
     await alert.getByText(expected.body.error.message).waitFor();
     expect(await alert.getAttribute('role')).toBe('alert');
     expect(await alert.textContent()).toContain('Conflict');
