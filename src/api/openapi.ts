@@ -25,6 +25,7 @@ import {
   MutateRequestSchema,
   ReadyResponseSchema,
 } from '../domain/schemas';
+import { ConfiguredLanSchema, LanRequestSchema, SystemNetworkSchema } from '../domain/lan';
 import { CatalogResponseSchema } from './routes/catalog';
 import { IdempotencyKeySchema, RequestTriggerSchema } from './routes/deckies';
 import { EventsQuerySchema } from './routes/events';
@@ -297,6 +298,31 @@ const ROUTES: RouteSpec[] = [
   },
   {
     method: 'get',
+    path: '/api/v1/system/network',
+    summary: 'The LAN the deckies join',
+    description:
+      "The LAN in use, or `configured: false` with a `suggestion` detected on this host: its default-route interface (the kernel's routing table), that interface's IPv4 subnet and the route's gateway. Nothing is set until an admin PUTs it.",
+    tag: 'system',
+    access: 'viewer',
+    status: 200,
+    success: { description: 'The LAN, or a suggestion for it', content: json(SystemNetworkSchema) },
+  },
+  {
+    method: 'put',
+    path: '/api/v1/system/network',
+    summary: 'Set the LAN',
+    description:
+      'The whole LAN: the interface must exist on this host, the subnet be a network address, the gateway a host inside it, `ip_range` a network inside it. The same values again change nothing; other values are refused while deckies are deployed.',
+    tag: 'system',
+    access: 'admin',
+    request: { body: { required: true, content: json(LanRequestSchema) } },
+    status: 200,
+    success: { description: 'The LAN now in use', content: json(ConfiguredLanSchema) },
+    errors: [400, 409, 413],
+    errorDescriptions: { 409: 'Deckies are deployed on the current LAN: `error.details.deckies` lists them' },
+  },
+  {
+    method: 'get',
     path: '/api/v1/events',
     summary: 'Server-Sent Events of the bus',
     description: 'Lifecycle and mutation events as `event: <topic>` / `data: <json>`, filtered by topic prefix (`?topic=decky.web.`).',
@@ -427,7 +453,7 @@ export function openApiDocument() {
     servers: [{ url: '/' }],
     tags: [
       { name: 'deckies', description: 'Deploy, watch, mutate and tear down deckies' },
-      { name: 'system', description: 'Deployment mode and the event stream' },
+      { name: 'system', description: 'Deployment mode, the LAN and the event stream' },
       { name: 'operations', description: 'Probes, metrics and this document; no authentication' },
       { name: 'swarm', description: 'Enrolling agent hosts and managing them (the agents themselves use the mTLS swarm port)' },
     ],

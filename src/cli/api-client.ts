@@ -10,6 +10,7 @@ import { fetch } from 'undici';
 import { z } from 'zod';
 import { LifecycleRowSchema, type DeckySpec, type LifecycleRow } from '../domain/schemas';
 import { EnrollBundleResponseSchema, SwarmHostsResponseSchema, type EnrollBundleResponse, type SwarmHostView } from '../domain/swarm-schemas';
+import { ConfiguredLanSchema, SystemNetworkSchema, type ConfiguredLan, type LanRequest, type SystemNetwork } from '../domain/lan';
 
 export const DEFAULT_API_URL = 'http://127.0.0.1:8080';
 /** The lifecycle endpoint takes at most this many ids per request. */
@@ -185,6 +186,16 @@ export class DecnetApiClient implements LifecycleSource {
   /** GET /swarm/hosts. */
   async hosts(): Promise<SwarmHostView[]> {
     return this.parse(SwarmHostsResponseSchema, await this.request('GET', '/swarm/hosts'), 'hosts').hosts;
+  }
+
+  /** GET /system/network: the LAN, or `configured: false` with the host's suggestion. */
+  async network(): Promise<SystemNetwork> {
+    return this.parse(SystemNetworkSchema, await this.request('GET', '/system/network'), 'network');
+  }
+
+  /** PUT /system/network → the LAN now in use. */
+  async setNetwork(body: LanRequest): Promise<ConfiguredLan> {
+    return this.parse(ConfiguredLanSchema, await this.request('PUT', '/system/network', body), 'network');
   }
 
   /** One call: JSON in and out, the bearer token, and `X-Decnet-Trigger: cli` on anything that changes state. */

@@ -13,6 +13,7 @@ import { registerEnrollCommand } from './commands/enroll';
 import { registerHostsCommand } from './commands/hosts';
 import { registerSwarmDeployCommand } from './commands/swarm-deploy';
 import { registerAgentCommand } from './commands/agent';
+import { registerNetworkCommand } from './commands/network';
 
 // The server side (ORM, Temporal, embedded PostgreSQL) is loaded by the commands that run it, so
 // the operator commands that only talk HTTP start quickly.
@@ -131,6 +132,7 @@ registerMutateIntervalCommand(program);
 registerEnrollCommand(program);
 registerHostsCommand(program);
 registerSwarmDeployCommand(program);
+registerNetworkCommand(program);
 // The swarm agent (its server side is imported when it runs).
 registerAgentCommand(program);
 

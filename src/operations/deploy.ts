@@ -15,6 +15,8 @@ import { startLifecycleWorkflowsInBackground } from './workflow-start';
 import { createPendingLifecycle } from './lifecycle-rows';
 import { deploymentMode } from './deployment-mode';
 import { assignHostsRoundRobin } from '../domain/host-assignment';
+import { lockFleet } from './locks';
+import { assertLanMayChange } from './network';
 
 export interface DeployResponse {
   message: string;
@@ -24,9 +26,6 @@ export interface DeployResponse {
   teardown_lifecycle_ids: string[];
   warnings: string[];
 }
-
-/** Deploys are serialized with one advisory lock: IP allocation must see every earlier deploy. */
-const DEPLOY_LOCK = 0x6465636b; // "deck"
 
 export async function submitDeploy(
   ctx: OperationsContext,
@@ -38,7 +37,7 @@ export async function submitDeploy(
 
   const em = ctx.orm.em.fork();
   const planned = await em.transactional(async (tx) => {
-    await tx.getConnection().execute(`select pg_advisory_xact_lock(${DEPLOY_LOCK})`);
+    await lockFleet(tx);
     if (opts.idempotencyKey) {
       const seen = await tx.findOne(IdempotencyKey, { key: opts.idempotencyKey });
       if (seen) {
@@ -71,7 +70,7 @@ async function planDeploy(
   const replaced = replaceFleet ? fleet : [];
   const kept = replaceFleet ? [] : fleet;
 
-  const network = applyNetwork(settings, definition.network, kept.length > 0);
+  const network = applyNetwork(settings, definition.network, kept.map((d) => d.name));
   const specs = resolveFleet(definition.deckies, {
     catalogue: ctx.catalogue,
     network: { subnet: network.subnet, gateway: network.gateway, ip_range: network.ip_range },
@@ -145,9 +144,9 @@ async function planDeploy(
 
 /**
  * The request's network, if any, configures the LAN; it may only change while no decky is kept on
- * the old one (changing the LAN under running deckies would strand them).
+ * the old one (the rule of PUT /system/network too).
  */
-function applyNetwork(settings: DeploymentSettings, requested: Partial<Network> | undefined, fleetExists: boolean): Network {
+function applyNetwork(settings: DeploymentSettings, requested: Partial<Network> | undefined, keptDeckies: string[]): Network {
   const current = {
     interface: settings.interface ?? undefined,
     subnet: settings.subnet ?? undefined,
@@ -159,14 +158,9 @@ function applyNetwork(settings: DeploymentSettings, requested: Partial<Network> 
   const changed = (['interface', 'subnet', 'gateway', 'ip_range', 'ipvlan'] as const).filter(
     (k) => requested?.[k] !== undefined && requested[k] !== current[k],
   );
-  if (changed.length > 0 && fleetExists && current.subnet) {
-    throw new FleetConflictError(
-      'network_mismatch',
-      `the fleet runs on ${current.subnet} via ${current.interface}; this request changes ${changed.join(', ')}. Tear the fleet down or use replace_fleet`,
-    );
-  }
+  assertLanMayChange(settings, changed, keptDeckies, 'Tear them down or use replace_fleet.');
   if (!merged.interface || !merged.subnet || !merged.gateway) {
-    throw new FleetInputError('no LAN network is configured: give [general] net, gw and interface (INI) or network {subnet, gateway, interface} (JSON)', {
+    throw new FleetInputError('no LAN network is configured: set it (PUT /api/v1/system/network, `decnet network set`, or the web wizard), or give [general] net, gw and interface (INI) or network {subnet, gateway, interface} (JSON)', {
       key: 'network',
     });
   }

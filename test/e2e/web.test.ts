@@ -8,7 +8,6 @@ import { existsSync } from 'node:fs';
 import fs from 'node:fs/promises';
 import path from 'node:path';
 import { chromium, type Browser, type Locator, type Page } from 'playwright-core';
-import { DeploymentSettings } from '../../src/entities';
 import { LABELS } from '../../src/domain/compose-render';
 import { createTestStack, requireEnv, type TestStack } from '../support/master';
 import { apiClient, type ApiClient } from '../support/http';
@@ -39,10 +38,6 @@ beforeAll(async () => {
   await stack.startMaster();
   origin = new URL(stack.api).origin;
   api = apiClient(stack.api, stack.adminToken);
-  // The wizard sends no `network`: the LAN is configured beforehand (an operator's first INI deploy does it).
-  await stack.master!.orm.em
-    .fork()
-    .nativeUpdate(DeploymentSettings, { id: 1 }, { interface: stack.lan.parent, subnet: stack.lan.subnet, gateway: stack.lan.gateway });
   await fs.mkdir(ARTIFACTS, { recursive: true });
   browser = await chromium.launch({
     executablePath: CHROMIUM,
@@ -141,6 +136,8 @@ async function waitForLines(names: string[]): Promise<Record<string, string>> {
   });
 }
 
+// In order: the stack starts with no LAN; the first wizard deploy sets it (as an operator's first
+// visit does), and the tests after it deploy on that LAN.
 describe('the web UI', () => {
   test('the API serves the UI at / and at its own paths, and the catalogue it offers', async () => {
     for (const p of ['/', '/deploy', '/fleet', '/swarm']) {
@@ -186,7 +183,9 @@ describe('the web UI', () => {
     await page.getByRole('heading', { name: 'Deploy deckies', level: 1 }).waitFor();
   });
 
-  test('the wizard deploys 2 deckies: archetype services shown, "will deploy locally" before the click, then two [OK] lines; the containers exist', async () => {
+  test('on a fresh install the wizard asks for the LAN with the detected values, saves the one given, and deploys 2 deckies: archetype services shown, "will deploy locally" before the click, then two [OK] lines; the containers exist', async () => {
+    const fresh = (await api.get('/system/network')).body;
+    expect(fresh.configured).toBe(false);
     await page.goto(`${origin}/deploy`);
     const archetype = page.locator('label.choice', { has: page.locator('input[value=windows-workstation]') });
     expect(await archetype.textContent()).toContain('smb (445, 139)');
@@ -195,6 +194,37 @@ describe('the web UI', () => {
     await fillWizard([{ archetype: 'windows-workstation', name: 'ws', count: 2 }], true);
     await page.locator('#deployment-mode').getByText('will deploy locally').waitFor();
     expect(await page.locator('.summary').textContent()).toContain('ws-01, ws-02');
+
+    // The LAN: the master's detected default, filled in and editable, explained, not yet used.
+    const lanField = (label: string) => page.locator('#wizard-lan').getByLabel(label, { exact: true });
+    await lanField('Interface').waitFor();
+    const shown = { interface: await lanField('Interface').inputValue(), subnet: await lanField('Subnet').inputValue(), gateway: await lanField('Gateway').inputValue() };
+    expect(shown).toEqual(fresh.suggestion ?? { interface: '', subnet: '', gateway: '' });
+    if (fresh.suggestion) expect(await page.locator('#lan-intro').textContent()).toContain(`detected ${fresh.suggestion.interface}`);
+    expect(await page.locator('#lan-explanation').textContent()).toContain(`With macvlan on ${shown.interface || 'that interface'}, each decky gets its own MAC address and IP on that LAN`);
+    expect(await lanField('Use ipvlan instead of macvlan').isChecked()).toBe(false);
+    await snap('wizard-4-lan-detected');
+    // Nothing detected is used unseen: deploying before "Use this LAN" only asks for it.
+    await deployButton().click();
+    await page.locator('#wizard-lan .alert-error').getByText('Set the LAN before deploying').waitFor();
+    expect((await api.get('/system/network')).body.configured).toBe(false);
+    expect((await api.get('/deckies')).body.deckies).toEqual([]);
+
+    // The test's own LAN (a veth parent) instead of the host's.
+    await lanField('Interface').fill(stack.lan.parent);
+    await lanField('Subnet').fill(stack.lan.subnet);
+    await lanField('Gateway').fill(stack.lan.gateway);
+    expect(await page.locator('#lan-explanation').textContent()).toContain(`With macvlan on ${stack.lan.parent}`);
+    await page.getByRole('button', { name: 'Use this LAN' }).click();
+    await page.locator('#lan-summary').getByText(`${stack.lan.parent} · ${stack.lan.subnet} · gateway ${stack.lan.gateway} · macvlan`).waitFor();
+    expect((await api.get('/system/network')).body).toEqual({
+      configured: true,
+      interface: stack.lan.parent,
+      subnet: stack.lan.subnet,
+      gateway: stack.lan.gateway,
+      ip_range: null,
+      driver: 'macvlan',
+    });
     await snap('wizard-4-review');
 
     await deployButton().click();
@@ -246,13 +276,41 @@ describe('the web UI', () => {
     }
   }, 240_000);
 
+  test('with deckies deployed the LAN is shown read-only; changing it is refused with the API\'s message naming them', async () => {
+    allowHttpErrors(400, 409);
+    await fillWizard([{ archetype: null, name: 'later' }]);
+    const summary = page.locator('#lan-summary');
+    await summary.getByText(`${stack.lan.parent} · ${stack.lan.subnet}`).waitFor();
+    expect(await page.locator('#lan-interface').isVisible()).toBe(false);
+    await page.getByRole('button', { name: 'Change LAN' }).click();
+    const subnet = page.locator('#wizard-lan').getByLabel('Subnet', { exact: true });
+    expect(await subnet.inputValue()).toBe(stack.lan.subnet);
+    // A subnet with host bits set: the API's message next to the field.
+    await subnet.fill(stack.lan.ip(7).replace(/$/, '/24'));
+    await page.getByRole('button', { name: 'Use this LAN' }).click();
+    await page.locator('#lan-subnet-error').getByText(`did you mean ${stack.lan.subnet}?`).waitFor();
+    expect(await subnet.getAttribute('aria-invalid')).toBe('true');
+    // Another LAN under the deployed deckies: the 409 as a clear message, the LAN unchanged.
+    await subnet.fill('198.19.16.0/24');
+    await page.locator('#wizard-lan').getByLabel('Gateway', { exact: true }).fill('198.19.16.1');
+    await page.getByRole('button', { name: 'Use this LAN' }).click();
+    const refusal = page.locator('#wizard-lan .alert-error');
+    await refusal.getByText('The LAN cannot change now').waitFor();
+    expect(await refusal.textContent()).toMatch(/this changes subnet, gateway under \d+ decky\(ies\): .*ws-01, ws-02/);
+    await snap('wizard-9-lan-conflict');
+    expect((await api.get('/system/network')).body.subnet).toBe(stack.lan.subnet);
+    await page.getByRole('button', { name: 'Cancel' }).click();
+    await summary.waitFor();
+    expect(await page.evaluate('document.activeElement.id')).toBe('lan-change');
+  });
+
   test('a name clash shows the API\'s 409 message in the wizard; an invalid name shows the API\'s message next to the name field', async () => {
     allowHttpErrors(400, 409);
     const expected = await api.post('/deckies/deploy', { deckies: [{ name: 'ws', amount: 2, archetype: 'windows-workstation', mutate_interval: 30 }] });
     expect(expected.status).toBe(409);
     await fillWizard([{ archetype: 'windows-workstation', name: 'ws', count: 2 }]);
     await deployButton().click();
-    const alert = page.locator('.wizard .alert-error');
+    const alert = page.locator('.wizard > .alert-error');
     await alert.getByText(expected.body.error.message).waitFor();
     expect(await alert.getAttribute('role')).toBe('alert');
     expect(await alert.textContent()).toContain('Conflict');
@@ -298,6 +356,7 @@ describe('the web UI', () => {
     expect(await fleetRow('vncbox').locator('td.col-state').textContent()).toContain('failed');
     expect(await cell(fleetRow('okay'), 'interval').textContent()).toBe('off');
     expect(await page.locator('#fleet-table tbody tr').count()).toBe((await api.get('/deckies')).body.deckies.length);
+    expect(await page.locator('#fleet-lan').textContent()).toBe(`LAN: ${stack.lan.parent} · ${stack.lan.subnet} · gateway ${stack.lan.gateway} · macvlan`);
     await snap('fleet-1');
 
     // Mutate: its own progress line, then new services in the column.

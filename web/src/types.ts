@@ -95,3 +95,6 @@ export interface EnrollBundle {
 
 /** `details` of a 400: zod issues, or where in a fleet definition the problem is. */
 export type ErrorDetails = { path: string; message: string }[] | { path?: (string | number)[]; line?: number; key?: string } | unknown;
+
+/** GET/PUT /system/network: the types of the API's own zod schemas. */
+export type { ConfiguredLan, LanSuggestion, SystemNetwork } from '../../src/domain/lan';

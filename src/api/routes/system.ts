@@ -1,6 +1,9 @@
 import { Router } from 'express';
+import { lanRequestOnHost, type SystemNetwork } from '../../domain/lan';
 import { deploymentMode } from '../../operations/deployment-mode';
+import { currentLan, setLan } from '../../operations/network';
 import { requireRole } from '../auth';
+import { detectLan, hostInterfaces } from '../host-network';
 import type { ApiDeps } from '../app';
 
 export function systemRouter(deps: ApiDeps): Router {
@@ -8,6 +11,18 @@ export function systemRouter(deps: ApiDeps): Router {
   router.get('/deployment-mode', requireRole('viewer'), async (_req, res) => {
     const { hosts: _hosts, ...mode } = await deploymentMode(deps.operations.orm.em.fork(), deps.role);
     res.json(mode);
+  });
+
+  router.get('/network', requireRole('viewer'), async (_req, res) => {
+    const lan = await currentLan(deps.operations.orm.em.fork());
+    const suggestion = lan ? null : await detectLan();
+    const body: SystemNetwork = lan ?? { configured: false, ...(suggestion ? { suggestion } : {}) };
+    res.json(body);
+  });
+
+  router.put('/network', requireRole('admin'), async (req, res) => {
+    const lan = lanRequestOnHost(await hostInterfaces()).parse(req.body ?? {});
+    res.json(await setLan(deps.operations.orm, lan));
   });
   return router;
 }

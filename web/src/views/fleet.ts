@@ -9,8 +9,9 @@ import { confirmDialog } from '../confirm';
 import { workflowUrl, type AppContext, type View } from '../context';
 import { fill, fillIfChanged, formatMinutes, formatTime, h } from '../dom';
 import { checkboxField, inputField, type Field } from '../forms';
+import { lanText } from '../lan-panel';
 import { ProgressLine, watchLifecycles, type Watch } from '../lifecycle';
-import type { DeckyView, MutateIntervalResponse, SwarmHost } from '../types';
+import type { DeckyView, MutateIntervalResponse, SwarmHost, SystemNetwork } from '../types';
 
 const REFRESH_MS = 5000;
 const COLUMNS = ['Name', 'State', 'IP', 'OS', 'Host', 'Services', 'Last mutation', 'Interval', 'Actions'] as const;
@@ -35,8 +36,9 @@ export const fleetView: View = (root, ctx) => {
   const status = h('p', { class: 'refresh-status', role: 'status' });
   const announcer = h('p', { class: 'visually-hidden', 'aria-live': 'polite' });
   const refreshButton = h('button', { type: 'button', class: 'button' }, 'Refresh');
+  const lan = h('p', { class: 'lead', id: 'fleet-lan' });
   root.append(
-    h('div', { class: 'page-head' }, h('h1', { tabindex: '-1' }, 'Fleet'), h('div', { class: 'page-tools' }, status, refreshButton)),
+    h('div', { class: 'page-head' }, h('h1', { tabindex: '-1' }, 'Fleet'), h('div', { class: 'page-tools' }, status, refreshButton), lan),
     announcer,
     h('div', { class: 'card table-card' }, table, empty),
   );
@@ -81,6 +83,10 @@ export const fleetView: View = (root, ctx) => {
   }
   refreshButton.addEventListener('click', () => void refresh());
   void refresh();
+  ctx.api.get<SystemNetwork>('/system/network').then(
+    (network) => fill(lan, network.configured ? ['LAN: ', lanText(network)] : ['LAN: not configured yet; ', h('a', { href: '/deploy' }, 'set it in the deploy wizard'), '.']),
+    (err) => (lan.textContent = `LAN: could not read it (${errorMessage(err)})`),
+  );
   return () => {
     left = true;
     window.clearTimeout(timer);

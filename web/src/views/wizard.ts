@@ -1,7 +1,8 @@
 /**
  * The deploy wizard (SPEC §10): archetype → configuration → mutation → deploy. Before the deploy
- * button it shows where the deploy goes (GET /system/deployment-mode); after the 202 it shows one
- * line per decky that turns [OK] or [FAIL] as its lifecycle row finishes. The API's validation
+ * button it shows the LAN (set right there on a fresh install: lan-panel.ts) and where the deploy
+ * goes (GET /system/deployment-mode); after the 202 it shows one line per decky that turns [OK]
+ * or [FAIL] as its lifecycle row finishes. The API's validation
  * errors appear next to the field they name. "Add another group" keeps the group just configured
  * and starts a new one, so one deploy can mix kinds of deckies (like the INI file's sections).
  */
@@ -9,6 +10,7 @@ import { ApiError, errorMessage } from '../api';
 import type { View } from '../context';
 import { fill, formatMinutes, h, newId } from '../dom';
 import { alertBox, checkboxField, choiceGroup, inputField, type ErrorTarget } from '../forms';
+import { createLanPanel } from '../lan-panel';
 import { ProgressLine, watchLifecycles, type Watch } from '../lifecycle';
 import type { DeployResponse, DeploymentMode, ErrorDetails } from '../types';
 
@@ -161,6 +163,7 @@ export const wizardView: View = (root, ctx) => {
   const otherGroups = h('div', { class: 'other-groups' });
   const addGroup = h('button', { type: 'button', class: 'button', id: 'wizard-add-group' }, 'Add another group');
   const modeBanner = h('p', { class: 'mode-banner', role: 'status', id: 'deployment-mode' }, 'Checking where the deckies would go…');
+  const lanPanel = createLanPanel(api);
   const alert = alertBox();
 
   const fields: Record<FieldKey, ErrorTarget> = { archetype, name, count, services, interval };
@@ -168,7 +171,7 @@ export const wizardView: View = (root, ctx) => {
     [archetype.el],
     [name.el, count.el, services.el, preview],
     [mutate.el, interval.el],
-    [summary, otherGroups, h('div', { class: 'actions' }, addGroup), modeBanner],
+    [summary, otherGroups, h('div', { class: 'actions' }, addGroup), lanPanel.el, modeBanner],
   ].map((content, i) =>
     h('section', { class: 'wizard-step', 'aria-labelledby': `wizard-step-${i}`, hidden: i !== 0 }, h('h2', { id: `wizard-step-${i}`, tabindex: '-1' }, `${i + 1}. ${STEPS[i]}`), ...content),
   );
@@ -252,6 +255,7 @@ export const wizardView: View = (root, ctx) => {
       row('Mutation', group.mutationOff ? 'off' : `every ${formatMinutes(Number(interval.control.value))}`),
     );
     renderOtherGroups();
+    lanPanel.refresh();
     modeBanner.className = 'mode-banner';
     modeBanner.textContent = 'Checking where the deckies would go…';
     api.get<DeploymentMode>('/system/deployment-mode').then(
@@ -311,6 +315,7 @@ export const wizardView: View = (root, ctx) => {
   async function deploy() {
     alert.clear();
     for (const f of Object.values(fields)) f.setError(null);
+    if (!(await lanPanel.confirmed())) return;
     const all = [...groups, currentGroup()];
     next.disabled = back.disabled = addGroup.disabled = true;
     try {
