@@ -52,6 +52,8 @@ const isNotFound = (err: unknown) => (err as { statusCode?: number }).statusCode
 
 export class ComposeRuntime {
   readonly networkName: string;
+  /** The LAN this process last made sure of: `up` re-creates it when a teardown removed it meanwhile. */
+  private lanSpec?: LanNetworkSpec;
 
   constructor(private readonly opts: RuntimeOptions) {
     this.networkName = opts.networkName ?? lanNetworkName(opts.project);
@@ -80,6 +82,7 @@ export class ComposeRuntime {
    * is replaced; one whose pool drifted is replaced only when no container is attached.
    */
   async ensureLanNetwork(spec: LanNetworkSpec): Promise<string> {
+    this.lanSpec = spec;
     const { docker } = this.opts;
     const existing = await docker
       .getNetwork(this.networkName)
@@ -137,6 +140,37 @@ export class ComposeRuntime {
     return `created ${spec.driver} network ${this.networkName} on ${spec.parent}`;
   }
 
+  /**
+   * After the last decky on this engine is gone: remove the LAN network, unless a container is still
+   * attached (the engine refuses to remove a network with endpoints too, so a deploy attaching
+   * meanwhile keeps it). A deploy that made sure of the network just before is covered by `up`.
+   */
+  async removeLanNetworkIfUnused(): Promise<string> {
+    const network = this.opts.docker.getNetwork(this.networkName);
+    const existing = await network.inspect().catch((err) => (isNotFound(err) ? undefined : Promise.reject(err)));
+    if (!existing) return `network ${this.networkName} already gone`;
+    const attached = Object.keys(existing.Containers ?? {}).length;
+    if (attached > 0) return `network ${this.networkName} kept: ${attached} container(s) attached`;
+    try {
+      await network.remove();
+    } catch (err) {
+      if (isNotFound(err)) return `network ${this.networkName} already gone`;
+      if (/active endpoints/i.test((err as Error).message)) return `network ${this.networkName} kept: a container attached meanwhile`;
+      throw err;
+    }
+    return `removed network ${this.networkName}`;
+  }
+
+  private async lanNetworkExists(): Promise<boolean> {
+    return this.opts.docker
+      .getNetwork(this.networkName)
+      .inspect()
+      .then(
+        () => true,
+        (err) => (isNotFound(err) ? false : Promise.reject(err)),
+      );
+  }
+
   /** True once our network is listed; a parallel creator's network may take a moment to appear. */
   private async awaitOwnNetwork(timeoutMs = 3000): Promise<boolean> {
     const deadline = Date.now() + timeoutMs;
@@ -166,9 +200,17 @@ export class ComposeRuntime {
   /** `compose up -d` of the decky's own file: creates what is missing, leaves running containers alone. */
   async up(decky: DeckySpec, driver: 'macvlan' | 'ipvlan', signal?: AbortSignal): Promise<string> {
     const file = await this.writeComposeFile(decky);
-    const result = await run([...(await composeCommand()), '-p', this.opts.project, '-f', file, 'up', '-d', '--no-build'], { signal });
-    if (result.code !== 0) throw classifyComposeFailure(result.stderr, driver);
-    return `compose up ${path.basename(file)}`;
+    let recreated = '';
+    for (;;) {
+      const result = await run([...(await composeCommand()), '-p', this.opts.project, '-f', file, 'up', '-d', '--no-build'], { signal });
+      if (result.code === 0) return `compose up ${path.basename(file)}${recreated}`;
+      // The last teardown on this engine removed the LAN network between our network step and now.
+      if (recreated || (await this.lanNetworkExists())) throw classifyComposeFailure(result.stderr, driver);
+      if (!this.lanSpec) {
+        throw new RuntimeError('LanNetworkGone', `network ${this.networkName} was removed by a teardown after the network step, and this process has not made sure of the LAN yet to re-create it`, false);
+      }
+      recreated = ` (${await this.ensureLanNetwork(this.lanSpec)} again: a teardown had removed it)`;
+    }
   }
 
   /**
