@@ -105,7 +105,7 @@ async function cleanUpAgent(ctx: SwarmContext, host: SwarmHost): Promise<NonNull
       removed_deckies: answer.removed_deckies,
     };
   } catch (err) {
-    ctx.logger.warn({ err, host: host.name, host_uuid: host.uuid }, 'agent did not clean up before its decommission');
+    ctx.logger.warn({ err: (err as Error).message, host: host.name, host_uuid: host.uuid }, 'agent did not clean up before its decommission');
     return {
       reached: false,
       message: `the agent did not clean up (${(err as Error).message}); decommissioned without it: its containers stay until removed on that machine`,
