@@ -203,8 +203,12 @@ function swarmRoutes(): RouteSpec[] {
       request: { params: HostParams, headers: TriggerHeaders },
       status: 202,
       success: { description: 'Accepted: poll the lifecycle ids', content: json(FleetTeardownResponseSchema), links: lifecycleLink },
-      errors: [404, 409],
-      errorDescriptions: { ...noSuchHost, 409: 'An operation other than a teardown is in flight on some of its deckies (named in `error.details.deckies`)' },
+      errors: [400, 404, 409],
+      errorDescriptions: {
+        ...noSuchHost,
+        400: '`X-Decnet-Trigger` is neither `operator` nor `cli`',
+        409: 'An operation other than a teardown is in flight on some of its deckies (named in `error.details.deckies`)',
+      },
     },
   ];
 }
@@ -275,7 +279,7 @@ const ROUTES: RouteSpec[] = [
     success: { description: 'Accepted: poll the lifecycle ids', content: json(FleetTeardownResponseSchema), links: lifecycleLink },
     errors: [400, 409],
     errorDescriptions: {
-      400: '`confirm` is not a whole number',
+      400: '`confirm` is not a whole number, or `X-Decnet-Trigger` is neither `operator` nor `cli`',
       409: '`confirm` is missing or is not the fleet size (`error.details.fleet_size`), or an operation other than a teardown is in flight on some deckies (`error.details.deckies`)',
     },
   },
