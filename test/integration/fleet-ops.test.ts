@@ -1,7 +1,8 @@
 /**
  * Fleet-wide operations on the master's own engine: the deployment limit (read, set, checked
  * before a deploy expands anything), the fleet filters, tearing the whole fleet down behind its
- * size (no container and no LAN network left), and `decnet teardown --all`.
+ * size (no container and no LAN network left), `decnet teardown --all`, and the runtime's LAN
+ * network: kept while attached, re-created by a deploy that a teardown raced.
  */
 import fs from 'node:fs/promises';
 import os from 'node:os';
@@ -9,8 +10,10 @@ import path from 'node:path';
 import { randomUUID } from 'node:crypto';
 import { DeckyLifecycle, DeploymentSettings } from '../../src/entities';
 import { LABELS } from '../../src/domain/compose-render';
+import { loadCatalogue } from '../../src/domain/catalog';
+import { ComposeRuntime } from '../../src/compose/runtime';
 import { createApiToken } from '../../src/operations/tokens';
-import { createTestStack, type TestStack } from '../support/master';
+import { createTestStack, requireEnv, type TestStack } from '../support/master';
 import { apiClient, waitForTerminal, type ApiClient } from '../support/http';
 import { cliEnvFor, runDecnet } from '../support/process';
 
@@ -195,5 +198,41 @@ describe('decnet teardown --all', () => {
     expect([empty.code, empty.stdout]).toEqual([0, expect.stringContaining('accepted 0 decky(ies) for teardown')]);
     expect((await cli(['teardown', 'ca', '--all'])).code).toBe(2);
     expect((await cli(['teardown'])).code).toBe(2);
+  });
+});
+
+describe('the LAN network and a deploy racing the last teardown', () => {
+  test('the network is kept while a container is attached; a deploy whose network went after its network step re-creates it', async () => {
+    const runtime = new ComposeRuntime({
+      docker: stack.docker,
+      project: stack.config.composeProject,
+      workDir: path.join(home, 'compose'),
+      catalogue: loadCatalogue({ registry: requireEnv('TEST_IMAGE_REGISTRY'), tag: requireEnv('TEST_IMAGE_TAG') }),
+    });
+    const spec = { driver: 'macvlan' as const, parent: stack.lan.parent, subnet: stack.lan.subnet, gateway: stack.lan.gateway };
+    const decky = {
+      name: 'racer',
+      ip: stack.lan.ip(77),
+      services: ['ssh'],
+      archetype: null,
+      distro: 'debian',
+      base_image: `${requireEnv('TEST_IMAGE_REGISTRY')}/base:${requireEnv('TEST_IMAGE_TAG')}`,
+      hostname: 'racer',
+      nmap_os: 'linux' as const,
+      service_config: {},
+      mutate_interval: null,
+    };
+    expect(await runtime.ensureLanNetwork(spec)).toMatch(/^created macvlan network/);
+    // The last teardown elsewhere on this engine removes the network between this deploy's steps.
+    expect(await runtime.removeLanNetworkIfUnused()).toBe(`removed network ${lanName()}`);
+    expect(await runtime.up(decky, 'macvlan')).toBe(`compose up racer.yml (created macvlan network ${lanName()} on ${stack.lan.parent} again: a teardown had removed it)`);
+    expect(await runtime.verifyHealthy(decky)).toContain(`base on ${decky.ip}`);
+
+    // Only the base joins the network: the services live in its namespace.
+    expect(await runtime.removeLanNetworkIfUnused()).toBe(`network ${lanName()} kept: 1 container(s) attached`);
+    expect(await lanExists()).toBe(true);
+    expect(await runtime.down('racer')).toBe('removed 2 container(s)');
+    expect(await runtime.removeLanNetworkIfUnused()).toBe(`removed network ${lanName()}`);
+    expect(await runtime.removeLanNetworkIfUnused()).toBe(`network ${lanName()} already gone`);
   });
 });
