@@ -141,9 +141,10 @@ export class ComposeRuntime {
   }
 
   /**
-   * After the last decky on this engine is gone: remove the LAN network, unless a container is still
-   * attached (the engine refuses to remove a network with endpoints too, so a deploy attaching
-   * meanwhile keeps it). A deploy that made sure of the network just before is covered by `up`.
+   * After every teardown: remove the LAN network once no container is attached, so the last
+   * teardown on this engine takes it along (the engine refuses to remove a network with endpoints
+   * too, so a deploy attaching meanwhile keeps it). A deploy that made sure of the network just
+   * before and has not attached yet is covered by `up`.
    */
   async removeLanNetworkIfUnused(): Promise<string> {
     const network = this.opts.docker.getNetwork(this.networkName);
