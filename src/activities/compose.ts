@@ -30,8 +30,9 @@ export function createComposeActivities(runtime: ComposeRuntime) {
       return withHeartbeat(() => runtime.removeStaleServices(decky));
     },
 
+    /** The last decky gone from this engine takes the LAN network with it. */
     async composeDown(deckyName: string): Promise<string> {
-      return withHeartbeat(() => runtime.down(deckyName));
+      return withHeartbeat(async () => `${await runtime.down(deckyName)}; ${await runtime.removeLanNetworkIfUnused()}`);
     },
   };
 }

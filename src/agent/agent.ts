@@ -2,7 +2,8 @@
  * `decnet agent --config <decnet.ini>` (SPEC §8): the HTTPS API the master drives (client
  * certificate from the product's CA required, and the master's fingerprint pinned), jobs kept on
  * disk, compose through the same ComposeRuntime the master uses, results reported to the
- * master's swarm port until acknowledged, and a status heartbeat.
+ * master's swarm port until acknowledged, and a status heartbeat. Decommissioned by the master
+ * (POST /decommission), it removes its deckies and LAN network and refuses jobs for good.
  */
 import fs from 'node:fs/promises';
 import https from 'node:https';
@@ -18,7 +19,7 @@ import { ComposeRuntime, type LanNetworkSpec } from '../compose/runtime';
 import { RuntimeError } from '../compose/errors';
 import { loadCatalogue } from '../domain/catalog';
 import { DeckyNameSchema, DeckySpecSchema, type DeckySpec } from '../domain/schemas';
-import type { AgentIni } from '../domain/swarm-schemas';
+import { AgentDecommissionRequestSchema, type AgentDecommissionResponse, type AgentIni } from '../domain/swarm-schemas';
 import { parseAgentIni } from '../swarm/bundle';
 import { fingerprintOfDer } from '../swarm/pki';
 import { JobIdSchema, JobStore, publicJob, type AgentJob, type DeckyResult, type JobKind } from './jobs';
@@ -101,6 +102,22 @@ export interface RunningAgent {
   stop(): Promise<void>;
 }
 
+/** Next to the jobs: once written, this agent takes no more jobs, across restarts. */
+const DECOMMISSION_MARK = 'decommissioned.json';
+const DecommissionMarkSchema = z.object({ host_uuid: z.uuid(), decommissioned_at: z.iso.datetime() });
+type DecommissionMark = z.infer<typeof DecommissionMarkSchema>;
+
+async function readDecommissionMark(dataDir: string): Promise<DecommissionMark | undefined> {
+  const text = await fs.readFile(path.join(dataDir, DECOMMISSION_MARK), 'utf8').catch((err) => ((err as NodeJS.ErrnoException).code === 'ENOENT' ? undefined : Promise.reject(err)));
+  return text === undefined ? undefined : DecommissionMarkSchema.parse(JSON.parse(text));
+}
+
+async function writeDecommissionMark(dataDir: string, mark: DecommissionMark): Promise<void> {
+  const file = path.join(dataDir, DECOMMISSION_MARK);
+  await fs.writeFile(`${file}.tmp`, JSON.stringify(mark), { mode: 0o600 });
+  await fs.rename(`${file}.tmp`, file);
+}
+
 const describeError = (err: unknown) => (err instanceof RuntimeError ? `${err.type}: ${err.message}` : err instanceof Error ? err.message : String(err));
 
 export async function startAgent(settings: AgentSettings, logger: pino.Logger): Promise<RunningAgent> {
@@ -110,6 +127,7 @@ export async function startAgent(settings: AgentSettings, logger: pino.Logger): 
   const store = await JobStore.open(settings.dataDir);
   const ipvlanHost = settings.ini.decnet.ipvlan;
   const reporter = new MasterReporter(settings, store, logger, () => runtime.projectDeckies());
+  let decommissioned = await readDecommissionMark(settings.dataDir);
 
   // One job at a time: compose runs of one project never race, and jobs run in arrival order.
   let chain: Promise<void> = Promise.resolve();
@@ -123,7 +141,8 @@ export async function startAgent(settings: AgentSettings, logger: pino.Logger): 
     logger.info({ job_id: job.job_id, kind: job.kind }, 'job running');
     let results: DeckyResult[];
     try {
-      if (job.kind === 'deploy') results = await runDeploy(job, job.request as DeployRequest);
+      if (decommissioned) results = [{ decky: '*', ok: false, error: `the agent was decommissioned at ${decommissioned.decommissioned_at}; it runs no more jobs` }];
+      else if (job.kind === 'deploy') results = await runDeploy(job, job.request as DeployRequest);
       else if (job.kind === 'mutate') results = await runMutate(job, job.request as MutateRequest);
       else results = await runTeardown(job.request as TeardownRequest);
     } catch (err) {
@@ -198,9 +217,13 @@ export async function startAgent(settings: AgentSettings, logger: pino.Logger): 
   }
 
   async function runTeardown(req: TeardownRequest): Promise<DeckyResult[]> {
-    const names = req.decky ? [req.decky] : (await runtime.projectDeckies()).map((d) => d.name);
+    return (await removeDeckies(req.decky ? [req.decky] : undefined)).results;
+  }
+
+  /** Remove the named deckies (all of this project's without names); the last one gone takes the LAN network along. */
+  async function removeDeckies(names?: string[]): Promise<{ results: DeckyResult[]; network: string }> {
     const results: DeckyResult[] = [];
-    for (const name of names) {
+    for (const name of names ?? (await runtime.projectDeckies()).map((d) => d.name)) {
       try {
         await runtime.down(name);
         results.push({ decky: name, ok: true });
@@ -208,7 +231,33 @@ export async function startAgent(settings: AgentSettings, logger: pino.Logger): 
         results.push({ decky: name, ok: false, error: describeError(err) });
       }
     }
-    return results;
+    const network = await runtime.removeLanNetworkIfUnused().catch((err) => `network ${runtime.networkName} not removed: ${describeError(err)}`);
+    return { results, network };
+  }
+
+  /**
+   * The master decommissions this host: the mark is written first (so no job runs any more, even
+   * after a restart), then after the job in progress every decky and the LAN network go. Repeating
+   * it repeats the clean-up.
+   */
+  async function decommission(): Promise<AgentDecommissionResponse> {
+    if (!decommissioned) {
+      decommissioned = { host_uuid: settings.ini.agent['host-uuid'], decommissioned_at: new Date().toISOString() };
+      await writeDecommissionMark(settings.dataDir, decommissioned);
+      reporter.stop();
+      logger.warn({ host_uuid: decommissioned.host_uuid }, 'agent decommissioned by the master: removing its deckies, refusing jobs from now on');
+    }
+    const mark = decommissioned;
+    const cleanup = chain.then(() => removeDeckies());
+    chain = cleanup.then(() => undefined, () => undefined);
+    const { results, network } = await cleanup;
+    return {
+      host_uuid: mark.host_uuid,
+      decommissioned_at: mark.decommissioned_at,
+      removed_deckies: results.filter((r) => r.ok).map((r) => r.decky),
+      failed: results.filter((r) => !r.ok).map((r) => ({ decky: r.decky, error: r.error ?? 'failed' })),
+      network,
+    };
   }
 
   const app = express();
@@ -224,13 +273,23 @@ export async function startAgent(settings: AgentSettings, logger: pino.Logger): 
   });
   app.use(express.json({ limit: '8mb' }));
   app.get('/health', (_req, res) => {
-    res.json({ status: 'ok', host_uuid: settings.ini.agent['host-uuid'], name: settings.ini.agent.name, project: settings.project, ipvlan: ipvlanHost });
+    res.json({
+      status: 'ok',
+      host_uuid: settings.ini.agent['host-uuid'],
+      name: settings.ini.agent.name,
+      project: settings.project,
+      ipvlan: ipvlanHost,
+      decommissioned: decommissioned !== undefined,
+    });
   });
   app.get('/status', async (_req, res) => {
     res.json({ host_uuid: settings.ini.agent['host-uuid'], project: settings.project, ipvlan: ipvlanHost, deckies: await runtime.projectDeckies() });
   });
   const submit = (kind: JobKind, schema: z.ZodType<{ job_id: string; lifecycle_id?: string }>) =>
     app.post(`/${kind}`, async (req, res) => {
+      if (decommissioned) {
+        return sendError(res, 410, 'agent_decommissioned', `this agent was decommissioned at ${decommissioned.decommissioned_at} and takes no more jobs; enroll the host again to use it`);
+      }
       const body = schema.parse(req.body ?? {});
       const { job, created } = await store.create({ job_id: body.job_id, kind, lifecycle_id: body.lifecycle_id, request: body });
       if (created) enqueue(job);
@@ -239,6 +298,13 @@ export async function startAgent(settings: AgentSettings, logger: pino.Logger): 
   submit('deploy', DeployJobRequestSchema);
   submit('mutate', MutateJobRequestSchema);
   submit('teardown', TeardownJobRequestSchema);
+  app.post('/decommission', async (req, res) => {
+    const body = AgentDecommissionRequestSchema.parse(req.body ?? {});
+    if (body.host_uuid !== settings.ini.agent['host-uuid']) {
+      return sendError(res, 409, 'host_mismatch', `this agent is host ${settings.ini.agent['host-uuid']}, not ${body.host_uuid}; nothing was changed`);
+    }
+    res.json(await decommission());
+  });
   app.get('/jobs/:id', (req, res) => {
     const job = store.get(req.params.id);
     if (!job) return sendError(res, 404, 'not_found', `no job ${req.params.id}`);
@@ -270,7 +336,12 @@ export async function startAgent(settings: AgentSettings, logger: pino.Logger): 
     logger.info({ job_id: job.job_id, kind: job.kind }, 'resuming job');
     enqueue(job);
   }
-  reporter.start();
+  if (decommissioned) {
+    // A restart in the middle of the clean-up finishes it; the master no longer takes heartbeats.
+    chain = chain.then(async () => void (await removeDeckies())).catch((err) => logger.error({ err }, 'decommission clean-up failed'));
+  } else {
+    reporter.start();
+  }
   logger.info({ port, project: settings.project, host_uuid: settings.ini.agent['host-uuid'], ipvlan: ipvlanHost, resumed: unfinished.length }, 'decnet agent listening (mTLS)');
 
   return {

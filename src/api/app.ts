@@ -57,7 +57,7 @@ export function createApp(deps: ApiDeps): express.Express {
   v1.use('/system', systemRouter(deps));
   v1.use('/events', eventsRouter(deps));
   v1.use('/catalog', catalogRouter(deps));
-  if (deps.swarm) v1.use('/swarm', swarmRouter(deps.swarm));
+  if (deps.swarm) v1.use('/swarm', swarmRouter(deps.swarm, deps));
   app.use('/api/v1', v1);
   app.use(healthRouter(deps));
   // The web UI at / (web/dist); every other GET outside /api gets its index.html.

@@ -8,7 +8,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { fetch } from 'undici';
 import { z } from 'zod';
-import { LifecycleRowSchema, type DeckySpec, type LifecycleRow } from '../domain/schemas';
+import { FleetTeardownResponseSchema, LifecycleRowSchema, SystemLimitsSchema, type DeckySpec, type FleetTeardownResponse, type LifecycleRow, type SystemLimits } from '../domain/schemas';
 import { EnrollBundleResponseSchema, SwarmHostsResponseSchema, type EnrollBundleResponse, type SwarmHostView } from '../domain/swarm-schemas';
 import { ConfiguredLanSchema, SystemNetworkSchema, type ConfiguredLan, type LanRequest, type SystemNetwork } from '../domain/lan';
 
@@ -164,6 +164,16 @@ export class DecnetApiClient implements LifecycleSource {
   /** DELETE /deckies/{name} → 202 `{lifecycle_ids}`. */
   async teardown(name: string): Promise<LifecycleIdsAccepted> {
     return this.parse(LifecycleIdsSchema, await this.request('DELETE', `/deckies/${encodeURIComponent(name)}`), 'teardown');
+  }
+
+  /** DELETE /deckies?confirm=<fleet size> → 202 `{message, lifecycle_ids, deckies}`. */
+  async teardownFleet(confirm: number): Promise<FleetTeardownResponse> {
+    return this.parse(FleetTeardownResponseSchema, await this.request('DELETE', `/deckies?confirm=${confirm}`), 'fleet teardown');
+  }
+
+  /** GET /system/limits → `{deployment_limit, deckies_used}`. */
+  async limits(): Promise<SystemLimits> {
+    return this.parse(SystemLimitsSchema, await this.request('GET', '/system/limits'), 'limits');
   }
 
   /** POST /deckies/{name}/mutate → 202 `{lifecycle_ids}`; without services the API picks new ones. */

@@ -8,7 +8,7 @@ import Docker from 'dockerode';
 import type { DeckySpec } from '../domain/schemas';
 import type { Catalogue } from '../domain/catalog';
 import { LABELS, ROLES, lanNetworkName, renderComposeYaml, serviceImage } from '../domain/compose-render';
-import { composeCommand, run } from './command';
+import { composeCommand, run, type CommandResult } from './command';
 import { UpBatches } from './up-batches';
 import { classifyComposeFailure, ipvlanUnsupported, missingImage, networkConflict, RuntimeError } from './errors';
 
@@ -56,6 +56,8 @@ export class ComposeRuntime {
   private readonly upBatches: UpBatches;
   /** Deckies deploying together need the network once: concurrent callers share one check. */
   private ensuringNetwork = new Map<string, Promise<string>>();
+  /** The LAN this process last made sure of: `up` re-creates it when a teardown removed it meanwhile. */
+  private lanSpec?: LanNetworkSpec;
 
   constructor(private readonly opts: RuntimeOptions) {
     this.networkName = opts.networkName ?? lanNetworkName(opts.project);
@@ -87,6 +89,7 @@ export class ComposeRuntime {
    * is replaced; one whose pool drifted is replaced only when no container is attached.
    */
   ensureLanNetwork(spec: LanNetworkSpec): Promise<string> {
+    this.lanSpec = spec;
     const key = JSON.stringify(spec);
     const inFlight = this.ensuringNetwork.get(key);
     if (inFlight) return inFlight;
@@ -153,6 +156,38 @@ export class ComposeRuntime {
     return `created ${spec.driver} network ${this.networkName} on ${spec.parent}`;
   }
 
+  /**
+   * After every teardown: remove the LAN network once no container is attached, so the last
+   * teardown on this engine takes it along (the engine refuses to remove a network with endpoints
+   * too, so a deploy attaching meanwhile keeps it). A deploy that made sure of the network just
+   * before and has not attached yet is covered by `up`.
+   */
+  async removeLanNetworkIfUnused(): Promise<string> {
+    const network = this.opts.docker.getNetwork(this.networkName);
+    const existing = await network.inspect().catch((err) => (isNotFound(err) ? undefined : Promise.reject(err)));
+    if (!existing) return `network ${this.networkName} already gone`;
+    const attached = Object.keys(existing.Containers ?? {}).length;
+    if (attached > 0) return `network ${this.networkName} kept: ${attached} container(s) attached`;
+    try {
+      await network.remove();
+    } catch (err) {
+      if (isNotFound(err)) return `network ${this.networkName} already gone`;
+      if (/active endpoints/i.test((err as Error).message)) return `network ${this.networkName} kept: a container attached meanwhile`;
+      throw err;
+    }
+    return `removed network ${this.networkName}`;
+  }
+
+  private async lanNetworkExists(): Promise<boolean> {
+    return this.opts.docker
+      .getNetwork(this.networkName)
+      .inspect()
+      .then(
+        () => true,
+        (err) => (isNotFound(err) ? false : Promise.reject(err)),
+      );
+  }
+
   /** True once our network is listed; a parallel creator's network may take a moment to appear. */
   private async awaitOwnNetwork(timeoutMs = 3000): Promise<boolean> {
     const deadline = Date.now() + timeoutMs;
@@ -185,8 +220,20 @@ export class ComposeRuntime {
    */
   async up(decky: DeckySpec, driver: 'macvlan' | 'ipvlan', signal?: AbortSignal): Promise<string> {
     const file = await this.writeComposeFile(decky);
-    await this.upBatches.up(decky.name, file, { signal, failure: (result) => classifyComposeFailure(result.stderr, driver) });
-    return `compose up ${path.basename(file)}`;
+    const failure = (result: CommandResult) => classifyComposeFailure(result.stderr, driver);
+    try {
+      await this.upBatches.up(decky.name, file, { signal, failure });
+      return `compose up ${path.basename(file)}`;
+    } catch (err) {
+      // The last teardown on this engine may have removed the LAN network after our network step.
+      if (signal?.aborted || (await this.lanNetworkExists())) throw err;
+      if (!this.lanSpec) {
+        throw new RuntimeError('LanNetworkGone', `network ${this.networkName} was removed by a teardown after the network step, and this process has not made sure of the LAN yet to re-create it`, false);
+      }
+      const recreated = await this.ensureLanNetwork(this.lanSpec);
+      await this.upBatches.up(decky.name, file, { signal, failure });
+      return `compose up ${path.basename(file)} (${recreated} again: a teardown had removed it)`;
+    }
   }
 
   /**

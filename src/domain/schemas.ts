@@ -312,3 +312,57 @@ export const HealthResponseSchema = z.object({ status: z.literal('ok') }).meta({
 export const ReadyResponseSchema = z
   .object({ status: z.literal('ready'), database: z.literal(true), temporal: z.literal(true) })
   .meta({ id: 'ReadyResponse' });
+
+/** DELETE /deckies: the fleet size the operator saw, so a stale page cannot tear down more than it showed. */
+export const FleetTeardownQuerySchema = z
+  .object({
+    // Missing is not a 400: the 409 that answers it tells the current fleet size.
+    confirm: z.string().regex(/^\d{1,9}$/, 'confirm must be the fleet size, a whole number').transform(Number).optional(),
+  })
+  .strict()
+  .meta({ id: 'FleetTeardownQuery' });
+
+/** 202 of DELETE /deckies and POST /swarm/hosts/{uuid}/teardown: one teardown row per decky. */
+export const FleetTeardownResponseSchema = z
+  .object({
+    message: z.string(),
+    lifecycle_ids: z.array(z.string().uuid()).meta({ description: 'One per decky, in the order of `deckies`' }),
+    deckies: z.array(DeckyNameSchema),
+  })
+  .meta({ id: 'FleetTeardownResponse' });
+export type FleetTeardownResponse = z.infer<typeof FleetTeardownResponseSchema>;
+
+/** GET /deckies filters: `host_uuid` is a swarm host's uuid or `master` (deckies on the master's own engine). */
+export const FleetQuerySchema = z
+  .object({
+    host_uuid: z.union([z.literal('master'), z.uuid('host_uuid must be a swarm host uuid or "master"')]).optional(),
+    state: DeckyStateSchema.optional(),
+  })
+  .strict()
+  .meta({ id: 'FleetQuery' });
+export type FleetQuery = z.infer<typeof FleetQuerySchema>;
+
+/** The database checks the same range (deployment_limit_range). */
+export const DEPLOYMENT_LIMIT_MAX = 500;
+
+/** GET /system/limits. */
+export const SystemLimitsSchema = z
+  .object({
+    deployment_limit: z.number().int().meta({ description: 'The most deckies the fleet may hold' }),
+    deckies_used: z.number().int().meta({ description: 'Deckies in the fleet now' }),
+  })
+  .meta({ id: 'SystemLimits', examples: [{ deployment_limit: 50, deckies_used: 3 }] });
+export type SystemLimits = z.infer<typeof SystemLimitsSchema>;
+
+/** PUT /system/limits. */
+export const SystemLimitsUpdateSchema = z
+  .object({
+    deployment_limit: z
+      .number()
+      .int(`deployment_limit must be a whole number 1–${DEPLOYMENT_LIMIT_MAX}`)
+      .min(1, `deployment_limit must be 1–${DEPLOYMENT_LIMIT_MAX}`)
+      .max(DEPLOYMENT_LIMIT_MAX, `deployment_limit must be 1–${DEPLOYMENT_LIMIT_MAX}`),
+  })
+  .strict()
+  .meta({ id: 'SystemLimitsUpdate', examples: [{ deployment_limit: 100 }] });
+export type SystemLimitsUpdate = z.infer<typeof SystemLimitsUpdateSchema>;

@@ -176,3 +176,32 @@ export const AgentIniSchema = z.object({
   }),
 });
 export type AgentIni = z.infer<typeof AgentIniSchema>;
+
+/** POST /decommission on the agent (mTLS): the master names the host it means, so a misdirected call changes nothing. */
+export const AgentDecommissionRequestSchema = z.object({ host_uuid: z.uuid() }).strict().meta({ id: 'AgentDecommissionRequest' });
+export type AgentDecommissionRequest = z.infer<typeof AgentDecommissionRequestSchema>;
+
+/** The agent's answer once its deckies and LAN network are gone and it refuses jobs. */
+export const AgentDecommissionResponseSchema = z
+  .object({
+    host_uuid: z.uuid(),
+    decommissioned_at: z.iso.datetime(),
+    removed_deckies: z.array(z.string()),
+    failed: z.array(z.object({ decky: z.string(), error: z.string() })).meta({ description: 'Deckies whose containers could not be removed' }),
+    network: z.string().meta({ description: 'What became of the LAN network (removed, kept while another container uses it, already gone)' }),
+  })
+  .meta({ id: 'AgentDecommissionResponse' });
+export type AgentDecommissionResponse = z.infer<typeof AgentDecommissionResponseSchema>;
+
+/** 200 of DELETE /swarm/hosts/{uuid}: the host, and what its agent did before its certificate was revoked. */
+export const SwarmHostDecommissionResponseSchema = SwarmHostViewSchema.extend({
+  agent_cleanup: z
+    .object({
+      reached: z.boolean().meta({ description: 'false: the agent did not answer in time (or had no address); the host is decommissioned all the same' }),
+      message: z.string(),
+      removed_deckies: z.array(z.string()),
+    })
+    .nullable()
+    .meta({ description: 'null when the host was already decommissioned' }),
+}).meta({ id: 'SwarmHostDecommissionResponse' });
+export type SwarmHostDecommissionResponse = z.infer<typeof SwarmHostDecommissionResponseSchema>;

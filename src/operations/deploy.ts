@@ -8,7 +8,7 @@ import { Decky, DeckyLifecycle, DeploymentSettings, IdempotencyKey } from '../en
 import { specToDeckyFields } from '../entities/mappers';
 import { readFleetDefinition, resolveFleet } from '../domain/fleet';
 import { FleetConflictError, FleetInputError } from '../domain/errors';
-import type { DeployRequest, FleetDefinition, Network, Trigger } from '../domain/schemas';
+import type { DeckyRequest, DeployRequest, FleetDefinition, Network, Trigger } from '../domain/schemas';
 import { ConflictError } from './errors';
 import type { OperationsContext } from './context';
 import { startLifecycleWorkflowsInBackground } from './workflow-start';
@@ -70,6 +70,7 @@ async function planDeploy(
   const replaced = replaceFleet ? fleet : [];
   const kept = replaceFleet ? [] : fleet;
 
+  checkDeploymentLimit(definition.deckies, kept.length, settings.deploymentLimit);
   const network = applyNetwork(settings, definition.network, kept.map((d) => d.name));
   const specs = resolveFleet(definition.deckies, {
     catalogue: ctx.catalogue,
@@ -78,13 +79,6 @@ async function planDeploy(
     rng: Math.random,
     customServices: definition.custom_services,
   });
-  const limit = settings.deploymentLimit;
-  if (kept.length + specs.length > limit) {
-    throw new FleetConflictError(
-      'deployment_limit',
-      `deploying ${specs.length} decky(ies) next to ${kept.length} existing would exceed the deployment limit of ${limit}`,
-    );
-  }
 
   // Deckies with an operation in flight: a replace must wait for them, and they are never re-homed.
   const busy = new Set(
@@ -140,6 +134,21 @@ async function planDeploy(
     tx.create(IdempotencyKey, { key: opts.idempotencyKey, requestHash, response: response as unknown as Record<string, unknown>, createdAt: now });
   }
   return { response, toStart: [...teardowns, ...started] };
+}
+
+/**
+ * Before any expansion or IP allocation: the requested deckies (each `amount`, default 1) next to
+ * the ones the deploy keeps must fit the deployment limit.
+ */
+function checkDeploymentLimit(requested: DeckyRequest[], keptCount: number, limit: number): void {
+  const asked = requested.reduce((sum, d) => sum + (d.amount ?? 1), 0);
+  if (keptCount + asked > limit) {
+    throw new FleetConflictError('deployment_limit', `deploying ${asked} decky(ies) next to ${keptCount} existing would exceed the deployment limit of ${limit}`, {
+      deployment_limit: limit,
+      deckies_used: keptCount,
+      requested: asked,
+    });
+  }
 }
 
 /**

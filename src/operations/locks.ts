@@ -4,7 +4,10 @@ import type { EntityManager } from '@mikro-orm/postgresql';
 /** Deploys and LAN changes: IP allocation must see every earlier deploy, and the LAN cannot change under one. */
 const FLEET_LOCK = 0x6465636b; // "deck"
 
-/** Held until the transaction `tx` ends. */
+/**
+ * Held until the transaction `tx` ends. `tx.execute` runs on the transaction's own connection;
+ * `tx.getConnection().execute` would take a pooled one, where the lock ends with its statement.
+ */
 export async function lockFleet(tx: EntityManager): Promise<void> {
-  await tx.getConnection().execute(`select pg_advisory_xact_lock(${FLEET_LOCK})`);
+  await tx.execute(`select pg_advisory_xact_lock(${FLEET_LOCK})`);
 }

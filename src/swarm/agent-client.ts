@@ -5,6 +5,7 @@
  */
 import type { PeerCertificate } from 'node:tls';
 import { Agent, request } from 'undici';
+import { AgentDecommissionResponseSchema, type AgentDecommissionRequest, type AgentDecommissionResponse } from '../domain/swarm-schemas';
 import { fingerprintOfDer, type SwarmPki } from './pki';
 
 export interface AgentTarget {
@@ -74,6 +75,14 @@ export class AgentClient {
   async job(jobId: string): Promise<AgentJobView | undefined> {
     const res = await this.call<AgentJobView>('GET', `/jobs/${encodeURIComponent(jobId)}`, undefined, [200, 404]);
     return res.statusCode === 200 ? res.data : undefined;
+  }
+
+  /** POST /decommission → 200 once the agent's deckies and LAN network are gone; it refuses jobs from then on. */
+  async decommission(body: AgentDecommissionRequest): Promise<AgentDecommissionResponse> {
+    const { data } = await this.call<unknown>('POST', '/decommission', body, [200]);
+    const parsed = AgentDecommissionResponseSchema.safeParse(data);
+    if (!parsed.success) throw new AgentCallError(`agent "${this.target.name}" at ${this.url} answered POST /decommission with an unexpected body`, true);
+    return parsed.data;
   }
 
   async close(): Promise<void> {

@@ -7,7 +7,16 @@
 import { WorkflowNotFoundError } from '@temporalio/client';
 import { z } from 'zod';
 import { Decky, DeckyLifecycle, EnrollmentToken, SwarmHost } from '../entities';
-import type { AgentJobResult, AgentStatus, HeartbeatRequest, HeartbeatResponse, SwarmHostPatch, SwarmHostView } from '../domain/swarm-schemas';
+import type {
+  AgentJobResult,
+  AgentStatus,
+  HeartbeatRequest,
+  HeartbeatResponse,
+  SwarmHostDecommissionResponse,
+  SwarmHostPatch,
+  SwarmHostView,
+} from '../domain/swarm-schemas';
+import { AgentClient } from './agent-client';
 import { agentResultSignal } from '../workflows/signals';
 import { ForbiddenError, NotFoundError } from '../operations/errors';
 import { nowOf, type SwarmContext } from './context';
@@ -54,22 +63,57 @@ export async function patchHost(ctx: SwarmContext, uuid: string, patch: SwarmHos
   return hostToView(host);
 }
 
+/** How long the master waits for an agent to clean up before it decommissions the host without it. */
+export const DECOMMISSION_AGENT_TIMEOUT_MS = 60_000;
+
 /**
- * DELETE: the host is `decommissioned` (its certificate is refused by the heartbeat from now on)
- * and any bundle it has not fetched yet is void. Its deckies keep their host_uuid: they are the
- * orphans the next deploy re-homes. Decommissioning twice answers the same.
+ * DELETE: first the host's agent, if it answers within DECOMMISSION_AGENT_TIMEOUT_MS, removes its
+ * deckies and LAN network and stops taking jobs; then the host is `decommissioned` (its
+ * certificate is refused by the heartbeat from now on) and any bundle it has not fetched yet is
+ * void. Its deckies keep their host_uuid: they are the orphans the next deploy re-homes.
+ * Decommissioning twice answers the same, without calling the agent again.
  */
-export async function decommissionHost(ctx: SwarmContext, uuid: string): Promise<SwarmHostView> {
+export async function decommissionHost(ctx: SwarmContext, uuid: string): Promise<SwarmHostDecommissionResponse> {
+  const found = await requireHost(ctx.orm.em.fork(), uuid);
+  const agentCleanup = found.status === 'decommissioned' ? null : await cleanUpAgent(ctx, found);
   const now = nowOf(ctx);
-  return ctx.orm.em.fork().transactional(async (em) => {
+  const host = await ctx.orm.em.fork().transactional(async (em) => {
     const host = await requireHost(em, uuid);
     if (host.status !== 'decommissioned') {
       host.status = 'decommissioned';
       await em.nativeUpdate(EnrollmentToken, { hostUuid: uuid, expiresAt: { $gt: now } }, { expiresAt: now, keyPem: null });
-      ctx.logger.info({ host: host.name, host_uuid: uuid }, 'swarm host decommissioned');
+      ctx.logger.info({ host: host.name, host_uuid: uuid, agent_reached: agentCleanup?.reached }, 'swarm host decommissioned');
     }
-    return hostToView(host);
+    return host;
   });
+  return { ...hostToView(host), agent_cleanup: agentCleanup };
+}
+
+async function cleanUpAgent(ctx: SwarmContext, host: SwarmHost): Promise<NonNullable<SwarmHostDecommissionResponse['agent_cleanup']>> {
+  if (!host.address) return { reached: false, message: 'the host never fetched its bundle: there is no agent to clean up', removed_deckies: [] };
+  const client = new AgentClient(
+    ctx.pki,
+    { uuid: host.uuid, name: host.name, address: host.address, port: host.agentPort, fingerprint: host.clientCertFingerprint },
+    DECOMMISSION_AGENT_TIMEOUT_MS,
+  );
+  try {
+    const answer = await client.decommission({ host_uuid: host.uuid });
+    const failed = answer.failed.map((f) => `${f.decky}: ${f.error}`).join('; ');
+    return {
+      reached: true,
+      message: `the agent removed ${answer.removed_deckies.length} decky(ies)${failed ? ` (not removed: ${failed})` : ''}; ${answer.network}; it takes no more jobs`,
+      removed_deckies: answer.removed_deckies,
+    };
+  } catch (err) {
+    ctx.logger.warn({ err: (err as Error).message, host: host.name, host_uuid: host.uuid }, 'agent did not clean up before its decommission');
+    return {
+      reached: false,
+      message: `the agent did not clean up (${(err as Error).message}); decommissioned without it: its containers stay until removed on that machine`,
+      removed_deckies: [],
+    };
+  } finally {
+    await client.close();
+  }
 }
 
 export interface HeartbeatCaller {

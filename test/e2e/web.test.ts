@@ -461,4 +461,48 @@ describe('the web UI', () => {
       await snap('swarm-0-no-router');
     }
   });
+
+  // Last: it empties the fleet.
+  test('the wizard shows the deckies used of the limit; "Tear down fleet" asks for the fleet size typed, then removes every decky and the LAN network', async () => {
+    const names = (await api.get('/deckies')).body.deckies.map((d: { name: string }) => d.name);
+    expect(names.length).toBeGreaterThan(1);
+    await page.goto(`${origin}/deploy`);
+    await page.locator('#wizard-next').click();
+    await page.locator('#wizard-usage').getByText(`${names.length} of 10 deckies used.`).waitFor();
+
+    await page.goto(`${origin}/fleet`);
+    const button = page.getByRole('button', { name: 'Tear down fleet' });
+    await until('the fleet to load', async () => !(await button.isDisabled()), 10_000);
+    await button.click();
+    const dialog = page.getByRole('dialog', { name: `Tear down all ${names.length} deckies?` });
+    await dialog.waitFor();
+    const typed = dialog.getByLabel(`Type ${names.length} or "teardown ${names.length}" to confirm`);
+    const confirm = dialog.getByRole('button', { name: 'Tear down fleet' });
+    expect(await page.evaluate('document.activeElement.tagName')).toBe('INPUT');
+    await typed.fill(String(names.length + 1));
+    expect(await confirm.isDisabled()).toBe(true);
+    await typed.fill(`teardown ${names.length}`);
+    expect(await confirm.isDisabled()).toBe(false);
+    await snap('fleet-5-teardown-fleet-confirm');
+    await confirm.click();
+    await dialog.waitFor({ state: 'detached' });
+
+    const lines = page.locator('#fleet-teardown-progress li');
+    await until('one progress line per decky', async () => (await lines.count()) === names.length, 10_000);
+    await until('every line [OK]', async () => (await lines.locator('.line-head').allTextContents()).every((t) => t.trim().startsWith('[OK]')));
+    expect((await lines.locator('.line-head').allTextContents()).map((t) => t.trim().split(/\s+/).slice(0, 3).join(' '))).toEqual(names.map((n: string) => `[OK] teardown ${n}`));
+    await page.getByText('No deckies yet.').waitFor();
+    expect(await button.isDisabled()).toBe(true);
+    expect((await api.get('/deckies')).body.deckies).toEqual([]);
+    expect(await stack.docker.listContainers({ all: true, filters: { label: [`${LABELS.project}=${stack.config.composeProject}`] } })).toEqual([]);
+    const lan = await stack.docker
+      .getNetwork(`${stack.config.composeProject}_lan`)
+      .inspect()
+      .then(
+        () => 'exists',
+        (err: { statusCode?: number }) => (err.statusCode === 404 ? 'gone' : String(err)),
+      );
+    expect(lan).toBe('gone');
+    await snap('fleet-6-after-fleet-teardown');
+  }, 240_000);
 });

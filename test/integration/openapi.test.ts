@@ -43,12 +43,13 @@ afterAll(async () => {
 const ROUTES: Record<string, string[]> = {
   '/api/v1/deckies/deploy': ['post'],
   '/api/v1/deckies/lifecycle': ['get'],
-  '/api/v1/deckies': ['get'],
+  '/api/v1/deckies': ['delete', 'get'],
   '/api/v1/deckies/{name}': ['delete', 'get'],
   '/api/v1/deckies/{name}/mutate': ['post'],
   '/api/v1/deckies/{name}/mutate-interval': ['put'],
   '/api/v1/system/deployment-mode': ['get'],
   '/api/v1/system/network': ['get', 'put'],
+  '/api/v1/system/limits': ['get', 'put'],
   '/api/v1/events': ['get'],
   '/api/v1/catalog': ['get'],
   '/api/v1/swarm/enroll-bundle': ['post'],
@@ -56,6 +57,7 @@ const ROUTES: Record<string, string[]> = {
   '/api/v1/swarm/enroll-bundle/{token}.tgz': ['get'],
   '/api/v1/swarm/hosts': ['get'],
   '/api/v1/swarm/hosts/{uuid}': ['delete', 'patch'],
+  '/api/v1/swarm/hosts/{uuid}/teardown': ['post'],
   '/healthz': ['get'],
   '/readyz': ['get'],
   '/metrics': ['get'],
@@ -74,7 +76,10 @@ const PUBLIC = new Set([
 ]);
 const ADMIN = new Set([
   'post /api/v1/deckies/deploy',
+  'delete /api/v1/deckies',
   'delete /api/v1/deckies/{name}',
+  'put /api/v1/system/limits',
+  'post /api/v1/swarm/hosts/{uuid}/teardown',
   'post /api/v1/deckies/{name}/mutate',
   'put /api/v1/deckies/{name}/mutate-interval',
   'put /api/v1/system/network',

@@ -62,6 +62,12 @@ export interface DeploymentMode {
   message: string;
 }
 
+/** GET /system/limits. */
+export interface SystemLimits {
+  deployment_limit: number;
+  deckies_used: number;
+}
+
 export interface DeployResponse {
   message: string;
   mode: 'swarm' | 'unihost';

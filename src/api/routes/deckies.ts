@@ -1,11 +1,20 @@
-/** /deckies: deploy, lifecycle polling, fleet view, teardown. Thin: validation here, work in operations/. */
+/** /deckies: deploy, lifecycle polling, fleet view (filtered), teardown of one decky or of the fleet. Thin: validation here, work in operations/. */
 import { Router } from 'express';
 import { z } from 'zod';
 import { Decky, DeckyLifecycle } from '../../entities';
 import { deckyToView, lifecycleToRow } from '../../entities/mappers';
-import { DeckyNameSchema, LifecycleQuerySchema, MutateIntervalRequestSchema, MutateRequestSchema, parseDeployRequest } from '../../domain/schemas';
+import {
+  DeckyNameSchema,
+  FleetQuerySchema,
+  FleetTeardownQuerySchema,
+  LifecycleQuerySchema,
+  MutateIntervalRequestSchema,
+  MutateRequestSchema,
+  parseDeployRequest,
+} from '../../domain/schemas';
 import { submitDeploy } from '../../operations/deploy';
 import { submitTeardown } from '../../operations/teardown';
+import { submitBulkTeardown } from '../../operations/fleet-teardown';
 import { setMutateInterval, submitMutation } from '../../operations/mutate';
 import { NotFoundError } from '../../operations/errors';
 import { requireRole } from '../auth';
@@ -15,7 +24,7 @@ import type { ApiDeps } from '../app';
 export const IdempotencyKeySchema = z.string().min(1).max(255);
 /** The CLI says it is the CLI; `scheduled` belongs to the schedules, never to a request. */
 export const RequestTriggerSchema = z.enum(['operator', 'cli']).default('operator');
-const triggerOf = (req: { header(name: string): string | undefined }) => RequestTriggerSchema.parse(req.header('X-Decnet-Trigger') ?? undefined);
+export const triggerOf = (req: { header(name: string): string | undefined }) => RequestTriggerSchema.parse(req.header('X-Decnet-Trigger') ?? undefined);
 
 export function deckiesRouter(deps: ApiDeps): Router {
   const router = Router();
@@ -35,9 +44,14 @@ export function deckiesRouter(deps: ApiDeps): Router {
     res.json({ rows: rows.map(lifecycleToRow) });
   });
 
-  router.get('/', requireRole('viewer'), async (_req, res) => {
+  router.get('/', requireRole('viewer'), async (req, res) => {
+    const query = FleetQuerySchema.parse(req.query);
     const em = deps.operations.orm.em.fork();
-    const deckies = await em.find(Decky, {}, { orderBy: { name: 'asc' } });
+    const where = {
+      ...(query.host_uuid === undefined ? {} : { hostUuid: query.host_uuid === 'master' ? null : query.host_uuid }),
+      ...(query.state === undefined ? {} : { state: query.state }),
+    };
+    const deckies = await em.find(Decky, where, { orderBy: { name: 'asc' } });
     const latest = await latestLifecycles(em, deckies.map((d) => d.name));
     res.json({ deckies: deckies.map((d) => deckyToView(d, latest.get(d.name))) });
   });
@@ -63,6 +77,12 @@ export function deckiesRouter(deps: ApiDeps): Router {
     const body = MutateIntervalRequestSchema.parse(req.body ?? {});
     await deps.ensureTemporalReachable();
     res.json(await setMutateInterval(deps.operations, name, body.mutate_interval));
+  });
+
+  router.delete('/', requireRole('admin'), async (req, res) => {
+    const { confirm } = FleetTeardownQuerySchema.parse(req.query);
+    await deps.ensureTemporalReachable();
+    res.status(202).json(await submitBulkTeardown(deps.operations, { kind: 'fleet', confirm }, triggerOf(req)));
   });
 
   router.delete('/:name', requireRole('admin'), async (req, res) => {

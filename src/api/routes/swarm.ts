@@ -8,7 +8,10 @@ import { NotFoundError } from '../../operations/errors';
 import { claimBundle, clientAddress, enrollHost, installScript } from '../../swarm/enrollment';
 import { decommissionHost, listHosts, patchHost } from '../../swarm/hosts';
 import type { SwarmContext } from '../../swarm/context';
+import { submitBulkTeardown } from '../../operations/fleet-teardown';
 import { requireRole } from '../auth';
+import type { ApiDeps } from '../app';
+import { triggerOf } from './deckies';
 
 /** GET /swarm/enroll-bundle/{token}.sh and .tgz: no bearer token, the enrollment token is the credential. */
 export function swarmBundleRouter(swarm: SwarmContext): Router {
@@ -31,7 +34,7 @@ export function swarmBundleRouter(swarm: SwarmContext): Router {
 }
 
 /** Enrollment and the hosts, behind the admin bearer token. */
-export function swarmRouter(swarm: SwarmContext): Router {
+export function swarmRouter(swarm: SwarmContext, deps: Pick<ApiDeps, 'operations' | 'ensureTemporalReachable'>): Router {
   const router = Router();
 
   router.post('/enroll-bundle', requireRole('admin'), async (req, res) => {
@@ -47,6 +50,12 @@ export function swarmRouter(swarm: SwarmContext): Router {
     const uuid = parseHostUuid(String(req.params.uuid));
     const body = SwarmHostPatchSchema.parse(req.body ?? {});
     res.json(await patchHost(swarm, uuid, body));
+  });
+
+  router.post('/hosts/:uuid/teardown', requireRole('admin'), async (req, res) => {
+    const uuid = parseHostUuid(String(req.params.uuid));
+    await deps.ensureTemporalReachable();
+    res.status(202).json(await submitBulkTeardown(deps.operations, { kind: 'host', hostUuid: uuid }, triggerOf(req)));
   });
 
   router.delete('/hosts/:uuid', requireRole('admin'), async (req, res) => {

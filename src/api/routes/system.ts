@@ -1,6 +1,8 @@
 import { Router } from 'express';
 import { lanRequestOnHost, type SystemNetwork } from '../../domain/lan';
+import { SystemLimitsUpdateSchema } from '../../domain/schemas';
 import { deploymentMode } from '../../operations/deployment-mode';
+import { readLimits, setDeploymentLimit } from '../../operations/limits';
 import { currentLan, setLan } from '../../operations/network';
 import { requireRole } from '../auth';
 import { detectLan, hostInterfaces } from '../host-network';
@@ -23,6 +25,14 @@ export function systemRouter(deps: ApiDeps): Router {
   router.put('/network', requireRole('admin'), async (req, res) => {
     const lan = lanRequestOnHost(await hostInterfaces()).parse(req.body ?? {});
     res.json(await setLan(deps.operations.orm, lan));
+  });
+
+  router.get('/limits', requireRole('viewer'), async (_req, res) => {
+    res.json(await readLimits(deps.operations));
+  });
+  router.put('/limits', requireRole('admin'), async (req, res) => {
+    const body = SystemLimitsUpdateSchema.parse(req.body ?? {});
+    res.json(await setDeploymentLimit(deps.operations, body.deployment_limit));
   });
   return router;
 }

@@ -1,11 +1,12 @@
 /**
  * The fleet (SPEC §10): every decky with its state, IP, host, services, last mutation and interval;
  * mutate, edit the interval and tear down from its row, each action with its own progress line;
- * a link to the decky's latest workflow in the Temporal Web UI. Refreshed every 5 s in place, so
- * focus, open editors and progress survive a refresh.
+ * a link to the decky's latest workflow in the Temporal Web UI; tear the whole fleet down behind a
+ * typed confirmation. Refreshed every 5 s in place, so focus, open editors and progress survive a
+ * refresh.
  */
 import { ApiError, errorMessage, type Api } from '../api';
-import { confirmDialog } from '../confirm';
+import { confirmDialog, typedConfirmDialog } from '../confirm';
 import { workflowUrl, type AppContext, type View } from '../context';
 import { fill, fillIfChanged, formatMinutes, formatTime, h } from '../dom';
 import { checkboxField, inputField, type Field } from '../forms';
@@ -37,8 +38,10 @@ export const fleetView: View = (root, ctx) => {
   const announcer = h('p', { class: 'visually-hidden', 'aria-live': 'polite' });
   const refreshButton = h('button', { type: 'button', class: 'button' }, 'Refresh');
   const lan = h('p', { class: 'lead', id: 'fleet-lan' });
+  const fleetTeardown = new FleetTeardown(ctx, () => void refresh());
   root.append(
-    h('div', { class: 'page-head' }, h('h1', { tabindex: '-1' }, 'Fleet'), h('div', { class: 'page-tools' }, status, refreshButton), lan),
+    h('div', { class: 'page-head' }, h('h1', { tabindex: '-1' }, 'Fleet'), h('div', { class: 'page-tools' }, status, refreshButton, fleetTeardown.button), lan),
+    fleetTeardown.progress,
     announcer,
     h('div', { class: 'card table-card' }, table, empty),
   );
@@ -72,6 +75,7 @@ export const fleetView: View = (root, ctx) => {
         rows.delete(name);
         announcer.textContent = `${name} is no longer in the fleet.`;
       }
+      fleetTeardown.setFleetSize(deckies.length);
       empty.hidden = deckies.length > 0;
       table.hidden = deckies.length === 0;
       status.textContent = `${deckies.length} decky(ies) · updated ${new Date().toLocaleTimeString()}`;
@@ -91,8 +95,68 @@ export const fleetView: View = (root, ctx) => {
     left = true;
     window.clearTimeout(timer);
     for (const row of rows.values()) row.dispose();
+    fleetTeardown.dispose();
   };
 };
+
+/**
+ * "Tear down fleet": typed confirmation of the fleet size this page shows, which is also what the
+ * API checks (a page gone stale gets a 409 instead of removing deckies nobody saw); then one
+ * progress line per decky.
+ */
+class FleetTeardown {
+  readonly button = h('button', { type: 'button', class: 'button button-danger', id: 'teardown-fleet', disabled: true }, 'Tear down fleet');
+  readonly progress = h('ul', { class: 'progress-list', id: 'fleet-teardown-progress', 'aria-label': 'Fleet teardown' });
+  private fleetSize = 0;
+  private running = false;
+  private watch: Watch | null = null;
+
+  constructor(
+    private readonly ctx: AppContext,
+    private readonly refresh: () => void,
+  ) {
+    this.button.addEventListener('click', () => void this.start());
+  }
+
+  setFleetSize(size: number): void {
+    this.fleetSize = size;
+    this.button.disabled = this.running || size === 0;
+  }
+
+  dispose(): void {
+    this.watch?.stop();
+  }
+
+  private async start() {
+    const size = this.fleetSize;
+    const ok = await typedConfirmDialog({
+      title: `Tear down all ${size} deckies?`,
+      message: 'Every decky loses its containers, its IP and its mutation schedule; the LAN network goes with the last one. This cannot be undone.',
+      prompt: `Type ${size} or "teardown ${size}" to confirm`,
+      accepted: [String(size), `teardown ${size}`],
+      confirmLabel: 'Tear down fleet',
+    });
+    if (!ok) return this.button.focus();
+    this.running = true;
+    this.button.disabled = true;
+    fill(this.progress);
+    try {
+      const res = await this.ctx.api.delete<{ lifecycle_ids: string[]; deckies: string[] }>(`/deckies?confirm=${size}`);
+      const lines = res.deckies.map((name) => new ProgressLine(`teardown ${name}`));
+      fill(this.progress, lines.map((l) => l.el));
+      this.watch = watchLifecycles(this.ctx.api, res.lifecycle_ids, (rows) => {
+        for (const row of rows) lines[res.lifecycle_ids.indexOf(row.id)]?.update(row);
+      });
+      await this.watch.done;
+    } catch (err) {
+      const line = new ProgressLine('teardown fleet');
+      fill(this.progress, line.el);
+      line.fail(err instanceof ApiError && err.status === 409 ? `refused: ${err.message}` : errorMessage(err));
+    }
+    this.running = false;
+    this.refresh();
+  }
+}
 
 /** Host names for the Host column, asked only when a decky runs on a host not seen yet; only admins may list hosts. */
 async function loadHostNames(api: Api, into: Map<string, string>): Promise<void> {

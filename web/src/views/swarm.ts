@@ -266,14 +266,14 @@ class HostRow {
   private async decommissionHost() {
     const ok = await confirmDialog({
       title: `Decommission ${this.host.name}?`,
-      message: 'The master stops accepting its agent; its deckies become orphans that the next deploy places on another host.',
+      message: 'Its agent, if it answers, removes its deckies and stops taking jobs; then the master stops accepting it. Its deckies become orphans that the next deploy places on another host.',
       confirmLabel: `Decommission ${this.host.name}`,
     });
     if (!ok) return this.decommission.focus();
     this.decommission.disabled = true;
     try {
-      await this.api.delete(`/swarm/hosts/${encodeURIComponent(this.host.uuid)}`);
-      this.message.textContent = 'Decommissioned.';
+      const res = await this.api.delete<{ agent_cleanup: { message: string } | null }>(`/swarm/hosts/${encodeURIComponent(this.host.uuid)}`);
+      this.message.textContent = res.agent_cleanup ? `Decommissioned: ${res.agent_cleanup.message}.` : 'Decommissioned.';
     } catch (err) {
       this.decommission.disabled = false;
       this.message.textContent = `Not decommissioned: ${errorMessage(err)}`;

@@ -6,13 +6,13 @@
  * errors appear next to the field they name. "Add another group" keeps the group just configured
  * and starts a new one, so one deploy can mix kinds of deckies (like the INI file's sections).
  */
-import { ApiError, errorMessage } from '../api';
+import { ApiError, errorMessage, type Api } from '../api';
 import type { View } from '../context';
 import { fill, formatMinutes, h, newId } from '../dom';
 import { alertBox, checkboxField, choiceGroup, inputField, type ErrorTarget } from '../forms';
 import { createLanPanel } from '../lan-panel';
 import { ProgressLine, watchLifecycles, type Watch } from '../lifecycle';
-import type { DeployResponse, DeploymentMode, ErrorDetails } from '../types';
+import type { DeployResponse, DeploymentMode, ErrorDetails, SystemLimits } from '../types';
 
 const STEPS = ['Archetype', 'Configuration', 'Mutation', 'Deploy'] as const;
 type FieldKey = 'archetype' | 'name' | 'count' | 'services' | 'interval';
@@ -169,7 +169,7 @@ export const wizardView: View = (root, ctx) => {
   const fields: Record<FieldKey, ErrorTarget> = { archetype, name, count, services, interval };
   const sections = [
     [archetype.el],
-    [name.el, count.el, services.el, preview],
+    [name.el, count.el, deckyUsage(api), services.el, preview],
     [mutate.el, interval.el],
     [summary, otherGroups, h('div', { class: 'actions' }, addGroup), lanPanel.el, modeBanner],
   ].map((content, i) =>
@@ -412,3 +412,13 @@ export const wizardView: View = (root, ctx) => {
   show(0, false);
   return () => watch?.stop();
 };
+
+/** "3 of 50 deckies used" (GET /system/limits), next to the count: a deploy over the limit is refused. */
+function deckyUsage(api: Api): HTMLElement {
+  const usage = h('p', { class: 'hint', id: 'wizard-usage', role: 'status' });
+  api.get<SystemLimits>('/system/limits').then(
+    (limits) => (usage.textContent = `${limits.deckies_used} of ${limits.deployment_limit} deckies used.`),
+    (err) => (usage.textContent = `Could not read the deployment limit: ${errorMessage(err)}`),
+  );
+  return usage;
+}
