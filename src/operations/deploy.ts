@@ -124,12 +124,17 @@ async function planDeploy(
   const kept = replaceFleet ? [] : fleet;
 
   const network = applyNetwork(settings, definition.network, kept.length > 0);
-  const specs = resolveFleet(definition.deckies, {
-    catalogue: ctx.catalogue,
-    network: { subnet: network.subnet, gateway: network.gateway, ip_range: network.ip_range },
-    existing: new Map(kept.map((d) => [d.name, d.ip])),
-    rng: Math.random,
-  });
+  const resolve = (holding: Decky[]) =>
+    resolveFleet(definition.deckies, {
+      catalogue: ctx.catalogue,
+      network: { subnet: network.subnet, gateway: network.gateway, ip_range: network.ip_range },
+      existing: new Map(holding.map((d) => [d.name, d.ip])),
+      rng: Math.random,
+    });
+  let specs = resolve(kept);
+  // replace_fleet: the deckies it drops run until their teardown ends, so their IPs stay taken.
+  const dropped = replaced.filter((d) => !specs.some((s) => s.name === d.name));
+  if (dropped.length > 0) specs = resolve(dropped);
   const limit = settings.deploymentLimit;
   if (kept.length + specs.length > limit) {
     throw new FleetConflictError(
