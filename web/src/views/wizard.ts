@@ -1,6 +1,7 @@
 /**
  * The deploy wizard (SPEC §10): archetype → configuration → mutation → deploy. Before the deploy
- * button it shows where the deploy goes (GET /system/deployment-mode); after the 202 it shows one
+ * button it shows where the deploy goes (GET /system/deployment-mode) and the plan of a dry run
+ * (IPs, hosts, drivers; the Deploy button waits for it); after the 202 it shows one
  * line per decky that turns [OK] or [FAIL] as its lifecycle row finishes. The API's validation
  * errors appear next to the field they name. "Add another group" keeps the group just configured
  * and starts a new one, so one deploy can mix kinds of deckies (like the INI file's sections).
@@ -11,6 +12,8 @@ import { fill, formatMinutes, h, newId } from '../dom';
 import { alertBox, checkboxField, choiceGroup, inputField, type ErrorTarget } from '../forms';
 import { ProgressLine, watchLifecycles, type Watch } from '../lifecycle';
 import type { DeployResponse, DeploymentMode, ErrorDetails } from '../types';
+import type { DeployPlan } from '../../../src/domain/schemas';
+import { planPanel } from './plan';
 
 const STEPS = ['Archetype', 'Configuration', 'Mutation', 'Deploy'] as const;
 type FieldKey = 'archetype' | 'name' | 'count' | 'services' | 'interval';
@@ -161,6 +164,7 @@ export const wizardView: View = (root, ctx) => {
   const otherGroups = h('div', { class: 'other-groups' });
   const addGroup = h('button', { type: 'button', class: 'button', id: 'wizard-add-group' }, 'Add another group');
   const modeBanner = h('p', { class: 'mode-banner', role: 'status', id: 'deployment-mode' }, 'Checking where the deckies would go…');
+  const plan = planPanel();
   const alert = alertBox();
 
   const fields: Record<FieldKey, ErrorTarget> = { archetype, name, count, services, interval };
@@ -168,7 +172,7 @@ export const wizardView: View = (root, ctx) => {
     [archetype.el],
     [name.el, count.el, services.el, preview],
     [mutate.el, interval.el],
-    [summary, otherGroups, h('div', { class: 'actions' }, addGroup), modeBanner],
+    [summary, otherGroups, h('div', { class: 'actions' }, addGroup), modeBanner, plan.el],
   ].map((content, i) =>
     h('section', { class: 'wizard-step', 'aria-labelledby': `wizard-step-${i}`, hidden: i !== 0 }, h('h2', { id: `wizard-step-${i}`, tabindex: '-1' }, `${i + 1}. ${STEPS[i]}`), ...content),
   );
@@ -193,6 +197,8 @@ export const wizardView: View = (root, ctx) => {
     });
     back.hidden = step === 0;
     next.textContent = step === STEPS.length - 1 ? 'Deploy' : 'Next';
+    next.disabled = false;
+    planTicket++; // a plan still on its way is for a step left behind
     if (step === 1) updatePreview();
     if (step === STEPS.length - 1) enterReview();
     if (focus) sections[step].querySelector('h2')!.focus();
@@ -264,6 +270,31 @@ export const wizardView: View = (root, ctx) => {
         modeBanner.textContent = `Could not ask where the deckies would go: ${errorMessage(err)}`;
       },
     );
+    void previewPlan();
+  }
+
+  /** The deploy's request: every kept group and the one being edited. */
+  function deployRequest(): { groups: Group[]; body: Record<string, unknown> } {
+    const all = [...groups, currentGroup()];
+    return { groups: all, body: { deckies: all.map((g) => g.request) } };
+  }
+
+  let planTicket = 0;
+  /** The dry run of this deploy; Deploy stays disabled until it answers a plan, and while it refuses. */
+  async function previewPlan() {
+    const ticket = ++planTicket;
+    next.disabled = true;
+    plan.loading();
+    try {
+      const answer = await api.post<DeployPlan>('/deckies/deploy?dry_run=true', deployRequest().body);
+      if (ticket !== planTicket) return;
+      plan.show(answer);
+      next.disabled = false;
+    } catch (err) {
+      if (ticket !== planTicket) return;
+      plan.refused();
+      showDeployError(err);
+    }
   }
 
   function renderOtherGroups() {
@@ -292,6 +323,8 @@ export const wizardView: View = (root, ctx) => {
     groups.splice(index, 1);
     renderOtherGroups();
     addGroup.focus();
+    alert.clear();
+    void previewPlan();
   }
 
   /** Keep the group being edited and start a new one from the first step. */
@@ -311,10 +344,10 @@ export const wizardView: View = (root, ctx) => {
   async function deploy() {
     alert.clear();
     for (const f of Object.values(fields)) f.setError(null);
-    const all = [...groups, currentGroup()];
+    const { groups: all, body } = deployRequest();
     next.disabled = back.disabled = addGroup.disabled = true;
     try {
-      const res = await api.post<DeployResponse>('/deckies/deploy', { deckies: all.map((g) => g.request) });
+      const res = await api.post<DeployResponse>('/deckies/deploy', body);
       startProgress(res, new Set(all.filter((g) => g.mutationOff).flatMap((g) => g.names)));
     } catch (err) {
       next.disabled = back.disabled = addGroup.disabled = false;
