@@ -68,6 +68,14 @@ interface Planned {
   toStart: DeckyLifecycle[];
 }
 
+interface PlanInput {
+  definition: FleetDefinition;
+  warnings: string[];
+  replaceFleet: boolean;
+  opts: DeployOptions;
+  requestHash: string;
+}
+
 async function deployTransaction(ctx: OperationsContext, request: DeployRequest, opts: DeployOptions, outcome: 'commit' | 'rollback'): Promise<Planned> {
   const { definition, warnings } = readRequest(request);
   const requestHash = createHash('sha256').update(JSON.stringify(request)).digest('hex');
@@ -94,11 +102,8 @@ function readRequest(request: DeployRequest): { definition: FleetDefinition; war
   return { definition: { deckies: request.deckies, network: request.network }, warnings: [] };
 }
 
-async function replayOrPlan(
-  ctx: OperationsContext,
-  tx: EntityManager,
-  input: { definition: FleetDefinition; warnings: string[]; replaceFleet: boolean; opts: DeployOptions; requestHash: string },
-): Promise<Planned> {
+/** A repeated Idempotency-Key answers what it answered the first time; anything else is planned. */
+async function replayOrPlan(ctx: OperationsContext, tx: EntityManager, input: PlanInput): Promise<Planned> {
   const { opts, requestHash } = input;
   if (opts.idempotencyKey) {
     const seen = await tx.findOne(IdempotencyKey, { key: opts.idempotencyKey });
@@ -112,11 +117,7 @@ async function replayOrPlan(
   return planDeploy(ctx, tx, input);
 }
 
-async function planDeploy(
-  ctx: OperationsContext,
-  tx: EntityManager,
-  { definition, warnings, replaceFleet, opts, requestHash }: { definition: FleetDefinition; warnings: string[]; replaceFleet: boolean; opts: DeployOptions; requestHash: string },
-): Promise<Planned> {
+async function planDeploy(ctx: OperationsContext, tx: EntityManager, { definition, warnings, replaceFleet, opts, requestHash }: PlanInput): Promise<Planned> {
   const settings = await tx.findOneOrFail(DeploymentSettings, { id: 1 });
   const fleet = await tx.find(Decky, {}, { orderBy: { name: 'asc' } });
   // replace_fleet: deckies absent from the new definition go; same-named ones are redeployed with it.
@@ -205,7 +206,6 @@ async function planDeploy(
   await tx.flush();
 
   const started = [...deploys.map((d) => d.row), ...rehomed.map((r) => r.row)];
-  const moves = `${rehomed.length ? `, ${rehomed.length} orphan(s) re-homed` : ''}${teardowns.length ? ` and ${teardowns.length} for teardown` : ''}`;
   const plan: DeployPlan = {
     mode: mode.mode,
     message: `${deploys.length} decky(ies) to deploy${rehomed.length ? `, ${rehomed.length} orphan(s) to re-home` : ''}${teardowns.length ? `, ${teardowns.length} to tear down` : ''}; ${mode.message}`,
@@ -216,7 +216,7 @@ async function planDeploy(
     warnings,
   };
   const response: DeployResponse = {
-    message: `accepted ${deploys.length} decky(ies) for deploy${moves}; ${mode.message}`,
+    message: `accepted ${deploys.length} decky(ies) for deploy${rehomed.length ? `, ${rehomed.length} orphan(s) re-homed` : ''}${teardowns.length ? ` and ${teardowns.length} for teardown` : ''}; ${mode.message}`,
     mode: mode.mode,
     lifecycle_ids: started.map((r) => r.id),
     deckies: started.map((r) => r.deckyName),
