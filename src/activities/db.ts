@@ -2,7 +2,7 @@
 import type { MikroORM } from '@mikro-orm/postgresql';
 import { ApplicationFailure } from '@temporalio/common';
 import { Decky, DeckyLifecycle, DeploymentSettings, SwarmHost } from '../entities';
-import { networkForHost } from '../swarm/dispatch';
+import { networkForHost } from '../domain/host-assignment';
 import { deckyToSpec } from '../entities/mappers';
 import type { DeckySpec, Step } from '../domain/schemas';
 import type { LanNetworkSpec } from '../compose/runtime';

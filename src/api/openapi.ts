@@ -11,6 +11,7 @@ import { z } from 'zod';
 import {
   DeckyDetailSchema,
   DeckyNameSchema,
+  DeployPlanSchema,
   DeployRequestSchema,
   DeployResponseSchema,
   DeploymentModeSchema,
@@ -32,7 +33,7 @@ import {
 } from '../domain/schemas';
 import { ConfiguredLanSchema, LanRequestSchema, SystemNetworkSchema } from '../domain/lan';
 import { CatalogResponseSchema } from './routes/catalog';
-import { IdempotencyKeySchema, RequestTriggerSchema } from './routes/deckies';
+import { DeployQuerySchema, IdempotencyKeySchema, RequestTriggerSchema } from './routes/deckies';
 import { EventsQuerySchema } from './routes/events';
 import {
   EnrollBundleRequestSchema,
@@ -88,6 +89,8 @@ interface RouteSpec {
   request?: RouteConfig['request'];
   status: number;
   success: RouteConfig['responses'][string];
+  /** A second success answer of the same operation (the deploy's dry run). */
+  alternative?: { status: number; success: RouteConfig['responses'][string] };
   /** Besides 401/403/503, which follow from `access`. */
   errors?: ErrorStatus[];
   /** What an error status means on this route, where the default text does not fit. */
@@ -221,10 +224,11 @@ const ROUTES: RouteSpec[] = [
     path: '/api/v1/deckies/deploy',
     summary: 'Deploy deckies',
     description:
-      'Validates, allocates IPs, commits the desired state and one `pending` lifecycle row per decky, starts the workflows and answers at once. Additive unless `replace_fleet`. The same `Idempotency-Key` returns the same ids.',
+      'Validates, allocates IPs, commits the desired state and one `pending` lifecycle row per decky, starts the workflows and answers at once. Additive unless `replace_fleet`. The same `Idempotency-Key` returns the same ids. With `dry_run=true` the same validation and planning run in a transaction that is rolled back: 200 with the plan, every refusal the deploy would give, nothing written or started.',
     tag: 'deckies',
     access: 'admin',
     request: {
+      query: DeployQuerySchema,
       headers: TriggerHeaders.extend({ 'Idempotency-Key': IdempotencyKeySchema.optional() }),
       body: { required: true, content: json(DeployRequestSchema) },
     },
@@ -237,6 +241,7 @@ const ROUTES: RouteSpec[] = [
         GetLifecycle: { operationId: 'getDeckiesLifecycle', parameters: { ids: '$response.body#/lifecycle_ids/0' } },
       },
     },
+    alternative: { status: 200, success: { description: 'dry_run=true: the plan; nothing was written or started', content: json(DeployPlanSchema) } },
     errors: [400, 409, 413],
   },
   {
@@ -468,6 +473,7 @@ function buildRegistry(): OpenAPIRegistry {
   });
   for (const route of ROUTES) {
     const responses: RouteConfig['responses'] = { [route.status]: route.success };
+    if (route.alternative) responses[route.alternative.status] = route.alternative.success;
     for (const status of errorStatuses(route)) {
       responses[status] = {
         description: route.errorDescriptions?.[status] ?? ERROR_DESCRIPTIONS[status],

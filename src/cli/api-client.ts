@@ -8,7 +8,17 @@ import os from 'node:os';
 import path from 'node:path';
 import { fetch } from 'undici';
 import { z } from 'zod';
-import { FleetTeardownResponseSchema, LifecycleRowSchema, SystemLimitsSchema, type DeckySpec, type FleetTeardownResponse, type LifecycleRow, type SystemLimits } from '../domain/schemas';
+import {
+  DeployPlanSchema,
+  FleetTeardownResponseSchema,
+  LifecycleRowSchema,
+  SystemLimitsSchema,
+  type DeckySpec,
+  type DeployPlan,
+  type FleetTeardownResponse,
+  type LifecycleRow,
+  type SystemLimits,
+} from '../domain/schemas';
 import { EnrollBundleResponseSchema, SwarmHostsResponseSchema, type EnrollBundleResponse, type SwarmHostView } from '../domain/swarm-schemas';
 import { ConfiguredLanSchema, SystemNetworkSchema, type ConfiguredLan, type LanRequest, type SystemNetwork } from '../domain/lan';
 
@@ -98,6 +108,8 @@ export interface DeployAccepted {
   lifecycle_ids: string[];
   /** The decky of each lifecycle id, in the same order. */
   deckies: string[];
+  /** Where the deckies go: the dry run's plan, as the deploy carried it out. */
+  plan: DeployPlan;
   [key: string]: unknown;
 }
 
@@ -131,7 +143,7 @@ export interface LifecycleSource {
 
 const LifecycleResponseSchema = z.object({ rows: z.array(LifecycleRowSchema) });
 const LifecycleIdsSchema = z.looseObject({ lifecycle_ids: z.array(z.string()) });
-const DeployAcceptedSchema = LifecycleIdsSchema.extend({ message: z.string(), mode: z.enum(['swarm', 'unihost']), deckies: z.array(z.string()) });
+const DeployAcceptedSchema = LifecycleIdsSchema.extend({ message: z.string(), mode: z.enum(['swarm', 'unihost']), deckies: z.array(z.string()), plan: DeployPlanSchema });
 
 export class DecnetApiClient implements LifecycleSource {
   constructor(readonly settings: CliSettings) {}
@@ -140,6 +152,12 @@ export class DecnetApiClient implements LifecycleSource {
   async deploy(body: DeployBody, opts: { idempotencyKey?: string } = {}): Promise<DeployAccepted> {
     const headers = opts.idempotencyKey ? { 'Idempotency-Key': opts.idempotencyKey } : undefined;
     return this.parse(DeployAcceptedSchema, await this.request('POST', '/deckies/deploy', body, headers), 'deploy') as DeployAccepted;
+  }
+
+  /** POST /deckies/deploy?dry_run=true → 200, the plan; nothing is deployed. */
+  async deployPlan(body: DeployBody, opts: { idempotencyKey?: string } = {}): Promise<DeployPlan> {
+    const headers = opts.idempotencyKey ? { 'Idempotency-Key': opts.idempotencyKey } : undefined;
+    return this.parse(DeployPlanSchema, await this.request('POST', '/deckies/deploy?dry_run=true', body, headers), 'dry run');
   }
 
   /** The rows of `ids` (any number: asked in chunks of 200); unknown ids are left out. */

@@ -1,6 +1,7 @@
 /**
- * Where deckies run in swarm mode (SPEC §8), as pure functions: which hosts are live, and the
- * round-robin assignment that keeps existing placements and re-homes orphans.
+ * Where deckies run in swarm mode (SPEC §8), as pure functions: which hosts are live, the
+ * round-robin assignment that keeps existing placements and re-homes orphans, and the network
+ * driver each host is sent.
  */
 
 export interface HostLiveness {
@@ -45,4 +46,13 @@ export function assignHostsRoundRobin(deckies: readonly Placement[], liveHosts: 
 /** The mode message operators see before they deploy. */
 export function deploymentModeMessage(liveHostCount: number): string {
   return liveHostCount > 0 ? `will shard across ${liveHostCount} host${liveHostCount === 1 ? '' : 's'}` : 'will deploy locally';
+}
+
+/**
+ * The LAN network a host is asked to create: ipvlan when the host says so (`use_ipvlan`), never
+ * the other way; else the network as configured. Deploy plans and the dispatch to agents share it.
+ */
+export function networkForHost<N extends { driver: 'macvlan' | 'ipvlan' }>(network: N, host: { useIpvlan: boolean }): { network: N; forcedIpvlan: boolean } {
+  if (host.useIpvlan && network.driver !== 'ipvlan') return { network: { ...network, driver: 'ipvlan' }, forcedIpvlan: true };
+  return { network, forcedIpvlan: false };
 }

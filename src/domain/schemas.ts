@@ -254,6 +254,45 @@ export const LifecycleIdsResponseSchema = z.object({ lifecycle_ids: z.array(z.st
 
 // Response bodies: what the routes answer, typed by these (src/entities/mappers.ts) and documented from them.
 
+export const NetworkDriverSchema = z.enum(['macvlan', 'ipvlan']);
+
+const PlanHostSchema = z.object({ uuid: z.string(), name: z.string() }).meta({ id: 'PlanHost', description: 'A swarm host' });
+
+/** One decky as a deploy places it: its resolved identity, its host and the network driver that host is sent. */
+export const PlannedDeckySchema = z
+  .object({
+    name: DeckyNameSchema,
+    ip: Ipv4Schema,
+    services: z.array(z.string()),
+    distro: z.string(),
+    archetype: z.string().nullable(),
+    hostname: z.string(),
+    host: PlanHostSchema.nullable().meta({ description: 'The swarm host that runs it; null: the master runs it' }),
+    driver: NetworkDriverSchema,
+    ipvlan_forced: z.boolean().meta({ description: "true when the swarm host's use_ipvlan turns the LAN's macvlan into ipvlan" }),
+  })
+  .meta({ id: 'PlannedDecky' });
+
+/**
+ * What a deploy does (src/operations/deploy.ts): the answer of POST /deckies/deploy?dry_run=true,
+ * and the `plan` of the real deploy's 202.
+ */
+export const DeployPlanSchema = z
+  .object({
+    mode: z.enum(['swarm', 'unihost']),
+    message: z.string(),
+    network: NetworkSchema,
+    deckies: z.array(PlannedDeckySchema).meta({ description: 'The deckies of the request, in its order' }),
+    rehomed: z
+      .array(z.object({ name: DeckyNameSchema, from_host: PlanHostSchema, to_host: PlanHostSchema }))
+      .meta({ description: 'Deckies of decommissioned or silent swarm hosts that move to a live one' }),
+    teardowns: z.array(DeckyNameSchema).meta({ description: 'replace_fleet: the deckies the new definition drops' }),
+    warnings: z.array(z.string()).meta({ description: 'What the operator should know about how the request was read' }),
+  })
+  .meta({ id: 'DeployPlan', description: 'What a deploy does: the LAN, each decky with its IP, host and network driver, re-homed orphans, teardowns' });
+export type DeployPlan = z.infer<typeof DeployPlanSchema>;
+export type PlannedDecky = z.infer<typeof PlannedDeckySchema>;
+
 /** 202 of POST /deckies/deploy (src/operations/deploy.ts). */
 export const DeployResponseSchema = z
   .object({
@@ -263,6 +302,7 @@ export const DeployResponseSchema = z
     deckies: z.array(z.string()),
     teardown_lifecycle_ids: z.array(z.string().uuid()).meta({ description: 'replace_fleet: the deckies the new definition drops' }),
     warnings: z.array(z.string()).meta({ description: 'What the definition holds but the deploy skipped, e.g. an INI subsection of a decky the file does not define' }),
+    plan: DeployPlanSchema,
   })
   .meta({ id: 'DeployResponse' });
 export type DeployResponseBody = z.infer<typeof DeployResponseSchema>;

@@ -1,69 +1,107 @@
 /**
  * Submitting a deploy: validate, allocate, commit desired state and one pending lifecycle row per
- * decky in one transaction, then start the workflows. Nothing here waits on Docker.
+ * decky in one transaction, then start the workflows. Nothing here waits on Docker. A dry run is
+ * the same transaction rolled back: its plan, nothing written, nothing started.
  */
 import { createHash } from 'node:crypto';
 import type { EntityManager } from '@mikro-orm/postgresql';
-import { Decky, DeckyLifecycle, DeploymentSettings, IdempotencyKey } from '../entities';
+import { Decky, DeckyLifecycle, DeploymentSettings, IdempotencyKey, SwarmHost } from '../entities';
 import { specToDeckyFields } from '../entities/mappers';
 import { readFleetDefinition, resolveFleet } from '../domain/fleet';
 import { FleetConflictError, FleetInputError } from '../domain/errors';
-import type { DeckyRequest, DeployRequest, FleetDefinition, Network, Trigger } from '../domain/schemas';
+import type { DeckyRequest, DeployPlan, DeployRequest, PlannedDecky, DeployResponseBody, FleetDefinition, Network, Trigger } from '../domain/schemas';
 import { ConflictError } from './errors';
 import type { OperationsContext } from './context';
 import { startLifecycleWorkflowsInBackground } from './workflow-start';
 import { createPendingLifecycle } from './lifecycle-rows';
 import { deploymentMode } from './deployment-mode';
-import { assignHostsRoundRobin } from '../domain/host-assignment';
+import { assignHostsRoundRobin, networkForHost } from '../domain/host-assignment';
 import { lockFleet } from './locks';
 import { assertLanMayChange } from './network';
 
-export interface DeployResponse {
-  message: string;
-  mode: 'swarm' | 'unihost';
-  lifecycle_ids: string[];
-  deckies: string[];
-  teardown_lifecycle_ids: string[];
-  warnings: string[];
+export type DeployResponse = DeployResponseBody;
+
+interface DeployOptions {
+  trigger: Trigger;
+  idempotencyKey?: string;
 }
 
-export async function submitDeploy(
-  ctx: OperationsContext,
-  request: DeployRequest,
-  opts: { trigger: Trigger; idempotencyKey?: string },
-): Promise<DeployResponse> {
-  const { definition, warnings } = readFleetDefinition(request);
-  const requestHash = createHash('sha256').update(JSON.stringify(request)).digest('hex');
+export async function submitDeploy(ctx: OperationsContext, request: DeployRequest, opts: DeployOptions): Promise<DeployResponse> {
+  const planned = await deployTransaction(ctx, request, opts, 'commit');
 
-  const em = ctx.orm.em.fork();
-  const planned = await em.transactional(async (tx) => {
-    await lockFleet(tx);
-    if (opts.idempotencyKey) {
-      const seen = await tx.findOne(IdempotencyKey, { key: opts.idempotencyKey });
-      if (seen) {
-        if (seen.requestHash !== requestHash) {
-          throw new ConflictError('idempotency_key_reused', `Idempotency-Key "${opts.idempotencyKey}" was already used for a different request`);
-        }
-        return { response: seen.response as unknown as DeployResponse, toStart: [] as DeckyLifecycle[] };
-      }
+  // A replayed Idempotency-Key starts nothing, so it re-homes nothing either.
+  if (planned.toStart.length > 0) {
+    for (const r of planned.response.plan.rehomed) {
+      ctx.logger.info({ decky: r.name, from_host: r.from_host.uuid, to_host: r.to_host.uuid }, 're-homing an orphaned decky');
     }
-    return planDeploy(ctx, tx, definition, warnings, request.replace_fleet, opts, requestHash);
-  });
-
+  }
   // Answer once committed; a crash before the starts leaves pending rows the reconciler starts.
   startLifecycleWorkflowsInBackground(ctx, planned.toStart);
   return planned.response;
 }
 
-async function planDeploy(
-  ctx: OperationsContext,
-  tx: EntityManager,
-  definition: FleetDefinition,
-  warnings: string[],
-  replaceFleet: boolean,
-  opts: { trigger: Trigger; idempotencyKey?: string },
-  requestHash: string,
-) {
+/**
+ * POST /deckies/deploy?dry_run=true: the deploy's own transaction (its lock, validation,
+ * allocation and placement, every refusal), rolled back; the plan instead of workflows.
+ */
+export async function previewDeploy(ctx: OperationsContext, request: DeployRequest, opts: DeployOptions): Promise<DeployPlan> {
+  return (await deployTransaction(ctx, request, opts, 'rollback')).response.plan;
+}
+
+/** Thrown out of the transaction to roll it back, carrying what it planned. */
+class DryRunRollback extends Error {
+  constructor(readonly planned: Planned) {
+    super('dry run: rolled back');
+  }
+}
+
+interface Planned {
+  response: DeployResponse;
+  toStart: DeckyLifecycle[];
+}
+
+interface PlanInput {
+  definition: FleetDefinition;
+  warnings: string[];
+  replaceFleet: boolean;
+  opts: DeployOptions;
+  requestHash: string;
+}
+
+async function deployTransaction(ctx: OperationsContext, request: DeployRequest, opts: DeployOptions, outcome: 'commit' | 'rollback'): Promise<Planned> {
+  const { definition, warnings } = readFleetDefinition(request);
+  const requestHash = createHash('sha256').update(JSON.stringify(request)).digest('hex');
+
+  const em = ctx.orm.em.fork();
+  try {
+    return await em.transactional(async (tx) => {
+      await lockFleet(tx);
+      const planned = await replayOrPlan(ctx, tx, { definition, warnings, replaceFleet: request.replace_fleet, opts, requestHash });
+      if (outcome === 'rollback') throw new DryRunRollback(planned);
+      return planned;
+    });
+  } catch (err) {
+    if (err instanceof DryRunRollback) return err.planned;
+    throw err;
+  }
+}
+
+/** A repeated Idempotency-Key answers what it answered the first time; anything else is planned. */
+async function replayOrPlan(ctx: OperationsContext, tx: EntityManager, input: PlanInput): Promise<Planned> {
+  const { opts, requestHash } = input;
+  if (opts.idempotencyKey) {
+    const seen = await tx.findOne(IdempotencyKey, { key: opts.idempotencyKey });
+    if (seen) {
+      if (seen.requestHash !== requestHash) {
+        throw new ConflictError('idempotency_key_reused', `Idempotency-Key "${opts.idempotencyKey}" was already used for a different request`);
+      }
+      return { response: seen.response as unknown as DeployResponse, toStart: [] };
+    }
+  }
+  return planDeploy(ctx, tx, input);
+}
+
+async function planDeploy(ctx: OperationsContext, tx: EntityManager, { definition, warnings, replaceFleet, opts, requestHash }: PlanInput): Promise<Planned> {
   const settings = await tx.findOneOrFail(DeploymentSettings, { id: 1 });
   const fleet = await tx.find(Decky, {}, { orderBy: { name: 'asc' } });
   // replace_fleet: deckies absent from the new definition go; same-named ones are redeployed with it.
@@ -72,13 +110,18 @@ async function planDeploy(
 
   checkDeploymentLimit(definition.deckies, kept.length, settings.deploymentLimit);
   const network = applyNetwork(settings, definition.network, kept.map((d) => d.name));
-  const specs = resolveFleet(definition.deckies, {
-    catalogue: ctx.catalogue,
-    network: { subnet: network.subnet, gateway: network.gateway, ip_range: network.ip_range },
-    existing: new Map(kept.map((d) => [d.name, d.ip])),
-    rng: Math.random,
-    customServices: definition.custom_services,
-  });
+  const resolve = (holding: Decky[]) =>
+    resolveFleet(definition.deckies, {
+      catalogue: ctx.catalogue,
+      network: { subnet: network.subnet, gateway: network.gateway, ip_range: network.ip_range },
+      existing: new Map(holding.map((d) => [d.name, d.ip])),
+      rng: Math.random,
+      customServices: definition.custom_services,
+    });
+  let specs = resolve(kept);
+  // replace_fleet: the deckies it drops run until their teardown ends, so their IPs stay taken.
+  const dropped = replaced.filter((d) => !specs.some((s) => s.name === d.name));
+  if (dropped.length > 0) specs = resolve(dropped);
 
   // Deckies with an operation in flight: a replace must wait for them, and they are never re-homed.
   const busy = new Set(
@@ -103,25 +146,54 @@ async function planDeploy(
     [...orphans.map((d) => ({ name: d.name, hostUuid: null })), ...specs.map((s) => ({ name: s.name, hostUuid: byName.get(s.name)?.hostUuid ?? null }))],
     liveUuids,
   );
+  // The hosts the plan names: the live ones, and those the orphans leave.
+  const hosts = new Map<string, SwarmHost>(mode.hosts.map((h) => [h.uuid, h]));
+  if (orphans.length > 0) {
+    for (const h of await tx.find(SwarmHost, { uuid: { $in: orphans.map((d) => d.hostUuid!) } })) hosts.set(h.uuid, h);
+  }
+  const planHost = (uuid: string) => ({ uuid, name: hosts.get(uuid)?.name ?? uuid });
 
   const expandedNames = new Set(specs.map((s) => s.name));
   const teardowns = replaced.filter((d) => !expandedNames.has(d.name)).map((d) => newRow(d.name, 'teardown', d.hostUuid));
   const rehomed = orphans.map((decky) => {
     const hostUuid = placement.get(decky.name) ?? null;
-    ctx.logger.info({ decky: decky.name, from_host: decky.hostUuid, to_host: hostUuid }, 're-homing an orphaned decky');
+    const moved = { name: decky.name, from_host: planHost(decky.hostUuid!), to_host: planHost(hostUuid!) };
     Object.assign(decky, { hostUuid, state: 'pending', lastError: null });
-    return newRow(decky.name, 'deploy', hostUuid);
+    return { moved, row: newRow(decky.name, 'deploy', hostUuid) };
   });
+  const lan: { driver: PlannedDecky['driver'] } = { driver: network.ipvlan ? 'ipvlan' : 'macvlan' };
   const deploys = specs.map((spec) => {
     const hostUuid = placement.get(spec.name) ?? null;
     const decky = byName.get(spec.name) ?? tx.create(Decky, { ...specToDeckyFields(spec), createdAt: now, updatedAt: now } as Decky);
     Object.assign(decky, specToDeckyFields(spec), { hostUuid, state: 'pending', lastError: null });
-    return newRow(spec.name, 'deploy', hostUuid);
+    const host = hostUuid ? hosts.get(hostUuid) : undefined;
+    const { network: hostLan, forcedIpvlan } = host ? networkForHost(lan, host) : { network: lan, forcedIpvlan: false };
+    const planned: PlannedDecky = {
+      name: spec.name,
+      ip: spec.ip,
+      services: spec.services,
+      distro: spec.distro,
+      archetype: spec.archetype,
+      hostname: spec.hostname,
+      host: hostUuid ? planHost(hostUuid) : null,
+      driver: hostLan.driver,
+      ipvlan_forced: forcedIpvlan,
+    };
+    return { planned, row: newRow(spec.name, 'deploy', hostUuid) };
   });
   // A replaced decky that keeps its name frees its old IP only within this same transaction.
   await tx.flush();
 
-  const started = [...deploys, ...rehomed];
+  const started = [...deploys.map((d) => d.row), ...rehomed.map((r) => r.row)];
+  const plan: DeployPlan = {
+    mode: mode.mode,
+    message: `${deploys.length} decky(ies) to deploy${rehomed.length ? `, ${rehomed.length} orphan(s) to re-home` : ''}${teardowns.length ? `, ${teardowns.length} to tear down` : ''}; ${mode.message}`,
+    network,
+    deckies: deploys.map((d) => d.planned),
+    rehomed: rehomed.map((r) => r.moved),
+    teardowns: teardowns.map((r) => r.deckyName),
+    warnings,
+  };
   const response: DeployResponse = {
     message: `accepted ${deploys.length} decky(ies) for deploy${rehomed.length ? `, ${rehomed.length} orphan(s) re-homed` : ''}${teardowns.length ? ` and ${teardowns.length} for teardown` : ''}; ${mode.message}`,
     mode: mode.mode,
@@ -129,6 +201,7 @@ async function planDeploy(
     deckies: started.map((r) => r.deckyName),
     teardown_lifecycle_ids: teardowns.map((r) => r.id),
     warnings,
+    plan,
   };
   if (opts.idempotencyKey) {
     tx.create(IdempotencyKey, { key: opts.idempotencyKey, requestHash, response: response as unknown as Record<string, unknown>, createdAt: now });

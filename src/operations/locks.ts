@@ -2,7 +2,7 @@
 import type { EntityManager } from '@mikro-orm/postgresql';
 
 /** Deploys and LAN changes: IP allocation must see every earlier deploy, and the LAN cannot change under one. */
-const FLEET_LOCK = 0x6465636b; // "deck"
+export const FLEET_LOCK = 0x6465636b; // "deck"
 
 /**
  * Held until the transaction `tx` ends. `tx.execute` runs on the transaction's own connection;

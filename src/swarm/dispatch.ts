@@ -1,47 +1,13 @@
 /**
- * Swarm dispatch (SPEC §8), the one module that decides what an agent host is sent: shard the
- * deckies by host, force ipvlan on the shard of a host with `use_ipvlan` (never the other way),
- * and send jobs with retries and backoff until the agent takes them. The decky workflows send
- * through it (one job per lifecycle row, keyed by the row's id); `decnet swarm-deploy` shows its
- * shard plan before submitting.
+ * Swarm dispatch (SPEC §8): send jobs to an agent host with retries and backoff until the agent
+ * takes them. The decky workflows send through it (one job per lifecycle row, keyed by the row's
+ * id), with the network `networkForHost` (src/domain/host-assignment.ts) gives that host: the rule
+ * the deploy plan shows.
  */
 import type { LanNetworkSpec } from '../compose/runtime';
 import type { DeckySpec } from '../domain/schemas';
 import { AgentCallError, AgentClient, type AgentJobView, type AgentTarget } from './agent-client';
 import type { SwarmPki } from './pki';
-
-export interface DispatchHost extends AgentTarget {
-  useIpvlan: boolean;
-}
-
-/** The LAN network a host is asked to create: ipvlan when the host says so, else as configured. */
-export function networkForHost(network: LanNetworkSpec, host: Pick<DispatchHost, 'useIpvlan'>): { network: LanNetworkSpec; forcedIpvlan: boolean } {
-  if (host.useIpvlan && network.driver !== 'ipvlan') return { network: { ...network, driver: 'ipvlan' }, forcedIpvlan: true };
-  return { network, forcedIpvlan: false };
-}
-
-export interface Shard<D> {
-  host: DispatchHost;
-  network: LanNetworkSpec;
-  forcedIpvlan: boolean;
-  deckies: D[];
-}
-
-/** Group deckies by their host, in host order; a decky whose host is not given is an error. */
-export function shardByHost<D extends { name: string; host_uuid: string | null }>(
-  deckies: readonly D[],
-  hosts: readonly DispatchHost[],
-  network: LanNetworkSpec,
-): Shard<D>[] {
-  const shards = new Map<string, Shard<D>>();
-  for (const host of hosts) shards.set(host.uuid, { host, ...networkForHost(network, host), deckies: [] });
-  for (const d of deckies) {
-    const shard = d.host_uuid ? shards.get(d.host_uuid) : undefined;
-    if (!shard) throw new Error(`decky ${d.name} has no live swarm host (host_uuid ${d.host_uuid ?? 'none'})`);
-    shard.deckies.push(d);
-  }
-  return [...shards.values()].filter((s) => s.deckies.length > 0);
-}
 
 export type AgentJobRequest =
   | { kind: 'deploy'; body: { config: { network: LanNetworkSpec; deckies: DeckySpec[] } } }

@@ -183,7 +183,7 @@ describe('the web UI', () => {
     await page.getByRole('heading', { name: 'Deploy deckies', level: 1 }).waitFor();
   });
 
-  test('on a fresh install the wizard asks for the LAN with the detected values, saves the one given, and deploys 2 deckies: archetype services shown, "will deploy locally" before the click, then two [OK] lines; the containers exist', async () => {
+  test('on a fresh install the wizard asks for the LAN with the detected values and saves the one given; then it shows "will deploy locally" and the plan, and deploys 2 deckies at the planned IPs: two [OK] lines, the containers exist', async () => {
     const fresh = (await api.get('/system/network')).body;
     expect(fresh.configured).toBe(false);
     await page.goto(`${origin}/deploy`);
@@ -225,6 +225,18 @@ describe('the web UI', () => {
       ip_range: null,
       driver: 'macvlan',
     });
+
+    // The dry run's plan: one row per decky (name, IP, services, distro, host, driver).
+    const planRows = page.locator('#deploy-plan-table tbody tr');
+    await planRows.nth(1).waitFor();
+    const planned = await planRows.evaluateAll((rows) => rows.map((r) => [...r.querySelectorAll('td')].map((td) => td.textContent ?? '')));
+    expect(planned.map(([name, , services, , host, driver]) => [name, services, host, driver])).toEqual([
+      ['ws-01', 'smb, rdp', 'this master', 'macvlan'],
+      ['ws-02', 'smb, rdp', 'this master', 'macvlan'],
+    ]);
+    expect(planned.every(([, ip]) => ip.startsWith(stack.lan.subnet.replace(/0\/24$/, '')))).toBe(true);
+    expect(await page.locator('#deploy-plan').textContent()).toContain('2 decky(ies) to deploy; will deploy locally');
+    expect(await deployButton().isEnabled()).toBe(true);
     await snap('wizard-4-review');
 
     await deployButton().click();
@@ -240,6 +252,9 @@ describe('the web UI', () => {
     expect(await steps.first().locator('td').nth(1).textContent()).toMatch(/\d+(\.\d)? m?s/);
     await snap('wizard-5-progress');
 
+    // The deploy used the IPs the plan showed.
+    const fleet = (await api.get('/deckies')).body.deckies as Array<{ name: string; ip: string }>;
+    expect(fleet.filter((d) => d.name.startsWith('ws-')).map((d) => [d.name, d.ip])).toEqual(planned.map(([name, ip]) => [name, ip]));
     for (const name of ['ws-01', 'ws-02']) {
       const containers = await containersOf(name);
       expect(containers.map((c) => c.Labels[LABELS.service] ?? 'base').sort()).toEqual(['base', 'rdp', 'smb']);
@@ -304,16 +319,18 @@ describe('the web UI', () => {
     expect(await page.evaluate('document.activeElement.id')).toBe('lan-change');
   });
 
-  test('a name clash shows the API\'s 409 message in the wizard; an invalid name shows the API\'s message next to the name field', async () => {
+  test('a name clash: the dry run shows the API\'s 409 message before the click and Deploy stays disabled; an invalid name shows the API\'s message next to the name field', async () => {
     allowHttpErrors(400, 409);
     const expected = await api.post('/deckies/deploy', { deckies: [{ name: 'ws', amount: 2, archetype: 'windows-workstation', mutate_interval: 30 }] });
     expect(expected.status).toBe(409);
     await fillWizard([{ archetype: 'windows-workstation', name: 'ws', count: 2 }]);
-    await deployButton().click();
     const alert = page.locator('.wizard > .alert-error');
     await alert.getByText(expected.body.error.message).waitFor();
     expect(await alert.getAttribute('role')).toBe('alert');
     expect(await alert.textContent()).toContain('Conflict');
+    expect(await page.locator('#deploy-plan').textContent()).toContain('would be refused');
+    expect(await page.locator('#deploy-plan-table').count()).toBe(0);
+    expect(await deployButton().isDisabled()).toBe(true);
     await snap('wizard-7-conflict');
 
     // By keyboard: back to the configuration, a name the API refuses, Enter moves on.
@@ -327,10 +344,8 @@ describe('the web UI', () => {
     await page.keyboard.press('Tab'); // the "mutate" checkbox
     await page.keyboard.press('Tab'); // the interval
     await page.keyboard.press('Enter');
-    await page.locator('#deployment-mode').getByText('will deploy locally').waitFor();
-    await deployButton().focus();
-    await page.keyboard.press('Enter');
-    // The API's zod message for deckies.0.name, next to the name field, which has the focus.
+    // The deploy step's dry run refuses the name: the API's zod message for deckies.0.name, next to
+    // the name field, which has the focus.
     const fieldError = page.locator('#wizard-name-error');
     await fieldError.getByText('must match').waitFor();
     expect(await name.getAttribute('aria-invalid')).toBe('true');

@@ -136,6 +136,10 @@ describe('GET /openapi.json', () => {
     expect(doc.paths['/api/v1/deckies/{name}'].get.responses['404']).toBeDefined();
     expect(doc.paths['/api/v1/deckies/{name}/mutate'].post.responses['409']).toBeDefined();
     expect(doc.paths['/api/v1/deckies/deploy'].post.responses['409']).toBeDefined();
+    // The same operation with dry_run=true: 200 with the plan (the 202 carries the same plan).
+    expect(doc.paths['/api/v1/deckies/deploy'].post.responses['200'].content['application/json'].schema).toEqual({ $ref: '#/components/schemas/DeployPlan' });
+    expect(doc.paths['/api/v1/deckies/deploy'].post.parameters).toContainEqual(expect.objectContaining({ in: 'query', name: 'dry_run' }));
+    expect(doc.components.schemas.DeployResponse.properties.plan).toEqual({ $ref: '#/components/schemas/DeployPlan' });
     expect(Object.keys(doc.paths['/api/v1/events'].get.responses['200'].content)).toEqual(['text/event-stream']);
   });
 

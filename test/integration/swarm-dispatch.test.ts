@@ -318,8 +318,9 @@ test('decnet swarm-deploy: the same shards (ipvlan forced on c, macvlan on a), t
   await startAgent(a, master);
   const run = await cli;
   expect(run.code).toBe(1);
-  expect(run.stdout).toMatch(/swarm host "a" \(127\.0\.0\.1:\d+\): y1 — macvlan\n/);
-  expect(run.stdout).toMatch(/swarm host "c" \(127\.0\.0\.1:\d+\): y2 — ipvlan \(forced: the host uses ipvlan\)\n/);
+  // The placement the API answered: one row per decky (NAME IP SERVICES DISTRO HOST DRIVER).
+  expect(run.stdout).toMatch(/^y1 +198\.18\.34\.\d+ +ssh +\S+ +a +macvlan$/m);
+  expect(run.stdout).toMatch(/^y2 +198\.18\.34\.\d+ +ssh +\S+ +c +ipvlan \(forced: the host uses ipvlan\)$/m);
   const y1 = (await api.get('/deckies/y1')).body.last_lifecycle;
   const y2 = (await api.get('/deckies/y2')).body.last_lifecycle;
   expect([y1.status, y1.trigger]).toEqual(['succeeded', 'cli']);

@@ -23,11 +23,13 @@ export interface LanPanel {
    * is in). If not, says so in the panel and puts the focus where it is fixed.
    */
   confirmed(): Promise<boolean>;
+  /** Whether a LAN is set (once the reading in flight is in); says nothing in the panel. */
+  isSet(): Promise<boolean>;
 }
 
 type FieldName = 'interface' | 'subnet' | 'gateway' | 'ip_range' | 'driver';
 
-export function createLanPanel(api: Api): LanPanel {
+export function createLanPanel(api: Api, opts: { onSaved?: () => void } = {}): LanPanel {
   let lan: ConfiguredLan | null = null;
   let editing = false;
   let loaded = false;
@@ -126,6 +128,7 @@ export function createLanPanel(api: Api): LanPanel {
       render();
       saved.textContent = `LAN set: ${lanText(lan)}.`;
       change.focus();
+      opts.onSaved?.();
     } catch (err) {
       showError(err);
     } finally {
@@ -182,6 +185,10 @@ export function createLanPanel(api: Api): LanPanel {
   return {
     el,
     refresh,
+    async isSet() {
+      await loading;
+      return lan !== null;
+    },
     async confirmed() {
       await loading;
       if (lan !== null && !editing) return true;

@@ -12,7 +12,7 @@ import {
   MutateRequestSchema,
   parseDeployRequest,
 } from '../../domain/schemas';
-import { submitDeploy } from '../../operations/deploy';
+import { previewDeploy, submitDeploy } from '../../operations/deploy';
 import { submitTeardown } from '../../operations/teardown';
 import { submitBulkTeardown } from '../../operations/fleet-teardown';
 import { setMutateInterval, submitMutation } from '../../operations/mutate';
@@ -22,6 +22,9 @@ import { HttpError } from '../errors';
 import type { ApiDeps } from '../app';
 
 export const IdempotencyKeySchema = z.string().min(1).max(255);
+export const DeployQuerySchema = z.object({
+  dry_run: z.enum(['true', 'false']).optional().meta({ description: 'true: answer 200 with the plan; nothing is written, no workflow starts' }),
+});
 /** The CLI says it is the CLI; `scheduled` belongs to the schedules, never to a request. */
 export const RequestTriggerSchema = z.enum(['operator', 'cli']).default('operator');
 export const triggerOf = (req: { header(name: string): string | undefined }) => RequestTriggerSchema.parse(req.header('X-Decnet-Trigger') ?? undefined);
@@ -30,12 +33,17 @@ export function deckiesRouter(deps: ApiDeps): Router {
   const router = Router();
 
   router.post('/deploy', requireRole('admin'), async (req, res) => {
+    const { dry_run: dryRun } = DeployQuerySchema.parse(req.query);
     const body = parseDeployRequest(req.body ?? {});
     const key = req.header('Idempotency-Key');
     const idempotencyKey = key === undefined ? undefined : IdempotencyKeySchema.parse(key);
     await deps.ensureTemporalReachable();
-    const response = await submitDeploy(deps.operations, body, { trigger: triggerOf(req), idempotencyKey });
-    res.status(202).json(response);
+    const opts = { trigger: triggerOf(req), idempotencyKey };
+    if (dryRun === 'true') {
+      res.json(await previewDeploy(deps.operations, body, opts));
+      return;
+    }
+    res.status(202).json(await submitDeploy(deps.operations, body, opts));
   });
 
   router.get('/lifecycle', requireRole('viewer'), async (req, res) => {

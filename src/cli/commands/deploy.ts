@@ -1,11 +1,13 @@
 /**
  * `decnet deploy -f fleet.ini|fleet.json`: POST /deckies/deploy, then wait for every decky with
  * live progress (unless --no-wait). INI files are sent as `{ini_content}`, JSON files as they are.
+ * `--dry-run` prints the API's plan and deploys nothing.
  */
 import fs from 'node:fs';
 import type { Command } from 'commander';
-import { createApiClient, UsageError, type DeployBody } from '../api-client';
-import { action, processIo } from '../output';
+import { createApiClient, UsageError, type DecnetApiClient, type DeployBody } from '../api-client';
+import { action, EXIT_OK, printJson, processIo, type Io } from '../output';
+import { formatPlan } from '../plan';
 import { followOperation } from '../wait';
 
 export interface DeployOptions {
@@ -14,6 +16,7 @@ export interface DeployOptions {
   wait: boolean;
   json?: boolean;
   idempotencyKey?: string;
+  dryRun?: boolean;
 }
 
 /** Reads the fleet file (`-` is stdin): `.json`, or content starting with `{`, is JSON; anything else INI. */
@@ -43,8 +46,17 @@ export async function runDeploy(opts: DeployOptions): Promise<number> {
   const body = readFleetFile(opts.file);
   if (opts.replaceFleet) body.replace_fleet = true;
   const client = createApiClient();
+  if (opts.dryRun) return printDryRun(client, body, opts, processIo());
   const accepted = await client.deploy(body, { idempotencyKey: opts.idempotencyKey });
   return followOperation(client, accepted, { wait: opts.wait, json: opts.json === true, io: processIo() });
+}
+
+/** --dry-run: the plan the API answers (refusals as for the deploy), nothing deployed. */
+export async function printDryRun(client: DecnetApiClient, body: DeployBody, opts: Pick<DeployOptions, 'json' | 'idempotencyKey'>, io: Io): Promise<number> {
+  const plan = await client.deployPlan(body, { idempotencyKey: opts.idempotencyKey });
+  if (opts.json) printJson(io, plan);
+  else io.stdout.write(`dry run: ${plan.message}\n${formatPlan(plan)}nothing was deployed\n`);
+  return EXIT_OK;
 }
 
 export function registerDeployCommand(program: Command): Command {
@@ -56,5 +68,6 @@ export function registerDeployCommand(program: Command): Command {
     .option('--no-wait', 'return once the API accepted the deploy (prints the lifecycle ids)')
     .option('--json', 'print one JSON document: the API answer, plus the final lifecycle rows when waiting')
     .option('--idempotency-key <key>', 'repeat-safe submission: the same key answers with the same lifecycle ids')
+    .option('--dry-run', 'print the plan (IPs, hosts, network drivers) and deploy nothing')
     .action(action((opts: DeployOptions) => runDeploy(opts)));
 }

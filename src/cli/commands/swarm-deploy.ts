@@ -1,26 +1,16 @@
 /**
  * `decnet swarm-deploy -f fleet.ini`: deploy a fleet across the swarm. The deploy goes through the
  * API like `decnet deploy` (so every decky has its lifecycle row and durable workflow); this
- * command insists on swarm mode, and prints the shard plan of the dispatch module, the one the
- * workflows send with, before following the rows.
+ * command insists on swarm mode, and prints the placement the API answers (host and driver of
+ * each decky) before following the rows; `--dry-run` prints it alone.
  */
 import type { Command } from 'commander';
-import type { LanNetworkSpec } from '../../compose/runtime';
-import { parseFleetIni } from '../../domain/ini';
-import type { DeploymentMode, Network } from '../../domain/schemas';
-import type { DispatchHost, Shard } from '../../swarm/dispatch';
-import { createApiClient, type DeckyView, type DeployBody } from '../api-client';
+import type { DeploymentMode } from '../../domain/schemas';
+import { createApiClient } from '../api-client';
 import { action, EXIT_FAILED, printJson, processIo, type Io } from '../output';
+import { formatPlan } from '../plan';
 import { followOperation } from '../wait';
-import { readFleetFile, type DeployOptions } from './deploy';
-
-export function formatShardPlan(shards: Shard<{ name: string }>[]): string[] {
-  return shards.map(
-    (s) =>
-      `  swarm host "${s.host.name}" (${s.host.address}:${s.host.port}): ${s.deckies.map((d) => d.name).join(', ')} — ${s.network.driver}` +
-      (s.forcedIpvlan ? ' (forced: the host uses ipvlan)' : ''),
-  );
-}
+import { printDryRun, readFleetFile, type DeployOptions } from './deploy';
 
 export async function runSwarmDeploy(opts: Omit<DeployOptions, 'replaceFleet'>, io: Io = processIo()): Promise<number> {
   const body = readFleetFile(opts.file);
@@ -32,34 +22,10 @@ export async function runSwarmDeploy(opts: Omit<DeployOptions, 'replaceFleet'>, 
     if (opts.json) printJson(io, { error: { code: 'not_swarm', message } });
     return EXIT_FAILED;
   }
+  if (opts.dryRun) return printDryRun(client, body, opts, io);
   const accepted = await client.deploy(body, { idempotencyKey: opts.idempotencyKey });
-  if (!opts.json) {
-    const [deckies, hosts] = await Promise.all([client.deckies(), client.hosts()]);
-    const mine = new Set(accepted.deckies);
-    const targets: DispatchHost[] = hosts
-      .filter((h) => h.address)
-      .map((h) => ({ uuid: h.uuid, name: h.name, address: h.address!, port: h.agent_port, fingerprint: h.client_cert_fingerprint, useIpvlan: h.use_ipvlan }));
-    // Loaded here, not with the CLI: the dispatch module brings the X.509 library along.
-    const { shardByHost } = await import('../../swarm/dispatch');
-    const shards = shardByHost(
-      deckies.filter((d: DeckyView) => mine.has(d.name)),
-      targets,
-      fleetLan(body),
-    );
-    io.stdout.write(`shards:\n${formatShardPlan(shards).join('\n')}\n`);
-  }
+  if (!opts.json) io.stdout.write(formatPlan(accepted.plan));
   return followOperation(client, accepted, { wait: opts.wait, json: opts.json === true, io });
-}
-
-/** The LAN as the fleet file gives it (for the plan's driver; the master fills in the rest). */
-function fleetLan(body: DeployBody): LanNetworkSpec {
-  const network = typeof body.ini_content === 'string' ? parseFleetIni(body.ini_content).definition.network : (body.network as Partial<Network> | undefined);
-  return {
-    driver: network?.ipvlan ? 'ipvlan' : 'macvlan',
-    parent: network?.interface ?? '',
-    subnet: network?.subnet ?? '',
-    gateway: network?.gateway ?? '',
-  };
 }
 
 export function registerSwarmDeployCommand(program: Command): Command {
@@ -70,5 +36,6 @@ export function registerSwarmDeployCommand(program: Command): Command {
     .option('--no-wait', 'return once the API accepted the deploy (prints the lifecycle ids)')
     .option('--json', 'print one JSON document: the API answer, plus the final lifecycle rows when waiting')
     .option('--idempotency-key <key>', 'repeat-safe submission: the same key answers with the same lifecycle ids')
+    .option('--dry-run', 'print the plan (hosts round-robin, ipvlan where a host needs it) and deploy nothing')
     .action(action((opts: Omit<DeployOptions, 'replaceFleet'>) => runSwarmDeploy(opts)));
 }

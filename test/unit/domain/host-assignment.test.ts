@@ -1,5 +1,4 @@
-import { assignHostsRoundRobin, deploymentModeMessage, isLiveHost } from '../../../src/domain/host-assignment';
-import { networkForHost, shardByHost, type DispatchHost } from '../../../src/swarm/dispatch';
+import { assignHostsRoundRobin, deploymentModeMessage, isLiveHost, networkForHost } from '../../../src/domain/host-assignment';
 
 describe('assignHostsRoundRobin', () => {
   const fresh = (...names: string[]) => names.map((name) => ({ name, hostUuid: null }));
@@ -39,34 +38,10 @@ test('the mode message', () => {
   expect(deploymentModeMessage(2)).toBe('will shard across 2 hosts');
 });
 
-describe('dispatch shards', () => {
+test('a use_ipvlan host gets ipvlan; ipvlan is never downgraded', () => {
   const lan = { driver: 'macvlan' as const, parent: 'eth0', subnet: '10.0.0.0/24', gateway: '10.0.0.1' };
-  const host = (uuid: string, useIpvlan: boolean): DispatchHost => ({ uuid, name: `host-${uuid}`, address: '127.0.0.1', port: 8765, fingerprint: 'f', useIpvlan });
-
-  test('a use_ipvlan host gets ipvlan; ipvlan is never downgraded', () => {
-    expect(networkForHost(lan, { useIpvlan: true })).toEqual({ network: { ...lan, driver: 'ipvlan' }, forcedIpvlan: true });
-    expect(networkForHost(lan, { useIpvlan: false })).toEqual({ network: lan, forcedIpvlan: false });
-    const ipvlan = { ...lan, driver: 'ipvlan' as const };
-    expect(networkForHost(ipvlan, { useIpvlan: false })).toEqual({ network: ipvlan, forcedIpvlan: false });
-  });
-
-  test('shardByHost groups by host in host order with each host its network', () => {
-    const shards = shardByHost(
-      [
-        { name: 'd1', host_uuid: 'a' },
-        { name: 'd2', host_uuid: 'b' },
-        { name: 'd3', host_uuid: 'a' },
-      ],
-      [host('a', false), host('b', true), host('c', false)],
-      lan,
-    );
-    expect(shards.map((s) => [s.host.uuid, s.network.driver, s.forcedIpvlan, s.deckies.map((d) => d.name)])).toEqual([
-      ['a', 'macvlan', false, ['d1', 'd3']],
-      ['b', 'ipvlan', true, ['d2']],
-    ]);
-  });
-
-  test('a decky without a given host is an error that names it', () => {
-    expect(() => shardByHost([{ name: 'lost', host_uuid: 'zzz' }], [host('a', false)], lan)).toThrow(/lost has no live swarm host/);
-  });
+  expect(networkForHost(lan, { useIpvlan: true })).toEqual({ network: { ...lan, driver: 'ipvlan' }, forcedIpvlan: true });
+  expect(networkForHost(lan, { useIpvlan: false })).toEqual({ network: lan, forcedIpvlan: false });
+  const ipvlan = { ...lan, driver: 'ipvlan' as const };
+  expect(networkForHost(ipvlan, { useIpvlan: false })).toEqual({ network: ipvlan, forcedIpvlan: false });
 });

@@ -1,8 +1,9 @@
 /**
  * The deploy wizard (SPEC §10): archetype → configuration → mutation → deploy. Before the deploy
- * button it shows the LAN (set right there on a fresh install: lan-panel.ts) and where the deploy
- * goes (GET /system/deployment-mode); after the 202 it shows one line per decky that turns [OK]
- * or [FAIL] as its lifecycle row finishes. The API's validation
+ * button it shows the LAN (set right there on a fresh install: lan-panel.ts), where the deploy
+ * goes (GET /system/deployment-mode) and the plan of a dry run (IPs, hosts, drivers; the Deploy
+ * button waits for it); after the 202 it shows one line per decky that turns [OK] or [FAIL] as
+ * its lifecycle row finishes. The API's validation
  * errors appear next to the field they name. "Add another group" keeps the group just configured
  * and starts a new one, so one deploy can mix kinds of deckies (like the INI file's sections).
  */
@@ -13,6 +14,8 @@ import { alertBox, checkboxField, choiceGroup, inputField, type ErrorTarget } fr
 import { createLanPanel } from '../lan-panel';
 import { ProgressLine, watchLifecycles, type Watch } from '../lifecycle';
 import type { DeployResponse, DeploymentMode, ErrorDetails, SystemLimits } from '../types';
+import type { DeployPlan } from '../../../src/domain/schemas';
+import { planPanel } from './plan';
 
 const STEPS = ['Archetype', 'Configuration', 'Mutation', 'Deploy'] as const;
 type FieldKey = 'archetype' | 'name' | 'count' | 'services' | 'interval';
@@ -163,7 +166,9 @@ export const wizardView: View = (root, ctx) => {
   const otherGroups = h('div', { class: 'other-groups' });
   const addGroup = h('button', { type: 'button', class: 'button', id: 'wizard-add-group' }, 'Add another group');
   const modeBanner = h('p', { class: 'mode-banner', role: 'status', id: 'deployment-mode' }, 'Checking where the deckies would go…');
-  const lanPanel = createLanPanel(api);
+  const plan = planPanel();
+  // A LAN saved on a fresh install is what the refused plan was waiting for.
+  const lanPanel = createLanPanel(api, { onSaved: () => void previewPlan() });
   const alert = alertBox();
 
   const fields: Record<FieldKey, ErrorTarget> = { archetype, name, count, services, interval };
@@ -171,7 +176,7 @@ export const wizardView: View = (root, ctx) => {
     [archetype.el],
     [name.el, count.el, deckyUsage(api), services.el, preview],
     [mutate.el, interval.el],
-    [summary, otherGroups, h('div', { class: 'actions' }, addGroup), lanPanel.el, modeBanner],
+    [summary, otherGroups, h('div', { class: 'actions' }, addGroup), lanPanel.el, modeBanner, plan.el],
   ].map((content, i) =>
     h('section', { class: 'wizard-step', 'aria-labelledby': `wizard-step-${i}`, hidden: i !== 0 }, h('h2', { id: `wizard-step-${i}`, tabindex: '-1' }, `${i + 1}. ${STEPS[i]}`), ...content),
   );
@@ -196,6 +201,8 @@ export const wizardView: View = (root, ctx) => {
     });
     back.hidden = step === 0;
     next.textContent = step === STEPS.length - 1 ? 'Deploy' : 'Next';
+    next.disabled = false;
+    planTicket++; // a plan still on its way is for a step left behind
     if (step === 1) updatePreview();
     if (step === STEPS.length - 1) enterReview();
     if (focus) sections[step].querySelector('h2')!.focus();
@@ -268,6 +275,39 @@ export const wizardView: View = (root, ctx) => {
         modeBanner.textContent = `Could not ask where the deckies would go: ${errorMessage(err)}`;
       },
     );
+    void previewPlan();
+  }
+
+  /** The deploy's request: every kept group and the one being edited. */
+  function deployRequest(): { groups: Group[]; body: Record<string, unknown> } {
+    const all = [...groups, currentGroup()];
+    return { groups: all, body: { deckies: all.map((g) => g.request) } };
+  }
+
+  let planTicket = 0;
+  /** The dry run of this deploy; Deploy stays disabled until it answers a plan, and while it refuses. */
+  async function previewPlan() {
+    const ticket = ++planTicket;
+    next.disabled = true;
+    plan.loading();
+    // On a fresh install the dry run could only say that the LAN is missing, which the LAN panel
+    // already asks for; Deploy stays clickable so that it points there.
+    if (!(await lanPanel.isSet())) {
+      if (ticket !== planTicket) return;
+      plan.awaitingLan();
+      next.disabled = false;
+      return;
+    }
+    try {
+      const answer = await api.post<DeployPlan>('/deckies/deploy?dry_run=true', deployRequest().body);
+      if (ticket !== planTicket) return;
+      plan.show(answer);
+      next.disabled = false;
+    } catch (err) {
+      if (ticket !== planTicket) return;
+      plan.refused();
+      showDeployError(err);
+    }
   }
 
   function renderOtherGroups() {
@@ -296,6 +336,8 @@ export const wizardView: View = (root, ctx) => {
     groups.splice(index, 1);
     renderOtherGroups();
     addGroup.focus();
+    alert.clear();
+    void previewPlan();
   }
 
   /** Keep the group being edited and start a new one from the first step. */
@@ -316,10 +358,10 @@ export const wizardView: View = (root, ctx) => {
     alert.clear();
     for (const f of Object.values(fields)) f.setError(null);
     if (!(await lanPanel.confirmed())) return;
-    const all = [...groups, currentGroup()];
+    const { groups: all, body } = deployRequest();
     next.disabled = back.disabled = addGroup.disabled = true;
     try {
-      const res = await api.post<DeployResponse>('/deckies/deploy', { deckies: all.map((g) => g.request) });
+      const res = await api.post<DeployResponse>('/deckies/deploy', body);
       startProgress(res, new Set(all.filter((g) => g.mutationOff).flatMap((g) => g.names)));
     } catch (err) {
       next.disabled = back.disabled = addGroup.disabled = false;
