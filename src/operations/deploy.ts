@@ -18,6 +18,7 @@ import { deploymentMode } from './deployment-mode';
 import { assignHostsRoundRobin, networkForHost } from '../domain/host-assignment';
 import { lockFleet } from './locks';
 import { assertLanMayChange } from './network';
+import { LanRequestSchema } from '../domain/lan';
 
 export type DeployResponse = DeployResponseBody;
 
@@ -245,6 +246,15 @@ function applyNetwork(settings: DeploymentSettings, requested: Partial<Network> 
     throw new FleetInputError('no LAN network is configured: set it (PUT /api/v1/system/network, `decnet network set`, or the web wizard), or give [general] net, gw and interface (INI) or network {subnet, gateway, interface} (JSON)', {
       key: 'network',
     });
+  }
+  // A LAN given with the deploy follows the rules of PUT /system/network (its interface is
+  // checked where the deckies run: on the master's engine or by each agent).
+  if (changed.length > 0) {
+    const checked = LanRequestSchema.safeParse({ interface: merged.interface, subnet: merged.subnet, gateway: merged.gateway, ip_range: merged.ip_range, driver: merged.ipvlan ? 'ipvlan' : 'macvlan' });
+    if (!checked.success) {
+      const issue = checked.error.issues[0];
+      throw new FleetInputError(`network.${issue.path.join('.')}: ${issue.message}`, { key: 'network', path: ['network', ...issue.path.map(String)] });
+    }
   }
   Object.assign(settings, {
     interface: merged.interface,

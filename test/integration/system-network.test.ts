@@ -95,6 +95,15 @@ test('bad LANs are 400 with the reason, field by field', async () => {
   const run = await cli(['network', 'set', '--interface', stack.lan.parent, '--subnet', `${stack.lan.ip(5)}/24`, '--gateway', stack.lan.gateway]);
   expect({ code: run.code, out: explain(run) }).toEqual({ code: 1, out: expect.any(String) });
   expect(run.stderr).toBe(`error: subnet: ${stack.lan.ip(5)}/24 is not a network address; did you mean ${stack.lan.subnet}?\n`);
+
+  // A LAN given with a deploy follows the same rules, in both forms, and nothing is written.
+  const ini = `[general]\nnet=${stack.lan.ip(5)}/24\ngw=${stack.lan.gateway}\ninterface=${stack.lan.parent}\n\n[web]\nservices=ssh\n`;
+  for (const body of [{ ini_content: ini }, { network: { ...good, subnet: `${stack.lan.ip(5)}/24` }, deckies: [{ name: 'web', services: ['ssh'] }] }]) {
+    const res = await api.post('/deckies/deploy', body);
+    expect([res.status, res.body.error?.message]).toEqual([400, `network.subnet: ${stack.lan.ip(5)}/24 is not a network address; did you mean ${stack.lan.subnet}?`]);
+  }
+  expect((await api.get('/system/network')).body.configured).toBe(false);
+  expect((await api.get('/deckies')).body.deckies).toEqual([]);
 });
 
 test('a viewer may read the LAN but not set it', async () => {
