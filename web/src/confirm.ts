@@ -1,28 +1,46 @@
 /** A modal confirmation (<dialog>): focus starts on Cancel, Escape cancels, the destructive choice is spelled out. */
 import { h } from './dom';
 
-export function confirmDialog(opts: { title: string; message: string; confirmLabel: string }): Promise<boolean> {
-  return new Promise((resolve) => {
-    const cancel = h('button', { type: 'button', class: 'button', value: 'cancel' }, 'Cancel');
-    const confirm = h('button', { type: 'button', class: 'button button-danger', value: 'confirm' }, opts.confirmLabel);
-    const titleId = `dialog-title-${Date.now()}`;
-    const dialog = h(
-      'dialog',
-      { class: 'confirm-dialog', 'aria-labelledby': titleId },
-      h('h2', { id: titleId }, opts.title),
-      h('p', {}, opts.message),
-      h('div', { class: 'actions' }, cancel, confirm),
-    );
+interface DialogParts {
+  title: string;
+  message: string;
+  confirmLabel: string;
+  /** Between the message and the buttons (the typed confirmation's field). */
+  extra?: HTMLElement;
+  /** What has the focus first; Cancel when absent. */
+  focus?: HTMLElement;
+}
+
+/** Opens the dialog; resolves true when it closes on the destructive button. */
+function openDialog(parts: DialogParts, confirm: HTMLButtonElement): { dialog: HTMLDialogElement; closed: Promise<boolean> } {
+  const cancel = h('button', { type: 'button', class: 'button', value: 'cancel' }, 'Cancel');
+  const titleId = `dialog-title-${Date.now()}`;
+  const dialog = h(
+    'dialog',
+    { class: 'confirm-dialog', 'aria-labelledby': titleId },
+    h('h2', { id: titleId }, parts.title),
+    h('p', {}, parts.message),
+    parts.extra ?? '',
+    h('div', { class: 'actions' }, cancel, confirm),
+  );
+  const closed = new Promise<boolean>((resolve) => {
     cancel.addEventListener('click', () => dialog.close('cancel'));
     confirm.addEventListener('click', () => dialog.close('confirm'));
     dialog.addEventListener('close', () => {
       dialog.remove();
       resolve(dialog.returnValue === 'confirm');
     });
-    document.body.append(dialog);
-    dialog.showModal();
-    cancel.focus();
   });
+  document.body.append(dialog);
+  dialog.showModal();
+  (parts.focus ?? cancel).focus();
+  return { dialog, closed };
+}
+
+const dangerButton = (label: string, disabled = false) => h('button', { type: 'button', class: 'button button-danger', value: 'confirm', disabled }, label);
+
+export function confirmDialog(opts: { title: string; message: string; confirmLabel: string }): Promise<boolean> {
+  return openDialog(opts, dangerButton(opts.confirmLabel)).closed;
 }
 
 /**
@@ -30,33 +48,14 @@ export function confirmDialog(opts: { title: string; message: string; confirmLab
  * one of `accepted` is typed (e.g. the fleet size, or "teardown 3").
  */
 export function typedConfirmDialog(opts: { title: string; message: string; prompt: string; accepted: string[]; confirmLabel: string }): Promise<boolean> {
-  return new Promise((resolve) => {
-    const inputId = `dialog-input-${Date.now()}`;
-    const input = h('input', { type: 'text', id: inputId, autocomplete: 'off', spellcheck: 'false', class: 'input-small' });
-    const cancel = h('button', { type: 'button', class: 'button', value: 'cancel' }, 'Cancel');
-    const confirm = h('button', { type: 'button', class: 'button button-danger', value: 'confirm', disabled: true }, opts.confirmLabel);
-    const titleId = `dialog-title-${Date.now()}`;
-    const matches = () => opts.accepted.includes(input.value.trim());
-    const dialog = h(
-      'dialog',
-      { class: 'confirm-dialog', 'aria-labelledby': titleId },
-      h('h2', { id: titleId }, opts.title),
-      h('p', {}, opts.message),
-      h('div', { class: 'field' }, h('label', { for: inputId }, opts.prompt), input),
-      h('div', { class: 'actions' }, cancel, confirm),
-    );
-    input.addEventListener('input', () => (confirm.disabled = !matches()));
-    input.addEventListener('keydown', (event) => {
-      if (event.key === 'Enter' && matches()) dialog.close('confirm');
-    });
-    cancel.addEventListener('click', () => dialog.close('cancel'));
-    confirm.addEventListener('click', () => dialog.close('confirm'));
-    dialog.addEventListener('close', () => {
-      dialog.remove();
-      resolve(dialog.returnValue === 'confirm');
-    });
-    document.body.append(dialog);
-    dialog.showModal();
-    input.focus();
+  const inputId = `dialog-input-${Date.now()}`;
+  const input = h('input', { type: 'text', id: inputId, autocomplete: 'off', spellcheck: 'false', class: 'input-small' });
+  const confirm = dangerButton(opts.confirmLabel, true);
+  const matches = () => opts.accepted.includes(input.value.trim());
+  const { dialog, closed } = openDialog({ ...opts, extra: h('div', { class: 'field' }, h('label', { for: inputId }, opts.prompt), input), focus: input }, confirm);
+  input.addEventListener('input', () => (confirm.disabled = !matches()));
+  input.addEventListener('keydown', (event) => {
+    if (event.key === 'Enter' && matches()) dialog.close('confirm');
   });
+  return closed;
 }
