@@ -4,7 +4,7 @@ import { ApplicationFailure } from '@temporalio/common';
 import { Decky, DeckyLifecycle, DeploymentSettings, SwarmHost } from '../entities';
 import { networkForHost } from '../domain/host-assignment';
 import { deckyToSpec } from '../entities/mappers';
-import type { DeckySpec, Step } from '../domain/schemas';
+import { IN_FLIGHT_STATUSES, type DeckySpec, type Step } from '../domain/schemas';
 import type { LanNetworkSpec } from '../compose/runtime';
 import type { Bus } from '../bus/bus';
 import { deckyTopic } from '../domain/topics';
@@ -41,7 +41,6 @@ export interface ScheduledMutation {
   previousServices: string[];
 }
 
-const IN_FLIGHT = ['pending', 'running'] as const;
 const MAX_ERROR_CHARS = 2000;
 
 export function createDbActivities(orm: MikroORM, bus: Bus, catalogue: Catalogue) {
@@ -93,7 +92,7 @@ export function createDbActivities(orm: MikroORM, bus: Bus, catalogue: Catalogue
 
     async saveLifecycleSteps(lifecycleId: string, steps: Step[]): Promise<void> {
       const em = orm.em.fork();
-      await em.nativeUpdate(DeckyLifecycle, { id: lifecycleId, status: { $in: [...IN_FLIGHT] } }, { steps, updatedAt: new Date() });
+      await em.nativeUpdate(DeckyLifecycle, { id: lifecycleId, status: { $in: [...IN_FLIGHT_STATUSES] } }, { steps, updatedAt: new Date() });
     },
 
     /** The decky's desired state and LAN network; with `hostUuid`, the network as that swarm host gets it. */

@@ -180,6 +180,8 @@ export const TriggerSchema = z.enum(['operator', 'scheduled', 'cli']);
 export type Trigger = z.infer<typeof TriggerSchema>;
 export const LifecycleStatusSchema = z.enum(['pending', 'running', 'succeeded', 'failed']);
 export type LifecycleStatus = z.infer<typeof LifecycleStatusSchema>;
+/** A row in one of these has its operation in flight (at most one per decky: a partial unique index). */
+export const IN_FLIGHT_STATUSES = ['pending', 'running'] as const satisfies readonly LifecycleStatus[];
 export const DeckyStateSchema = z.enum(['pending', 'running', 'degraded', 'failed', 'tearing_down', 'torn_down']);
 export type DeckyState = z.infer<typeof DeckyStateSchema>;
 

@@ -9,7 +9,7 @@ import { Decky, DeckyLifecycle, DeploymentSettings, IdempotencyKey, SwarmHost } 
 import { specToDeckyFields } from '../entities/mappers';
 import { readFleetDefinition, resolveFleet } from '../domain/fleet';
 import { FleetConflictError, FleetInputError } from '../domain/errors';
-import type { DeckyRequest, DeployPlan, DeployRequest, PlannedDecky, DeployResponseBody, FleetDefinition, Network, Trigger } from '../domain/schemas';
+import { IN_FLIGHT_STATUSES, type DeckyRequest, type DeployPlan, type DeployRequest, type PlannedDecky, type DeployResponseBody, type FleetDefinition, type Network, type Trigger } from '../domain/schemas';
 import { ConflictError } from './errors';
 import type { OperationsContext } from './context';
 import { startLifecycleWorkflowsInBackground } from './workflow-start';
@@ -126,7 +126,7 @@ async function planDeploy(ctx: OperationsContext, tx: EntityManager, { definitio
 
   // Deckies with an operation in flight: a replace must wait for them, and they are never re-homed.
   const busy = new Set(
-    (await tx.find(DeckyLifecycle, { deckyName: { $in: fleet.map((d) => d.name) }, status: { $in: ['pending', 'running'] } })).map((r) => r.deckyName),
+    (await tx.find(DeckyLifecycle, { deckyName: { $in: fleet.map((d) => d.name) }, status: { $in: [...IN_FLIGHT_STATUSES] } })).map((r) => r.deckyName),
   );
   const replacedBusy = replaced.filter((d) => busy.has(d.name));
   if (replacedBusy.length > 0) {

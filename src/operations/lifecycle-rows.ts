@@ -1,7 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import type { EntityManager } from '@mikro-orm/postgresql';
 import { DeckyLifecycle } from '../entities';
-import type { Operation, Trigger } from '../domain/schemas';
+import { IN_FLIGHT_STATUSES, type Operation, type Trigger } from '../domain/schemas';
 import { workflowIdFor } from '../domain/workflow-ids';
 
 /** A new `pending` row, its workflow id fixed now so a restarted master starts the same workflow. */
@@ -27,5 +27,5 @@ export function createPendingLifecycle(
 
 /** The decky's operation in flight, if any (at most one: a partial unique index guarantees it). */
 export function findInFlight(tx: EntityManager, deckyName: string): Promise<DeckyLifecycle | null> {
-  return tx.findOne(DeckyLifecycle, { deckyName, status: { $in: ['pending', 'running'] } });
+  return tx.findOne(DeckyLifecycle, { deckyName, status: { $in: [...IN_FLIGHT_STATUSES] } });
 }

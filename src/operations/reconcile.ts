@@ -5,6 +5,7 @@
 import type { DeckyLifecycle } from '../entities';
 import { DeckyLifecycle as Lifecycle } from '../entities';
 import type { OperationsContext } from './context';
+import { IN_FLIGHT_STATUSES } from '../domain/schemas';
 import { inStartQueue, startLifecycleWorkflow } from './workflow-start';
 
 export interface ReconcileReport {
@@ -25,13 +26,13 @@ export async function reconcileLifecycles(ctx: OperationsContext, opts: { graceM
       }),
     ),
   );
-  const inFlight = await em.find(Lifecycle, { status: { $in: ['pending', 'running'] }, runId: { $ne: null }, updatedAt: { $lte: cutoff } });
+  const inFlight = await em.find(Lifecycle, { status: { $in: [...IN_FLIGHT_STATUSES] }, runId: { $ne: null }, updatedAt: { $lte: cutoff } });
   const closed = await Promise.all(inFlight.map((row) => inStartQueue(() => workflowClosed(ctx, row))));
   for (const row of inFlight.filter((_, i) => closed[i])) {
     const now = new Date();
     const changed = await em.nativeUpdate(
       Lifecycle,
-      { id: row.id, status: { $in: ['pending', 'running'] } },
+      { id: row.id, status: { $in: [...IN_FLIGHT_STATUSES] } },
       { status: 'failed', error: 'WorkflowClosed: the workflow ended without finishing this row', updatedAt: now, completedAt: now },
     );
     if (changed) report.failed.push(row.id);

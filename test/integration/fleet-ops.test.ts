@@ -170,16 +170,22 @@ describe('a fleet of 3', () => {
 describe('decnet teardown --all', () => {
   const cli = (args: string[]) => runDecnet(args, cliEnvFor(stack, home));
 
-  test('a fleet with an operation in flight is refused, naming the deckies', async () => {
-    const ids = await deploy(['ca', 'cb']);
-    const busy = await api.delete('/deckies?confirm=2');
-    expect([busy.status, busy.body.error.code, busy.body.error.details]).toEqual([409, 'operation_in_flight', { deckies: ['ca', 'cb'] }]);
-    expect(busy.body.error.message).toContain('ca (deploy), cb (deploy)');
-    await allSucceed(ids);
+  test('a fleet teardown supersedes the operations in flight, as a decky\'s own teardown does: they fail as cancelled, nothing is left', async () => {
+    const deploys = await deploy(['ca', 'cb']);
+    const res = await api.delete('/deckies?confirm=2');
+    expect([res.status, res.body.deckies]).toEqual([202, ['ca', 'cb']]);
+    const cancelled = await waitForTerminal(api, deploys);
+    expect(cancelled.map((r) => [r.decky_name, r.status, r.error])).toEqual([
+      ['ca', 'failed', 'Cancelled: superseded by a teardown of the decky'],
+      ['cb', 'failed', 'Cancelled: superseded by a teardown of the decky'],
+    ]);
+    await allSucceed(res.body.lifecycle_ids);
+    expect(await projectContainers()).toEqual([]);
+    expect(await lanExists()).toBe(false);
   });
 
   test('reads the fleet size, tears every decky down with progress, and the network is gone again', async () => {
-    // The deploy above re-created the LAN network that the fleet teardown had removed.
+    await allSucceed(await deploy(['ca', 'cb']));
     expect(await lanExists()).toBe(true);
     const run = await cli(['teardown', '--all']);
     const explain = `exit ${run.code}\nstdout:\n${run.stdout}\nstderr:\n${run.stderr}`;

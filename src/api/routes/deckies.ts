@@ -14,7 +14,6 @@ import {
 } from '../../domain/schemas';
 import { previewDeploy, submitDeploy } from '../../operations/deploy';
 import { submitTeardown } from '../../operations/teardown';
-import { submitBulkTeardown } from '../../operations/fleet-teardown';
 import { setMutateInterval, submitMutation } from '../../operations/mutate';
 import { NotFoundError } from '../../operations/errors';
 import { requireRole } from '../auth';
@@ -90,13 +89,14 @@ export function deckiesRouter(deps: ApiDeps): Router {
   router.delete('/', requireRole('admin'), async (req, res) => {
     const { confirm } = FleetTeardownQuerySchema.parse(req.query);
     await deps.ensureTemporalReachable();
-    res.status(202).json(await submitBulkTeardown(deps.operations, { kind: 'fleet', confirm }, triggerOf(req)));
+    res.status(202).json(await submitTeardown(deps.operations, { kind: 'fleet', confirm }, triggerOf(req)));
   });
 
   router.delete('/:name', requireRole('admin'), async (req, res) => {
     const name = parseName(String(req.params.name));
     await deps.ensureTemporalReachable();
-    res.status(202).json(await submitTeardown(deps.operations, name, triggerOf(req)));
+    const { lifecycle_ids } = await submitTeardown(deps.operations, { kind: 'decky', name }, triggerOf(req));
+    res.status(202).json({ lifecycle_ids });
   });
 
   return router;

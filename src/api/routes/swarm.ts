@@ -8,7 +8,7 @@ import { NotFoundError } from '../../operations/errors';
 import { claimBundle, clientAddress, enrollHost, installScript } from '../../swarm/enrollment';
 import { decommissionHost, listHosts, patchHost } from '../../swarm/hosts';
 import type { SwarmContext } from '../../swarm/context';
-import { submitBulkTeardown } from '../../operations/fleet-teardown';
+import { submitTeardown } from '../../operations/teardown';
 import { requireRole } from '../auth';
 import type { ApiDeps } from '../app';
 import { triggerOf } from './deckies';
@@ -55,7 +55,7 @@ export function swarmRouter(swarm: SwarmContext, deps: Pick<ApiDeps, 'operations
   router.post('/hosts/:uuid/teardown', requireRole('admin'), async (req, res) => {
     const uuid = parseHostUuid(String(req.params.uuid));
     await deps.ensureTemporalReachable();
-    res.status(202).json(await submitBulkTeardown(deps.operations, { kind: 'host', hostUuid: uuid }, triggerOf(req)));
+    res.status(202).json(await submitTeardown(deps.operations, { kind: 'host', hostUuid: uuid }, triggerOf(req)));
   });
 
   router.delete('/hosts/:uuid', requireRole('admin'), async (req, res) => {
