@@ -1,6 +1,7 @@
 /** Activities that touch the local Docker engine, through the shared compose runtime. */
 import type { DeckySpec } from '../domain/schemas';
-import type { ComposeRuntime, LanNetworkSpec } from '../compose/runtime';
+import type { ComposeRuntime } from '../compose/runtime';
+import type { LanNetworkSpec } from '../domain/schemas';
 import { withHeartbeat } from './heartbeat';
 
 export function createComposeActivities(runtime: ComposeRuntime) {

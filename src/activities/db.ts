@@ -5,7 +5,7 @@ import { Decky, DeckyLifecycle, DeploymentSettings, SwarmHost } from '../entitie
 import { networkForHost } from '../domain/host-assignment';
 import { deckyToSpec } from '../entities/mappers';
 import { IN_FLIGHT_STATUSES, type DeckySpec, type Step } from '../domain/schemas';
-import type { LanNetworkSpec } from '../compose/runtime';
+import type { LanNetworkSpec } from '../domain/schemas';
 import type { Bus } from '../bus/bus';
 import { deckyTopic } from '../domain/topics';
 import { recordOperationFinished } from '../metrics';

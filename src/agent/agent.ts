@@ -15,33 +15,23 @@ import express from 'express';
 import type pino from 'pino';
 import { z } from 'zod';
 import { errorHandler, sendError } from '../api/errors';
-import { ComposeRuntime, type LanNetworkSpec } from '../compose/runtime';
+import { ComposeRuntime } from '../compose/runtime';
 import { RuntimeError } from '../compose/errors';
 import { loadCatalogue } from '../domain/catalog';
-import { DeckyNameSchema, DeckySpecSchema, type DeckySpec } from '../domain/schemas';
+import { DeckyNameSchema, DeckySpecSchema, LanNetworkSpecSchema, type DeckySpec, type LanNetworkSpec } from '../domain/schemas';
 import { AgentDecommissionRequestSchema, type AgentDecommissionResponse, type AgentIni } from '../domain/swarm-schemas';
 import { parseAgentIni } from '../swarm/bundle';
 import { fingerprintOfDer } from '../swarm/pki';
 import { JobIdSchema, JobStore, publicJob, type AgentJob, type DeckyResult, type JobKind } from './jobs';
 import { MasterReporter } from './reporter';
 
-export const LanNetworkRequestSchema = z
-  .object({
-    driver: z.enum(['macvlan', 'ipvlan']),
-    parent: z.string().regex(/^[A-Za-z0-9_.:@-]{1,15}$/, 'must be a network interface name'),
-    subnet: z.string().min(1),
-    gateway: z.string().min(1),
-    ipRange: z.string().min(1).nullable().optional(),
-  })
-  .strict();
-
 const JobBase = { job_id: JobIdSchema, lifecycle_id: z.uuid().optional() };
 
 export const DeployJobRequestSchema = z
-  .object({ ...JobBase, config: z.object({ network: LanNetworkRequestSchema, deckies: z.array(DeckySpecSchema).min(1).max(1000) }).strict() })
+  .object({ ...JobBase, config: z.object({ network: LanNetworkSpecSchema, deckies: z.array(DeckySpecSchema).min(1).max(1000) }).strict() })
   .strict();
 export const MutateJobRequestSchema = z
-  .object({ ...JobBase, decky: DeckySpecSchema, services: z.array(z.string()).optional(), network: LanNetworkRequestSchema.optional() })
+  .object({ ...JobBase, decky: DeckySpecSchema, services: z.array(z.string()).optional(), network: LanNetworkSpecSchema.optional() })
   .strict();
 export const TeardownJobRequestSchema = z.object({ ...JobBase, decky: DeckyNameSchema.optional() }).strict();
 
@@ -155,7 +145,7 @@ export async function startAgent(settings: AgentSettings, logger: pino.Logger): 
   }
 
   /** The network of a job: on an ipvlan host a macvlan request is upgraded (never the other way). */
-  async function networkFor(job: AgentJob, requested: z.infer<typeof LanNetworkRequestSchema>): Promise<LanNetworkSpec> {
+  async function networkFor(job: AgentJob, requested: LanNetworkSpec): Promise<LanNetworkSpec> {
     const spec: LanNetworkSpec = { ...requested };
     if (ipvlanHost && requested.driver === 'macvlan') {
       spec.driver = 'ipvlan';

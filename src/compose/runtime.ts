@@ -5,20 +5,13 @@
 import fs from 'node:fs/promises';
 import path from 'node:path';
 import Docker from 'dockerode';
-import type { DeckySpec } from '../domain/schemas';
+import { LanNetworkSpecSchema, type DeckySpec, type LanNetworkSpec } from '../domain/schemas';
 import type { Catalogue } from '../domain/catalog';
 import { LABELS, ROLES, lanNetworkName, renderComposeYaml, serviceImage } from '../domain/compose-render';
 import { composeCommand, run, type CommandResult } from './command';
 import { UpBatches } from './up-batches';
 import { classifyComposeFailure, ipvlanUnsupported, missingImage, networkConflict, RuntimeError } from './errors';
 
-export interface LanNetworkSpec {
-  driver: 'macvlan' | 'ipvlan';
-  parent: string;
-  subnet: string;
-  gateway: string;
-  ipRange?: string | null;
-}
 
 export interface RuntimeOptions {
   docker: Docker;
@@ -99,6 +92,7 @@ export class ComposeRuntime {
   }
 
   private async ensureLanNetworkOnce(spec: LanNetworkSpec): Promise<string> {
+    await this.rememberLan(spec);
     const { docker } = this.opts;
     const existing = await docker
       .getNetwork(this.networkName)
@@ -157,17 +151,18 @@ export class ComposeRuntime {
   }
 
   /**
-   * After every teardown: remove the LAN network once no container is attached, so the last
-   * teardown on this engine takes it along (the engine refuses to remove a network with endpoints
-   * too, so a deploy attaching meanwhile keeps it). A deploy that made sure of the network just
-   * before and has not attached yet is covered by `up`.
+   * After every teardown: remove the LAN network once no container uses it, so the last teardown
+   * on this engine takes it along (the engine refuses to remove a network with endpoints too, so a
+   * deploy attaching meanwhile keeps it). A deploy that made sure of the network just before and
+   * has not attached yet is covered by `up`. Stopped containers count: the network's own list
+   * holds only running ones, and a stopped decky could not start again without its network.
    */
   async removeLanNetworkIfUnused(): Promise<string> {
     const network = this.opts.docker.getNetwork(this.networkName);
     const existing = await network.inspect().catch((err) => (isNotFound(err) ? undefined : Promise.reject(err)));
     if (!existing) return `network ${this.networkName} already gone`;
-    const attached = Object.keys(existing.Containers ?? {}).length;
-    if (attached > 0) return `network ${this.networkName} kept: ${attached} container(s) attached`;
+    const attached = await this.opts.docker.listContainers({ all: true, filters: { network: [this.networkName] } });
+    if (attached.length > 0) return `network ${this.networkName} kept: ${attached.length} container(s) attached`;
     try {
       await network.remove();
     } catch (err) {
@@ -176,6 +171,23 @@ export class ComposeRuntime {
       throw err;
     }
     return `removed network ${this.networkName}`;
+  }
+
+  /** The LAN last made sure of, on disk: a worker restarted between the network step and `up` still knows it. */
+  private get lanFile(): string {
+    return path.join(this.opts.workDir, this.opts.project, 'lan.json');
+  }
+
+  private async rememberLan(spec: LanNetworkSpec): Promise<void> {
+    await fs.mkdir(path.dirname(this.lanFile), { recursive: true });
+    const tmp = `${this.lanFile}.${process.pid}.tmp`;
+    await fs.writeFile(tmp, JSON.stringify(spec));
+    await fs.rename(tmp, this.lanFile);
+  }
+
+  private async rememberedLan(): Promise<LanNetworkSpec | undefined> {
+    const text = await fs.readFile(this.lanFile, 'utf8').catch(() => undefined);
+    return text === undefined ? undefined : LanNetworkSpecSchema.parse(JSON.parse(text));
   }
 
   private async lanNetworkExists(): Promise<boolean> {
@@ -227,10 +239,9 @@ export class ComposeRuntime {
     } catch (err) {
       // The last teardown on this engine may have removed the LAN network after our network step.
       if (signal?.aborted || (await this.lanNetworkExists())) throw err;
-      if (!this.lanSpec) {
-        throw new RuntimeError('LanNetworkGone', `network ${this.networkName} was removed by a teardown after the network step, and this process has not made sure of the LAN yet to re-create it`, false);
-      }
-      const recreated = await this.ensureLanNetwork(this.lanSpec);
+      const lan = this.lanSpec ?? (await this.rememberedLan());
+      if (!lan) throw new RuntimeError('LanNetworkGone', `network ${this.networkName} was removed by a teardown after the network step, and no LAN was ever made sure of here to re-create it`, false);
+      const recreated = await this.ensureLanNetwork(lan);
       await this.upBatches.up(decky.name, file, { signal, failure });
       return `compose up ${path.basename(file)} (${recreated} again: a teardown had removed it)`;
     }

@@ -5,9 +5,9 @@
  */
 import { z } from 'zod';
 import { intToIp, ipToInt, parseCidr, type Ipv4Block } from './ip-allocation';
-import { CidrSchema, Ipv4Schema, NetworkSchema } from './schemas';
+import { CidrSchema, Ipv4Schema, NetworkDriverSchema, NetworkSchema } from './schemas';
 
-export const LanDriverSchema = z.enum(['macvlan', 'ipvlan']).meta({
+export const LanDriverSchema = NetworkDriverSchema.meta({
   description: 'macvlan: each decky gets its own MAC and IP on the LAN; ipvlan (L2): own IPs, the MAC of the parent (Wi-Fi bridged VMs need it)',
 });
 export type LanDriver = z.infer<typeof LanDriverSchema>;

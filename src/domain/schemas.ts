@@ -258,6 +258,21 @@ export const LifecycleIdsResponseSchema = z.object({ lifecycle_ids: z.array(z.st
 
 export const NetworkDriverSchema = z.enum(['macvlan', 'ipvlan']);
 
+/**
+ * The LAN network as a Docker engine makes it: what the master's network step, a swarm job's
+ * `network` and the runtime's memory of it (lan.json) hold.
+ */
+export const LanNetworkSpecSchema = z
+  .object({
+    driver: NetworkDriverSchema,
+    parent: NetworkSchema.shape.interface,
+    subnet: z.string().min(1),
+    gateway: z.string().min(1),
+    ipRange: z.string().min(1).nullable().optional(),
+  })
+  .strict();
+export type LanNetworkSpec = z.infer<typeof LanNetworkSpecSchema>;
+
 const PlanHostSchema = z.object({ uuid: z.string(), name: z.string() }).meta({ id: 'PlanHost', description: 'A swarm host' });
 
 /** One decky as a deploy places it: its resolved identity, its host and the network driver that host is sent. */

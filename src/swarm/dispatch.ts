@@ -4,7 +4,7 @@
  * id), with the network `networkForHost` (src/domain/host-assignment.ts) gives that host: the rule
  * the deploy plan shows.
  */
-import type { LanNetworkSpec } from '../compose/runtime';
+import type { LanNetworkSpec } from '../domain/schemas';
 import type { DeckySpec } from '../domain/schemas';
 import { AgentCallError, AgentClient, type AgentJobView, type AgentTarget } from './agent-client';
 import type { SwarmPki } from './pki';

@@ -9,7 +9,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { randomUUID } from 'node:crypto';
 import { DeckyLifecycle, DeploymentSettings } from '../../src/entities';
-import { LABELS } from '../../src/domain/compose-render';
+import { LABELS, ROLES } from '../../src/domain/compose-render';
 import { loadCatalogue } from '../../src/domain/catalog';
 import { ComposeRuntime } from '../../src/compose/runtime';
 import { createApiToken } from '../../src/operations/tokens';
@@ -237,6 +237,11 @@ describe('the LAN network and a deploy racing the last teardown', () => {
 
     // Only the base joins the network: the services live in its namespace.
     expect(await runtime.removeLanNetworkIfUnused()).toBe(`network ${lanName()} kept: 1 container(s) attached`);
+    // A stopped decky still needs it to start again, though the network lists running containers only.
+    const base = (await runtime.deckyContainers('racer')).find((c) => c.Labels[LABELS.role] === ROLES.base)!;
+    await stack.docker.getContainer(base.Id).stop({ t: 0 });
+    expect(await runtime.removeLanNetworkIfUnused()).toBe(`network ${lanName()} kept: 1 container(s) attached`);
+    await stack.docker.getContainer(base.Id).start();
     expect(await lanExists()).toBe(true);
     expect(await runtime.down('racer')).toBe('removed 2 container(s)');
     expect(await runtime.removeLanNetworkIfUnused()).toBe(`removed network ${lanName()}`);
