@@ -30,6 +30,7 @@ interface PendingUp {
 
 export class UpBatches {
   private pending = new Map<string, PendingUp>();
+  /** The loop that runs batches while requests wait; unset once it found none waiting. */
   private draining: Promise<void> | undefined;
   /** decky → the batch now running it: its teardown waits for that process to end. */
   private running = new Map<string, Promise<void>>();
@@ -57,7 +58,7 @@ export class UpBatches {
         }
         reject(signal.reason);
       }, { once: true });
-      this.draining ??= this.drain().finally(() => (this.draining = undefined));
+      this.draining ??= this.drain();
     });
   }
 
@@ -76,6 +77,8 @@ export class UpBatches {
       await run;
       for (const entry of batch) if (this.running.get(entry.decky) === run) this.running.delete(entry.decky);
     }
+    // In the same synchronous step as the empty check: a request queued after it starts a new drain.
+    this.draining = undefined;
   }
 
   private async runBatch(batch: PendingUp[]): Promise<void> {
