@@ -19,7 +19,11 @@ export function formatPlan(plan: DeployPlan): string {
   const moves = [
     ...plan.rehomed.map((r) => `re-homed: ${r.name} from swarm host "${r.from_host.name}" to "${r.to_host.name}"\n`),
     ...(plan.teardowns.length ? [`torn down: ${plan.teardowns.join(', ')}\n`] : []),
-    ...plan.warnings.map((w) => `warning: ${w}\n`),
   ];
-  return lan + table + moves.join('');
+  return lan + table + moves.join('') + formatWarnings(plan);
+}
+
+/** What the definition holds but the deploy skips (e.g. an INI subsection of an undefined decky). */
+export function formatWarnings(plan: Pick<DeployPlan, 'warnings'>): string {
+  return plan.warnings.map((w) => `warning: ${w}\n`).join('');
 }

@@ -114,8 +114,6 @@ export async function followOperation(
   const extra = Array.isArray(accepted.teardown_lifecycle_ids) ? accepted.teardown_lifecycle_ids.filter((id): id is string => typeof id === 'string') : [];
   const ids = [...accepted.lifecycle_ids, ...extra.filter((id) => !accepted.lifecycle_ids.includes(id))];
   if (!opts.json && typeof accepted.message === 'string') io.stdout.write(`${accepted.message}\n`);
-  // A deploy's skipped INI sections: on stderr, so they stay visible next to the progress.
-  if (!opts.json && Array.isArray(accepted.warnings)) for (const warning of accepted.warnings) io.stderr.write(`warning: ${warning}\n`);
   if (!opts.wait) {
     if (opts.json) printJson(io, accepted);
     else io.stdout.write(`lifecycle ids:\n${ids.map((id) => `  ${id}\n`).join('')}follow them with \`decnet status\`\n`);

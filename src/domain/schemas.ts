@@ -304,7 +304,7 @@ export const DeployPlanSchema = z
       .array(z.object({ name: DeckyNameSchema, from_host: PlanHostSchema, to_host: PlanHostSchema }))
       .meta({ description: 'Deckies of decommissioned or silent swarm hosts that move to a live one' }),
     teardowns: z.array(DeckyNameSchema).meta({ description: 'replace_fleet: the deckies the new definition drops' }),
-    warnings: z.array(z.string()).meta({ description: 'What the operator should know about how the request was read' }),
+    warnings: z.array(z.string()).meta({ description: 'What the definition holds but the deploy skips, e.g. an INI subsection of a decky the file does not define (line-numbered)' }),
   })
   .meta({ id: 'DeployPlan', description: 'What a deploy does: the LAN, each decky with its IP, host and network driver, re-homed orphans, teardowns' });
 export type DeployPlan = z.infer<typeof DeployPlanSchema>;
@@ -318,8 +318,7 @@ export const DeployResponseSchema = z
     lifecycle_ids: z.array(z.string().uuid()).meta({ description: 'One per deployed decky, in the order of `deckies` (orphans re-homed to live swarm hosts come last)' }),
     deckies: z.array(z.string()),
     teardown_lifecycle_ids: z.array(z.string().uuid()).meta({ description: 'replace_fleet: the deckies the new definition drops' }),
-    warnings: z.array(z.string()).meta({ description: 'What the definition holds but the deploy skipped, e.g. an INI subsection of a decky the file does not define' }),
-    plan: DeployPlanSchema,
+    plan: DeployPlanSchema.meta({ description: 'Where the deckies go, as the dry run shows it; its `warnings` say what the definition holds but the deploy skipped' }),
   })
   .meta({ id: 'DeployResponse' });
 export type DeployResponseBody = z.infer<typeof DeployResponseSchema>;

@@ -201,7 +201,6 @@ async function planDeploy(ctx: OperationsContext, tx: EntityManager, { definitio
     lifecycle_ids: started.map((r) => r.id),
     deckies: started.map((r) => r.deckyName),
     teardown_lifecycle_ids: teardowns.map((r) => r.id),
-    warnings,
     plan,
   };
   if (opts.idempotencyKey) {

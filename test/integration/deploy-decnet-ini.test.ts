@@ -65,7 +65,7 @@ describe("DECNET's INI format", () => {
     const res = await api.post('/deckies/deploy', { ini_content: ini });
     expect(res.status).toBe(202);
     expect(res.body.deckies).toEqual(['web']);
-    expect(res.body.warnings).toEqual(['line 17: section [ghost.ssh]: no decky [ghost] in this file; skipped']);
+    expect(res.body.plan.warnings).toEqual(['line 17: section [ghost.ssh]: no decky [ghost] in this file; skipped']);
 
     const [row] = await waitForTerminal(api, res.body.lifecycle_ids);
     expect({ status: row.status, error: row.error }).toEqual({ status: 'succeeded', error: null });
@@ -112,7 +112,7 @@ describe("DECNET's INI format", () => {
       custom_services: { honey: { image: missing, exec: ['/bin/true'] } },
     });
     expect(res.status).toBe(202);
-    expect(res.body.warnings).toEqual([]);
+    expect(res.body.plan.warnings).toEqual([]);
     const [row] = await waitForTerminal(api, res.body.lifecycle_ids);
     expect(row.status).toBe('failed');
     expect(row.error).toMatch(/^MissingImage:/);

@@ -245,18 +245,6 @@ describe('waiting for lifecycle rows', () => {
     expect(await followOperation(scripted([]), { lifecycle_ids: ids }, { wait: false, json: true, io: noWait.io })).toBe(0);
     expect(JSON.parse(noWait.stdout.text)).toEqual({ lifecycle_ids: ids });
   });
-
-  test("followOperation prints a deploy's warnings on stderr, and in the --json document only", async () => {
-    const warnings = ['line 12: section [ghost.ssh]: no decky [ghost] in this file; skipped'];
-    const plain = io();
-    await followOperation(scripted([]), { message: 'accepted', lifecycle_ids: [], warnings }, { wait: false, json: false, io: plain.io });
-    expect(plain.stderr.text).toBe(`warning: ${warnings[0]}\n`);
-    expect(plain.stdout.text).not.toContain('ghost');
-    const json = io();
-    await followOperation(scripted([]), { lifecycle_ids: [], warnings }, { wait: false, json: true, io: json.io });
-    expect(json.stderr.text).toBe('');
-    expect(JSON.parse(json.stdout.text).warnings).toEqual(warnings);
-  });
 });
 
 test('the fleet table', () => {

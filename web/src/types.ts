@@ -62,18 +62,7 @@ export interface DeploymentMode {
   message: string;
 }
 
-/** GET /system/limits. */
-export interface SystemLimits {
-  deployment_limit: number;
-  deckies_used: number;
-}
-
-export interface DeployResponse {
-  message: string;
-  mode: 'swarm' | 'unihost';
-  lifecycle_ids: string[];
-  deckies: string[];
-}
+export type { SystemLimits, DeployResponseBody as DeployResponse } from '../../src/domain/schemas';
 
 export interface MutateIntervalResponse {
   name: string;

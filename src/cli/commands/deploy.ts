@@ -7,7 +7,7 @@ import fs from 'node:fs';
 import type { Command } from 'commander';
 import { createApiClient, UsageError, type DecnetApiClient, type DeployBody } from '../api-client';
 import { action, EXIT_OK, printJson, processIo, type Io } from '../output';
-import { formatPlan } from '../plan';
+import { formatPlan, formatWarnings } from '../plan';
 import { followOperation } from '../wait';
 
 export interface DeployOptions {
@@ -48,7 +48,10 @@ export async function runDeploy(opts: DeployOptions): Promise<number> {
   const client = createApiClient();
   if (opts.dryRun) return printDryRun(client, body, opts, processIo());
   const accepted = await client.deploy(body, { idempotencyKey: opts.idempotencyKey });
-  return followOperation(client, accepted, { wait: opts.wait, json: opts.json === true, io: processIo() });
+  const io = processIo();
+  // On stderr, so they stay visible next to the progress; --json carries them in its document.
+  if (!opts.json) io.stderr.write(formatWarnings(accepted.plan));
+  return followOperation(client, accepted, { wait: opts.wait, json: opts.json === true, io });
 }
 
 /** --dry-run: the plan the API answers (refusals as for the deploy), nothing deployed. */
