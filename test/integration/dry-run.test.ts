@@ -18,6 +18,8 @@ import { FLEET_LOCK } from '../../src/operations/locks';
 import { Decky, SwarmHost } from '../../src/entities';
 
 let stack: TestStack;
+/** A pattern for any address of the test's /24. */
+const lanIp = () => `${stack.lan.subnet.replace(/\.0\/24$/, '').replace(/\./g, '\\.')}\\.\\d+`;
 let api: ApiClient;
 let dir: string;
 
@@ -191,7 +193,7 @@ describe('local', () => {
     expect(lines[0]).toBe('dry run: 2 decky(ies) to deploy; will deploy locally');
     expect(lines[1]).toBe(`LAN ${stack.lan.subnet} (gateway ${stack.lan.gateway}) on ${stack.lan.parent}`);
     expect(lines[2]).toMatch(/^NAME +IP +SERVICES +DISTRO +HOST +DRIVER$/);
-    expect(lines[3]).toMatch(/^cli-a +198\.18\.41\.\d+ +ssh +\S+ +master +macvlan$/);
+    expect(lines[3]).toMatch(new RegExp(`^cli-a +${lanIp()} +ssh +\\S+ +master +macvlan$`));
     expect(lines[4]).toMatch(new RegExp(`^cli-b +${stack.lan.ip(60).replace(/\./g, '\\.')} +http +\\S+ +master +macvlan$`));
     expect(lines.slice(5)).toEqual(['nothing was deployed', '']);
     expect(await writtenState()).toEqual(before);
@@ -253,8 +255,8 @@ describe('swarm', () => {
     const run = await runDecnet(['swarm-deploy', '-f', file, '--dry-run'], cliEnvFor(stack, home));
     expect({ code: run.code, stderr: run.stderr }).toEqual({ code: 0, stderr: '' });
     expect(run.stdout).toMatch(/^dry run: 2 decky\(ies\) to deploy; will shard across 2 hosts$/m);
-    expect(run.stdout).toMatch(/^y1 +198\.18\.41\.\d+ +ssh +\S+ +a +macvlan$/m);
-    expect(run.stdout).toMatch(/^y2 +198\.18\.41\.\d+ +ssh +\S+ +b +ipvlan \(forced: the host uses ipvlan\)$/m);
+    expect(run.stdout).toMatch(new RegExp(`^y1 +${lanIp()} +ssh +\\S+ +a +macvlan$`, 'm'));
+    expect(run.stdout).toMatch(new RegExp(`^y2 +${lanIp()} +ssh +\\S+ +b +ipvlan \\(forced: the host uses ipvlan\\)$`, 'm'));
     expect(await writtenState()).toEqual(before);
   });
 });
