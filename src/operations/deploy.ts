@@ -7,7 +7,7 @@ import { createHash } from 'node:crypto';
 import type { EntityManager } from '@mikro-orm/postgresql';
 import { Decky, DeckyLifecycle, DeploymentSettings, IdempotencyKey, SwarmHost } from '../entities';
 import { specToDeckyFields } from '../entities/mappers';
-import { readFleetDefinition, resolveFleet } from '../domain/fleet';
+import { readFleetDefinition, resolveFleet, seededRng } from '../domain/fleet';
 import { FleetConflictError, FleetInputError } from '../domain/errors';
 import { IN_FLIGHT_STATUSES, type DeckyRequest, type DeployPlan, type DeployRequest, type PlannedDecky, type DeployResponseBody, type FleetDefinition, type Network, type Trigger } from '../domain/schemas';
 import { ConflictError } from './errors';
@@ -116,7 +116,8 @@ async function planDeploy(ctx: OperationsContext, tx: EntityManager, { definitio
       catalogue: ctx.catalogue,
       network: { subnet: network.subnet, gateway: network.gateway, ip_range: network.ip_range },
       existing: new Map(holding.map((d) => [d.name, d.ip])),
-      rng: Math.random,
+      // Seeded by the request: the services and distros a dry run shows are the ones its deploy picks.
+      rng: seededRng(Number.parseInt(requestHash.slice(0, 8), 16)),
       customServices: definition.custom_services,
     });
   let specs = resolve(kept);

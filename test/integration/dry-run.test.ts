@@ -74,7 +74,7 @@ const placement = (deckies: Array<{ name: string; ip: string; host: { uuid: stri
 describe('local', () => {
   const ini = () => `${general()}\n[web]\nip=${stack.lan.ip(50)}\nservices=http,ftp\n\n[ws]\narchetype=windows-workstation\namount=2\n`;
 
-  test('the dry run answers the plan, writes nothing and starts nothing; the deploy then uses the same IPs and hosts', async () => {
+  test('the dry run answers the plan, writes nothing and starts nothing; the deploy then uses the same IPs, hosts, services and distros', async () => {
     const before = await writtenState();
     const plan = await dryRun({ ini_content: ini() }, { 'Idempotency-Key': 'dry-run-first' });
     expect([plan.status, plan.body.error]).toEqual([200, undefined]);
@@ -103,7 +103,10 @@ describe('local', () => {
     expect([deployed.status, deployed.body.error]).toEqual([202, undefined]);
     expect(placement(deployed.body.plan.deckies)).toEqual(placement(plan.body.deckies));
     const fleet = (await api.get('/deckies')).body.deckies;
-    expect(fleet.map((d: any) => [d.name, d.ip, d.host_uuid])).toEqual(plan.body.deckies.map((d: any) => [d.name, d.ip, null]));
+    // Random picks too (the archetype's distro): the request seeds them, so the plan showed these.
+    expect(fleet.map((d: any) => [d.name, d.ip, d.host_uuid, d.services, d.distro, d.hostname])).toEqual(
+      plan.body.deckies.map((d: any) => [d.name, d.ip, null, d.services, d.distro, d.hostname]),
+    );
     const rows = await waitForTerminal(api, deployed.body.lifecycle_ids);
     expect(rows.map((r) => [r.decky_name, r.status, r.error])).toEqual(rows.map((r) => [r.decky_name, 'succeeded', null]));
     // The list query that found nothing above finds the deploy's workflows.
