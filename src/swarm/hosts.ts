@@ -19,6 +19,7 @@ import type {
 import { AgentClient } from './agent-client';
 import { agentResultSignal } from '../workflows/signals';
 import { ForbiddenError, NotFoundError } from '../operations/errors';
+import { lockFleet } from '../operations/locks';
 import { nowOf, type SwarmContext } from './context';
 
 /** A host silent for this many heartbeat intervals is `unreachable`. */
@@ -74,19 +75,27 @@ export const DECOMMISSION_AGENT_TIMEOUT_MS = 60_000;
  * Decommissioning twice answers the same, without calling the agent again.
  */
 export async function decommissionHost(ctx: SwarmContext, uuid: string): Promise<SwarmHostDecommissionResponse> {
-  const found = await requireHost(ctx.orm.em.fork(), uuid);
-  const agentCleanup = found.status === 'decommissioned' ? null : await cleanUpAgent(ctx, found);
   const now = nowOf(ctx);
-  const host = await ctx.orm.em.fork().transactional(async (em) => {
+  // Under the fleet lock no deploy places a decky on the host while its agent cleans up (it would
+  // be sent to an agent that refuses jobs); deploys wait at most DECOMMISSION_AGENT_TIMEOUT_MS.
+  return ctx.orm.em.fork().transactional(async (em) => {
+    await lockFleet(em);
     const host = await requireHost(em, uuid);
-    if (host.status !== 'decommissioned') {
-      host.status = 'decommissioned';
-      await em.nativeUpdate(EnrollmentToken, { hostUuid: uuid, expiresAt: { $gt: now } }, { expiresAt: now, keyPem: null });
-      ctx.logger.info({ host: host.name, host_uuid: uuid, agent_reached: agentCleanup?.reached }, 'swarm host decommissioned');
+    if (host.status === 'decommissioned') return { ...hostToView(host), agent_cleanup: null };
+    const agentCleanup = await cleanUpAgent(ctx, host);
+    host.status = 'decommissioned';
+    await em.nativeUpdate(EnrollmentToken, { hostUuid: uuid, expiresAt: { $gt: now } }, { expiresAt: now, keyPem: null });
+    if (agentCleanup.removed_deckies.length > 0) {
+      // They run nowhere now: the fleet says so until the next deploy re-homes them.
+      await em.nativeUpdate(
+        Decky,
+        { name: { $in: agentCleanup.removed_deckies }, hostUuid: uuid },
+        { state: 'degraded', lastError: `swarm host "${host.name}" was decommissioned and its agent removed the decky; the next deploy re-homes it`, updatedAt: now },
+      );
     }
-    return host;
+    ctx.logger.info({ host: host.name, host_uuid: uuid, agent_reached: agentCleanup.reached }, 'swarm host decommissioned');
+    return { ...hostToView(host), agent_cleanup: agentCleanup };
   });
-  return { ...hostToView(host), agent_cleanup: agentCleanup };
 }
 
 async function cleanUpAgent(ctx: SwarmContext, host: SwarmHost): Promise<NonNullable<SwarmHostDecommissionResponse['agent_cleanup']>> {
@@ -108,7 +117,7 @@ async function cleanUpAgent(ctx: SwarmContext, host: SwarmHost): Promise<NonNull
     ctx.logger.warn({ err: (err as Error).message, host: host.name, host_uuid: host.uuid }, 'agent did not clean up before its decommission');
     return {
       reached: false,
-      message: `the agent did not clean up (${(err as Error).message}); decommissioned without it: its containers stay until removed on that machine`,
+      message: `the agent did not answer its cleanup (${(err as Error).message}); decommissioned without it: an agent still at work may finish, otherwise its containers stay until removed on that machine`,
       removed_deckies: [],
     };
   } finally {

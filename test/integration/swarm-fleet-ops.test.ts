@@ -111,6 +111,11 @@ test('decommissioning a host whose agent answers: the agent removes its containe
   expect(res.body.agent_cleanup.message).toContain(`removed network ${lanName()}`);
   expect(await projectContainers(b)).toEqual([]);
   expect(await lanExists()).toBe(false);
+  // The fleet no longer calls them running: they wait for the next deploy to re-home them.
+  const fleet = (await api.get(`/deckies?host_uuid=${b.hostUuid}`)).body.deckies;
+  expect(fleet.map((d: { name: string; state: string; last_error: string }) => [d.name, d.state, d.last_error])).toEqual(
+    ['hx-02', 'hx-04'].map((name) => [name, 'degraded', 'swarm host "b" was decommissioned and its agent removed the decky; the next deploy re-homes it']),
+  );
 
   const job = {
     job_id: 'after-decommission',
@@ -156,7 +161,7 @@ test('decommissioning a host whose agent is stopped: decommissioned as before, s
   expect(Date.now() - started).toBeLessThan(30_000);
   expect(res.status).toBe(200);
   expect(res.body).toMatchObject({ uuid: a.hostUuid, status: 'decommissioned', agent_cleanup: { reached: false, removed_deckies: [] } });
-  expect(res.body.agent_cleanup.message).toMatch(/the agent did not clean up \(agent "a" at https:\/\/127\.0\.0\.1:\d+ unreachable/);
+  expect(res.body.agent_cleanup.message).toMatch(/the agent did not answer its cleanup \(agent "a" at https:\/\/127\.0\.0\.1:\d+ unreachable/);
   const hosts = (await api.get('/swarm/hosts')).body.hosts;
   expect(hosts.map((h: { name: string; status: string }) => [h.name, h.status])).toEqual([
     ['a', 'decommissioned'],
