@@ -33,7 +33,9 @@ import {
 } from '../domain/schemas';
 import { ConfiguredLanSchema, LanRequestSchema, SystemNetworkSchema } from '../domain/lan';
 import { CatalogResponseSchema } from './routes/catalog';
-import { DeployQuerySchema, IdempotencyKeySchema, RequestTriggerSchema } from './routes/deckies';
+import { DeployQuerySchema, IdempotencyKeySchema } from './routes/deckies';
+import { RequestTriggerSchema } from './trigger';
+import { DECOMMISSION_AGENT_TIMEOUT_MS } from '../swarm/hosts';
 import { EventsQuerySchema } from './routes/events';
 import {
   EnrollBundleRequestSchema,
@@ -188,7 +190,7 @@ function swarmRoutes(): RouteSpec[] {
       path: '/api/v1/swarm/hosts/{uuid}',
       summary: 'Decommission a swarm host',
       description:
-        "First the host's agent, if it answers within 60 s, removes its deckies and LAN network and stops taking jobs (`agent_cleanup` says what it did, or that it did not answer). Then the host's certificate is refused on the swarm port; its deckies keep their host and are re-homed by the next deploy. Asking twice answers the same without calling the agent again.",
+        `First the host's agent, if it answers within ${DECOMMISSION_AGENT_TIMEOUT_MS / 1000} s, removes its deckies and LAN network and stops taking jobs (\`agent_cleanup\` says what it did, or that it did not answer); no deploy places a decky meanwhile. Then the host's certificate is refused on the swarm port; its deckies keep their host (those the agent removed show \`degraded\`) and are re-homed by the next deploy. Asking twice answers the same without calling the agent again.`,
       tag: 'swarm',
       access: 'admin',
       request: { params: HostParams },

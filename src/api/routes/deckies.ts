@@ -17,6 +17,7 @@ import { submitTeardown } from '../../operations/teardown';
 import { setMutateInterval, submitMutation } from '../../operations/mutate';
 import { NotFoundError } from '../../operations/errors';
 import { requireRole } from '../auth';
+import { triggerOf } from '../trigger';
 import { HttpError } from '../errors';
 import type { ApiDeps } from '../app';
 
@@ -24,9 +25,6 @@ export const IdempotencyKeySchema = z.string().min(1).max(255);
 export const DeployQuerySchema = z.object({
   dry_run: z.enum(['true', 'false']).optional().meta({ description: 'true: answer 200 with the plan; nothing is written, no workflow starts' }),
 });
-/** The CLI says it is the CLI; `scheduled` belongs to the schedules, never to a request. */
-export const RequestTriggerSchema = z.enum(['operator', 'cli']).default('operator');
-export const triggerOf = (req: { header(name: string): string | undefined }) => RequestTriggerSchema.parse(req.header('X-Decnet-Trigger') ?? undefined);
 
 export function deckiesRouter(deps: ApiDeps): Router {
   const router = Router();

@@ -11,7 +11,7 @@ import type { SwarmContext } from '../../swarm/context';
 import { submitTeardown } from '../../operations/teardown';
 import { requireRole } from '../auth';
 import type { ApiDeps } from '../app';
-import { triggerOf } from './deckies';
+import { triggerOf } from '../trigger';
 
 /** GET /swarm/enroll-bundle/{token}.sh and .tgz: no bearer token, the enrollment token is the credential. */
 export function swarmBundleRouter(swarm: SwarmContext): Router {

@@ -1,0 +1,7 @@
+/** Who asked for an operation, as its lifecycle rows record it: the X-Decnet-Trigger header. */
+import { z } from 'zod';
+
+/** The CLI says it is the CLI; `scheduled` belongs to the schedules, never to a request. */
+export const RequestTriggerSchema = z.enum(['operator', 'cli']).default('operator');
+
+export const triggerOf = (req: { header(name: string): string | undefined }) => RequestTriggerSchema.parse(req.header('X-Decnet-Trigger') ?? undefined);
