@@ -196,7 +196,8 @@ describe('decnet teardown --all', () => {
     expect(run.stdout).toMatch(/^\[OK\] ca$/m);
     expect(run.stdout).toMatch(/^\[OK\] cb$/m);
     const rows = (await stack.master!.orm.em.fork().find(DeckyLifecycle, { operation: 'teardown', deckyName: { $in: ['ca', 'cb'] } })).map((r) => r.trigger);
-    expect(rows).toEqual(['cli', 'cli']);
+    // The API's fleet teardown above (operator), then this one (cli).
+    expect(rows.sort()).toEqual(['cli', 'cli', 'operator', 'operator']);
     expect(await projectContainers()).toEqual([]);
     expect(await lanExists()).toBe(false);
 
