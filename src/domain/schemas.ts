@@ -318,7 +318,8 @@ export const DeployResponseSchema = z
     lifecycle_ids: z.array(z.string().uuid()).meta({ description: 'One per deployed decky, in the order of `deckies` (orphans re-homed to live swarm hosts come last)' }),
     deckies: z.array(z.string()),
     teardown_lifecycle_ids: z.array(z.string().uuid()).meta({ description: 'replace_fleet: the deckies the new definition drops' }),
-    plan: DeployPlanSchema.meta({ description: 'Where the deckies go, as the dry run shows it; its `warnings` say what the definition holds but the deploy skipped' }),
+    // Its `warnings` say what the definition holds but the deploy skipped.
+    plan: DeployPlanSchema,
   })
   .meta({ id: 'DeployResponse' });
 export type DeployResponseBody = z.infer<typeof DeployResponseSchema>;

@@ -173,7 +173,7 @@ describe('GET /openapi.json', () => {
     expect(jsonForm.properties.custom_services.additionalProperties).toEqual({ $ref: '#/components/schemas/CustomService' });
     expect(schemas.CustomService).toMatchObject({ required: ['image'], additionalProperties: false, properties: { exec: { type: 'array' } } });
     expect(schemas.DeckyRequest.properties.nmap_os.enum).toEqual(expect.arrayContaining(['linux', 'windows', 'bsd', 'embedded', 'cisco']));
-    expect(schemas.DeployResponse.required).toEqual(expect.arrayContaining(['warnings']));
+    expect(schemas.DeployPlan.required).toEqual(expect.arrayContaining(['warnings']));
     expect(body('/api/v1/deckies/{name}/mutate-interval', 'put')).toEqual({ $ref: '#/components/schemas/MutateIntervalRequest' });
     expect(doc.paths['/api/v1/deckies/{name}/mutate'].post.requestBody.required).toBe(false);
     // The responses come from the same module: DeckyView is what deckyToView returns.
