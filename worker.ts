@@ -58,5 +58,8 @@ export async function createWorker(opts: WorkerOptions): Promise<Worker> {
     // Docker work is mostly waiting on child processes; a handful in parallel keeps 2 cores busy.
     maxConcurrentActivityTaskExecutions: 20,
     shutdownGraceTime: '10s',
+    // A killed worker's cached workflows go back to the shared queue after this (default 10 s):
+    // the restarted master picks them up sooner.
+    stickyQueueScheduleToStartTimeout: '3s',
   });
 }

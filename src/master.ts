@@ -109,7 +109,8 @@ export async function startMaster(opts: MasterOptions): Promise<RunningMaster> {
       logger.warn({ err }, 'reconcile failed; will retry');
     }
   };
-  await reconcile(0);
+  // In the background: the API answers meanwhile, and a restart is ready without waiting for it.
+  const booted = reconcile(0);
   const reconcileTimer = setInterval(() => void reconcile(config.reconcileIntervalMs), config.reconcileIntervalMs);
 
   let server: http.Server | undefined;
@@ -161,6 +162,7 @@ export async function startMaster(opts: MasterOptions): Promise<RunningMaster> {
     pki,
     async stop() {
       clearInterval(reconcileTimer);
+      await booted;
       await sweeper?.stop();
       await swarmServer?.close();
       if (server) {

@@ -27,29 +27,33 @@ export const localDb = proxyLocalActivities<DbActivities>({
 /** The database steps of one workflow run: `db` or `localDb`, chosen once per run. */
 export type DbSteps = typeof db;
 
-/** Docker work: heartbeats every few seconds, so a killed worker's activity is retried quickly elsewhere. */
+/**
+ * Docker work: heartbeats every 3 s (withHeartbeat), so a killed worker's activity is retried
+ * 10 s later at most, by the restarted master or another worker.
+ */
 export const compose = proxyActivities<ComposeActivities>({
   startToCloseTimeout: '10m',
-  heartbeatTimeout: '15s',
+  heartbeatTimeout: '10s',
   retry: { initialInterval: '2s', backoffCoefficient: 2, maximumInterval: '1m', maximumAttempts: 5 },
 });
 
 /** Containers may take a moment to settle after compose returns. */
 export const verify = proxyActivities<Pick<ComposeActivities, 'verifyDecky'>>({
   startToCloseTimeout: '1m',
-  heartbeatTimeout: '15s',
+  heartbeatTimeout: '10s',
   retry: { initialInterval: '1s', backoffCoefficient: 1.5, maximumInterval: '5s', maximumAttempts: 8 },
 });
 
 /** Waiting for a superseded workflow may take as long as that workflow's docker work. */
 export const temporal = proxyActivities<Pick<TemporalActivities, 'awaitWorkflowClosed'>>({
   startToCloseTimeout: '15m',
-  heartbeatTimeout: '15s',
+  heartbeatTimeout: '10s',
   retry: { initialInterval: '1s', maximumInterval: '10s' },
 });
 
+/** One call to the Temporal frontend each: a worker killed during it is noticed after 10 s. */
 export const schedules = proxyActivities<Pick<TemporalActivities, 'scheduleMutation' | 'unscheduleMutation'>>({
-  startToCloseTimeout: '30s',
+  startToCloseTimeout: '10s',
   retry: { initialInterval: '1s', backoffCoefficient: 2, maximumInterval: '30s', maximumAttempts: 20 },
 });
 
