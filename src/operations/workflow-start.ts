@@ -40,6 +40,9 @@ export async function startLifecycleWorkflow(
       workflowIdReusePolicy: WorkflowIdReusePolicy.REJECT_DUPLICATE,
       args: [{ lifecycleId: row.id, deckyName: row.deckyName, ...(row.hostUuid ? { hostUuid: row.hostUuid } : {}), ...extraArgs }],
       typedSearchAttributes: deckySearchAttributes(row.deckyName, row.operation, row.hostUuid),
+      // A task held by a killed worker (its local database steps run inside one) is handed on after
+      // this instead of the default 10 s; longer local steps keep it alive by heartbeating.
+      workflowTaskTimeout: '4s',
       staticSummary: `${row.operation} decky ${row.deckyName}`,
     });
     runId = handle.firstExecutionRunId;
