@@ -1,5 +1,9 @@
 /** The master's Temporal worker: decky workflows plus the activities that touch PostgreSQL, Docker and Temporal. */
+import { createHash } from 'node:crypto';
+import fs from 'node:fs/promises';
+import os from 'node:os';
 import path from 'node:path';
+import { z } from 'zod';
 import { NativeConnection, Runtime, Worker, bundleWorkflowCode, type WorkflowBundleWithSourceMap } from '@temporalio/worker';
 import type { Logger } from 'pino';
 import { createActivities, type ActivityDeps } from './src/activities';
@@ -10,10 +14,42 @@ import { createLogger, temporalSdkLogger } from './src/logger';
 export const WORKFLOWS_PATH = path.join(__dirname, 'src', 'workflows');
 
 let bundled: Promise<WorkflowBundleWithSourceMap> | undefined;
-/** Bundle the workflow code once per process: bundling takes seconds. */
+/** Bundle the workflow code once per process (bundling takes seconds), or load it from the cache. */
 export function workflowBundle(): Promise<WorkflowBundleWithSourceMap> {
-  bundled ??= bundleWorkflowCode({ workflowsPath: require.resolve(WORKFLOWS_PATH), logger: quietBundlerLogger });
+  bundled ??= cachedBundle();
   return bundled;
+}
+
+const BundleSchema = z.object({ code: z.string().min(1), sourceMap: z.string() });
+
+/**
+ * The bundle is kept on disk under a key made of every source file and the workflow SDK's version:
+ * a restarted master skips the bundling, and any change to the code is a new key, so a bundle of
+ * other code is never run.
+ */
+async function cachedBundle(): Promise<WorkflowBundleWithSourceMap> {
+  const file = path.join(os.tmpdir(), 'decnet-workflow-bundles', `${await sourcesKey()}.json`);
+  const cached = BundleSchema.safeParse(await fs.readFile(file, 'utf8').then(JSON.parse, () => undefined));
+  if (cached.success) return cached.data;
+  const bundle = await bundleWorkflowCode({ workflowsPath: require.resolve(WORKFLOWS_PATH), logger: quietBundlerLogger });
+  await fs.mkdir(path.dirname(file), { recursive: true });
+  const tmp = `${file}.${process.pid}.tmp`;
+  await fs.writeFile(tmp, JSON.stringify({ code: bundle.code, sourceMap: bundle.sourceMap }));
+  await fs.rename(tmp, file);
+  // Bundles of other code are not needed again by this checkout: at most one is kept.
+  for (const other of await fs.readdir(path.dirname(file))) {
+    if (other !== path.basename(file) && other.endsWith('.json')) await fs.rm(path.join(path.dirname(file), other), { force: true });
+  }
+  return bundle;
+}
+
+async function sourcesKey(): Promise<string> {
+  const root = path.join(__dirname, 'src');
+  const sdk = await fs.readFile(require.resolve('@temporalio/workflow/package.json'));
+  const hash = createHash('sha256').update(sdk);
+  const files = (await fs.readdir(root, { recursive: true })).filter((f) => /\.(ts|js)$/.test(f)).sort();
+  for (const file of files) hash.update(file).update(await fs.readFile(path.join(root, file)));
+  return hash.digest('hex').slice(0, 32);
 }
 
 const quietBundlerLogger = {
