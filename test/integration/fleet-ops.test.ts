@@ -13,7 +13,7 @@ import { LABELS, ROLES } from '../../src/domain/compose-render';
 import { loadCatalogue } from '../../src/domain/catalog';
 import { ComposeRuntime } from '../../src/compose/runtime';
 import { createApiToken } from '../../src/operations/tokens';
-import { createTestStack, requireEnv, type TestStack } from '../support/master';
+import { createTestStack, networkExists, requireEnv, type TestStack } from '../support/master';
 import { apiClient, waitForTerminal, type ApiClient } from '../support/http';
 import { cliEnvFor, runDecnet } from '../support/process';
 
@@ -36,14 +36,7 @@ afterAll(async () => {
 const network = () => ({ subnet: stack.lan.subnet, gateway: stack.lan.gateway, interface: stack.lan.parent });
 const lanName = () => `${stack.config.composeProject}_lan`;
 const projectContainers = () => stack.docker.listContainers({ all: true, filters: { label: [`${LABELS.project}=${stack.config.composeProject}`] } });
-const lanExists = () =>
-  stack.docker
-    .getNetwork(lanName())
-    .inspect()
-    .then(
-      () => true,
-      (err: { statusCode?: number }) => (err.statusCode === 404 ? false : Promise.reject(err)),
-    );
+const lanExists = () => networkExists(stack.docker, lanName());
 const lifecycleCount = () => stack.master!.orm.em.fork().count(DeckyLifecycle, {});
 
 async function deploy(names: string[]) {

@@ -9,7 +9,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { randomUUID } from 'node:crypto';
 import { LABELS } from '../../src/domain/compose-render';
-import { createTestStack, type TestStack } from '../support/master';
+import { createTestStack, networkExists, type TestStack } from '../support/master';
 import { apiClient, waitForTerminal, type ApiClient } from '../support/http';
 import { stop } from '../support/process';
 import { agentRequest, enrollAgent, masterCreds, startAgent, type Creds, type TestAgent } from '../support/agents';
@@ -46,14 +46,7 @@ async function removeProject(project: string) {
 
 const projectContainers = (agent: TestAgent) => stack.docker.listContainers({ all: true, filters: { label: [`${LABELS.project}=${agent.project}`] } });
 const deckiesOf = async (agent: TestAgent) => [...new Set((await projectContainers(agent)).map((c) => c.Labels[LABELS.decky]))].sort();
-const lanExists = () =>
-  stack.docker
-    .getNetwork(lanName())
-    .inspect()
-    .then(
-      () => true,
-      (err: { statusCode?: number }) => (err.statusCode === 404 ? false : Promise.reject(err)),
-    );
+const lanExists = () => networkExists(stack.docker, lanName());
 
 async function allSucceed(ids: string[]) {
   const rows = await waitForTerminal(api, ids);

@@ -129,3 +129,14 @@ async function removeProjectResources(docker: Docker, project: string): Promise<
   await Promise.all(containers.map((c) => docker.getContainer(c.Id).remove({ force: true }).catch(() => undefined)));
   await docker.getNetwork(`${project}_lan`).remove().catch(() => undefined);
 }
+
+/** Whether the engine has a network of this name. */
+export function networkExists(docker: Docker, name: string): Promise<boolean> {
+  return docker
+    .getNetwork(name)
+    .inspect()
+    .then(
+      () => true,
+      (err: { statusCode?: number }) => (err.statusCode === 404 ? false : Promise.reject(err)),
+    );
+}
