@@ -17,7 +17,7 @@ import { createPendingLifecycle } from './lifecycle-rows';
 import { deploymentMode } from './deployment-mode';
 import { assignHostsRoundRobin, networkForHost } from '../domain/host-assignment';
 import { lockFleet } from './locks';
-import { assertLanMayChange } from './network';
+import { assertLanMayChange, changedLanFields } from './network';
 import { LanRequestSchema } from '../domain/lan';
 
 export type DeployResponse = DeployResponseBody;
@@ -230,17 +230,21 @@ function checkDeploymentLimit(requested: DeckyRequest[], keptCount: number, limi
  * the old one (the rule of PUT /system/network too).
  */
 function applyNetwork(settings: DeploymentSettings, requested: Partial<Network> | undefined, keptDeckies: string[]): Network {
-  const current = {
-    interface: settings.interface ?? undefined,
-    subnet: settings.subnet ?? undefined,
-    gateway: settings.gateway ?? undefined,
-    ip_range: settings.ipRange ?? undefined,
-    ipvlan: settings.ipvlan,
+  const given = Object.fromEntries(Object.entries(requested ?? {}).filter(([, v]) => v !== undefined)) as Partial<Network>;
+  const merged = {
+    interface: given.interface ?? settings.interface ?? undefined,
+    subnet: given.subnet ?? settings.subnet ?? undefined,
+    gateway: given.gateway ?? settings.gateway ?? undefined,
+    ip_range: given.ip_range ?? settings.ipRange ?? undefined,
+    ipvlan: given.ipvlan ?? settings.ipvlan,
   };
-  const merged = { ...current, ...Object.fromEntries(Object.entries(requested ?? {}).filter(([, v]) => v !== undefined)) };
-  const changed = (['interface', 'subnet', 'gateway', 'ip_range', 'ipvlan'] as const).filter(
-    (k) => requested?.[k] !== undefined && requested[k] !== current[k],
-  );
+  const changed = changedLanFields(settings, {
+    interface: merged.interface ?? null,
+    subnet: merged.subnet ?? null,
+    gateway: merged.gateway ?? null,
+    ipRange: merged.ip_range ?? null,
+    ipvlan: merged.ipvlan,
+  });
   assertLanMayChange(settings, changed, keptDeckies, 'Tear them down or use replace_fleet.');
   if (!merged.interface || !merged.subnet || !merged.gateway) {
     throw new FleetInputError('no LAN network is configured: set it (PUT /api/v1/system/network, `decnet network set`, or the web wizard), or give [general] net, gw and interface (INI) or network {subnet, gateway, interface} (JSON)', {
@@ -261,7 +265,7 @@ function applyNetwork(settings: DeploymentSettings, requested: Partial<Network> 
     subnet: merged.subnet,
     gateway: merged.gateway,
     ipRange: merged.ip_range ?? null,
-    ipvlan: merged.ipvlan ?? false,
+    ipvlan: merged.ipvlan,
   });
   return { interface: merged.interface, subnet: merged.subnet, gateway: merged.gateway, ip_range: merged.ip_range, ipvlan: merged.ipvlan };
 }

@@ -25,6 +25,21 @@ export function assertLanMayChange(settings: DeploymentSettings, changed: string
   );
 }
 
+/** The LAN as the DeploymentSettings row holds it. */
+export type LanFields = Pick<DeploymentSettings, 'interface' | 'subnet' | 'gateway' | 'ipRange' | 'ipvlan'>;
+
+/** The fields (by their API names) in which `wanted` differs from the LAN in the settings row. */
+export function changedLanFields(settings: LanFields, wanted: LanFields): string[] {
+  const fields = [
+    ['interface', 'interface'],
+    ['subnet', 'subnet'],
+    ['gateway', 'gateway'],
+    ['ip_range', 'ipRange'],
+    ['driver', 'ipvlan'],
+  ] as const;
+  return fields.filter(([, property]) => settings[property] !== wanted[property]).map(([field]) => field);
+}
+
 export function configuredLan(settings: DeploymentSettings): ConfiguredLan | null {
   if (!settings.interface || !settings.subnet || !settings.gateway) return null;
   return {
@@ -49,18 +64,8 @@ export async function setLan(orm: MikroORM, lan: LanRequest): Promise<Configured
   return orm.em.fork().transactional(async (tx) => {
     await lockFleet(tx);
     const settings = await tx.findOneOrFail(DeploymentSettings, { id: 1 });
-    const wanted = { interface: lan.interface, subnet: lan.subnet, gateway: lan.gateway, ipRange: lan.ip_range ?? null, ipvlan: lan.driver === 'ipvlan' };
-    const changed = (
-      [
-        ['interface', 'interface'],
-        ['subnet', 'subnet'],
-        ['gateway', 'gateway'],
-        ['ip_range', 'ipRange'],
-        ['driver', 'ipvlan'],
-      ] as const
-    )
-      .filter(([, property]) => settings[property] !== wanted[property])
-      .map(([field]) => field);
+    const wanted: LanFields = { interface: lan.interface, subnet: lan.subnet, gateway: lan.gateway, ipRange: lan.ip_range ?? null, ipvlan: lan.driver === 'ipvlan' };
+    const changed = changedLanFields(settings, wanted);
     if (changed.length > 0) {
       const fleet = await tx.find(Decky, {}, { fields: ['name'], orderBy: { name: 'asc' } });
       assertLanMayChange(settings, changed, fleet.map((d) => d.name), 'Tear them down first.');
