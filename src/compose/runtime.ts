@@ -49,8 +49,6 @@ export class ComposeRuntime {
   private readonly upBatches: UpBatches;
   /** Deckies deploying together need the network once: concurrent callers share one check. */
   private ensuringNetwork = new Map<string, Promise<string>>();
-  /** The LAN this process last made sure of: `up` re-creates it when a teardown removed it meanwhile. */
-  private lanSpec?: LanNetworkSpec;
 
   constructor(private readonly opts: RuntimeOptions) {
     this.networkName = opts.networkName ?? lanNetworkName(opts.project);
@@ -82,7 +80,6 @@ export class ComposeRuntime {
    * is replaced; one whose pool drifted is replaced only when no container is attached.
    */
   ensureLanNetwork(spec: LanNetworkSpec): Promise<string> {
-    this.lanSpec = spec;
     const key = JSON.stringify(spec);
     const inFlight = this.ensuringNetwork.get(key);
     if (inFlight) return inFlight;
@@ -173,7 +170,10 @@ export class ComposeRuntime {
     return `removed network ${this.networkName}`;
   }
 
-  /** The LAN last made sure of, on disk: a worker restarted between the network step and `up` still knows it. */
+  /**
+   * The LAN last made sure of, on disk: `up` re-creates it when a teardown removed it after the
+   * network step, even in a worker restarted in between.
+   */
   private get lanFile(): string {
     return path.join(this.opts.workDir, this.opts.project, 'lan.json');
   }
@@ -239,7 +239,7 @@ export class ComposeRuntime {
     } catch (err) {
       // The last teardown on this engine may have removed the LAN network after our network step.
       if (signal?.aborted || (await this.lanNetworkExists())) throw err;
-      const lan = this.lanSpec ?? (await this.rememberedLan());
+      const lan = await this.rememberedLan();
       if (!lan) throw new RuntimeError('LanNetworkGone', `network ${this.networkName} was removed by a teardown after the network step, and no LAN was ever made sure of here to re-create it`, false);
       const recreated = await this.ensureLanNetwork(lan);
       await this.upBatches.up(decky.name, file, { signal, failure });
