@@ -3,6 +3,7 @@
  * the API's for the field it names) shows next to the field and is announced with it.
  */
 import { fill, h, newId, type Attrs, type Child } from './dom';
+import { ApiError } from './api';
 
 export interface ErrorTarget {
   /** Show (or, with null, clear) the error next to the control. */
@@ -102,4 +103,24 @@ export function alertBox(kind: 'error' | 'info' = 'error'): { el: HTMLDivElement
       el.hidden = true;
     },
   };
+}
+
+/**
+ * A 400 whose details name fields (zod issues: `path`, `message`): each message next to its field,
+ * the focus on the first, the rest in the alert. False when the error is not such a 400.
+ */
+export function showFieldErrors(err: unknown, fields: Record<string, Field>, alert: { show(content: Child): void }): boolean {
+  if (!(err instanceof ApiError && err.status === 400 && Array.isArray(err.details))) return false;
+  const loose: string[] = [];
+  let first: Field | null = null;
+  for (const d of err.details as { path?: string; message?: string }[]) {
+    const field = fields[(d.path ?? '').split('.')[0]];
+    if (field) {
+      field.setError(d.message ?? err.message);
+      first ??= field;
+    } else loose.push(d.message ?? err.message);
+  }
+  first?.focus();
+  if (loose.length) alert.show(loose.join('; '));
+  return true;
 }

@@ -6,7 +6,7 @@
  */
 import { ApiError, errorMessage, type Api } from './api';
 import { h } from './dom';
-import { alertBox, checkboxField, inputField, type Field } from './forms';
+import { alertBox, checkboxField, inputField, showFieldErrors, type Field } from './forms';
 import type { ConfiguredLan, LanSuggestion, SystemNetwork } from './types';
 
 /** "eth0 · 192.168.1.0/24 · gateway 192.168.1.1 · macvlan" (and the address range when there is one). */
@@ -137,20 +137,7 @@ export function createLanPanel(api: Api, opts: { onSaved?: () => void } = {}): L
   }
 
   function showError(err: unknown) {
-    if (err instanceof ApiError && err.status === 400 && Array.isArray(err.details)) {
-      const loose: string[] = [];
-      let first: Field | null = null;
-      for (const d of err.details as { path?: string; message?: string }[]) {
-        const field = fields[(d.path ?? '').split('.')[0] as FieldName];
-        if (field) {
-          field.setError(d.message ?? err.message);
-          first ??= field;
-        } else loose.push(d.message ?? err.message);
-      }
-      first?.focus();
-      if (loose.length) alert.show(loose.join('; '));
-      return;
-    }
+    if (showFieldErrors(err, fields, alert)) return;
     if (err instanceof ApiError && err.status === 409) return alert.show([h('strong', {}, 'The LAN cannot change now: '), err.message]);
     if (err instanceof ApiError && err.status === 403) return alert.show([h('strong', {}, 'Not allowed: '), `${err.message}. Sign in with an admin token to set the LAN.`]);
     alert.show([h('strong', {}, 'The LAN was not saved: '), errorMessage(err)]);

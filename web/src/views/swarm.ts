@@ -7,7 +7,7 @@ import { ApiError, errorMessage, isMissingRoute, type Api } from '../api';
 import { confirmDialog } from '../confirm';
 import type { View } from '../context';
 import { countdown, fill, fillIfChanged, formatAge, formatTime, h } from '../dom';
-import { alertBox, checkboxField, inputField, type Field } from '../forms';
+import { alertBox, checkboxField, inputField, showFieldErrors, type Field } from '../forms';
 import type { EnrollBundle, SwarmHost } from '../types';
 
 const REFRESH_MS = 5000;
@@ -88,20 +88,7 @@ export const swarmView: View = (root, ctx) => {
   }
 
   function showEnrollError(err: unknown) {
-    if (err instanceof ApiError && err.status === 400 && Array.isArray(err.details)) {
-      const loose: string[] = [];
-      let first: Field | null = null;
-      for (const d of err.details as { path?: string; message?: string }[]) {
-        const field = fields[(d.path ?? '').split('.')[0]];
-        if (field) {
-          field.setError(d.message ?? err.message);
-          first ??= field;
-        } else loose.push(d.message ?? err.message);
-      }
-      first?.focus();
-      if (loose.length) enrollAlert.show(loose.join('; '));
-      return;
-    }
+    if (showFieldErrors(err, fields, enrollAlert)) return;
     if (isMissingRoute(err)) return enrollAlert.show('This master has no enrollment endpoint yet (POST /api/v1/swarm/enroll-bundle).');
     if (err instanceof ApiError && err.status === 409) return enrollAlert.show([h('strong', {}, 'Conflict: '), err.message]);
     enrollAlert.show([h('strong', {}, 'Enrollment failed: '), errorMessage(err)]);
