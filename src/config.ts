@@ -1,5 +1,6 @@
 /** Every setting is an environment variable (SPEC §15); this is the one place that reads them. */
 import path from 'node:path';
+import type { HealPolicy } from './domain/heal';
 
 export interface Config {
   dataDir: string;
@@ -31,6 +32,10 @@ export interface Config {
   agentResultTimeoutMs: number;
   /** How often a workflow waiting for an agent's result polls GET /jobs/{id} (the lost-callback fallback). */
   agentPollIntervalMs: number;
+  /** The period of the full drift comparison; Docker's event stream triggers one sooner. */
+  driftIntervalMs: number;
+  /** Auto-heal: failed heals in a row before it gives up, and the first back-off (it doubles, up to 10 min). */
+  healPolicy: HealPolicy;
 }
 
 function int(env: NodeJS.ProcessEnv, name: string, fallback: number): number {
@@ -72,5 +77,11 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     agentRetryBudgetMs: int(env, 'DECNET_AGENT_RETRY_BUDGET_MS', 120_000),
     agentResultTimeoutMs: int(env, 'DECNET_AGENT_RESULT_TIMEOUT_MS', 15 * 60_000),
     agentPollIntervalMs: int(env, 'DECNET_AGENT_POLL_INTERVAL_MS', 10_000),
+    driftIntervalMs: int(env, 'DECNET_DRIFT_INTERVAL_MS', 30_000),
+    healPolicy: {
+      maxAttempts: int(env, 'DECNET_HEAL_MAX_ATTEMPTS', 5),
+      backoffMs: int(env, 'DECNET_HEAL_BACKOFF_MS', 10_000),
+      maxBackoffMs: 10 * 60_000,
+    },
   };
 }

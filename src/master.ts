@@ -15,6 +15,7 @@ import { openOrm, migrate } from './db/orm';
 import { Bus } from './bus/bus';
 import { loadCatalogue } from './domain/catalog';
 import { ComposeRuntime } from './compose/runtime';
+import { startDriftWatcher } from './compose/drift-watcher';
 import { createApp, temporalProbe } from './api/app';
 import { seedAdminToken } from './operations/tokens';
 import { reconcileLifecycles } from './operations/reconcile';
@@ -61,8 +62,9 @@ export async function startMaster(opts: MasterOptions): Promise<RunningMaster> {
 
   const bus = new Bus();
   const catalogue = loadCatalogue({ registry: config.imageRegistry, tag: config.imageTag });
+  const docker = new Docker();
   const runtime = new ComposeRuntime({
-    docker: new Docker(),
+    docker,
     project: config.composeProject,
     workDir: path.join(config.dataDir, 'compose'),
     catalogue,
@@ -76,6 +78,7 @@ export async function startMaster(opts: MasterOptions): Promise<RunningMaster> {
 
   let worker: Worker | undefined;
   let workerRun: Promise<void> | undefined;
+  let driftWatcher: { stop(): Promise<void> } | undefined;
   if (opts.runWorker !== false) {
     worker = await createWorker({
       temporalAddress: opts.temporalAddress,
@@ -98,6 +101,8 @@ export async function startMaster(opts: MasterOptions): Promise<RunningMaster> {
       logger,
     });
     workerRun = worker.run().catch((err) => logger.error({ err }, 'worker stopped with an error'));
+    // The worker's process owns the Docker engine the master's deckies run on: it watches it.
+    driftWatcher = startDriftWatcher({ docker, runtime, project: config.composeProject, operations, bus, intervalMs: config.driftIntervalMs, healPolicy: config.healPolicy });
   }
 
   // Boot reconciliation: rows committed before a crash but never started get their workflow now.
@@ -163,6 +168,7 @@ export async function startMaster(opts: MasterOptions): Promise<RunningMaster> {
     async stop() {
       clearInterval(reconcileTimer);
       await booted;
+      await driftWatcher?.stop();
       await sweeper?.stop();
       await swarmServer?.close();
       if (server) {

@@ -9,6 +9,8 @@ import { OpenAPIRegistry, OpenApiGeneratorV31, type RouteConfig } from '@asteaso
 import { getAbsoluteFSPath } from 'swagger-ui-dist';
 import { z } from 'zod';
 import {
+  DeckyAutoHealSchema,
+  DeckyAutoHealUpdateSchema,
   DeckyDetailSchema,
   DeckyNameSchema,
   DeployPlanSchema,
@@ -28,6 +30,7 @@ import {
   MutateIntervalResponseSchema,
   MutateRequestSchema,
   ReadyResponseSchema,
+  SystemHealingSchema,
   SystemLimitsSchema,
   SystemLimitsUpdateSchema,
 } from '../domain/schemas';
@@ -315,6 +318,32 @@ const ROUTES: RouteSpec[] = [
     errors: [400, 404, 409, 413],
   },
   {
+    method: 'post',
+    path: '/api/v1/deckies/{name}/heal',
+    summary: 'Heal a decky now',
+    description:
+      "Brings the decky's containers back to its desired state, like its deploy: a base container that still runs keeps its IP, a missing one is created again with it. Degraded deckies are healed without this when auto-heal is on (GET /system/healing, PUT /deckies/{name}/auto-heal); this also starts over after auto-heal gave up.",
+    tag: 'deckies',
+    access: 'admin',
+    request: { params: NameParams, headers: TriggerHeaders },
+    status: 202,
+    success: { description: 'Accepted: poll the lifecycle id', content: json(LifecycleIdsResponseSchema), links: lifecycleLink },
+    errors: [400, 404, 409],
+    errorDescriptions: { 409: 'Another operation is in flight on the decky (`operation_in_flight`), or it is being deployed or torn down (`not_healable`)' },
+  },
+  {
+    method: 'put',
+    path: '/api/v1/deckies/{name}/auto-heal',
+    summary: "Switch a decky's auto-heal",
+    description: 'true or false for this decky; null follows the fleet-wide setting.',
+    tag: 'deckies',
+    access: 'admin',
+    request: { params: NameParams, body: { required: true, content: json(DeckyAutoHealUpdateSchema) } },
+    status: 200,
+    success: { description: "The decky's setting and whether it is healed automatically now", content: json(DeckyAutoHealSchema) },
+    errors: [400, 404, 413],
+  },
+  {
     method: 'put',
     path: '/api/v1/deckies/{name}/mutate-interval',
     summary: "Set a decky's mutation interval",
@@ -393,6 +422,27 @@ const ROUTES: RouteSpec[] = [
     success: { description: 'The limit now in force', content: json(SystemLimitsSchema) },
     errors: [400, 409, 413],
     errorDescriptions: { 409: 'The new limit is below the number of deckies deployed now' },
+  },
+  {
+    method: 'get',
+    path: '/api/v1/system/healing',
+    summary: 'Whether degraded deckies are healed automatically',
+    tag: 'system',
+    access: 'viewer',
+    status: 200,
+    success: { description: 'The fleet-wide auto-heal switch', content: json(SystemHealingSchema) },
+  },
+  {
+    method: 'put',
+    path: '/api/v1/system/healing',
+    summary: 'Switch auto-heal fleet-wide',
+    description: "A decky's own setting (PUT /deckies/{name}/auto-heal) overrides it. After repeated failed heals a decky waits longer each time, then stays degraded and says so until healed by hand.",
+    tag: 'system',
+    access: 'admin',
+    request: { body: { required: true, content: json(SystemHealingSchema) } },
+    status: 200,
+    success: { description: 'The switch now in force', content: json(SystemHealingSchema) },
+    errors: [400, 413],
   },
   {
     method: 'get',

@@ -174,9 +174,10 @@ export const DeckySpecSchema = z.object({
 });
 export type DeckySpec = z.infer<typeof DeckySpecSchema>;
 
-export const OperationSchema = z.enum(['deploy', 'mutate', 'teardown']);
+export const OperationSchema = z.enum(['deploy', 'mutate', 'teardown', 'heal']);
 export type Operation = z.infer<typeof OperationSchema>;
-export const TriggerSchema = z.enum(['operator', 'scheduled', 'cli']);
+/** `reconciler`: the master itself, e.g. an automatic heal of a degraded decky. */
+export const TriggerSchema = z.enum(['operator', 'scheduled', 'cli', 'reconciler']);
 export type Trigger = z.infer<typeof TriggerSchema>;
 export const LifecycleStatusSchema = z.enum(['pending', 'running', 'succeeded', 'failed']);
 export type LifecycleStatus = z.infer<typeof LifecycleStatusSchema>;
@@ -254,9 +255,13 @@ export type MutateIntervalRequest = z.infer<typeof MutateIntervalRequestSchema>;
 /** 202 body of every operation that starts lifecycle rows (mutate, teardown). */
 export const LifecycleIdsResponseSchema = z.object({ lifecycle_ids: z.array(z.string().uuid()) }).meta({ id: 'LifecycleIdsResponse' });
 
+/** A decky's own auto-heal switch: null follows the fleet's (GET /system/healing). */
+export const AutoHealSettingSchema = z.boolean().nullable().meta({ description: 'true/false for this decky; null follows the fleet-wide setting' });
+
 // Response bodies: what the routes answer, typed by these (src/entities/mappers.ts) and documented from them.
 
 export const NetworkDriverSchema = z.enum(['macvlan', 'ipvlan']);
+export type NetworkDriver = z.infer<typeof NetworkDriverSchema>;
 
 /**
  * The LAN network as a Docker engine makes it: what the master's network step, a swarm job's
@@ -331,7 +336,8 @@ export const DeckyViewSchema = DeckySpecSchema.extend({
   mutate_enabled: z.boolean().meta({ description: 'false once mutate-interval was set to null: no scheduled mutation' }),
   host_uuid: z.string().nullable(),
   state: DeckyStateSchema,
-  last_error: z.string().nullable(),
+  last_error: z.string().nullable().meta({ description: 'Why the decky is `failed` or `degraded` (e.g. "container ssh exited (137)")' }),
+  auto_heal: AutoHealSettingSchema,
   last_mutated: IsoTimestamp.nullable(),
   last_seen: IsoTimestamp.nullable(),
   created_at: IsoTimestamp,
@@ -398,6 +404,22 @@ export const FleetQuerySchema = z
   .strict()
   .meta({ id: 'FleetQuery' });
 export type FleetQuery = z.infer<typeof FleetQuerySchema>;
+
+/** GET/PUT /system/healing: whether degraded deckies are healed without an operator. */
+export const SystemHealingSchema = z
+  .object({ auto_heal: z.boolean().meta({ description: 'Fleet-wide default; a decky\'s own auto_heal overrides it' }) })
+  .strict()
+  .meta({ id: 'SystemHealing', examples: [{ auto_heal: true }] });
+export type SystemHealing = z.infer<typeof SystemHealingSchema>;
+
+/** PUT /deckies/{name}/auto-heal. */
+export const DeckyAutoHealUpdateSchema = z.object({ auto_heal: AutoHealSettingSchema }).strict().meta({ id: 'DeckyAutoHealUpdate', examples: [{ auto_heal: false }] });
+
+/** 200 of PUT /deckies/{name}/auto-heal. */
+export const DeckyAutoHealSchema = z
+  .object({ name: z.string(), auto_heal: AutoHealSettingSchema, effective: z.boolean().meta({ description: 'Whether the decky is healed automatically now' }) })
+  .meta({ id: 'DeckyAutoHeal' });
+export type DeckyAutoHeal = z.infer<typeof DeckyAutoHealSchema>;
 
 /** The database checks the same range (deployment_limit_range). */
 export const DEPLOYMENT_LIMIT_MAX = 500;
