@@ -6,7 +6,7 @@ import type { OperationsContext } from '../operations/context';
 import { UnavailableError } from '../operations/errors';
 import { authenticate } from './auth';
 import { errorHandler, sendError } from './errors';
-import { rejectNulCharacters } from './input-guards';
+import { refuseDeepJson, rejectNulCharacters } from './input-guards';
 import { metricsHandler, requestObserver } from './observability';
 import { openApiRouter } from './openapi';
 import { catalogRouter } from './routes/catalog';
@@ -45,7 +45,8 @@ export function createApp(deps: ApiDeps): express.Express {
   // No auth: Prometheus, the OpenAPI document and its browsable page (SPEC §5).
   app.get('/metrics', metricsHandler(deps.operations.orm, deps.logger));
   app.use(openApiRouter());
-  app.use(express.json({ limit: '1mb' }));
+  // Before authentication: a body too deep to walk is refused before JSON.parse builds it.
+  app.use(express.json({ limit: '1mb', verify: refuseDeepJson }));
   app.use(rejectNulCharacters);
 
   const v1 = express.Router();

@@ -35,3 +35,14 @@ export class FleetConflictError extends Error {
     this.details = details;
   }
 }
+
+/**
+ * A request asking for more deckies than the deployment limit allows even on an empty fleet: bad
+ * input, refused before anything is expanded (a fleet that would only grow past it is a conflict).
+ */
+export function overDeploymentLimitError(requested: number, limit: number, what: string): FleetInputError {
+  return new FleetInputError(
+    `${what} ${requested} deckies, over the deployment limit of ${limit} (GET/PUT /api/v1/system/limits)`,
+    { key: 'deckies', path: ['deckies'] },
+  );
+}

@@ -7,6 +7,8 @@ import { z } from 'zod';
 
 export const DECKY_NAME_PATTERN = /^[a-z0-9][a-z0-9-]{0,62}$/;
 export const INI_MAX_BYTES = 512 * 1024;
+/** The highest deployment limit (SPEC §3: 1–500); the database checks the same range (deployment_limit_range). */
+export const DEPLOYMENT_LIMIT_MAX = 500;
 
 const ipv4Octets = /^(25[0-5]|2[0-4]\d|1\d\d|[1-9]?\d)(\.(25[0-5]|2[0-4]\d|1\d\d|[1-9]?\d)){3}$/;
 export const Ipv4Schema = z.string().regex(ipv4Octets, 'must be an IPv4 address like 192.168.1.50');
@@ -105,7 +107,11 @@ export type DeckyRequest = z.infer<typeof DeckyRequestSchema>;
 export const FleetDefinitionSchema = z
   .object({
     network: NetworkSchema.partial().optional(),
-    deckies: z.array(DeckyRequestSchema).min(1, 'at least one decky is required'),
+    // No limit can ever take more: a longer list is refused before its items are validated.
+    deckies: z
+      .array(DeckyRequestSchema)
+      .min(1, 'at least one decky is required')
+      .max(DEPLOYMENT_LIMIT_MAX, `at most ${DEPLOYMENT_LIMIT_MAX} deckies (the highest deployment limit)`),
     custom_services: CustomServicesSchema.optional(),
   })
   .strict();
@@ -398,9 +404,6 @@ export const FleetQuerySchema = z
   .strict()
   .meta({ id: 'FleetQuery' });
 export type FleetQuery = z.infer<typeof FleetQuerySchema>;
-
-/** The database checks the same range (deployment_limit_range). */
-export const DEPLOYMENT_LIMIT_MAX = 500;
 
 /** GET /system/limits. */
 export const SystemLimitsSchema = z

@@ -1,6 +1,6 @@
 /**
  * Fleet-wide operations on the master's own engine: the deployment limit (read, set, checked
- * before a deploy expands anything), the fleet filters, tearing the whole fleet down behind its
+ * before a deploy expands anything: 400 for a request over it alone, 409 for a fleet it would overfill), the fleet filters, tearing the whole fleet down behind its
  * size (no container and no LAN network left), `decnet teardown --all`, and the runtime's LAN
  * network: kept while attached, re-created by a deploy that a teardown raced.
  */
@@ -68,9 +68,9 @@ describe('deployment limit', () => {
     expect((await api.get('/system/limits')).body.deployment_limit).toBe(3);
   });
 
-  test('a deploy whose amounts sum over the limit is 409 before anything is expanded, allocated or written', async () => {
+  test('a deploy that alone asks for more than the limit (amounts summed) is 400 before anything is expanded, allocated or written', async () => {
     // Two addresses in the pool: expanding 4 deckies would fail with pool_exhausted, so the
-    // deployment_limit answer shows the check ran first.
+    // limit's answer shows the check ran first.
     const res = await api.post('/deckies/deploy', {
       network: { ...network(), ip_range: `${stack.lan.ip(200)}/31` },
       deckies: [
@@ -78,8 +78,8 @@ describe('deployment limit', () => {
         { name: 'many', amount: 3, services: ['ssh'] },
       ],
     });
-    expect([res.status, res.body.error.code]).toEqual([409, 'deployment_limit']);
-    expect(res.body.error.message).toContain('deploying 4 decky(ies) next to 0 existing would exceed the deployment limit of 3');
+    expect([res.status, res.body.error.code]).toEqual([400, 'invalid_fleet']);
+    expect(res.body.error.message).toBe('the request asks for 4 deckies, over the deployment limit of 3 (GET/PUT /api/v1/system/limits)');
     expect(await lifecycleCount()).toBe(0);
     // The transaction was rolled back: not even the network settings were written.
     expect((await stack.master!.orm.em.fork().findOneOrFail(DeploymentSettings, { id: 1 })).subnet).toBeNull();
