@@ -31,9 +31,28 @@ export interface Config {
   agentResultTimeoutMs: number;
   /** How often a workflow waiting for an agent's result polls GET /jobs/{id} (the lost-callback fallback). */
   agentPollIntervalMs: number;
+  /** GET /events: open streams per API token; unset, the API's default. */
+  sseMaxStreamsPerToken?: number;
+  /** GET /events: unsent bytes a stream may hold before its client counts as too slow; unset, the API's default. */
+  sseMaxBufferedBytes?: number;
 }
 
-function int(env: NodeJS.ProcessEnv, name: string, fallback: number): number {
+/** DECNET_ADMIN_TOKEN is a long-lived admin credential: short ones are refused (`decnet token create` makes 35 characters). */
+export const ADMIN_TOKEN_MIN_LENGTH = 24;
+
+function adminToken(env: NodeJS.ProcessEnv): string | undefined {
+  const token = env.DECNET_ADMIN_TOKEN || undefined;
+  if (token !== undefined && token.length < ADMIN_TOKEN_MIN_LENGTH) {
+    throw new Error(
+      `DECNET_ADMIN_TOKEN must be at least ${ADMIN_TOKEN_MIN_LENGTH} characters (it has ${token.length}); generate one with \`openssl rand -base64 32\``,
+    );
+  }
+  return token;
+}
+
+function int(env: NodeJS.ProcessEnv, name: string, fallback: number): number;
+function int(env: NodeJS.ProcessEnv, name: string, fallback?: number): number | undefined;
+function int(env: NodeJS.ProcessEnv, name: string, fallback?: number): number | undefined {
   const raw = env[name];
   if (raw === undefined || raw === '') return fallback;
   const value = Number(raw);
@@ -50,7 +69,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     dataDir: path.resolve(env.DECNET_DATA_DIR || '.decnet'),
     apiHost: env.DECNET_API_HOST || '127.0.0.1',
     apiPort: int(env, 'DECNET_API_PORT', 8080),
-    adminToken: env.DECNET_ADMIN_TOKEN || undefined,
+    adminToken: adminToken(env),
     databaseUrl: env.DATABASE_URL || undefined,
     pgPort: int(env, 'DECNET_PG_PORT', 54329),
     temporalAddress: env.TEMPORAL_ADDRESS || undefined,
@@ -72,5 +91,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     agentRetryBudgetMs: int(env, 'DECNET_AGENT_RETRY_BUDGET_MS', 120_000),
     agentResultTimeoutMs: int(env, 'DECNET_AGENT_RESULT_TIMEOUT_MS', 15 * 60_000),
     agentPollIntervalMs: int(env, 'DECNET_AGENT_POLL_INTERVAL_MS', 10_000),
+    sseMaxStreamsPerToken: int(env, 'DECNET_SSE_MAX_STREAMS_PER_TOKEN'),
+    sseMaxBufferedBytes: int(env, 'DECNET_SSE_MAX_BUFFERED_BYTES'),
   };
 }

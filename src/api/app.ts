@@ -11,10 +11,11 @@ import { metricsHandler, requestObserver } from './observability';
 import { openApiRouter } from './openapi';
 import { catalogRouter } from './routes/catalog';
 import { deckiesRouter } from './routes/deckies';
-import { eventsRouter } from './routes/events';
+import { eventsRouter, type EventStreamLimits } from './routes/events';
 import { healthRouter } from './routes/health';
 import { swarmBundleRouter, swarmRouter } from './routes/swarm';
 import { systemRouter } from './routes/system';
+import { tokensRouter } from './routes/tokens';
 import type { SwarmContext } from '../swarm/context';
 import { webUiRouter } from './web';
 
@@ -27,6 +28,8 @@ export interface ApiDeps {
   ensureTemporalReachable(): Promise<void>;
   /** Where the Temporal Web UI is, for the web UI's links to workflows (GET /catalog). */
   temporalUi?: { url: string; namespace: string };
+  /** GET /events bounds; each one unset takes its default (DEFAULT_EVENT_STREAM_LIMITS). */
+  eventStreams?: Partial<EventStreamLimits>;
   /** Enrollment and swarm hosts (/swarm); without it those routes are not served. */
   swarm?: SwarmContext;
 }
@@ -58,6 +61,7 @@ export function createApp(deps: ApiDeps): express.Express {
   v1.use('/system', systemRouter(deps));
   v1.use('/events', eventsRouter(deps));
   v1.use('/catalog', catalogRouter(deps));
+  v1.use('/tokens', tokensRouter(deps));
   if (deps.swarm) v1.use('/swarm', swarmRouter(deps.swarm, deps));
   app.use('/api/v1', v1);
   app.use(healthRouter(deps));

@@ -230,6 +230,28 @@ export const LifecycleQuerySchema = z.object({
 export const RoleSchema = z.enum(['admin', 'viewer']);
 export type Role = z.infer<typeof RoleSchema>;
 
+/** Where an API token came from: DECNET_ADMIN_TOKEN, the one printed at first start, `decnet token create`. */
+export const TokenSourceSchema = z.enum(['env', 'first_start', 'cli']);
+export type TokenSource = z.infer<typeof TokenSourceSchema>;
+
+/** An API token as listed: never its secret (only a hash of it is stored). */
+export const ApiTokenViewSchema = z
+  .object({
+    id: z.uuid(),
+    name: z.string().meta({ description: 'What the token is for (its label)' }),
+    role: RoleSchema,
+    source: TokenSourceSchema.meta({ description: '`env`: DECNET_ADMIN_TOKEN; `first_start`: printed by the first `decnet up`; `cli`: `decnet token create`' }),
+    created_at: IsoTimestamp,
+    last_used_at: IsoTimestamp.nullable().meta({ description: 'Written at most once a minute per token' }),
+    revoked_at: IsoTimestamp.nullable().meta({ description: 'null while the token is valid' }),
+  })
+  .meta({ id: 'ApiTokenView' });
+export type ApiTokenView = z.infer<typeof ApiTokenViewSchema>;
+
+export const ApiTokensResponseSchema = z.object({ tokens: z.array(ApiTokenViewSchema) }).meta({ id: 'ApiTokensResponse' });
+
+export const TokenIdSchema = z.uuid('must be a token id (a uuid, from GET /tokens)');
+
 export const DeploymentModeSchema = z.object({
   mode: z.enum(['swarm', 'unihost']),
   role: z.enum(['master', 'agent']),
