@@ -25,7 +25,10 @@ export const DEFAULT_EVENT_STREAM_LIMITS: EventStreamLimits = { maxStreamsPerTok
 export const SLOW_CLIENT_GRACE_MS = 5_000;
 
 export function eventsRouter(deps: ApiDeps): Router {
-  const limits = { ...DEFAULT_EVENT_STREAM_LIMITS, ...withoutUndefined(deps.eventStreams ?? {}) };
+  const limits: EventStreamLimits = {
+    maxStreamsPerToken: deps.eventStreams?.maxStreamsPerToken ?? DEFAULT_EVENT_STREAM_LIMITS.maxStreamsPerToken,
+    maxBufferedBytes: deps.eventStreams?.maxBufferedBytes ?? DEFAULT_EVENT_STREAM_LIMITS.maxBufferedBytes,
+  };
   /** Open streams by token id. */
   const open = new Map<string, number>();
   const router = Router();
@@ -67,8 +70,4 @@ export function eventsRouter(deps: ApiDeps): Router {
     });
   });
   return router;
-}
-
-function withoutUndefined<T extends object>(value: Partial<T>): Partial<T> {
-  return Object.fromEntries(Object.entries(value).filter(([, v]) => v !== undefined)) as Partial<T>;
 }
