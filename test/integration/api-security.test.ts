@@ -13,6 +13,8 @@ import { fetch } from 'undici';
 import { chromium } from 'playwright-core';
 import { ApiToken, DeckyLifecycle } from '../../src/entities';
 import { startMaster } from '../../src/master';
+import { openOrm } from '../../src/db/orm';
+import { createDatabase } from '../../src/infra/embedded-postgres';
 import { createLogger } from '../../src/logger';
 import { createApiToken, LAST_USED_RESOLUTION_MS } from '../../src/operations/tokens';
 import { SLOW_CLIENT_GRACE_MS } from '../../src/api/routes/events';
@@ -206,6 +208,25 @@ describe('API tokens', () => {
     stack.master = await start(newToken);
     stack.adminToken = newToken;
     api = rotated;
+  });
+
+  test('the migration gives the tokens of an existing database their source from the names the seeding gave them', async () => {
+    const url = await createDatabase(requireEnv('TEST_DATABASE_ADMIN_URL'), `t_apisec_migration_${Date.now()}`);
+    const orm = await openOrm(url);
+    try {
+      await orm.getMigrator().up({ to: 'Migration20261129010000CustomServices' });
+      const insert = `insert into api_token (id, name, role, token_hash, created_at) values (gen_random_uuid(), ?, 'admin', md5(?), now())`;
+      for (const name of ['admin (DECNET_ADMIN_TOKEN)', 'admin (first start)', 'ci']) await orm.em.getConnection().execute(insert, [name, name]);
+      await orm.getMigrator().up();
+      const rows = await orm.em.fork().find(ApiToken, {}, { orderBy: { name: 'asc' } });
+      expect(rows.map((t) => [t.name, t.source, t.revokedAt])).toEqual([
+        ['admin (DECNET_ADMIN_TOKEN)', 'env', null],
+        ['admin (first start)', 'first_start', null],
+        ['ci', 'cli', null],
+      ]);
+    } finally {
+      await orm.close(true);
+    }
   });
 
   test('a DECNET_ADMIN_TOKEN shorter than 24 characters: `decnet up` refuses to start, saying why', async () => {
