@@ -36,9 +36,28 @@ export interface Config {
   driftIntervalMs: number;
   /** Auto-heal: failed heals in a row before it gives up, and the first back-off (it doubles, up to 10 min). */
   healPolicy: HealPolicy;
+  /** GET /events: open streams per API token; unset, the API's default. */
+  sseMaxStreamsPerToken?: number;
+  /** GET /events: unsent bytes a stream may hold before its client counts as too slow; unset, the API's default. */
+  sseMaxBufferedBytes?: number;
 }
 
-function int(env: NodeJS.ProcessEnv, name: string, fallback: number): number {
+/** DECNET_ADMIN_TOKEN is a long-lived admin credential: short ones are refused (`decnet token create` makes 35 characters). */
+export const ADMIN_TOKEN_MIN_LENGTH = 24;
+
+function adminToken(env: NodeJS.ProcessEnv): string | undefined {
+  const token = env.DECNET_ADMIN_TOKEN || undefined;
+  if (token !== undefined && token.length < ADMIN_TOKEN_MIN_LENGTH) {
+    throw new Error(
+      `DECNET_ADMIN_TOKEN must be at least ${ADMIN_TOKEN_MIN_LENGTH} characters (it has ${token.length}); generate one with \`openssl rand -base64 32\``,
+    );
+  }
+  return token;
+}
+
+function int(env: NodeJS.ProcessEnv, name: string, fallback: number): number;
+function int(env: NodeJS.ProcessEnv, name: string, fallback?: number): number | undefined;
+function int(env: NodeJS.ProcessEnv, name: string, fallback?: number): number | undefined {
   const raw = env[name];
   if (raw === undefined || raw === '') return fallback;
   const value = Number(raw);
@@ -55,7 +74,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     dataDir: path.resolve(env.DECNET_DATA_DIR || '.decnet'),
     apiHost: env.DECNET_API_HOST || '127.0.0.1',
     apiPort: int(env, 'DECNET_API_PORT', 8080),
-    adminToken: env.DECNET_ADMIN_TOKEN || undefined,
+    adminToken: adminToken(env),
     databaseUrl: env.DATABASE_URL || undefined,
     pgPort: int(env, 'DECNET_PG_PORT', 54329),
     temporalAddress: env.TEMPORAL_ADDRESS || undefined,
@@ -83,5 +102,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
       backoffMs: int(env, 'DECNET_HEAL_BACKOFF_MS', 10_000),
       maxBackoffMs: 10 * 60_000,
     },
+    sseMaxStreamsPerToken: int(env, 'DECNET_SSE_MAX_STREAMS_PER_TOKEN'),
+    sseMaxBufferedBytes: int(env, 'DECNET_SSE_MAX_BUFFERED_BYTES'),
   };
 }

@@ -54,7 +54,11 @@ export async function startMaster(opts: MasterOptions): Promise<RunningMaster> {
   const { config, logger } = opts;
   const orm = await openOrm(opts.databaseUrl);
   await migrate(orm);
-  const seeded = await seedAdminToken(orm.em.fork(), config.adminToken);
+  const seeded = await seedAdminToken(orm.em.fork(), config.adminToken).catch(async (err: unknown) => {
+    await orm.close(true);
+    throw err;
+  });
+  if (seeded.revoked.length > 0) logger.warn({ revoked_token_ids: seeded.revoked }, 'DECNET_ADMIN_TOKEN changed: the token of its previous value is revoked');
 
   const connection = await Connection.connect({ address: opts.temporalAddress });
   await registerSearchAttributes(connection, config.temporalNamespace, { DeckyName: 'Keyword', HostUuid: 'Keyword', Operation: 'Keyword' });
@@ -140,6 +144,7 @@ export async function startMaster(opts: MasterOptions): Promise<RunningMaster> {
       role: config.mode,
       ensureTemporalReachable: temporalProbe(connection),
       temporalUi: { url: config.temporalUiUrl, namespace: config.temporalNamespace },
+      eventStreams: { maxStreamsPerToken: config.sseMaxStreamsPerToken, maxBufferedBytes: config.sseMaxBufferedBytes },
       swarm,
     });
     server = http.createServer(app);

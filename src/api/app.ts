@@ -6,15 +6,16 @@ import type { OperationsContext } from '../operations/context';
 import { UnavailableError } from '../operations/errors';
 import { authenticate } from './auth';
 import { errorHandler, sendError } from './errors';
-import { rejectNulCharacters } from './input-guards';
+import { refuseDeepJson, rejectNulCharacters } from './input-guards';
 import { metricsHandler, requestObserver } from './observability';
 import { openApiRouter } from './openapi';
 import { catalogRouter } from './routes/catalog';
 import { deckiesRouter } from './routes/deckies';
-import { eventsRouter } from './routes/events';
+import { eventsRouter, type EventStreamLimits } from './routes/events';
 import { healthRouter } from './routes/health';
 import { swarmBundleRouter, swarmRouter } from './routes/swarm';
 import { systemRouter } from './routes/system';
+import { tokensRouter } from './routes/tokens';
 import type { SwarmContext } from '../swarm/context';
 import { webUiRouter } from './web';
 
@@ -27,6 +28,8 @@ export interface ApiDeps {
   ensureTemporalReachable(): Promise<void>;
   /** Where the Temporal Web UI is, for the web UI's links to workflows (GET /catalog). */
   temporalUi?: { url: string; namespace: string };
+  /** GET /events bounds; each one unset takes its default (DEFAULT_EVENT_STREAM_LIMITS). */
+  eventStreams?: Partial<EventStreamLimits>;
   /** Enrollment and swarm hosts (/swarm); without it those routes are not served. */
   swarm?: SwarmContext;
 }
@@ -45,7 +48,8 @@ export function createApp(deps: ApiDeps): express.Express {
   // No auth: Prometheus, the OpenAPI document and its browsable page (SPEC §5).
   app.get('/metrics', metricsHandler(deps.operations.orm, deps.logger));
   app.use(openApiRouter());
-  app.use(express.json({ limit: '1mb' }));
+  // Before authentication: a body too deep to walk is refused before JSON.parse builds it.
+  app.use(express.json({ limit: '1mb', verify: refuseDeepJson }));
   app.use(rejectNulCharacters);
 
   const v1 = express.Router();
@@ -57,6 +61,7 @@ export function createApp(deps: ApiDeps): express.Express {
   v1.use('/system', systemRouter(deps));
   v1.use('/events', eventsRouter(deps));
   v1.use('/catalog', catalogRouter(deps));
+  v1.use('/tokens', tokensRouter(deps));
   if (deps.swarm) v1.use('/swarm', swarmRouter(deps.swarm, deps));
   app.use('/api/v1', v1);
   app.use(healthRouter(deps));

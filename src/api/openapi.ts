@@ -33,13 +33,16 @@ import {
   SystemHealingSchema,
   SystemLimitsSchema,
   SystemLimitsUpdateSchema,
+  ApiTokenViewSchema,
+  ApiTokensResponseSchema,
+  TokenIdSchema,
 } from '../domain/schemas';
 import { ConfiguredLanSchema, LanRequestSchema, SystemNetworkSchema } from '../domain/lan';
 import { CatalogResponseSchema } from './routes/catalog';
 import { DeployQuerySchema, IdempotencyKeySchema } from './routes/deckies';
 import { RequestTriggerSchema } from './trigger';
 import { DECOMMISSION_AGENT_TIMEOUT_MS } from '../swarm/hosts';
-import { EventsQuerySchema } from './routes/events';
+import { DEFAULT_EVENT_STREAM_LIMITS, EventsQuerySchema, SLOW_CLIENT_GRACE_MS } from './routes/events';
 import {
   EnrollBundleRequestSchema,
   EnrollBundleResponseSchema,
@@ -54,16 +57,17 @@ const API_VERSION = '0.1.0';
 const BEARER = 'bearerAuth';
 
 type Access = 'public' | 'viewer' | 'admin';
-type ErrorStatus = 400 | 401 | 403 | 404 | 409 | 410 | 413 | 503;
+type ErrorStatus = 400 | 401 | 403 | 404 | 409 | 410 | 413 | 429 | 503;
 
 const ERROR_DESCRIPTIONS: Record<ErrorStatus, string> = {
-  400: 'Invalid input: the zod issues (or the INI line) in `error.details`',
+  400: 'Invalid input: the zod issues (or the INI line) in `error.details`; a JSON body nested more than 32 levels deep is refused before authentication (`json_too_deep`)',
   401: 'No bearer token, or an unknown one',
   403: 'The token lacks the role this needs',
   404: 'No such decky',
   409: 'Conflict with the current state',
   410: 'Gone for good',
   413: 'Request body over 1 MB',
+  429: 'Too many requests of this kind at once',
   503: 'PostgreSQL or Temporal is unreachable; retry after `Retry-After` seconds',
 };
 
@@ -218,6 +222,36 @@ function swarmRoutes(): RouteSpec[] {
         400: '`X-Decnet-Trigger` is neither `operator` nor `cli`',
         409: 'An operation other than a teardown is in flight on some of its deckies (named in `error.details.deckies`)',
       },
+    },
+  ];
+}
+
+/** The operators' API tokens (admin): listed without their secrets, revoked. */
+function tokenRoutes(): RouteSpec[] {
+  const TokenParams = z.object({ id: TokenIdSchema.meta({ description: 'The token id (from GET /tokens)' }) });
+  return [
+    {
+      method: 'get',
+      path: '/api/v1/tokens',
+      summary: 'API tokens',
+      description: 'Every token, revoked ones included, oldest first: id, name, role, source, created, last used, revoked. Never the secret: only its hash is stored.',
+      tag: 'tokens',
+      access: 'admin',
+      status: 200,
+      success: { description: 'The tokens', content: json(ApiTokensResponseSchema) },
+    },
+    {
+      method: 'delete',
+      path: '/api/v1/tokens/{id}',
+      summary: 'Revoke an API token',
+      description: 'The token is refused (401) from the next request on and stays listed with `revoked_at`. Revoking it again answers the same. The last valid admin token cannot be revoked.',
+      tag: 'tokens',
+      access: 'admin',
+      request: { params: TokenParams },
+      status: 200,
+      success: { description: 'The token, revoked', content: json(ApiTokenViewSchema) },
+      errors: [404, 409],
+      errorDescriptions: { 404: 'No such token', 409: 'It is the last valid admin token (`last_admin_token`)' },
     },
   ];
 }
@@ -448,13 +482,14 @@ const ROUTES: RouteSpec[] = [
     method: 'get',
     path: '/api/v1/events',
     summary: 'Server-Sent Events of the bus',
-    description: 'Lifecycle and mutation events as `event: <topic>` / `data: <json>`, filtered by topic prefix (`?topic=decky.web.`).',
+    description: `Lifecycle and mutation events as \`event: <topic>\` / \`data: <json>\`, filtered by topic prefix (\`?topic=decky.web.\`). At most ${DEFAULT_EVENT_STREAM_LIMITS.maxStreamsPerToken} streams per API token at once by default (\`DECNET_SSE_MAX_STREAMS_PER_TOKEN\`); a client whose unsent backlog stays over ${DEFAULT_EVENT_STREAM_LIMITS.maxBufferedBytes / 1024 / 1024} MiB (\`DECNET_SSE_MAX_BUFFERED_BYTES\`) for ${SLOW_CLIENT_GRACE_MS / 1000} s is disconnected.`,
     tag: 'system',
     access: 'viewer',
     request: { query: EventsQuerySchema },
     status: 200,
     success: { description: 'An endless event stream', content: { 'text/event-stream': { schema: z.string() } } },
-    errors: [400],
+    errors: [400, 429],
+    errorDescriptions: { 429: 'This token has as many event streams open as it may (`too_many_streams`)' },
   },
   {
     method: 'get',
@@ -509,6 +544,7 @@ const ROUTES: RouteSpec[] = [
     success: { description: 'OpenAPI 3.1', content: json(z.record(z.string(), z.unknown())) },
   },
   ...swarmRoutes(),
+  ...tokenRoutes(),
 ];
 
 function errorStatuses(route: RouteSpec): ErrorStatus[] {
@@ -580,6 +616,7 @@ export function openApiDocument() {
       { name: 'system', description: 'Deployment mode, the LAN and the event stream' },
       { name: 'operations', description: 'Probes, metrics and this document; no authentication' },
       { name: 'swarm', description: 'Enrolling agent hosts and managing them (the agents themselves use the mTLS swarm port)' },
+      { name: 'tokens', description: "The operators' API tokens (`decnet token list|revoke`)" },
     ],
   });
   return document;
@@ -616,8 +653,11 @@ const DOCS_PAGE = `<!doctype html>
 </html>
 `;
 
+// persistAuthorization: false: a pasted token lives only in the page, never in localStorage; the
+// copy an earlier version of this page kept there ('authorized') is removed.
 const INITIALIZER = `window.onload = function () {
-  window.ui = SwaggerUIBundle({ url: '/openapi.json', dom_id: '#swagger-ui', deepLinking: true, persistAuthorization: true });
+  try { window.localStorage.removeItem('authorized'); } catch (e) { /* storage disabled: nothing kept either */ }
+  window.ui = SwaggerUIBundle({ url: '/openapi.json', dom_id: '#swagger-ui', deepLinking: true, persistAuthorization: false });
 };
 `;
 

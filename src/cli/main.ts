@@ -14,6 +14,7 @@ import { registerHostsCommand } from './commands/hosts';
 import { registerSwarmDeployCommand } from './commands/swarm-deploy';
 import { registerAgentCommand } from './commands/agent';
 import { registerNetworkCommand } from './commands/network';
+import { registerTokenCommands } from './commands/token';
 
 // The server side (ORM, Temporal, embedded PostgreSQL) is loaded by the commands that run it, so
 // the operator commands that only talk HTTP start quickly.
@@ -105,9 +106,8 @@ program
     console.log('migrations applied');
   });
 
-program
-  .command('token')
-  .description('API tokens')
+const token = program.command('token').description('API tokens');
+token
   .command('create')
   .description('create an API token and print it once')
   .requiredOption('--name <name>', 'who or what the token is for')
@@ -117,11 +117,12 @@ program
     const db = await databaseUrlFor();
     const orm = await openOrm(db.url);
     await migrate(orm);
-    const token = await createApiToken(orm.em.fork(), opts.name, opts.role);
+    const secret = await createApiToken(orm.em.fork(), opts.name, opts.role);
     await orm.close(true);
     await db.stop();
-    console.log(token);
+    console.log(secret);
   });
+registerTokenCommands(token);
 
 // The operator commands: HTTP to the API (DECNET_API_URL, DECNET_API_TOKEN or ~/.config/decnet/cli.json).
 registerDeployCommand(program);

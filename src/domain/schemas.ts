@@ -7,6 +7,8 @@ import { z } from 'zod';
 
 export const DECKY_NAME_PATTERN = /^[a-z0-9][a-z0-9-]{0,62}$/;
 export const INI_MAX_BYTES = 512 * 1024;
+/** The highest deployment limit (SPEC §3: 1–500); the database checks the same range (deployment_limit_range). */
+export const DEPLOYMENT_LIMIT_MAX = 500;
 
 const ipv4Octets = /^(25[0-5]|2[0-4]\d|1\d\d|[1-9]?\d)(\.(25[0-5]|2[0-4]\d|1\d\d|[1-9]?\d)){3}$/;
 export const Ipv4Schema = z.string().regex(ipv4Octets, 'must be an IPv4 address like 192.168.1.50');
@@ -105,7 +107,11 @@ export type DeckyRequest = z.infer<typeof DeckyRequestSchema>;
 export const FleetDefinitionSchema = z
   .object({
     network: NetworkSchema.partial().optional(),
-    deckies: z.array(DeckyRequestSchema).min(1, 'at least one decky is required'),
+    // No limit can ever take more: a longer list is refused before its items are validated.
+    deckies: z
+      .array(DeckyRequestSchema)
+      .min(1, 'at least one decky is required')
+      .max(DEPLOYMENT_LIMIT_MAX, `at most ${DEPLOYMENT_LIMIT_MAX} deckies (the highest deployment limit)`),
     custom_services: CustomServicesSchema.optional(),
   })
   .strict();
@@ -224,6 +230,28 @@ export const LifecycleQuerySchema = z.object({
 
 export const RoleSchema = z.enum(['admin', 'viewer']);
 export type Role = z.infer<typeof RoleSchema>;
+
+/** Where an API token came from: DECNET_ADMIN_TOKEN, the one printed at first start, `decnet token create`. */
+export const TokenSourceSchema = z.enum(['env', 'first_start', 'cli']);
+export type TokenSource = z.infer<typeof TokenSourceSchema>;
+
+/** An API token as listed: never its secret (only a hash of it is stored). */
+export const ApiTokenViewSchema = z
+  .object({
+    id: z.uuid(),
+    name: z.string().meta({ description: 'What the token is for (its label)' }),
+    role: RoleSchema,
+    source: TokenSourceSchema.meta({ description: '`env`: DECNET_ADMIN_TOKEN; `first_start`: printed by the first `decnet up`; `cli`: `decnet token create`' }),
+    created_at: IsoTimestamp,
+    last_used_at: IsoTimestamp.nullable().meta({ description: 'Written at most once a minute per token' }),
+    revoked_at: IsoTimestamp.nullable().meta({ description: 'null while the token is valid' }),
+  })
+  .meta({ id: 'ApiTokenView' });
+export type ApiTokenView = z.infer<typeof ApiTokenViewSchema>;
+
+export const ApiTokensResponseSchema = z.object({ tokens: z.array(ApiTokenViewSchema) }).meta({ id: 'ApiTokensResponse' });
+
+export const TokenIdSchema = z.uuid('must be a token id (a uuid, from GET /tokens)');
 
 export const DeploymentModeSchema = z.object({
   mode: z.enum(['swarm', 'unihost']),
@@ -420,9 +448,6 @@ export const DeckyAutoHealSchema = z
   .object({ name: z.string(), auto_heal: AutoHealSettingSchema, effective: z.boolean().meta({ description: 'Whether the decky is healed automatically now' }) })
   .meta({ id: 'DeckyAutoHeal' });
 export type DeckyAutoHeal = z.infer<typeof DeckyAutoHealSchema>;
-
-/** The database checks the same range (deployment_limit_range). */
-export const DEPLOYMENT_LIMIT_MAX = 500;
 
 /** GET /system/limits. */
 export const SystemLimitsSchema = z

@@ -63,7 +63,8 @@ export async function createTestStack(name: string, slot: number, envOverrides: 
     DECNET_IMAGE_TAG: requireEnv('TEST_IMAGE_TAG'),
     DECNET_COMPOSE_PROJECT: project,
     DECNET_TASK_QUEUE: `${project}-${Date.now()}`,
-    DECNET_ADMIN_TOKEN: `admin-${name}-token`,
+    // At least ADMIN_TOKEN_MIN_LENGTH characters whatever the name.
+    DECNET_ADMIN_TOKEN: `decnet-test-admin-${name}-token`,
     DECNET_API_PORT: String(await freePort()),
     // The swarm port on loopback only, on a port of its own.
     DECNET_SWARM_HOST: '127.0.0.1',
