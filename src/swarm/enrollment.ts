@@ -18,7 +18,7 @@ import { publicKeyPinOf } from './pki';
 
 export const hashEnrollmentToken = (token: string) => createHash('sha256').update(token).digest('hex');
 
-export const ENROLL_BUNDLE_PATH = '/api/v1/swarm/enroll-bundle';
+const ENROLL_BUNDLE_PATH = '/api/v1/swarm/enroll-bundle';
 
 /** How a download reaches the agent host: HTTPS on the enrollment port, or plain HTTP on the API port (opt-in). */
 export type EnrollmentTransport = 'https' | 'http';
