@@ -25,7 +25,7 @@ import { buildFixtureImages } from '../test/support/fixture-images';
 import { createVethParent, deleteVethParent } from '../test/support/veth';
 import { BENCH_REGISTRY, BENCH_TAG, BENCH_TOKEN, benchDataDir, percentile, printTable, secs, startBenchServices, waitForRows, type Figure } from './support';
 import { apiClient, type ApiClient } from '../test/support/http';
-import { enrollAgent, masterCreds, startAgent, type TestAgent } from '../test/support/agents';
+import { enrollAgent, masterCreds, startAgent, waitForActive, type TestAgent } from '../test/support/agents';
 import { stop } from '../test/support/process';
 
 const DATA = benchDataDir('.bench-data-swarm');
@@ -83,6 +83,7 @@ async function main() {
     DECNET_API_PORT: '18092',
     DECNET_SWARM_HOST: '127.0.0.1',
     DECNET_SWARM_PORT: '18093',
+    DECNET_ENROLL_PORT: '18098',
     DECNET_LOG_LEVEL: 'warn',
     DECNET_AGENT_POLL_INTERVAL_MS: '10000',
   };
@@ -105,6 +106,7 @@ async function main() {
         env: { DECNET_LAN_NETWORK: LAN, DECNET_LOG_LEVEL: 'warn' },
       });
       await startAgent(agent, creds);
+      await waitForActive(api, agent);
       agents.push(agent);
     }
     console.log('decnet-deployer bench/swarm');

@@ -24,6 +24,10 @@ export interface Config {
   /** The master's TLS-only listener for agents (SPEC §8). */
   swarmHost: string;
   swarmPort: number;
+  /** The master's HTTPS listener for enrollment downloads (on swarmHost; the master's certificate, pinned by the printed command). */
+  enrollPort: number;
+  /** DECNET_ENROLL_PLAIN_HTTP: the downloads also on the API port over plain HTTP, and the printed command uses that (opt-in, unprotected). */
+  enrollPlainHttp: boolean;
   /** How often agents heartbeat; a host silent for 3 intervals becomes `unreachable`. */
   heartbeatIntervalMs: number;
   /** Swarm dispatch: how long an unreachable agent is retried before the operation fails. */
@@ -65,6 +69,13 @@ function int(env: NodeJS.ProcessEnv, name: string, fallback?: number): number | 
   return value;
 }
 
+function flag(env: NodeJS.ProcessEnv, name: string): boolean {
+  const raw = (env[name] ?? '').trim().toLowerCase();
+  if (raw === '' || raw === '0' || raw === 'false') return false;
+  if (raw === '1' || raw === 'true') return true;
+  throw new Error(`${name} must be 1 or 0 (true or false), got "${env[name]}"`);
+}
+
 export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
   const mode = env.DECNET_MODE ?? 'master';
   if (mode !== 'master' && mode !== 'agent') throw new Error(`DECNET_MODE must be master or agent, got "${mode}"`);
@@ -92,6 +103,8 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     logLevel: env.DECNET_LOG_LEVEL || 'info',
     swarmHost: env.DECNET_SWARM_HOST || '0.0.0.0',
     swarmPort: int(env, 'DECNET_SWARM_PORT', 8770),
+    enrollPort: int(env, 'DECNET_ENROLL_PORT', 8771),
+    enrollPlainHttp: flag(env, 'DECNET_ENROLL_PLAIN_HTTP'),
     heartbeatIntervalMs: int(env, 'DECNET_HEARTBEAT_INTERVAL_MS', 30_000),
     agentRetryBudgetMs: int(env, 'DECNET_AGENT_RETRY_BUDGET_MS', 120_000),
     agentResultTimeoutMs: int(env, 'DECNET_AGENT_RESULT_TIMEOUT_MS', 15 * 60_000),

@@ -23,7 +23,7 @@ import type { OperationsContext } from './operations/context';
 import { registerSearchAttributes } from './infra/temporal-cli';
 import { createWorker } from '../worker';
 import { loadOrCreatePki, pkiDir, type SwarmPki } from './swarm/pki';
-import { startHostSweeper, startSwarmServer, type SwarmServer } from './swarm/server';
+import { startEnrollmentServer, startHostSweeper, startSwarmServer, type SwarmServer } from './swarm/server';
 import type { SwarmContext } from './swarm/context';
 
 export interface MasterOptions {
@@ -45,6 +45,8 @@ export interface RunningMaster {
   operations: OperationsContext;
   /** With the API: the swarm port (`https://host:port`, mTLS). */
   swarmUrl?: string;
+  /** With the API: the enrollment port (`https://host:port`): the downloads, the master's key pinned. */
+  enrollUrl?: string;
   /** The swarm CA and the master certificate (agents pin it; dispatch presents it). */
   pki: SwarmPki;
   stop(): Promise<void>;
@@ -126,6 +128,7 @@ export async function startMaster(opts: MasterOptions): Promise<RunningMaster> {
   let apiUrl: string | undefined;
   let swarm: SwarmContext | undefined;
   let swarmServer: SwarmServer | undefined;
+  let enrollServer: SwarmServer | undefined;
   let sweeper: { stop(): Promise<void> } | undefined;
   if (opts.runApi !== false) {
     swarm = {
@@ -133,6 +136,8 @@ export async function startMaster(opts: MasterOptions): Promise<RunningMaster> {
       pki,
       client,
       apiPort: config.apiPort,
+      enrollPort: config.enrollPort,
+      plainHttpEnrollment: config.enrollPlainHttp,
       swarmPort: config.swarmPort,
       heartbeatIntervalMs: config.heartbeatIntervalMs,
       logger: logger.child({ component: 'swarm' }),
@@ -157,6 +162,9 @@ export async function startMaster(opts: MasterOptions): Promise<RunningMaster> {
     logger.info({ url: apiUrl }, 'API listening');
     // Agents only ever talk to the swarm port: TLS with a client certificate from the CA.
     swarmServer = await startSwarmServer(swarm, { host: config.swarmHost, port: config.swarmPort });
+    // Agent hosts download their enrollment where they reach the swarm port, over HTTPS.
+    enrollServer = await startEnrollmentServer(swarm, { host: config.swarmHost, port: config.enrollPort });
+    if (config.enrollPlainHttp) logger.warn({ api_port: config.apiPort }, 'DECNET_ENROLL_PLAIN_HTTP: enrollment downloads are also served over plain HTTP on the API port, unprotected');
     sweeper = startHostSweeper(swarm);
   }
 
@@ -169,6 +177,7 @@ export async function startMaster(opts: MasterOptions): Promise<RunningMaster> {
     runtime,
     operations,
     swarmUrl: swarmServer?.url,
+    enrollUrl: enrollServer?.url,
     pki,
     async stop() {
       clearInterval(reconcileTimer);
@@ -176,6 +185,7 @@ export async function startMaster(opts: MasterOptions): Promise<RunningMaster> {
       await driftWatcher?.stop();
       await sweeper?.stop();
       await swarmServer?.close();
+      await enrollServer?.close();
       if (server) {
         server.closeAllConnections();
         await new Promise<void>((resolve) => server!.close(() => resolve()));

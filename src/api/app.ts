@@ -54,8 +54,9 @@ export function createApp(deps: ApiDeps): express.Express {
 
   const v1 = express.Router();
   v1.use(healthRouter(deps));
-  // The enrollment downloads: the one-shot token in the path is their credential, not a bearer.
-  if (deps.swarm) v1.use('/swarm', swarmBundleRouter(deps.swarm));
+  // The enrollment downloads over plain HTTP, only when the operator opted in (they are served
+  // over HTTPS on the enrollment port): the one-shot token in the path is their credential.
+  if (deps.swarm?.plainHttpEnrollment) v1.use('/swarm', swarmBundleRouter(deps.swarm, 'http'));
   v1.use(authenticate(deps.operations.orm));
   v1.use('/deckies', deckiesRouter(deps));
   v1.use('/system', systemRouter(deps));

@@ -57,7 +57,7 @@ const API_VERSION = '0.1.0';
 const BEARER = 'bearerAuth';
 
 type Access = 'public' | 'viewer' | 'admin';
-type ErrorStatus = 400 | 401 | 403 | 404 | 409 | 410 | 413 | 429 | 503;
+type ErrorStatus = 400 | 401 | 403 | 404 | 409 | 413 | 429 | 503;
 
 const ERROR_DESCRIPTIONS: Record<ErrorStatus, string> = {
   400: 'Invalid input: the zod issues (or the INI line) in `error.details`; a JSON body nested more than 32 levels deep is refused before authentication (`json_too_deep`)',
@@ -65,7 +65,6 @@ const ERROR_DESCRIPTIONS: Record<ErrorStatus, string> = {
   403: 'The token lacks the role this needs',
   404: 'No such decky',
   409: 'Conflict with the current state',
-  410: 'Gone for good',
   413: 'Request body over 1 MB',
   429: 'Too many requests of this kind at once',
   503: 'PostgreSQL or Temporal is unreachable; retry after `Retry-After` seconds',
@@ -112,20 +111,18 @@ interface RouteSpec {
  */
 function swarmRoutes(): RouteSpec[] {
   const HostParams = z.object({ uuid: HostUuidSchema.meta({ description: 'The host uuid' }) });
-  const TokenParams = z.object({ token: z.string().meta({ description: 'The enrollment token (from POST /swarm/enroll-bundle)' }) });
   const hostLinks = (uuid: string) => ({
     PatchHost: { operationId: 'patchSwarmHostsUuid', parameters: { uuid } },
     DecommissionHost: { operationId: 'deleteSwarmHostsUuid', parameters: { uuid } },
   });
   const noSuchHost = { 404: 'No such swarm host' } as const;
-  const tokenErrors = { 404: 'No such enrollment token', 410: 'The token expired, or (.tgz) the bundle was already downloaded' } as const;
   return [
     {
       method: 'post',
       path: '/api/v1/swarm/enroll-bundle',
       summary: 'Enroll an agent host',
       description:
-        "Issues the agent's certificate, creates the host `enrolled` and a one-shot token valid for 5 minutes. Run `command` as root on the agent host: it fetches the install script, which downloads the bundle once.",
+        "Issues the agent's certificate, creates the host `enrolled` (it turns `active`, and receives deckies, at its agent's first heartbeat) and a one-shot token valid for 5 minutes. Run `command` as root on the agent host: it fetches the install script, which downloads the bundle once. Both downloads (`GET /api/v1/swarm/enroll-bundle/{token}.sh` and `.tgz`, the token their credential; HEAD and other methods 405) are served over HTTPS on the enrollment port (`DECNET_ENROLL_PORT`, not this API port) with the master's certificate, and `command` pins its public key (`curl --pinnedpubkey sha256//…`). Only with `DECNET_ENROLL_PLAIN_HTTP=1` are they also served here over plain HTTP, and `command` uses that.",
       tag: 'swarm',
       access: 'admin',
       request: { body: { required: true, content: json(EnrollBundleRequestSchema) } },
@@ -133,41 +130,10 @@ function swarmRoutes(): RouteSpec[] {
       success: {
         description: 'Enrolled: the command to run on the agent host',
         content: json(EnrollBundleResponseSchema),
-        links: {
-          GetInstallScript: { operationId: 'getSwarmEnrollBundleTokenSh', parameters: { token: '$response.body#/token' } },
-          GetBundle: { operationId: 'getSwarmEnrollBundleTokenTgz', parameters: { token: '$response.body#/token' } },
-          ...hostLinks('$response.body#/host_uuid'),
-        },
+        links: hostLinks('$response.body#/host_uuid'),
       },
       errors: [400, 409, 413],
       errorDescriptions: { 409: 'A host of that name is enrolled and not decommissioned' },
-    },
-    {
-      method: 'get',
-      path: '/api/v1/swarm/enroll-bundle/{token}.sh',
-      summary: 'The install script of an enrollment',
-      description: 'POSIX sh for the agent host: downloads the bundle with curl, unpacks it into /etc/decnet, installs and starts the systemd unit. Served until the token expires. The token is the credential.',
-      tag: 'swarm',
-      access: 'public',
-      request: { params: TokenParams },
-      status: 200,
-      success: { description: 'The script', content: { 'text/x-shellscript': { schema: z.string() } } },
-      errors: [404, 410, 503],
-      errorDescriptions: tokenErrors,
-    },
-    {
-      method: 'get',
-      path: '/api/v1/swarm/enroll-bundle/{token}.tgz',
-      summary: 'The enrollment bundle (once)',
-      description:
-        "decnet.ini, ca.pem, agent.pem, agent-key.pem and decnet-agent.service as a gzipped tar. Served exactly once, before the token expires; the fetcher's address becomes the host's address. The token is the credential.",
-      tag: 'swarm',
-      access: 'public',
-      request: { params: TokenParams },
-      status: 200,
-      success: { description: 'The bundle', content: { 'application/gzip': { schema: z.string().meta({ format: 'binary' }) } } },
-      errors: [404, 410, 503],
-      errorDescriptions: tokenErrors,
     },
     {
       method: 'get',

@@ -15,7 +15,7 @@ import { isProcessAlive, terminatePid } from '../../src/infra/pid';
 import { createTestStack, freePort, type TestStack } from '../support/master';
 import { apiClient, type ApiClient } from '../support/http';
 import { sigkill, spawnDecnet, stop, waitForHttp, type DecnetProcess } from '../support/process';
-import { enrollAgent, masterCreds, startAgent, type Creds, type TestAgent } from '../support/agents';
+import { enrollAgent, masterCreds, startAgent, waitForActive, type Creds, type TestAgent } from '../support/agents';
 
 export type Fault = 'temporal' | 'postgres' | 'master' | 'worker' | 'agent';
 
@@ -133,12 +133,7 @@ export async function swarmTopology(slot: number): Promise<Topology> {
   });
   await startAgent(agent, creds);
   // Every decky goes to the agent once the master has heard from it.
-  for (const deadline = Date.now() + 60_000; ; ) {
-    const hosts = (await api.get('/swarm/hosts')).body.hosts as Array<{ uuid: string; status: string }>;
-    if (hosts.some((h) => h.uuid === agent.hostUuid && h.status === 'active')) break;
-    if (Date.now() > deadline) throw new Error(`agent never became active: ${JSON.stringify(hosts)}`);
-    await sleep(250);
-  }
+  await waitForActive(api, agent, 60_000);
   return {
     api,
     docker: stack.docker,

@@ -56,8 +56,6 @@ const ROUTES: Record<string, string[]> = {
   '/api/v1/events': ['get'],
   '/api/v1/catalog': ['get'],
   '/api/v1/swarm/enroll-bundle': ['post'],
-  '/api/v1/swarm/enroll-bundle/{token}.sh': ['get'],
-  '/api/v1/swarm/enroll-bundle/{token}.tgz': ['get'],
   '/api/v1/swarm/hosts': ['get'],
   '/api/v1/swarm/hosts/{uuid}': ['delete', 'patch'],
   '/api/v1/swarm/hosts/{uuid}/teardown': ['post'],
@@ -75,9 +73,6 @@ const PUBLIC = new Set([
   '/api/v1/readyz',
   '/metrics',
   '/openapi.json',
-  // The enrollment token in the path is the credential.
-  '/api/v1/swarm/enroll-bundle/{token}.sh',
-  '/api/v1/swarm/enroll-bundle/{token}.tgz',
 ]);
 const ADMIN = new Set([
   'post /api/v1/deckies/deploy',

@@ -32,8 +32,8 @@ export interface TestStack {
   api: string;
   adminToken: string;
   docker: Docker;
-  /** `overrides`: e.g. no worker (an API-only master) or a logger the test reads. */
-  startMaster(overrides?: Partial<Pick<MasterOptions, 'runWorker' | 'logger'>>): Promise<RunningMaster>;
+  /** `overrides`: e.g. no worker (an API-only master), a logger the test reads, or other settings. */
+  startMaster(overrides?: Partial<Pick<MasterOptions, 'runWorker' | 'logger' | 'config'>>): Promise<RunningMaster>;
   stopMaster(): Promise<void>;
   cleanup(): Promise<void>;
 }
@@ -69,6 +69,7 @@ export async function createTestStack(name: string, slot: number, envOverrides: 
     // The swarm port on loopback only, on a port of its own.
     DECNET_SWARM_HOST: '127.0.0.1',
     DECNET_SWARM_PORT: String(await freePort()),
+    DECNET_ENROLL_PORT: String(await freePort()),
     DECNET_LOG_LEVEL: process.env.DECNET_LOG_LEVEL ?? 'warn',
     ...envOverrides,
   };
