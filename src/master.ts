@@ -7,6 +7,7 @@ import type { AddressInfo } from 'node:net';
 import path from 'node:path';
 import Docker from 'dockerode';
 import { Client, Connection } from '@temporalio/client';
+import { setTimeout as sleep } from 'node:timers/promises';
 import type { Worker } from '@temporalio/worker';
 import type { MikroORM } from '@mikro-orm/postgresql';
 import type { Logger } from 'pino';
@@ -20,7 +21,7 @@ import { seedAdminToken } from './operations/tokens';
 import { reconcileLifecycles } from './operations/reconcile';
 import type { OperationsContext } from './operations/context';
 import { registerSearchAttributes } from './infra/temporal-cli';
-import { createWorker } from '../worker';
+import { createWorker, type WorkerOptions } from '../worker';
 import { loadOrCreatePki, pkiDir, type SwarmPki } from './swarm/pki';
 import { startHostSweeper, startSwarmServer, type SwarmServer } from './swarm/server';
 import type { SwarmContext } from './swarm/context';
@@ -74,10 +75,9 @@ export async function startMaster(opts: MasterOptions): Promise<RunningMaster> {
   const wildcard = ['0.0.0.0', '::', ''].includes(config.swarmHost);
   const pki = await loadOrCreatePki(pkiDir(config.dataDir), { masterSans: wildcard ? [] : [config.swarmHost] });
 
-  let worker: Worker | undefined;
-  let workerRun: Promise<void> | undefined;
+  let workerLoop: { stop(): Promise<void> } | undefined;
   if (opts.runWorker !== false) {
-    worker = await createWorker({
+    const workerOptions: WorkerOptions = {
       temporalAddress: opts.temporalAddress,
       namespace: config.temporalNamespace,
       taskQueue: config.taskQueue,
@@ -96,8 +96,9 @@ export async function startMaster(opts: MasterOptions): Promise<RunningMaster> {
         },
       },
       logger,
-    });
-    workerRun = worker.run().catch((err) => logger.error({ err }, 'worker stopped with an error'));
+    };
+    // The first worker is created here so a bad configuration fails the start.
+    workerLoop = runWorkerForever(await createWorker(workerOptions), () => createWorker(workerOptions), logger);
   }
 
   // Boot reconciliation: rows committed before a crash but never started get their workflow now.
@@ -169,12 +170,63 @@ export async function startMaster(opts: MasterOptions): Promise<RunningMaster> {
         server.closeAllConnections();
         await new Promise<void>((resolve) => server!.close(() => resolve()));
       }
-      if (worker) {
-        worker.shutdown();
-        await workerRun;
-      }
+      await workerLoop?.stop();
       await connection.close();
       await orm.close(true);
+    },
+  };
+}
+
+const WORKER_RETRY_MIN_MS = 500;
+const WORKER_RETRY_MAX_MS = 10_000;
+
+/**
+ * Runs the worker, and a new one whenever it stops with an error: the SDK fails a worker for good
+ * when the server stays away too long (a restarted dev server, an outage of an external one).
+ * Creating one connects to Temporal, so while it is down the attempts are spaced out.
+ */
+function runWorkerForever(first: Worker, create: () => Promise<Worker>, logger: Logger): { stop(): Promise<void> } {
+  const stopping = new AbortController();
+  let current: Worker | undefined = first;
+  const loop = async (): Promise<void> => {
+    let delay = WORKER_RETRY_MIN_MS;
+    while (!stopping.signal.aborted) {
+      if (current) {
+        const worker: Worker = current;
+        const failure = await worker.run().then(() => undefined, (err: unknown) => err);
+        await worker.connection?.close().catch(() => undefined);
+        if (stopping.signal.aborted) return;
+        // run() resolves only after shutdown(), which only stop() calls.
+        logger.error({ err: failure }, 'worker stopped with an error; starting a new one');
+        current = undefined;
+      }
+      await sleep(delay, undefined, { signal: stopping.signal }).catch(() => undefined);
+      if (stopping.signal.aborted) return;
+      try {
+        current = await create();
+        if (stopping.signal.aborted) {
+          // Stopped while this one was being created: run it only to shut it down (it sets RUNNING at once).
+          const run = current.run().catch(() => undefined);
+          current.shutdown();
+          await run;
+          await current.connection?.close().catch(() => undefined);
+          return;
+        }
+        delay = WORKER_RETRY_MIN_MS;
+        logger.warn('worker running again');
+      } catch (err) {
+        logger.warn({ err, retryInMs: delay }, 'worker cannot be created yet; retrying');
+        delay = Math.min(delay * 2, WORKER_RETRY_MAX_MS);
+      }
+    }
+  };
+  const running = loop();
+  return {
+    async stop() {
+      stopping.abort();
+      // Only a worker whose run() is under way may be shut down; one being created ends in the loop.
+      if (current?.getState() === 'RUNNING') current.shutdown();
+      await running;
     },
   };
 }
