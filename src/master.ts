@@ -178,12 +178,14 @@ export async function startMaster(opts: MasterOptions): Promise<RunningMaster> {
 }
 
 const WORKER_RETRY_MIN_MS = 500;
+const WORKER_STATE_POLL_MS = 1_000;
 const WORKER_RETRY_MAX_MS = 10_000;
 
 /**
- * Runs the worker, and a new one whenever it stops with an error: the SDK fails a worker for good
- * when the server stays away too long (a restarted dev server, an outage of an external one).
- * Creating one connects to Temporal, so while it is down the attempts are spaced out.
+ * Runs the worker, and a new one whenever it fails. The SDK retries its polls through a server
+ * outage by itself (minutes, observed), but fails a worker for good on other errors, e.g. a
+ * namespace that is gone (a dev server started on a fresh database). Creating one connects to
+ * Temporal, so while it is unreachable the attempts are spaced out.
  */
 function runWorkerForever(first: Worker, create: () => Promise<Worker>, logger: Logger): { stop(): Promise<void> } {
   const stopping = new AbortController();
@@ -193,7 +195,8 @@ function runWorkerForever(first: Worker, create: () => Promise<Worker>, logger: 
     while (!stopping.signal.aborted) {
       if (current) {
         const worker: Worker = current;
-        const failure = await worker.run().then(() => undefined, (err: unknown) => err);
+        const failure = await untilWorkerEnds(worker);
+        // A FAILED worker whose run() is stuck still holds its connection: closing it then throws.
         await worker.connection?.close().catch(() => undefined);
         if (stopping.signal.aborted) return;
         // run() resolves only after shutdown(), which only stop() calls.
@@ -229,4 +232,18 @@ function runWorkerForever(first: Worker, create: () => Promise<Worker>, logger: 
       await running;
     },
   };
+}
+
+/**
+ * Resolves with run()'s error (undefined after a shutdown) when it settles, or once the worker is
+ * FAILED: run() may then never settle (SDK 1.24, seen after a `Namespace … is not found` poll
+ * error). The SDK has logged the failure's reason itself (`Worker failed`).
+ */
+async function untilWorkerEnds(worker: Worker): Promise<unknown> {
+  const run = worker.run().then(() => ({ error: undefined as unknown }), (error: unknown) => ({ error }));
+  for (;;) {
+    const ended = await Promise.race([run, sleep(WORKER_STATE_POLL_MS).then(() => undefined)]);
+    if (ended) return ended.error;
+    if (worker.getState() === 'FAILED') return new Error('the Temporal worker failed (its reason is logged above as `Worker failed`)');
+  }
 }
