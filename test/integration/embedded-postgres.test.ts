@@ -8,7 +8,7 @@ import path from 'node:path';
 import { Client } from 'pg';
 import { passwordFileOf } from '../../src/infra/embedded-postgres';
 import { freePort } from '../support/master';
-import { startPostgresProcess, type PostgresProcess } from '../support/postgres';
+import { startPostgresProcess, tryPassword, type PostgresProcess } from '../support/postgres';
 
 let dir: string;
 let running: PostgresProcess | undefined;
@@ -23,18 +23,6 @@ afterAll(async () => {
 });
 
 const start = (dataDir: string, port: number) => startPostgresProcess(dataDir, port, path.join(dir, 'postgres.log'));
-
-async function connectAs(port: number, password: string): Promise<string> {
-  const client = new Client({ connectionString: `postgres://postgres:${encodeURIComponent(password)}@127.0.0.1:${port}/decnet` });
-  try {
-    await client.connect();
-    return 'ok';
-  } catch (err) {
-    return (err as { code?: string }).code ?? String(err);
-  } finally {
-    await client.end().catch(() => undefined);
-  }
-}
 
 async function setPassword(url: string, password: string): Promise<void> {
   const client = new Client({ connectionString: url });
@@ -54,8 +42,8 @@ test('two clusters get different passwords, each in a 0600 file that the URL use
   const password = (await fs.readFile(file, 'utf8')).trim();
   expect(password).not.toBe(firstPassword);
   expect(decodeURIComponent(new URL(running.url).password)).toBe(password);
-  expect(await connectAs(port, password)).toBe('ok');
-  expect(await connectAs(port, 'password')).toBe('28P01');
+  expect(await tryPassword(port, password)).toBe('ok');
+  expect(await tryPassword(port, 'password')).toBe('28P01');
   await running.stop();
   running = undefined;
 }, 120_000);
@@ -73,8 +61,8 @@ test('a cluster of an earlier version (password `password`, no file) keeps worki
   const password = (await fs.readFile(passwordFileOf(dataDir), 'utf8')).trim();
   expect((await fs.stat(passwordFileOf(dataDir))).mode & 0o777).toBe(0o600);
   expect(password).not.toBe('password');
-  expect(await connectAs(port, password)).toBe('ok');
-  expect(await connectAs(port, 'password')).toBe('28P01');
+  expect(await tryPassword(port, password)).toBe('ok');
+  expect(await tryPassword(port, 'password')).toBe('28P01');
   expect(await fs.access(`${passwordFileOf(dataDir)}.pending`).then(() => true, () => false)).toBe(false);
 
   // A start that crashed between writing the new password and renaming its file: the pending
@@ -86,5 +74,5 @@ test('a cluster of an earlier version (password `password`, no file) keeps worki
   await fs.writeFile(`${passwordFileOf(dataDir)}.pending`, `${pending}\n`, { mode: 0o600 });
   running = await start(dataDir, port);
   expect((await fs.readFile(passwordFileOf(dataDir), 'utf8')).trim()).toBe(pending);
-  expect(await connectAs(port, pending)).toBe('ok');
+  expect(await tryPassword(port, pending)).toBe('ok');
 }, 120_000);

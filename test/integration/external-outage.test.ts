@@ -10,7 +10,7 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { LABELS } from '../../src/domain/compose-render';
 import { findTemporalCli, startTemporalDevServer, type RunningTemporal } from '../../src/infra/temporal-cli';
 import { isProcessAlive } from '../../src/infra/pid';
-import { createTestStack, freePort, type TestStack } from '../support/master';
+import { createTestStack, iniGeneral, freePort, type TestStack } from '../support/master';
 import { apiClient, waitForTerminal } from '../support/http';
 import { startPostgresProcess, type PostgresProcess } from '../support/postgres';
 import { spawnDecnet, stop, waitForHttp, type DecnetProcess } from '../support/process';
@@ -50,7 +50,7 @@ test('PostgreSQL and Temporal down mid-deploy: 503 with Retry-After meanwhile, t
   await waitForHttp(`${origin}/readyz`, 180_000);
   const api = apiClient(stack.api, stack.adminToken);
 
-  const ini = `[general]\nnet=${stack.lan.subnet}\ngw=${stack.lan.gateway}\ninterface=${stack.lan.parent}\n\n[ok]\nservices=ssh,http\namount=5\n`;
+  const ini = `${iniGeneral(stack.lan)}[ok]\nservices=ssh,http\namount=5\n`;
   const res = await api.post('/deckies/deploy', { ini_content: ini });
   expect(res.status).toBe(202);
   const ids: string[] = res.body.lifecycle_ids;

@@ -6,14 +6,14 @@
  */
 import fs from 'node:fs/promises';
 import path from 'node:path';
-import { Client } from 'pg';
 import { LABELS } from '../../src/domain/compose-render';
 import { passwordFileOf } from '../../src/infra/embedded-postgres';
 import { findTemporalCli } from '../../src/infra/temporal-cli';
 import { readUpPids, type UpPids } from '../../src/infra/pid';
-import { createTestStack, freePort, type TestStack } from '../support/master';
+import { createTestStack, iniGeneral, freePort, type TestStack } from '../support/master';
 import { apiClient, waitForTerminal, type ApiClient } from '../support/http';
 import { parsePrometheusText, sampleValue } from '../support/prometheus';
+import { tryPassword } from '../support/postgres';
 import { spawnDecnet, stop, waitForHttp, type DecnetProcess } from '../support/process';
 
 let stack: TestStack;
@@ -84,7 +84,7 @@ async function projectContainers(decky: string) {
 
 /** Deploys five deckies named `<prefix>-0N` and waits until compose has created containers for one. */
 async function deployFive(prefix: string): Promise<string[]> {
-  const ini = `[general]\nnet=${stack.lan.subnet}\ngw=${stack.lan.gateway}\ninterface=${stack.lan.parent}\n\n[${prefix}]\nservices=ssh,http\namount=5\n`;
+  const ini = `${iniGeneral(stack.lan)}[${prefix}]\nservices=ssh,http\namount=5\n`;
   const res = await api.post('/deckies/deploy', { ini_content: ini });
   expect(res.status).toBe(202);
   const deadline = Date.now() + 120_000;
@@ -120,19 +120,8 @@ test('first start: a random PostgreSQL password in a 0600 file, a data dir close
   const password = (await fs.readFile(passwordFile, 'utf8')).trim();
   expect(password.length).toBeGreaterThanOrEqual(32);
 
-  const connect = async (pw: string) => {
-    const client = new Client({ connectionString: `postgres://postgres:${encodeURIComponent(pw)}@127.0.0.1:${pgPort}/postgres` });
-    try {
-      await client.connect();
-      return 'ok';
-    } catch (err) {
-      return (err as { code?: string }).code;
-    } finally {
-      await client.end().catch(() => undefined);
-    }
-  };
-  expect(await connect('password')).toBe('28P01'); // invalid_password: the former fixed one is refused
-  expect(await connect(password)).toBe('ok');
+  expect(await tryPassword(pgPort, 'password')).toBe('28P01'); // invalid_password: the former fixed one is refused
+  expect(await tryPassword(pgPort, password)).toBe('ok');
 }, 240_000);
 
 test('the Temporal dev server killed mid-deploy is restarted and the deploy finishes', async () => {

@@ -10,7 +10,7 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import pino from 'pino';
 import { startMaster, type RunningMaster } from '../../src/master';
 import { findTemporalCli, startTemporalDevServer, type RunningTemporal } from '../../src/infra/temporal-cli';
-import { createTestStack, freePort, type TestStack } from '../support/master';
+import { createTestStack, iniGeneral, freePort, type TestStack } from '../support/master';
 import { apiClient, waitForTerminal } from '../support/http';
 
 const NAMESPACE = 'decnet-recreate';
@@ -67,7 +67,7 @@ test('a worker failed by a vanished namespace is created again once the namespac
 
   // The new worker runs the workflows.
   const api = apiClient(stack.api, stack.adminToken);
-  const ini = `[general]\nnet=${stack.lan.subnet}\ngw=${stack.lan.gateway}\ninterface=${stack.lan.parent}\n\n[again]\nservices=ssh\n`;
+  const ini = `${iniGeneral(stack.lan)}[again]\nservices=ssh\n`;
   const res = await api.post('/deckies/deploy', { ini_content: ini });
   expect(res.status).toBe(202);
   const [row] = await waitForTerminal(api, res.body.lifecycle_ids, 180_000);

@@ -1,6 +1,7 @@
 /** An embedded PostgreSQL of a test's own, in a child process (see embedded-postgres-main.ts). */
 import { spawn } from 'node:child_process';
 import path from 'node:path';
+import { Client } from 'pg';
 
 export interface PostgresProcess {
   url: string;
@@ -34,4 +35,17 @@ export function startPostgresProcess(dataDir: string, port: number, logFile: str
     });
     child.once('exit', (code) => reject(new Error(`embedded PostgreSQL on port ${port} did not start (exit ${code}): ${stderr}`)));
   });
+}
+
+/** Logs in as `postgres` with `password` on 127.0.0.1:`port`: 'ok', or PostgreSQL's error code (28P01: wrong password). */
+export async function tryPassword(port: number, password: string): Promise<string> {
+  const client = new Client({ connectionString: `postgres://postgres:${encodeURIComponent(password)}@127.0.0.1:${port}/postgres` });
+  try {
+    await client.connect();
+    return 'ok';
+  } catch (err) {
+    return (err as { code?: string }).code ?? String(err);
+  } finally {
+    await client.end().catch(() => undefined);
+  }
 }
