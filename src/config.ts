@@ -20,6 +20,8 @@ export interface Config {
   imageTag: string;
   composeProject: string;
   reconcileIntervalMs: number;
+  /** `decnet up`: how long an embedded part that exited may stay down, restarts included, before `up` exits non-zero. */
+  embeddedRestartLimitMs: number;
   logLevel: string;
   /** The master's TLS-only listener for agents (SPEC §8). */
   swarmHost: string;
@@ -100,6 +102,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     imageTag: env.DECNET_IMAGE_TAG || 'latest',
     composeProject,
     reconcileIntervalMs: int(env, 'DECNET_RECONCILE_INTERVAL_MS', 30_000),
+    embeddedRestartLimitMs: int(env, 'DECNET_EMBEDDED_RESTART_LIMIT_MS', 120_000),
     logLevel: env.DECNET_LOG_LEVEL || 'info',
     swarmHost: env.DECNET_SWARM_HOST || '0.0.0.0',
     swarmPort: int(env, 'DECNET_SWARM_PORT', 8770),

@@ -7,6 +7,7 @@ import type { AddressInfo } from 'node:net';
 import path from 'node:path';
 import Docker from 'dockerode';
 import { Client, Connection } from '@temporalio/client';
+import { setTimeout as sleep } from 'node:timers/promises';
 import type { Worker } from '@temporalio/worker';
 import type { MikroORM } from '@mikro-orm/postgresql';
 import type { Logger } from 'pino';
@@ -21,7 +22,7 @@ import { seedAdminToken } from './operations/tokens';
 import { reconcileLifecycles } from './operations/reconcile';
 import type { OperationsContext } from './operations/context';
 import { registerSearchAttributes } from './infra/temporal-cli';
-import { createWorker } from '../worker';
+import { createWorker, type WorkerOptions } from '../worker';
 import { loadOrCreatePki, pkiDir, type SwarmPki } from './swarm/pki';
 import { startEnrollmentServer, startHostSweeper, startSwarmServer, type SwarmServer } from './swarm/server';
 import type { SwarmContext } from './swarm/context';
@@ -82,11 +83,10 @@ export async function startMaster(opts: MasterOptions): Promise<RunningMaster> {
   const wildcard = ['0.0.0.0', '::', ''].includes(config.swarmHost);
   const pki = await loadOrCreatePki(pkiDir(config.dataDir), { masterSans: wildcard ? [] : [config.swarmHost] });
 
-  let worker: Worker | undefined;
-  let workerRun: Promise<void> | undefined;
+  let workerLoop: { stop(): Promise<void> } | undefined;
   let driftWatcher: { stop(): Promise<void> } | undefined;
   if (opts.runWorker !== false) {
-    worker = await createWorker({
+    const workerOptions: WorkerOptions = {
       temporalAddress: opts.temporalAddress,
       namespace: config.temporalNamespace,
       taskQueue: config.taskQueue,
@@ -105,8 +105,9 @@ export async function startMaster(opts: MasterOptions): Promise<RunningMaster> {
         },
       },
       logger,
-    });
-    workerRun = worker.run().catch((err) => logger.error({ err }, 'worker stopped with an error'));
+    };
+    // The first worker is created here so a bad configuration fails the start.
+    workerLoop = runWorkerForever(await createWorker(workerOptions), () => createWorker(workerOptions), logger);
     // The worker's process owns the Docker engine the master's deckies run on: it watches it.
     driftWatcher = startDriftWatcher({ docker, runtime, project: config.composeProject, operations, bus, intervalMs: config.driftIntervalMs, healPolicy: config.healPolicy });
   }
@@ -190,12 +191,80 @@ export async function startMaster(opts: MasterOptions): Promise<RunningMaster> {
         server.closeAllConnections();
         await new Promise<void>((resolve) => server!.close(() => resolve()));
       }
-      if (worker) {
-        worker.shutdown();
-        await workerRun;
-      }
+      await workerLoop?.stop();
       await connection.close();
       await orm.close(true);
     },
   };
+}
+
+const WORKER_RETRY_MIN_MS = 500;
+const WORKER_STATE_POLL_MS = 1_000;
+const WORKER_RETRY_MAX_MS = 10_000;
+
+/**
+ * Runs the worker, and a new one whenever it fails. The SDK retries its polls through a server
+ * outage by itself (minutes, observed), but fails a worker for good on other errors, e.g. a
+ * namespace that is gone (a dev server started on a fresh database). Creating one connects to
+ * Temporal, so while it is unreachable the attempts are spaced out.
+ */
+function runWorkerForever(first: Worker, create: () => Promise<Worker>, logger: Logger): { stop(): Promise<void> } {
+  const stopping = new AbortController();
+  let current: Worker | undefined = first;
+  const loop = async (): Promise<void> => {
+    let delay = WORKER_RETRY_MIN_MS;
+    while (!stopping.signal.aborted) {
+      if (current) {
+        const worker: Worker = current;
+        const failure = await untilWorkerEnds(worker);
+        // A FAILED worker whose run() is stuck still holds its connection: closing it then throws.
+        await worker.connection?.close().catch(() => undefined);
+        if (stopping.signal.aborted) return;
+        // run() resolves only after shutdown(), which only stop() calls.
+        logger.error({ err: failure }, 'worker stopped with an error; starting a new one');
+        current = undefined;
+      }
+      await sleep(delay, undefined, { signal: stopping.signal }).catch(() => undefined);
+      if (stopping.signal.aborted) return;
+      try {
+        current = await create();
+        if (stopping.signal.aborted) {
+          // Stopped while this one was being created: run it only to shut it down (it sets RUNNING at once).
+          const run = current.run().catch(() => undefined);
+          current.shutdown();
+          await run;
+          await current.connection?.close().catch(() => undefined);
+          return;
+        }
+        delay = WORKER_RETRY_MIN_MS;
+        logger.warn('worker running again');
+      } catch (err) {
+        logger.warn({ err, retryInMs: delay }, 'worker cannot be created yet; retrying');
+        delay = Math.min(delay * 2, WORKER_RETRY_MAX_MS);
+      }
+    }
+  };
+  const running = loop();
+  return {
+    async stop() {
+      stopping.abort();
+      // Only a worker whose run() is under way may be shut down; one being created ends in the loop.
+      if (current?.getState() === 'RUNNING') current.shutdown();
+      await running;
+    },
+  };
+}
+
+/**
+ * Resolves with run()'s error (undefined after a shutdown) when it settles, or once the worker is
+ * FAILED: run() may then never settle (SDK 1.24, seen after a `Namespace … is not found` poll
+ * error). The SDK has logged the failure's reason itself (`Worker failed`).
+ */
+async function untilWorkerEnds(worker: Worker): Promise<unknown> {
+  const run = worker.run().then(() => ({ error: undefined as unknown }), (error: unknown) => ({ error }));
+  for (;;) {
+    const ended = await Promise.race([run, sleep(WORKER_STATE_POLL_MS).then(() => undefined)]);
+    if (ended) return ended.error;
+    if (worker.getState() === 'FAILED') return new Error('the Temporal worker failed (its reason is logged above as `Worker failed`)');
+  }
 }

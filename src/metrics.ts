@@ -41,6 +41,14 @@ export const httpRequestDuration = new Histogram({
   registers: [registry],
 });
 
+export const embeddedRestarts = new Counter({
+  name: 'decnet_embedded_restarts_total',
+  help: 'Restarts by `decnet up` of an embedded part that exited (postgres, temporal), by component',
+  labelNames: ['component'] as const,
+  registers: [registry],
+});
+for (const component of ['postgres', 'temporal']) embeddedRestarts.labels(component).inc(0);
+
 /** The product's queue depth: lifecycle rows not yet terminal, refreshed from PostgreSQL at each scrape. */
 export const lifecyclesInFlight = new Gauge({
   name: 'decnet_lifecycles_in_flight',

@@ -62,8 +62,18 @@ program
   .action(async () => {
     const config = loadConfig();
     const [{ up }, { createLogger }] = await Promise.all([serverSide.up(), serverSide.logger()]);
-    const running = await up(config, createLogger(config.logLevel));
+    const logger = createLogger(config.logLevel);
+    const running = await up(config, logger);
     untilSignal(running.stop);
+    // A part that stayed down: exit non-zero so systemd or the container runtime restarts the
+    // whole master. The stop is bounded, as the master may hang on the part that is gone.
+    void running.gaveUp.then(async (reason) => {
+      logger.fatal({ reason: reason.message }, 'giving up');
+      console.error(`decnet up: ${reason.message}`);
+      const bounded = new Promise((resolve) => setTimeout(resolve, 30_000));
+      await Promise.race([running.stop().catch(() => undefined), bounded]);
+      process.exit(1);
+    });
   });
 
 for (const [name, description, runApi, runWorker] of [

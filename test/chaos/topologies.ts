@@ -11,7 +11,7 @@ import os from 'node:os';
 import path from 'node:path';
 import type Docker from 'dockerode';
 import { LABELS } from '../../src/domain/compose-render';
-import { isProcessAlive, terminatePid } from '../../src/infra/pid';
+import { isProcessAlive, pidsFileOf, readUpPids, terminatePid } from '../../src/infra/pid';
 import { createTestStack, freePort, type TestStack } from '../support/master';
 import { apiClient, type ApiClient } from '../support/http';
 import { sigkill, spawnDecnet, stop, waitForHttp, type DecnetProcess } from '../support/process';
@@ -38,10 +38,10 @@ function iniFor(stack: TestStack) {
     `[general]\nnet=${stack.lan.subnet}\ngw=${stack.lan.gateway}\ninterface=${stack.lan.parent}\n\n[${prefix}]\nservices=${services.join(',')}\namount=${amount}\n`;
 }
 
-/** The pid a part wrote in its data directory (first line), if that process is alive. */
-async function recordedPid(file: string): Promise<number> {
-  const pid = Number((await fs.readFile(file, 'utf8')).split('\n')[0].trim());
-  if (!pid || !isProcessAlive(pid)) throw new Error(`${file} names no live process (${pid})`);
+/** The pid `decnet up` recorded for one of its parts in `<dataDir>/pids.json`, if that process is alive. */
+async function recordedPid(dataDir: string, part: 'postgres' | 'temporal'): Promise<number> {
+  const pid = (await readUpPids(dataDir))?.[part];
+  if (!pid || !isProcessAlive(pid)) throw new Error(`${pidsFileOf(dataDir)} names no live ${part} process (${pid})`);
   return pid;
 }
 
@@ -56,7 +56,6 @@ export async function embeddedTopology(slot: number): Promise<Topology> {
     DECNET_TEMPORAL_UI_PORT: String(temporalUiPort),
   });
   const dataDir = stack.config.dataDir;
-  const pidFiles = { temporal: path.join(dataDir, 'temporal.pid'), postgres: path.join(dataDir, 'pg', 'postmaster.pid') };
   const logFile = path.join(dataDir, 'up.log');
   let up: DecnetProcess = spawnDecnet(['up'], stack.env, logFile);
   await waitForHttp(`${stack.api}/readyz`, 180_000);
@@ -70,7 +69,7 @@ export async function embeddedTopology(slot: number): Promise<Topology> {
         await sigkill(up);
         up = spawnDecnet(['up'], stack.env, logFile);
       } else if (fault === 'temporal' || fault === 'postgres') {
-        process.kill(await recordedPid(pidFiles[fault]), 'SIGKILL');
+        process.kill(await recordedPid(dataDir, fault), 'SIGKILL');
         // Give the master a moment to notice before asking whether it is ready again.
         await sleep(200);
       } else {
@@ -81,8 +80,9 @@ export async function embeddedTopology(slot: number): Promise<Topology> {
     async stop() {
       await stop(up);
       // Whatever `up` could not stop (it was killed, its children outlived it) is ours to stop.
-      for (const [kind, file] of Object.entries(pidFiles)) {
-        const pid = Number((await fs.readFile(file, 'utf8').catch(() => '')).split('\n')[0]);
+      const recorded = await readUpPids(dataDir);
+      for (const kind of ['temporal', 'postgres'] as const) {
+        const pid = recorded?.[kind];
         if (pid && isProcessAlive(pid)) await terminatePid(pid, kind === 'postgres' ? 'SIGINT' : 'SIGTERM', 10_000);
       }
       await stack.cleanup();

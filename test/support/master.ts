@@ -108,6 +108,11 @@ export async function createTestStack(name: string, slot: number, envOverrides: 
   return stack;
 }
 
+/** An INI's `[general]` section for the stack's LAN, followed by a blank line. */
+export function iniGeneral(lan: TestLan): string {
+  return `[general]\nnet=${lan.subnet}\ngw=${lan.gateway}\ninterface=${lan.parent}\n\n`;
+}
+
 export function requireEnv(name: string): string {
   const value = process.env[name];
   if (!value) throw new Error(`${name} is not set: run the tests through jest's global setup (npm test)`);
