@@ -203,6 +203,10 @@ export class DecnetApiClient implements LifecycleSource {
     return this.parse(LifecycleIdsSchema, await this.request('POST', `/deckies/${encodeURIComponent(name)}/mutate`, body), 'mutate');
   }
 
+  async heal(name: string): Promise<LifecycleIdsAccepted> {
+    return this.parse(LifecycleIdsSchema, await this.request('POST', `/deckies/${encodeURIComponent(name)}/heal`, {}), 'heal');
+  }
+
   /** PUT /deckies/{name}/mutate-interval; null switches mutation off. */
   async setMutateInterval(name: string, interval: number | string | null): Promise<Record<string, unknown>> {
     const answer = await this.request('PUT', `/deckies/${encodeURIComponent(name)}/mutate-interval`, { mutate_interval: interval });

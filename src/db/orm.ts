@@ -1,13 +1,14 @@
 import path from 'node:path';
 import { MikroORM, type Options } from '@mikro-orm/postgresql';
 import { Migrator } from '@mikro-orm/migrations';
+import { Client } from 'pg';
 import { entitySchemas } from '../entities';
 import { Migration20261127000000Initial } from './migrations/Migration20261127000000Initial';
 import { Migration20261127010000MutateEnabled } from './migrations/Migration20261127010000MutateEnabled';
 import { Migration20261128000000Swarm } from './migrations/Migration20261128000000Swarm';
 import { Migration20261129010000CustomServices } from './migrations/Migration20261129010000CustomServices';
-import { Migration20261129210000AutoHeal } from './migrations/Migration20261129210000AutoHeal';
 import { Migration20261129200000ApiTokenRevocation } from './migrations/Migration20261129200000ApiTokenRevocation';
+import { Migration20261129210000AutoHeal } from './migrations/Migration20261129210000AutoHeal';
 
 export function ormOptions(clientUrl: string): Options {
   return {
@@ -21,8 +22,8 @@ export function ormOptions(clientUrl: string): Options {
         { name: 'Migration20261127010000MutateEnabled', class: Migration20261127010000MutateEnabled },
         { name: 'Migration20261128000000Swarm', class: Migration20261128000000Swarm },
         { name: 'Migration20261129010000CustomServices', class: Migration20261129010000CustomServices },
-        { name: 'Migration20261129210000AutoHeal', class: Migration20261129210000AutoHeal },
         { name: 'Migration20261129200000ApiTokenRevocation', class: Migration20261129200000ApiTokenRevocation },
+        { name: 'Migration20261129210000AutoHeal', class: Migration20261129210000AutoHeal },
       ],
       path: path.join(__dirname, 'migrations'),
       transactional: true,
@@ -38,6 +39,21 @@ export async function openOrm(clientUrl: string): Promise<MikroORM> {
   return MikroORM.init(ormOptions(clientUrl));
 }
 
+/** pg_advisory_lock key of the migrator ("decn"). */
+const MIGRATION_LOCK_KEY = 0x6465636e;
+
+/**
+ * Applies the pending migrations, one process at a time: several `decnet api`/`decnet worker`
+ * processes started together on a fresh database would otherwise race to create the same tables.
+ * The lock is held by a session of its own, so it goes away with the session, even on a crash.
+ */
 export async function migrate(orm: MikroORM): Promise<void> {
-  await orm.getMigrator().up();
+  const session = new Client({ connectionString: orm.config.getClientUrl() });
+  await session.connect();
+  try {
+    await session.query('select pg_advisory_lock($1)', [MIGRATION_LOCK_KEY]);
+    await orm.getMigrator().up();
+  } finally {
+    await session.end();
+  }
 }

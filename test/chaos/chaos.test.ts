@@ -58,8 +58,8 @@ const TOPOLOGIES: Array<{ name: string; faults: Fault[]; start: () => Promise<To
 
 for (const topology of TOPOLOGIES) {
   const faults = topology.faults.filter((f) => FAULTS.includes(f));
-  const describeOrSkip = faults.length ? describe : describe.skip;
-  describeOrSkip(`${topology.name}: ${topology.faults.join(', ')} killed mid-operation`, () => {
+  if (faults.length === 0) continue;
+  describe(`${topology.name}: ${topology.faults.join(', ')} killed mid-operation`, () => {
     let running: Topology | undefined;
     beforeAll(async () => {
       running = await topology.start();

@@ -4,10 +4,14 @@
  * it is gone; auto-heal can be switched off per decky and fleet-wide (then only an operator's
  * POST /heal heals); repeated failed heals back off and then stop, and the decky says so.
  */
+import fs from 'node:fs/promises';
+import os from 'node:os';
+import path from 'node:path';
 import { LABELS, ROLES } from '../../src/domain/compose-render';
 import { createTestStack, type TestStack } from '../support/master';
 import { apiClient, waitForTerminal, type ApiClient } from '../support/http';
 import { recordHistories } from '../support/histories';
+import { cliEnvFor, runDecnet } from '../support/process';
 
 let stack: TestStack;
 let api: ApiClient;
@@ -136,4 +140,17 @@ test('a heal that keeps failing backs off, then stops and says why; bad heal req
   expect(row.status).toBe('succeeded');
   const healed = (await api.get('/deckies/h2')).body;
   expect([healed.state, healed.last_error]).toEqual(['running', null]);
+});
+
+test('`decnet heal <name>` heals and waits: exit 0 and an [OK] line; an unknown decky exits non-zero naming it', async () => {
+  const home = await fs.mkdtemp(path.join(os.tmpdir(), 'decnet-heal-cli-'));
+  try {
+    const ok = await runDecnet(['heal', 'h1'], cliEnvFor(stack, home));
+    expect([ok.code, ok.stdout]).toEqual([0, expect.stringMatching(/\[OK\] h1/)]);
+    const missing = await runDecnet(['heal', 'nope'], cliEnvFor(stack, home));
+    expect(missing.code).not.toBe(0);
+    expect(missing.stderr).toContain('decky "nope" does not exist');
+  } finally {
+    await fs.rm(home, { recursive: true, force: true });
+  }
 });

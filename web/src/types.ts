@@ -1,7 +1,7 @@
 /** The API's wire shapes that the UI reads (SPEC §5; src/domain/schemas.ts is the source). */
 
 export type LifecycleStatus = 'pending' | 'running' | 'succeeded' | 'failed';
-export type Operation = 'deploy' | 'mutate' | 'teardown';
+export type Operation = 'deploy' | 'mutate' | 'teardown' | 'heal';
 
 export interface LifecycleStep {
   name: string;
@@ -42,7 +42,10 @@ export interface DeckyView {
   mutate_enabled?: boolean;
   host_uuid: string | null;
   state: 'pending' | 'running' | 'degraded' | 'failed' | 'tearing_down' | 'torn_down';
+  /** Why it is failed or degraded, e.g. "container ssh exited (137)". */
   last_error: string | null;
+  /** Its own auto-heal switch; null follows the fleet's (older masters leave it out). */
+  auto_heal?: boolean | null;
   last_mutated: string | null;
   last_seen: string | null;
   created_at: string;

@@ -1,6 +1,6 @@
 /**
  * The fleet (SPEC §10): every decky with its state, IP, host, services, last mutation and interval;
- * mutate, edit the interval and tear down from its row, each action with its own progress line;
+ * mutate, heal (a degraded or failed one), edit the interval and tear down from its row, each action with its own progress line;
  * a link to the decky's latest workflow in the Temporal Web UI; tear the whole fleet down behind a
  * typed confirmation. Refreshed every 5 s in place, so focus, open editors and progress survive a
  * refresh.
@@ -173,6 +173,8 @@ class FleetRow {
   private decky!: DeckyView;
   private readonly cells: Record<(typeof COLUMNS)[number], HTMLTableCellElement>;
   private readonly mutateButton = h('button', { type: 'button', class: 'button button-small' }, 'Mutate');
+  /** Shown for a degraded or failed decky: its containers brought back to its desired state. */
+  private readonly healButton = h('button', { type: 'button', class: 'button button-small', hidden: true }, 'Heal');
   private readonly intervalButton = h('button', { type: 'button', class: 'button button-small', 'aria-expanded': 'false' }, 'Edit interval');
   private readonly teardownButton = h('button', { type: 'button', class: 'button button-small button-danger' }, 'Tear down');
   private readonly workflow = h('span', { class: 'workflow' });
@@ -188,12 +190,13 @@ class FleetRow {
     this.cells = Object.fromEntries(COLUMNS.map((c) => [c, h('td', { 'data-label': c, class: `col-${c.toLowerCase().replace(/ /g, '-')}` })])) as FleetRow['cells'];
     this.editor = new IntervalEditor(ctx.api, () => this.decky, (res) => this.intervalSaved(res), () => this.closeEditor());
     this.cells.Actions.append(
-      h('div', { class: 'row-actions' }, this.mutateButton, this.intervalButton, this.teardownButton, this.workflow),
+      h('div', { class: 'row-actions' }, this.healButton, this.mutateButton, this.intervalButton, this.teardownButton, this.workflow),
       this.editor.el,
       this.progress,
     );
     this.tr.append(...Object.values(this.cells));
     this.mutateButton.addEventListener('click', () => void this.run('mutate', () => ctx.api.post(`/deckies/${encodeURIComponent(this.decky.name)}/mutate`, {})));
+    this.healButton.addEventListener('click', () => void this.run('heal', () => ctx.api.post(`/deckies/${encodeURIComponent(this.decky.name)}/heal`, {})));
     this.teardownButton.addEventListener('click', () => void this.teardown());
     this.intervalButton.addEventListener('click', () => (this.editor.el.hidden ? this.openEditor() : this.closeEditor()));
   }
@@ -242,6 +245,8 @@ class FleetRow {
     this.busy = busy;
     const gone = this.decky?.state === 'tearing_down' || this.decky?.state === 'torn_down';
     this.mutateButton.disabled = busy || gone;
+    this.healButton.hidden = !(this.decky?.state === 'degraded' || this.decky?.state === 'failed');
+    this.healButton.disabled = busy;
     this.intervalButton.disabled = busy || gone;
     this.teardownButton.disabled = busy || this.decky?.state === 'torn_down';
   }
@@ -257,7 +262,7 @@ class FleetRow {
   }
 
   /** Start an operation and show its own progress line until its lifecycle row is terminal. */
-  private async run(operation: 'mutate' | 'teardown', request: () => Promise<unknown>) {
+  private async run(operation: 'mutate' | 'teardown' | 'heal', request: () => Promise<unknown>) {
     this.closeEditor();
     this.setBusy(true);
     const line = new ProgressLine(`${operation} ${this.decky.name}`);
