@@ -20,6 +20,7 @@ import { seedAdminToken } from './operations/tokens';
 import { reconcileLifecycles } from './operations/reconcile';
 import type { OperationsContext } from './operations/context';
 import { registerSearchAttributes } from './infra/temporal-cli';
+import { SEARCH_ATTRIBUTE_KINDS } from './domain/workflow-ids';
 import { createWorker } from '../worker';
 import { loadOrCreatePki, pkiDir, type SwarmPki } from './swarm/pki';
 import { startHostSweeper, startSwarmServer, type SwarmServer } from './swarm/server';
@@ -56,7 +57,7 @@ export async function startMaster(opts: MasterOptions): Promise<RunningMaster> {
   const seeded = await seedAdminToken(orm.em.fork(), config.adminToken);
 
   const connection = await Connection.connect({ address: opts.temporalAddress });
-  await registerSearchAttributes(connection, config.temporalNamespace, { DeckyName: 'Keyword', HostUuid: 'Keyword', Operation: 'Keyword' });
+  await registerSearchAttributes(connection, config.temporalNamespace, SEARCH_ATTRIBUTE_KINDS);
   const client = new Client({ connection, namespace: config.temporalNamespace });
 
   const bus = new Bus();

@@ -9,7 +9,21 @@ export const SEARCH_ATTRIBUTES = {
   DeckyName: defineSearchAttributeKey('DeckyName', SearchAttributeType.KEYWORD),
   HostUuid: defineSearchAttributeKey('HostUuid', SearchAttributeType.KEYWORD),
   Operation: defineSearchAttributeKey('Operation', SearchAttributeType.KEYWORD),
+  /** How the workflow ended, set at its end: an operator filters `Outcome="failed"` in the Web UI. */
+  Outcome: defineSearchAttributeKey('Outcome', SearchAttributeType.KEYWORD),
 };
+
+/**
+ * Every attribute above as the Temporal operator API registers it (all are keywords): the master
+ * at boot, the tests' dev server, temporal-dev.yml's one-shot and docs/operations.md list these.
+ */
+export const SEARCH_ATTRIBUTE_KINDS = Object.fromEntries(Object.values(SEARCH_ATTRIBUTES).map((key) => [key.name, 'Keyword' as const]));
+
+export type WorkflowOutcome = 'succeeded' | 'failed' | 'cancelled';
+
+export function outcomeSearchAttribute(outcome: WorkflowOutcome) {
+  return [{ key: SEARCH_ATTRIBUTES.Outcome, value: outcome }];
+}
 
 export function deckySearchAttributes(deckyName: string, operation: Operation, hostUuid?: string | null) {
   return [

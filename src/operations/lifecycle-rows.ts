@@ -7,7 +7,15 @@ import { workflowIdFor } from '../domain/workflow-ids';
 /** A new `pending` row, its workflow id fixed now so a restarted master starts the same workflow. */
 export function createPendingLifecycle(
   tx: EntityManager,
-  row: { deckyName: string; operation: Operation; trigger: Trigger; hostUuid?: string | null; now?: Date },
+  row: {
+    deckyName: string;
+    operation: Operation;
+    trigger: Trigger;
+    hostUuid?: string | null;
+    now?: Date;
+    previousServices?: string[];
+    scheduleRun?: string;
+  },
 ): DeckyLifecycle {
   const id = randomUUID();
   const now = row.now ?? new Date();
@@ -22,6 +30,8 @@ export function createPendingLifecycle(
     workflowId: workflowIdFor(row.deckyName, row.operation, id),
     startedAt: now,
     updatedAt: now,
+    previousServices: row.previousServices ?? null,
+    scheduleRun: row.scheduleRun ?? null,
   });
 }
 

@@ -18,7 +18,8 @@ export interface PlannedMutation {
 
 /**
  * In one transaction: lock the decky, refuse while another operation runs on it, record the new
- * services as its desired state and a pending row. Shared by operators and the schedules.
+ * services as its desired state and a pending row. Shared by operators and the schedules; a
+ * Schedule run (`scheduleRun`) that planned before gets its own row back, whatever became of it.
  */
 export async function planMutation(
   em: EntityManager,
@@ -26,10 +27,15 @@ export async function planMutation(
   deckyName: string,
   request: MutateRequest,
   trigger: Trigger,
+  scheduleRun?: string,
 ): Promise<PlannedMutation> {
   try {
     return await em.transactional(async (tx) => {
       const decky = await tx.findOne(Decky, { name: deckyName }, { lockMode: 4 /* PESSIMISTIC_WRITE */ });
+      if (scheduleRun) {
+        const planned = await tx.findOne(DeckyLifecycle, { scheduleRun });
+        if (planned) return { row: planned, previousServices: planned.previousServices ?? [] };
+      }
       if (!decky) throw new NotFoundError(`decky "${deckyName}" does not exist`);
       const inFlight = await findInFlight(tx, deckyName);
       if (inFlight) {
@@ -40,7 +46,7 @@ export async function planMutation(
       const services = request.services ? checkMutationServices(request.services, catalogue, decky.customServices) : pickNewServices(decky, catalogue, Math.random);
       const previousServices = decky.services;
       decky.services = services;
-      const row = createPendingLifecycle(tx, { deckyName, operation: 'mutate', trigger, hostUuid: decky.hostUuid });
+      const row = createPendingLifecycle(tx, { deckyName, operation: 'mutate', trigger, hostUuid: decky.hostUuid, previousServices, ...(scheduleRun ? { scheduleRun } : {}) });
       return { row, previousServices };
     });
   } catch (err) {
@@ -52,7 +58,7 @@ export async function planMutation(
 
 export async function submitMutation(ctx: OperationsContext, deckyName: string, request: MutateRequest, trigger: Trigger): Promise<{ lifecycle_ids: string[] }> {
   const planned = await planMutation(ctx.orm.em.fork(), ctx.catalogue, deckyName, request, trigger);
-  await startLifecycleWorkflow(ctx, planned.row, { previousServices: planned.previousServices }).catch((err) =>
+  await startLifecycleWorkflow(ctx, planned.row).catch((err) =>
     ctx.logger.warn({ err, lifecycle_id: planned.row.id, decky: deckyName }, 'workflow start failed; the reconciler retries it'),
   );
   return { lifecycle_ids: [planned.row.id] };

@@ -1,12 +1,35 @@
 /** Driving one lifecycle row through its steps; shared by every decky workflow. */
-import { ActivityFailure, ApplicationFailure, CancellationScope, isCancellation, patched, workflowInfo } from '@temporalio/workflow';
+import { ActivityFailure, ApplicationFailure, CancellationScope, isCancellation, patched, upsertSearchAttributes, workflowInfo } from '@temporalio/workflow';
 import type { Step } from '../domain/schemas';
-import type { LifecycleOutcome } from '../activities/db';
+import type { LifecycleEnd, LifecycleOutcome } from '../activities/db';
 import type { DeployPlan } from '../activities/db';
+import { outcomeSearchAttribute } from '../domain/workflow-ids';
 import { compose, db, localDb, type DbSteps } from './activities';
 
 /** Runs from before this patch keep their database steps as full activities when they replay. */
 export const LOCAL_DB_STEPS_PATCH = 'local-db-steps';
+
+/**
+ * Runs from before this patch ended `Completed` whatever their row said, without an `Outcome`
+ * search attribute; they replay that way.
+ */
+export const WORKFLOW_OUTCOME_PATCH = 'workflow-outcome';
+
+/**
+ * Temporal's view of how the row ended: the `Outcome` search attribute, and for a failed row a
+ * failed workflow carrying the row's error, so `ExecutionStatus="Failed"` finds it too.
+ */
+export function reportOutcome(end: LifecycleEnd, cause?: unknown): void {
+  upsertSearchAttributes(outcomeSearchAttribute(end.status));
+  if (end.status === 'failed') {
+    throw ApplicationFailure.create({
+      type: 'LifecycleFailed',
+      message: end.error ?? 'the operation failed',
+      nonRetryable: true,
+      ...(cause instanceof Error ? { cause } : {}),
+    });
+  }
+}
 
 export interface DeckyOperationInput {
   lifecycleId: string;
@@ -28,7 +51,8 @@ export type StepRunner = <T>(name: string, fn: () => Promise<T>, detail?: (value
 
 /**
  * Runs the operation's steps with timings (workflow time is deterministic: the time of the workflow
- * task), persisting progress after each step, and always ends the row succeeded or failed.
+ * task), persisting progress after each step, and always ends the row succeeded or failed. Then the
+ * workflow ends as the row did: completed, failed (after the row is written) or cancelled.
  */
 export async function runLifecycle(
   input: DeckyOperationInput,
@@ -36,8 +60,12 @@ export async function runLifecycle(
 ): Promise<void> {
   // Decided once, before the first command of the run, and kept for the whole run.
   const store: DbSteps = patched(LOCAL_DB_STEPS_PATCH) ? localDb : db;
+  const reportsOutcome = patched(WORKFLOW_OUTCOME_PATCH);
   const start = await store.startLifecycle(input.lifecycleId, workflowInfo().runId);
-  if (start.terminal) return;
+  if (start.terminal) {
+    if (reportsOutcome && start.end) reportOutcome(start.end);
+    return;
+  }
   const steps: Step[] = [];
   const step: StepRunner = async <T>(name: string, fn: () => Promise<T>, detail?: (value: T) => string | undefined): Promise<T> => {
     const startedAt = new Date().toISOString();
@@ -52,16 +80,24 @@ export async function runLifecycle(
       throw err;
     }
   };
+  // A missing row (null) cannot happen past startLifecycle; the workflow then reports what it did.
+  let end: LifecycleEnd | null;
+  let failure: unknown;
   try {
     const extra = await body(step, store);
-    await store.finishLifecycle(input.lifecycleId, { ok: true, steps, ...(extra ?? {}) });
+    end = (await store.finishLifecycle(input.lifecycleId, { ok: true, steps, ...(extra ?? {}) })) ?? { status: 'succeeded', error: null };
   } catch (err) {
+    const error = describeFailure(err);
     // Even a cancelled workflow must leave a terminal row behind.
-    await CancellationScope.nonCancellable(() =>
-      store.finishLifecycle(input.lifecycleId, { ok: false, error: describeFailure(err), steps }),
-    );
-    if (isCancellation(err)) throw err;
+    end = await CancellationScope.nonCancellable(() => store.finishLifecycle(input.lifecycleId, { ok: false, error, steps }));
+    if (isCancellation(err)) {
+      if (reportsOutcome) upsertSearchAttributes(outcomeSearchAttribute('cancelled'));
+      throw err;
+    }
+    end ??= { status: 'failed', error };
+    failure = err;
   }
+  if (reportsOutcome) reportOutcome(end, failure);
 }
 
 /**
