@@ -25,6 +25,15 @@ export function outcomeSearchAttribute(outcome: WorkflowOutcome) {
   return [{ key: SEARCH_ATTRIBUTES.Outcome, value: outcome }];
 }
 
+/** How a failed row's error starts when a teardown superseded its operation ("Type: message"). */
+export const CANCELLED_ERROR_PREFIX = 'Cancelled: ';
+
+/** A terminal row's outcome: a failed row that a teardown superseded was cancelled, not broken. */
+export function rowOutcome(row: { status: 'succeeded' | 'failed'; error: string | null }): WorkflowOutcome {
+  if (row.status === 'succeeded') return 'succeeded';
+  return row.error?.startsWith(CANCELLED_ERROR_PREFIX) ? 'cancelled' : 'failed';
+}
+
 export function deckySearchAttributes(deckyName: string, operation: Operation, hostUuid?: string | null) {
   return [
     { key: SEARCH_ATTRIBUTES.DeckyName, value: deckyName },

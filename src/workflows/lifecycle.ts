@@ -1,9 +1,9 @@
 /** Driving one lifecycle row through its steps; shared by every decky workflow. */
-import { ActivityFailure, ApplicationFailure, CancellationScope, isCancellation, patched, upsertSearchAttributes, workflowInfo } from '@temporalio/workflow';
+import { ActivityFailure, ApplicationFailure, CancellationScope, CancelledFailure, isCancellation, patched, upsertSearchAttributes, workflowInfo } from '@temporalio/workflow';
 import type { Step } from '../domain/schemas';
 import type { LifecycleEnd, LifecycleOutcome } from '../activities/db';
 import type { DeployPlan } from '../activities/db';
-import { outcomeSearchAttribute } from '../domain/workflow-ids';
+import { CANCELLED_ERROR_PREFIX, outcomeSearchAttribute, rowOutcome } from '../domain/workflow-ids';
 import { compose, db, localDb, type DbSteps } from './activities';
 
 /** Runs from before this patch keep their database steps as full activities when they replay. */
@@ -16,19 +16,22 @@ export const LOCAL_DB_STEPS_PATCH = 'local-db-steps';
 export const WORKFLOW_OUTCOME_PATCH = 'workflow-outcome';
 
 /**
- * Temporal's view of how the row ended: the `Outcome` search attribute, and for a failed row a
- * failed workflow carrying the row's error, so `ExecutionStatus="Failed"` finds it too.
+ * Temporal's view of how the row ended: the `Outcome` search attribute; for a failed row a failed
+ * workflow carrying the row's error, so `ExecutionStatus="Failed"` finds it too; a cancelled
+ * workflow when a teardown superseded the row and cancelled this run.
  */
-export function reportOutcome(end: LifecycleEnd, cause?: unknown): void {
-  upsertSearchAttributes(outcomeSearchAttribute(end.status));
-  if (end.status === 'failed') {
-    throw ApplicationFailure.create({
-      type: 'LifecycleFailed',
-      message: end.error ?? 'the operation failed',
-      nonRetryable: true,
-      ...(cause instanceof Error ? { cause } : {}),
-    });
-  }
+function reportOutcome(end: LifecycleEnd, cause?: unknown): void {
+  const outcome = rowOutcome(end);
+  upsertSearchAttributes(outcomeSearchAttribute(outcome));
+  if (outcome === 'succeeded') return;
+  if (outcome === 'cancelled' && isCancellation(cause)) throw cause;
+  if (outcome === 'cancelled' && CancellationScope.current().consideredCancelled) throw new CancelledFailure(end.error ?? undefined);
+  throw ApplicationFailure.create({
+    type: 'LifecycleFailed',
+    message: end.error ?? 'the operation failed',
+    nonRetryable: true,
+    ...(cause instanceof Error ? { cause } : {}),
+  });
 }
 
 export interface DeckyOperationInput {
@@ -43,7 +46,7 @@ export function describeFailure(err: unknown): string {
   let cause: unknown = err;
   while (cause instanceof ActivityFailure && cause.cause) cause = cause.cause;
   if (cause instanceof ApplicationFailure) return `${cause.type ?? 'Error'}: ${cause.message}`;
-  if (isCancellation(err)) return 'Cancelled: the operation was cancelled (superseded by a teardown)';
+  if (isCancellation(err)) return `${CANCELLED_ERROR_PREFIX}the operation was cancelled (superseded by a teardown)`;
   return cause instanceof Error ? `${cause.name}: ${cause.message}` : String(cause);
 }
 
@@ -61,7 +64,10 @@ export async function runLifecycle(
   // Decided once, before the first command of the run, and kept for the whole run.
   const store: DbSteps = patched(LOCAL_DB_STEPS_PATCH) ? localDb : db;
   const reportsOutcome = patched(WORKFLOW_OUTCOME_PATCH);
-  const start = await store.startLifecycle(input.lifecycleId, workflowInfo().runId);
+  const begin = () => store.startLifecycle(input.lifecycleId, workflowInfo().runId);
+  // A teardown may cancel this run before its first step: the row (failed as superseded) still
+  // decides how the run ends.
+  const start = reportsOutcome ? await CancellationScope.nonCancellable(begin) : await begin();
   if (start.terminal) {
     if (reportsOutcome && start.end) reportOutcome(start.end);
     return;
@@ -90,10 +96,7 @@ export async function runLifecycle(
     const error = describeFailure(err);
     // Even a cancelled workflow must leave a terminal row behind.
     end = await CancellationScope.nonCancellable(() => store.finishLifecycle(input.lifecycleId, { ok: false, error, steps }));
-    if (isCancellation(err)) {
-      if (reportsOutcome) upsertSearchAttributes(outcomeSearchAttribute('cancelled'));
-      throw err;
-    }
+    if (!reportsOutcome && isCancellation(err)) throw err;
     end ??= { status: 'failed', error };
     failure = err;
   }
