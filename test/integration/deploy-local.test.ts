@@ -49,12 +49,15 @@ async function inspectBase(decky: string) {
   return stack.docker.getContainer(base.Id).inspect();
 }
 
-/** The workflow ids a visibility query finds, once the (eventually consistent) listing shows any. */
+/**
+ * The workflow ids a visibility query finds among this file's (other files share the dev server),
+ * once the eventually consistent listing shows any.
+ */
 async function workflowIdsWhere(query: string): Promise<string[]> {
   const deadline = Date.now() + 10_000;
   for (;;) {
     const ids: string[] = [];
-    for await (const wf of stack.master!.client.workflow.list({ query })) ids.push(wf.workflowId);
+    for await (const wf of stack.master!.client.workflow.list({ query: `${query} AND TaskQueue="${stack.config.taskQueue}"` })) ids.push(wf.workflowId);
     if (ids.length > 0 || Date.now() > deadline) return ids;
     await new Promise((r) => setTimeout(r, 250));
   }
