@@ -88,12 +88,12 @@ export function createDbActivities(orm: MikroORM, bus: Bus, catalogue: Catalogue
      */
     async submitScheduledMutation(deckyName: string, scheduleRun?: string): Promise<ScheduledMutation | null> {
       try {
-        const planned = await planMutation(orm.em.fork(), catalogue, deckyName, {}, 'scheduled', scheduleRun);
+        const row = await planMutation(orm.em.fork(), catalogue, deckyName, {}, 'scheduled', scheduleRun);
         return {
-          lifecycleId: planned.row.id,
-          ...(planned.row.hostUuid ? { hostUuid: planned.row.hostUuid } : {}),
-          workflowId: planned.row.workflowId,
-          previousServices: planned.previousServices,
+          lifecycleId: row.id,
+          ...(row.hostUuid ? { hostUuid: row.hostUuid } : {}),
+          workflowId: row.workflowId,
+          previousServices: row.previousServices ?? [],
         };
       } catch (err) {
         if (err instanceof ConflictError || err instanceof NotFoundError) return null;

@@ -11,15 +11,11 @@ import type { OperationsContext } from './context';
 import { startLifecycleWorkflow } from './workflow-start';
 import { effectiveMutateInterval, syncMutationSchedule } from './schedules';
 
-export interface PlannedMutation {
-  row: DeckyLifecycle;
-  previousServices: string[];
-}
-
 /**
  * In one transaction: lock the decky, refuse while another operation runs on it, record the new
- * services as its desired state and a pending row. Shared by operators and the schedules; a
- * Schedule run (`scheduleRun`) that planned before gets its own row back, whatever became of it.
+ * services as its desired state and a pending row holding the previous ones. Shared by operators
+ * and the schedules; a Schedule run (`scheduleRun`) that planned before gets its own row back,
+ * whatever became of it.
  */
 export async function planMutation(
   em: EntityManager,
@@ -28,13 +24,13 @@ export async function planMutation(
   request: MutateRequest,
   trigger: Trigger,
   scheduleRun?: string,
-): Promise<PlannedMutation> {
+): Promise<DeckyLifecycle> {
   try {
     return await em.transactional(async (tx) => {
       const decky = await tx.findOne(Decky, { name: deckyName }, { lockMode: 4 /* PESSIMISTIC_WRITE */ });
       if (scheduleRun) {
         const planned = await tx.findOne(DeckyLifecycle, { scheduleRun });
-        if (planned) return { row: planned, previousServices: planned.previousServices ?? [] };
+        if (planned) return planned;
       }
       if (!decky) throw new NotFoundError(`decky "${deckyName}" does not exist`);
       const inFlight = await findInFlight(tx, deckyName);
@@ -46,8 +42,7 @@ export async function planMutation(
       const services = request.services ? checkMutationServices(request.services, catalogue, decky.customServices) : pickNewServices(decky, catalogue, Math.random);
       const previousServices = decky.services;
       decky.services = services;
-      const row = createPendingLifecycle(tx, { deckyName, operation: 'mutate', trigger, hostUuid: decky.hostUuid, previousServices, ...(scheduleRun ? { scheduleRun } : {}) });
-      return { row, previousServices };
+      return createPendingLifecycle(tx, { deckyName, operation: 'mutate', trigger, hostUuid: decky.hostUuid, previousServices, ...(scheduleRun ? { scheduleRun } : {}) });
     });
   } catch (err) {
     // Two requests raced past the check: the one-in-flight index decided.
@@ -57,11 +52,11 @@ export async function planMutation(
 }
 
 export async function submitMutation(ctx: OperationsContext, deckyName: string, request: MutateRequest, trigger: Trigger): Promise<{ lifecycle_ids: string[] }> {
-  const planned = await planMutation(ctx.orm.em.fork(), ctx.catalogue, deckyName, request, trigger);
-  await startLifecycleWorkflow(ctx, planned.row).catch((err) =>
-    ctx.logger.warn({ err, lifecycle_id: planned.row.id, decky: deckyName }, 'workflow start failed; the reconciler retries it'),
+  const row = await planMutation(ctx.orm.em.fork(), ctx.catalogue, deckyName, request, trigger);
+  await startLifecycleWorkflow(ctx, row).catch((err) =>
+    ctx.logger.warn({ err, lifecycle_id: row.id, decky: deckyName }, 'workflow start failed; the reconciler retries it'),
   );
-  return { lifecycle_ids: [planned.row.id] };
+  return { lifecycle_ids: [row.id] };
 }
 
 /** PUT mutate-interval: minutes, a duration string, or null to switch mutation off. */
