@@ -22,6 +22,7 @@ import { seedAdminToken } from './operations/tokens';
 import { reconcileLifecycles } from './operations/reconcile';
 import type { OperationsContext } from './operations/context';
 import { registerSearchAttributes } from './infra/temporal-cli';
+import { SEARCH_ATTRIBUTE_KINDS } from './domain/workflow-ids';
 import { createWorker, type WorkerOptions } from '../worker';
 import { loadOrCreatePki, pkiDir, type SwarmPki } from './swarm/pki';
 import { startEnrollmentServer, startHostSweeper, startSwarmServer, type SwarmServer } from './swarm/server';
@@ -64,7 +65,7 @@ export async function startMaster(opts: MasterOptions): Promise<RunningMaster> {
   if (seeded.revoked.length > 0) logger.warn({ revoked_token_ids: seeded.revoked }, 'DECNET_ADMIN_TOKEN changed: the token of its previous value is revoked');
 
   const connection = await Connection.connect({ address: opts.temporalAddress });
-  await registerSearchAttributes(connection, config.temporalNamespace, { DeckyName: 'Keyword', HostUuid: 'Keyword', Operation: 'Keyword' });
+  await registerSearchAttributes(connection, config.temporalNamespace, SEARCH_ATTRIBUTE_KINDS);
   const client = new Client({ connection, namespace: config.temporalNamespace });
 
   const bus = new Bus();

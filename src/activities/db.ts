@@ -13,9 +13,17 @@ import type { Catalogue } from '../domain/catalog';
 import { planMutation } from '../operations/mutate';
 import { ConflictError, NotFoundError } from '../operations/errors';
 
+/** How a row ended, as its workflow reports it to Temporal. */
+export interface LifecycleEnd {
+  status: 'succeeded' | 'failed';
+  error: string | null;
+}
+
 export interface LifecycleStart {
   terminal: boolean;
   deckyName: string;
+  /** Set when the row was already terminal. */
+  end?: LifecycleEnd;
 }
 
 export interface DeployPlan {
@@ -61,7 +69,7 @@ export function createDbActivities(orm: MikroORM, bus: Bus, catalogue: Catalogue
       const em = orm.em.fork();
       const row = await em.findOne(DeckyLifecycle, { id: lifecycleId });
       if (!row) throw ApplicationFailure.nonRetryable(`lifecycle ${lifecycleId} does not exist`, 'UnknownLifecycle');
-      if (row.status === 'succeeded' || row.status === 'failed') return { terminal: true, deckyName: row.deckyName };
+      if (row.status === 'succeeded' || row.status === 'failed') return { terminal: true, deckyName: row.deckyName, end: { status: row.status, error: row.error } };
       row.runId ??= runId;
       const starting = row.status === 'pending';
       if (starting) {
@@ -74,15 +82,18 @@ export function createDbActivities(orm: MikroORM, bus: Bus, catalogue: Catalogue
       return { terminal: false, deckyName: row.deckyName };
     },
 
-    /** A Schedule's run: plan a mutation like an operator's, or skip when the decky is busy or gone. */
-    async submitScheduledMutation(deckyName: string): Promise<ScheduledMutation | null> {
+    /**
+     * A Schedule's run: plan a mutation like an operator's, or skip when the decky is busy or gone.
+     * Keyed by the run (`scheduleRun`), a retry after the commit returns the row it planned.
+     */
+    async submitScheduledMutation(deckyName: string, scheduleRun?: string): Promise<ScheduledMutation | null> {
       try {
-        const planned = await planMutation(orm.em.fork(), catalogue, deckyName, {}, 'scheduled');
+        const row = await planMutation(orm.em.fork(), catalogue, deckyName, {}, 'scheduled', scheduleRun);
         return {
-          lifecycleId: planned.row.id,
-          ...(planned.row.hostUuid ? { hostUuid: planned.row.hostUuid } : {}),
-          workflowId: planned.row.workflowId,
-          previousServices: planned.previousServices,
+          lifecycleId: row.id,
+          ...(row.hostUuid ? { hostUuid: row.hostUuid } : {}),
+          workflowId: row.workflowId,
+          previousServices: row.previousServices ?? [],
         };
       } catch (err) {
         if (err instanceof ConflictError || err instanceof NotFoundError) return null;
@@ -118,12 +129,17 @@ export function createDbActivities(orm: MikroORM, bus: Bus, catalogue: Catalogue
       return { decky: deckyToSpec(decky), network: forced.network, host: { uuid: host.uuid, name: host.name, forcedIpvlan: forced.forcedIpvlan } };
     },
 
-    /** running → succeeded|failed, and the decky's state with it, in one transaction; then the bus. */
-    async finishLifecycle(lifecycleId: string, outcome: LifecycleOutcome): Promise<void> {
+    /**
+     * running → succeeded|failed, and the decky's state with it, in one transaction; then the bus.
+     * Returns how the row ended, which differs from `outcome` when it had ended before (a teardown
+     * failed it as superseded); null when the row does not exist.
+     */
+    async finishLifecycle(lifecycleId: string, outcome: LifecycleOutcome): Promise<LifecycleEnd | null> {
       const em = orm.em.fork();
-      const row = await em.transactional(async (tx) => {
+      const finished = await em.transactional(async (tx): Promise<DeckyLifecycle | LifecycleEnd | null> => {
         const row = await tx.findOne(DeckyLifecycle, { id: lifecycleId }, { lockMode: 4 /* PESSIMISTIC_WRITE */ });
-        if (!row || row.status === 'succeeded' || row.status === 'failed') return undefined; // terminal rows never change
+        if (!row) return null;
+        if (row.status === 'succeeded' || row.status === 'failed') return { status: row.status, error: row.error }; // terminal rows never change
         const now = new Date();
         row.status = outcome.ok ? 'succeeded' : 'failed';
         row.error = outcome.ok ? null : (outcome.error ?? 'failed').slice(0, MAX_ERROR_CHARS);
@@ -139,12 +155,14 @@ export function createDbActivities(orm: MikroORM, bus: Bus, catalogue: Catalogue
         }
         return row;
       });
-      if (!row) return;
+      if (!(finished instanceof DeckyLifecycle)) return finished;
+      const row = finished;
       recordOperationFinished(row); // decnet_operations_total and the duration histogram, once per row
       publishRow(row);
       if (row.operation === 'mutate' && outcome.ok && outcome.mutation) {
         bus.publish(deckyTopic(row.deckyName, 'mutation'), { ...outcome.mutation, trigger: row.trigger, lifecycle_id: row.id });
       }
+      return { status: outcome.ok ? 'succeeded' : 'failed', error: row.error };
     },
   };
 }

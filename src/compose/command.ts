@@ -26,18 +26,27 @@ export interface CommandResult {
   stderr: string;
 }
 
-/** Run a command without a shell; never throws for a non-zero exit (callers classify stderr). */
-export async function run(argv: string[], opts: { signal?: AbortSignal; timeoutMs?: number } = {}): Promise<CommandResult> {
-  try {
-    const { stdout, stderr } = await execFileAsync(argv[0], argv.slice(1), {
-      signal: opts.signal,
-      timeout: opts.timeoutMs ?? 600_000,
-      maxBuffer: 16 * 1024 * 1024,
-    });
-    return { code: 0, stdout, stderr };
-  } catch (err) {
-    const e = err as { code?: number | string; stdout?: string; stderr?: string; message: string };
-    if (typeof e.code !== 'number') throw err; // spawn failure, abort or timeout
-    return { code: e.code, stdout: e.stdout ?? '', stderr: e.stderr || e.message };
-  }
+/** How long a command may run before it is stopped (SIGTERM). */
+export const COMMAND_TIMEOUT_MS = 600_000;
+
+/**
+ * Run a command without a shell; never throws for a non-zero exit (callers classify stderr).
+ * `onSpawn` learns the child's pid as soon as it runs; the command's end waits for it too.
+ */
+export async function run(
+  argv: string[],
+  opts: { signal?: AbortSignal; timeoutMs?: number; onSpawn?: (pid: number) => Promise<void> } = {},
+): Promise<CommandResult> {
+  const running = execFileAsync(argv[0], argv.slice(1), {
+    signal: opts.signal,
+    timeout: opts.timeoutMs ?? COMMAND_TIMEOUT_MS,
+    maxBuffer: 16 * 1024 * 1024,
+  });
+  const pid = running.child.pid;
+  const [result, spawned] = await Promise.allSettled([running, pid !== undefined && opts.onSpawn ? opts.onSpawn(pid) : undefined]);
+  if (spawned.status === 'rejected') throw spawned.reason;
+  if (result.status === 'fulfilled') return { code: 0, stdout: result.value.stdout, stderr: result.value.stderr };
+  const e = result.reason as { code?: number | string; stdout?: string; stderr?: string; message: string };
+  if (typeof e.code !== 'number') throw result.reason; // spawn failure, abort or timeout
+  return { code: e.code, stdout: e.stdout ?? '', stderr: e.stderr || e.message };
 }

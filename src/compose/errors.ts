@@ -21,7 +21,11 @@ export const ipvlanUnsupported = (detail: string) =>
 
 export const invalidCompose = (detail: string) => new RuntimeError('InvalidCompose', `compose rejected the decky's file: ${detail}`, true);
 
-export const ipClash = (detail: string) => new RuntimeError('IpClash', `the decky's IP is already in use on the LAN network: ${detail}`, true);
+/**
+ * Retryable: a compose process left running by a killed worker may hold the address for a moment
+ * (it is creating this very decky); a lasting clash still fails once the activity's retries run out.
+ */
+export const ipClash = (detail: string) => new RuntimeError('IpClash', `the decky's IP is already in use on the LAN network: ${detail}`, false);
 
 export const networkConflict = (detail: string) => new RuntimeError('NetworkConflict', detail, true);
 

@@ -9,8 +9,9 @@ import { LanNetworkSpecSchema, type DeckySpec, type LanNetworkSpec } from '../do
 import type { Catalogue } from '../domain/catalog';
 import { LABELS, ROLES, lanNetworkName, renderComposeYaml, serviceImage } from '../domain/compose-render';
 import type { ObservedContainer, ObservedLan } from '../domain/drift';
-import { composeCommand, run, type CommandResult } from './command';
+import { COMMAND_TIMEOUT_MS, composeCommand, run, type CommandResult } from './command';
 import { UpBatches } from './up-batches';
+import { ComposeProcessFiles } from './process-files';
 import { classifyComposeFailure, ipvlanUnsupported, missingImage, networkConflict, RuntimeError } from './errors';
 
 
@@ -51,13 +52,26 @@ const isNotFound = (err: unknown) => (err as { statusCode?: number }).statusCode
 export class ComposeRuntime {
   readonly networkName: string;
   private readonly upBatches: UpBatches;
+  /** The compose process of each decky, on disk: it may outlive a worker killed with SIGKILL. */
+  private readonly composeProcesses: ComposeProcessFiles;
   /** Deckies deploying together need the network once: concurrent callers share one check. */
   private ensuringNetwork = new Map<string, Promise<string>>();
 
   constructor(private readonly opts: RuntimeOptions) {
     this.networkName = opts.networkName ?? lanNetworkName(opts.project);
+    this.composeProcesses = new ComposeProcessFiles(this.projectDir, COMMAND_TIMEOUT_MS);
     this.upBatches = new UpBatches({
-      runUp: async (files) => run([...(await composeCommand()), '-p', opts.project, ...files.flatMap((f) => ['-f', f]), 'up', '-d', '--no-build']),
+      runUp: async (files) => {
+        const deckies = files.map((f) => path.basename(f, '.yml'));
+        let started: number | undefined;
+        try {
+          return await run([...(await composeCommand()), '-p', opts.project, ...files.flatMap((f) => ['-f', f]), 'up', '-d', '--no-build'], {
+            onSpawn: (pid) => this.composeProcesses.record(deckies, (started = pid)),
+          });
+        } finally {
+          if (started !== undefined) await this.composeProcesses.clear(deckies, started);
+        }
+      },
     });
   }
 
@@ -65,8 +79,13 @@ export class ComposeRuntime {
     return this.opts.project;
   }
 
+  /** The project's compose files, its remembered LAN and its compose processes' pid files. */
+  private get projectDir(): string {
+    return path.join(this.opts.workDir, this.opts.project);
+  }
+
   composeFile(deckyName: string): string {
-    return path.join(this.opts.workDir, this.opts.project, `${deckyName}.yml`);
+    return path.join(this.projectDir, `${deckyName}.yml`);
   }
 
   /** Write the decky's compose file atomically (rename), so a crash never leaves half a file. */
@@ -179,7 +198,7 @@ export class ComposeRuntime {
    * network step, even in a worker restarted in between.
    */
   private get lanFile(): string {
-    return path.join(this.opts.workDir, this.opts.project, 'lan.json');
+    return path.join(this.projectDir, 'lan.json');
   }
 
   private async rememberLan(spec: LanNetworkSpec): Promise<void> {
@@ -235,12 +254,14 @@ export class ComposeRuntime {
    * the same moment): creates what is missing, leaves running containers alone.
    */
   async up(decky: DeckySpec, driver: 'macvlan' | 'ipvlan', signal?: AbortSignal): Promise<string> {
+    // Before the file is rewritten: an earlier attempt's compose process may still be reading it.
+    const waited = await this.composeProcesses.settled(decky.name, signal);
     const file = await this.writeComposeFile(decky);
     const failure = (result: CommandResult) => classifyComposeFailure(result.stderr, driver);
     await this.removeServicesOutsideBase(decky.name);
     try {
       await this.upBatches.up(decky.name, file, { signal, failure });
-      return `compose up ${path.basename(file)}`;
+      return `compose up ${path.basename(file)}${waited ? ` (${waited})` : ''}`;
     } catch (err) {
       // The last teardown on this engine may have removed the LAN network after our network step.
       if (signal?.aborted || (await this.lanNetworkExists())) throw err;
@@ -258,8 +279,10 @@ export class ComposeRuntime {
    * lists the whole project and trips over containers that a parallel teardown just removed.
    */
   async down(deckyName: string): Promise<string> {
-    // A cancelled deploy's compose process may still be creating this decky's containers.
+    // A cancelled deploy's compose process may still be creating this decky's containers, in this
+    // process or left running by a killed one.
     await this.upBatches.settled(deckyName);
+    await this.composeProcesses.settled(deckyName);
     const containers = await this.deckyContainers(deckyName);
     // Services first: they live in the base container's network namespace.
     const ordered = [...containers].sort((a, b) => Number(a.Labels[LABELS.role] === ROLES.base) - Number(b.Labels[LABELS.role] === ROLES.base));

@@ -9,7 +9,30 @@ export const SEARCH_ATTRIBUTES = {
   DeckyName: defineSearchAttributeKey('DeckyName', SearchAttributeType.KEYWORD),
   HostUuid: defineSearchAttributeKey('HostUuid', SearchAttributeType.KEYWORD),
   Operation: defineSearchAttributeKey('Operation', SearchAttributeType.KEYWORD),
+  /** How the workflow ended, set at its end: an operator filters `Outcome="failed"` in the Web UI. */
+  Outcome: defineSearchAttributeKey('Outcome', SearchAttributeType.KEYWORD),
 };
+
+/**
+ * Every attribute above as the Temporal operator API registers it (all are keywords): the master
+ * at boot, the tests' dev server, temporal-dev.yml's one-shot and docs/operations.md list these.
+ */
+export const SEARCH_ATTRIBUTE_KINDS = Object.fromEntries(Object.values(SEARCH_ATTRIBUTES).map((key) => [key.name, 'Keyword' as const]));
+
+export type WorkflowOutcome = 'succeeded' | 'failed' | 'cancelled';
+
+export function outcomeSearchAttribute(outcome: WorkflowOutcome) {
+  return [{ key: SEARCH_ATTRIBUTES.Outcome, value: outcome }];
+}
+
+/** How a failed row's error starts when a teardown superseded its operation ("Type: message"). */
+export const CANCELLED_ERROR_PREFIX = 'Cancelled: ';
+
+/** A terminal row's outcome: a failed row that a teardown superseded was cancelled, not broken. */
+export function rowOutcome(row: { status: 'succeeded' | 'failed'; error: string | null }): WorkflowOutcome {
+  if (row.status === 'succeeded') return 'succeeded';
+  return row.error?.startsWith(CANCELLED_ERROR_PREFIX) ? 'cancelled' : 'failed';
+}
 
 export function deckySearchAttributes(deckyName: string, operation: Operation, hostUuid?: string | null) {
   return [

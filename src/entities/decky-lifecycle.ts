@@ -16,6 +16,10 @@ export class DeckyLifecycle {
   startedAt: Date = new Date();
   updatedAt: Date = new Date();
   completedAt: Date | null = null;
+  /** A mutation's services before it, so whoever starts its workflow (the reconciler too) passes them on. */
+  previousServices: string[] | null = null;
+  /** The Schedule run (its workflow id) that planned a scheduled mutation: one row per run. */
+  scheduleRun: string | null = null;
 }
 
 export const DeckyLifecycleSchema = new EntitySchema<DeckyLifecycle>({
@@ -35,5 +39,7 @@ export const DeckyLifecycleSchema = new EntitySchema<DeckyLifecycle>({
     startedAt: { type: 'Date' },
     updatedAt: { type: 'Date' },
     completedAt: { type: 'Date', nullable: true },
+    previousServices: { type: 'json', nullable: true },
+    scheduleRun: { type: 'string', nullable: true, unique: true },
   },
 });

@@ -8,7 +8,15 @@ import { workflowIdFor } from '../domain/workflow-ids';
 /** A new `pending` row, its workflow id fixed now so a restarted master starts the same workflow. */
 export function createPendingLifecycle(
   tx: EntityManager,
-  row: { deckyName: string; operation: Operation; trigger: Trigger; hostUuid?: string | null; now?: Date },
+  row: {
+    deckyName: string;
+    operation: Operation;
+    trigger: Trigger;
+    hostUuid?: string | null;
+    now?: Date;
+    previousServices?: string[];
+    scheduleRun?: string;
+  },
 ): DeckyLifecycle {
   const id = randomUUID();
   const now = row.now ?? new Date();
@@ -23,6 +31,8 @@ export function createPendingLifecycle(
     workflowId: workflowIdFor(row.deckyName, row.operation, id),
     startedAt: now,
     updatedAt: now,
+    previousServices: row.previousServices ?? null,
+    scheduleRun: row.scheduleRun ?? null,
   });
 }
 
@@ -34,11 +44,20 @@ export function findInFlight(tx: EntityManager, deckyName: string): Promise<Deck
 /**
  * In one transaction: lock the decky and refuse while another operation runs on it (409
  * `operation_in_flight`, 404 for no such decky), then `fn` records the new operation's row.
+ * `existing`, asked first under the lock, returns what an earlier attempt of the same request
+ * recorded (an idempotent retry gets its row back, whatever became of it).
  */
-export async function withIdleDecky<T>(em: EntityManager, deckyName: string, fn: (tx: EntityManager, decky: Decky) => Promise<T> | T): Promise<T> {
+export async function withIdleDecky<T>(
+  em: EntityManager,
+  deckyName: string,
+  fn: (tx: EntityManager, decky: Decky) => Promise<T> | T,
+  opts: { existing?: (tx: EntityManager) => Promise<T | null> } = {},
+): Promise<T> {
   try {
     return await em.transactional(async (tx) => {
       const decky = await tx.findOne(Decky, { name: deckyName }, { lockMode: 4 /* PESSIMISTIC_WRITE */ });
+      const earlier = await opts.existing?.(tx);
+      if (earlier) return earlier;
       if (!decky) throw new NotFoundError(`decky "${deckyName}" does not exist`);
       const inFlight = await findInFlight(tx, deckyName);
       if (inFlight) {

@@ -11,14 +11,11 @@ import type { OperationsContext } from './context';
 import { startLifecycleWorkflow } from './workflow-start';
 import { effectiveMutateInterval, syncMutationSchedule } from './schedules';
 
-export interface PlannedMutation {
-  row: DeckyLifecycle;
-  previousServices: string[];
-}
-
 /**
  * In one transaction: lock the decky, refuse while another operation runs on it, record the new
- * services as its desired state and a pending row. Shared by operators and the schedules.
+ * services as its desired state and a pending row holding the previous ones. Shared by operators
+ * and the schedules; a Schedule run (`scheduleRun`) that planned before gets its own row back,
+ * whatever became of it.
  */
 export async function planMutation(
   em: EntityManager,
@@ -26,22 +23,27 @@ export async function planMutation(
   deckyName: string,
   request: MutateRequest,
   trigger: Trigger,
-): Promise<PlannedMutation> {
-  return withIdleDecky(em, deckyName, (tx, decky) => {
-    const services = request.services ? checkMutationServices(request.services, catalogue, decky.customServices) : pickNewServices(decky, catalogue, Math.random);
-    const previousServices = decky.services;
-    decky.services = services;
-    const row = createPendingLifecycle(tx, { deckyName, operation: 'mutate', trigger, hostUuid: decky.hostUuid });
-    return { row, previousServices };
-  });
+  scheduleRun?: string,
+): Promise<DeckyLifecycle> {
+  return withIdleDecky(
+    em,
+    deckyName,
+    (tx, decky) => {
+      const services = request.services ? checkMutationServices(request.services, catalogue, decky.customServices) : pickNewServices(decky, catalogue, Math.random);
+      const previousServices = decky.services;
+      decky.services = services;
+      return createPendingLifecycle(tx, { deckyName, operation: 'mutate', trigger, hostUuid: decky.hostUuid, previousServices, ...(scheduleRun ? { scheduleRun } : {}) });
+    },
+    { existing: scheduleRun ? (tx) => tx.findOne(DeckyLifecycle, { scheduleRun }) : undefined },
+  );
 }
 
 export async function submitMutation(ctx: OperationsContext, deckyName: string, request: MutateRequest, trigger: Trigger): Promise<{ lifecycle_ids: string[] }> {
-  const planned = await planMutation(ctx.orm.em.fork(), ctx.catalogue, deckyName, request, trigger);
-  await startLifecycleWorkflow(ctx, planned.row, { previousServices: planned.previousServices }).catch((err) =>
-    ctx.logger.warn({ err, lifecycle_id: planned.row.id, decky: deckyName }, 'workflow start failed; the reconciler retries it'),
+  const row = await planMutation(ctx.orm.em.fork(), ctx.catalogue, deckyName, request, trigger);
+  await startLifecycleWorkflow(ctx, row).catch((err) =>
+    ctx.logger.warn({ err, lifecycle_id: row.id, decky: deckyName }, 'workflow start failed; the reconciler retries it'),
   );
-  return { lifecycle_ids: [planned.row.id] };
+  return { lifecycle_ids: [row.id] };
 }
 
 /** PUT mutate-interval: minutes, a duration string, or null to switch mutation off. */

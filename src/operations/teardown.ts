@@ -11,6 +11,7 @@ import type { OperationsContext } from './context';
 import { lockFleet } from './locks';
 import { inStartQueue, startLifecycleWorkflow } from './workflow-start';
 import { createPendingLifecycle } from './lifecycle-rows';
+import { CANCELLED_ERROR_PREFIX } from '../domain/workflow-ids';
 
 export type TeardownScope = { kind: 'decky'; name: string } | { kind: 'fleet'; confirm?: number } | { kind: 'host'; hostUuid: string };
 
@@ -67,7 +68,7 @@ async function planTeardowns(tx: EntityManager, deckies: Decky[], trigger: Trigg
   const now = new Date();
   const superseded = [...inFlight.values()].filter((r) => r.operation !== 'teardown');
   for (const row of superseded) {
-    Object.assign(row, { status: 'failed', error: 'Cancelled: superseded by a teardown of the decky', updatedAt: now, completedAt: now });
+    Object.assign(row, { status: 'failed', error: `${CANCELLED_ERROR_PREFIX}superseded by a teardown of the decky`, updatedAt: now, completedAt: now });
   }
   // The one-in-flight index: superseded rows must leave it before the teardown rows enter, and a
   // flush writes inserts before updates.

@@ -21,11 +21,12 @@ export interface StartContext {
   taskQueue: string;
 }
 
-type LifecycleStartRow = Pick<DeckyLifecycle, 'id' | 'deckyName' | 'operation' | 'workflowId' | 'hostUuid'>;
+type LifecycleStartRow = Pick<DeckyLifecycle, 'id' | 'deckyName' | 'operation' | 'workflowId' | 'hostUuid' | 'previousServices'>;
 
 /**
  * Start (or find) the workflow of a row and record its run id. Starting twice is harmless: the
- * workflow id is the row's, so a second start finds the first run.
+ * workflow id is the row's, so a second start finds the first run. The input comes from the row
+ * alone (plus `extraArgs`), so the reconciler starts the same workflow the submission would have.
  */
 export async function startLifecycleWorkflow(
   ctx: StartContext,
@@ -39,7 +40,15 @@ export async function startLifecycleWorkflow(
       workflowId: row.workflowId,
       // One run per row, ever: a late reconciler must not run a finished operation again.
       workflowIdReusePolicy: WorkflowIdReusePolicy.REJECT_DUPLICATE,
-      args: [{ lifecycleId: row.id, deckyName: row.deckyName, ...(row.hostUuid ? { hostUuid: row.hostUuid } : {}), ...extraArgs }],
+      args: [
+        {
+          lifecycleId: row.id,
+          deckyName: row.deckyName,
+          ...(row.hostUuid ? { hostUuid: row.hostUuid } : {}),
+          ...(row.previousServices ? { previousServices: row.previousServices } : {}),
+          ...extraArgs,
+        },
+      ],
       typedSearchAttributes: deckySearchAttributes(row.deckyName, row.operation, row.hostUuid),
       // A task held by a killed worker (its local database steps run inside one) is handed on after
       // this instead of the default 10 s; longer local steps keep it alive by heartbeating.

@@ -6,6 +6,7 @@ import { randomUUID } from 'node:crypto';
 import { DeckyLifecycle, Decky, DeploymentSettings } from '../../src/entities';
 import { createApiToken } from '../../src/operations/tokens';
 import { workflowIdFor } from '../../src/domain/workflow-ids';
+import { reconcileLifecycles } from '../../src/operations/reconcile';
 import { LABELS, ROLES } from '../../src/domain/compose-render';
 import { createTestStack, freePort, requireEnv, type TestStack } from '../support/master';
 import { createApp, temporalProbe } from '../../src/api/app';
@@ -46,6 +47,20 @@ async function inspectBase(decky: string) {
   const base = (await containersOf(decky)).find((c) => c.Labels[LABELS.role] === ROLES.base);
   if (!base) throw new Error(`no base container for ${decky}`);
   return stack.docker.getContainer(base.Id).inspect();
+}
+
+/**
+ * The workflow ids a visibility query finds among this file's (other files share the dev server),
+ * once the eventually consistent listing shows any.
+ */
+async function workflowIdsWhere(query: string): Promise<string[]> {
+  const deadline = Date.now() + 10_000;
+  for (;;) {
+    const ids: string[] = [];
+    for await (const wf of stack.master!.client.workflow.list({ query: `${query} AND TaskQueue="${stack.config.taskQueue}"` })) ids.push(wf.workflowId);
+    if (ids.length > 0 || Date.now() > deadline) return ids;
+    await new Promise((r) => setTimeout(r, 250));
+  }
 }
 
 async function setDeploymentLimit(limit: number) {
@@ -219,6 +234,20 @@ amount=2
       expect(bad.steps.at(-1)).toMatchObject({ name: 'compose_up', ok: false });
       expect((await api.get('/deckies/bad')).body.state).toBe('failed');
       toRecord.set('deploy-missing-image', bad.workflow_id);
+
+      // Temporal sees it too: the workflow failed with the row's error, its Outcome says so.
+      const { client } = stack.master!;
+      await expect(client.workflow.getHandle(bad.workflow_id).result()).rejects.toMatchObject({
+        cause: { type: 'LifecycleFailed', message: bad.error, nonRetryable: true },
+      });
+      expect(await workflowIdsWhere(`ExecutionStatus="Failed" AND Outcome="failed" AND DeckyName="bad"`)).toEqual([bad.workflow_id]);
+      expect(await workflowIdsWhere(`ExecutionStatus="Completed" AND Outcome="succeeded" AND DeckyName="good"`)).toEqual([good.workflow_id]);
+      // A failed workflow over a terminal row is no stuck operation: the reconciler leaves it alone.
+      const report = await reconcileLifecycles(stack.master!.operations, { graceMs: 0 });
+      expect([...report.started, ...report.failed]).not.toContain(bad.id);
+      const runs: string[] = [];
+      for await (const wf of client.workflow.list({ query: `WorkflowId="${bad.workflow_id}"` })) runs.push(wf.runId);
+      expect(runs).toEqual([bad.run_id]);
     } finally {
       const [repo, t] = [missing.slice(0, missing.lastIndexOf(':')), tag];
       await stack.docker.getImage(keep.Id).tag({ repo, tag: t });

@@ -11,6 +11,7 @@ import { randomUUID } from 'node:crypto';
 import { DeckyLifecycle, DeploymentSettings } from '../../src/entities';
 import { LABELS, ROLES } from '../../src/domain/compose-render';
 import { loadCatalogue } from '../../src/domain/catalog';
+import { SEARCH_ATTRIBUTES } from '../../src/domain/workflow-ids';
 import { ComposeRuntime } from '../../src/compose/runtime';
 import { createApiToken } from '../../src/operations/tokens';
 import { createTestStack, networkExists, requireEnv, type TestStack } from '../support/master';
@@ -172,6 +173,12 @@ describe('decnet teardown --all', () => {
       ['ca', 'failed', 'Cancelled: superseded by a teardown of the decky'],
       ['cb', 'failed', 'Cancelled: superseded by a teardown of the decky'],
     ]);
+    // Temporal says the same: cancelled, not failed, whenever the teardown caught the workflow.
+    for (const row of cancelled) {
+      const handle = stack.master!.client.workflow.getHandle(row.workflow_id);
+      await handle.result().catch(() => undefined);
+      expect([row.decky_name, (await handle.describe()).typedSearchAttributes.get(SEARCH_ATTRIBUTES.Outcome)]).toEqual([row.decky_name, 'cancelled']);
+    }
     await allSucceed(res.body.lifecycle_ids);
     expect(await projectContainers()).toEqual([]);
     expect(await lanExists()).toBe(false);

@@ -6,7 +6,10 @@
 import { ScheduleNotFoundError } from '@temporalio/client';
 import { DeckyLifecycle } from '../../src/entities';
 import { LABELS, ROLES } from '../../src/domain/compose-render';
-import { mutationScheduleId } from '../../src/domain/workflow-ids';
+import { defaultPayloadConverter } from '@temporalio/common';
+import { SEARCH_ATTRIBUTES, mutationScheduleId } from '../../src/domain/workflow-ids';
+import { createDbActivities } from '../../src/activities/db';
+import { reconcileLifecycles } from '../../src/operations/reconcile';
 import type { BusEvent } from '../../src/bus/bus';
 import { createTestStack, type TestStack } from '../support/master';
 import { apiClient, waitForTerminal, type ApiClient } from '../support/http';
@@ -151,6 +154,10 @@ test('triggering the schedule produces a scheduled row that succeeds', async () 
   const parent = await stack.master!.client.workflow.getHandle(done.workflow_id).describe();
   expect(parent.parentExecution?.workflowId).toMatch(/^decky-mut-scheduled-mutation/);
   toRecord.set('scheduled-mutation', String(parent.parentExecution?.workflowId));
+  // Both workflows say how they ended, for the Web UI's `Outcome="…"` filter.
+  const scheduledRun = stack.master!.client.workflow.getHandle(String(parent.parentExecution?.workflowId));
+  expect(await scheduledRun.result()).toBe(`mutated in ${done.workflow_id}`);
+  for (const wf of [parent, await scheduledRun.describe()]) expect(wf.typedSearchAttributes.get(SEARCH_ATTRIBUTES.Outcome)).toBe('succeeded');
 });
 
 test('a paused schedule with a short interval mutates nothing, and resumes when unpaused', async () => {
@@ -165,6 +172,37 @@ test('a paused schedule with a short interval mutates nothing, and resumes when 
   const row = await until('a scheduled row after unpause', async () => (await scheduledRows())[whilePaused], 30_000);
   await schedule().pause('test: done');
   expect((await waitForTerminal(api, [row.id]))[0].status).toBe('succeeded');
+});
+
+test('a scheduled plan retried after its commit gets its own row back, and the reconciler resumes it with its old services', async () => {
+  await until('no operation in flight', async () => ((await stack.master!.orm.em.fork().count(DeckyLifecycle, { deckyName: 'mut', status: { $in: ['pending', 'running'] } })) === 0 ? true : undefined));
+  const { orm, bus, operations } = stack.master!;
+  const before = (await api.get('/deckies/mut')).body.services;
+  const activities = createDbActivities(orm, bus, operations.catalogue);
+  // The same activity twice for one Schedule run, as when the worker died after the commit but
+  // before Temporal heard of it: the retry must find the row, not a busy decky.
+  const scheduleRun = `decky-mut-scheduled-mutation-${new Date().toISOString()}`;
+  const planned = await activities.submitScheduledMutation('mut', scheduleRun);
+  expect(planned).toMatchObject({ previousServices: before });
+  expect(await activities.submitScheduledMutation('mut', scheduleRun)).toEqual(planned);
+  // Another run of the Schedule meanwhile is skipped: the decky is busy with this one.
+  expect(await activities.submitScheduledMutation('mut', `${scheduleRun}-next`)).toBeNull();
+
+  // The plan's run died before starting the workflow: the reconciler starts it from the row alone.
+  const events: BusEvent[] = [];
+  const unsubscribe = bus.subscribe('decky.mut.mutation', (e) => events.push(e));
+  try {
+    const report = await reconcileLifecycles(operations, { graceMs: 0 });
+    expect(report.started).toEqual([planned!.lifecycleId]);
+    const [row] = await waitForTerminal(api, [planned!.lifecycleId]);
+    expect(row).toMatchObject({ status: 'succeeded', trigger: 'scheduled' });
+    const history = await stack.master!.client.workflow.getHandle(planned!.workflowId).fetchHistory();
+    const [input] = history.events![0].workflowExecutionStartedEventAttributes!.input!.payloads!.map((p) => defaultPayloadConverter.fromPayload(p));
+    expect(input).toMatchObject({ lifecycleId: planned!.lifecycleId, previousServices: before });
+  } finally {
+    unsubscribe();
+  }
+  expect(events.map((e) => e.data)).toEqual([expect.objectContaining({ old_services: before, trigger: 'scheduled' })]);
 });
 
 test('teardown deletes the schedule', async () => {

@@ -4,11 +4,11 @@ import { Connection } from '@temporalio/client';
 import { parse } from 'yaml';
 import { startEmbeddedPostgres } from '../../src/infra/embedded-postgres';
 import { findTemporalCli, registerSearchAttributes, startTemporalDevServer } from '../../src/infra/temporal-cli';
+import { SEARCH_ATTRIBUTE_KINDS } from '../../src/domain/workflow-ids';
 import { buildFixtureImages } from './fixture-images';
 import { TEST_DATA_DIR, acquireRunLock, recordService, releaseRunLock, stopRecordedServices } from './started-services';
 
 const REPO_ROOT = path.resolve(__dirname, '../..');
-const SEARCH_ATTRIBUTES = { DeckyName: 'Keyword', HostUuid: 'Keyword', Operation: 'Keyword' } as const;
 
 /**
  * Starts the one PostgreSQL and the one Temporal dev server that every test file shares, builds
@@ -79,7 +79,7 @@ async function setUpTemporal(): Promise<void> {
   }
   const connection = await Connection.connect({ address: process.env.TEMPORAL_ADDRESS });
   try {
-    await registerSearchAttributes(connection, namespace, SEARCH_ATTRIBUTES);
+    await registerSearchAttributes(connection, namespace, SEARCH_ATTRIBUTE_KINDS);
   } finally {
     await connection.close();
   }

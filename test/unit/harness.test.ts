@@ -4,6 +4,7 @@ import { Connection } from '@temporalio/client';
 import Docker from 'dockerode';
 import { Client } from 'pg';
 import { createDatabase } from '../../src/infra/embedded-postgres';
+import { SEARCH_ATTRIBUTES } from '../../src/domain/workflow-ids';
 import { createVethParent, deleteVethParent } from '../support/veth';
 
 const execFileAsync = promisify(execFile);
@@ -36,7 +37,7 @@ describe('test harness', () => {
         namespace: process.env.TEMPORAL_NAMESPACE ?? 'default',
       });
       expect(Object.keys(customAttributes ?? {})).toEqual(
-        expect.arrayContaining(['DeckyName', 'HostUuid', 'Operation']),
+        expect.arrayContaining(Object.keys(SEARCH_ATTRIBUTES)),
       );
     } finally {
       await connection.close();

@@ -6,6 +6,7 @@ import { execFile } from 'node:child_process';
 import path from 'node:path';
 import { promisify } from 'node:util';
 import { parse } from 'yaml';
+import { SEARCH_ATTRIBUTES } from '../../src/domain/workflow-ids';
 
 const execFileAsync = promisify(execFile);
 const FILE = path.resolve(__dirname, '../../temporal-dev.yml');
@@ -46,7 +47,7 @@ test('temporal-dev.yml validates with compose and sets Temporal up on PostgreSQL
 
   // The product's search attributes are registered once the server answers.
   const setup = [services['temporal-setup'].command].flat().join(' ');
-  expect(setup).toContain('for attr in DeckyName HostUuid Operation');
+  expect(setup).toContain(`for attr in ${Object.keys(SEARCH_ATTRIBUTES).join(' ')}; do`);
   expect(setup).toContain('search-attribute create');
   expect(services['temporal-setup'].depends_on.temporal.condition).toBe('service_healthy');
 

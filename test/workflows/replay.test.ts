@@ -28,6 +28,11 @@ test('recorded histories exist for every decky workflow', () => {
       ...['swarm-deploy-succeeded', 'swarm-deploy-master-killed', 'swarm-deploy-agent-unreachable', 'swarm-mutate-succeeded', 'swarm-teardown-succeeded'].map(
         (f) => `${f}@local-db-steps.json`,
       ),
+      // Workflows that end as their row did, with an Outcome (patch 'workflow-outcome').
+      ...['deploy-succeeded', 'deploy-missing-image', 'mutate-succeeded', 'scheduled-mutation', 'teardown-succeeded'].map((f) => `${f}@workflow-outcome.json`),
+      ...['swarm-deploy-succeeded', 'swarm-deploy-master-killed', 'swarm-deploy-agent-unreachable', 'swarm-mutate-succeeded', 'swarm-teardown-succeeded'].map(
+        (f) => `${f}@workflow-outcome.json`,
+      ),
     ]),
   );
 });
