@@ -31,6 +31,8 @@ export interface Config {
   agentResultTimeoutMs: number;
   /** How often a workflow waiting for an agent's result polls GET /jobs/{id} (the lost-callback fallback). */
   agentPollIntervalMs: number;
+  /** DECNET_AGENT_ARTEFACT: the agent artefact served to agent hosts; default dist/agent/decnet-agent.cjs of the checkout. */
+  agentArtefactPath?: string;
 }
 
 function int(env: NodeJS.ProcessEnv, name: string, fallback: number): number {
@@ -72,5 +74,6 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     agentRetryBudgetMs: int(env, 'DECNET_AGENT_RETRY_BUDGET_MS', 120_000),
     agentResultTimeoutMs: int(env, 'DECNET_AGENT_RESULT_TIMEOUT_MS', 15 * 60_000),
     agentPollIntervalMs: int(env, 'DECNET_AGENT_POLL_INTERVAL_MS', 10_000),
+    agentArtefactPath: env.DECNET_AGENT_ARTEFACT ? path.resolve(env.DECNET_AGENT_ARTEFACT) : undefined,
   };
 }

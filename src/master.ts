@@ -24,6 +24,7 @@ import { createWorker } from '../worker';
 import { loadOrCreatePki, pkiDir, type SwarmPki } from './swarm/pki';
 import { startHostSweeper, startSwarmServer, type SwarmServer } from './swarm/server';
 import type { SwarmContext } from './swarm/context';
+import { defaultAgentArtefactPath } from './swarm/agent-artefact';
 
 export interface MasterOptions {
   config: Config;
@@ -126,6 +127,7 @@ export async function startMaster(opts: MasterOptions): Promise<RunningMaster> {
       apiPort: config.apiPort,
       swarmPort: config.swarmPort,
       heartbeatIntervalMs: config.heartbeatIntervalMs,
+      agentArtefactPath: config.agentArtefactPath ?? defaultAgentArtefactPath(),
       logger: logger.child({ component: 'swarm' }),
     };
     const app = createApp({

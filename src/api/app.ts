@@ -9,6 +9,7 @@ import { errorHandler, sendError } from './errors';
 import { rejectNulCharacters } from './input-guards';
 import { metricsHandler, requestObserver } from './observability';
 import { openApiRouter } from './openapi';
+import { agentArtefactRouter } from './routes/agent-artefact';
 import { catalogRouter } from './routes/catalog';
 import { deckiesRouter } from './routes/deckies';
 import { eventsRouter } from './routes/events';
@@ -51,7 +52,7 @@ export function createApp(deps: ApiDeps): express.Express {
   const v1 = express.Router();
   v1.use(healthRouter(deps));
   // The enrollment downloads: the one-shot token in the path is their credential, not a bearer.
-  if (deps.swarm) v1.use('/swarm', swarmBundleRouter(deps.swarm));
+  if (deps.swarm) v1.use('/swarm', swarmBundleRouter(deps.swarm), agentArtefactRouter(deps.swarm));
   v1.use(authenticate(deps.operations.orm));
   v1.use('/deckies', deckiesRouter(deps));
   v1.use('/system', systemRouter(deps));

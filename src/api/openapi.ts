@@ -38,6 +38,7 @@ import { RequestTriggerSchema } from './trigger';
 import { DECOMMISSION_AGENT_TIMEOUT_MS } from '../swarm/hosts';
 import { EventsQuerySchema } from './routes/events';
 import {
+  AGENT_ARTEFACT_FILE,
   EnrollBundleRequestSchema,
   EnrollBundleResponseSchema,
   HostUuidSchema,
@@ -112,6 +113,11 @@ function swarmRoutes(): RouteSpec[] {
   });
   const noSuchHost = { 404: 'No such swarm host' } as const;
   const tokenErrors = { 404: 'No such enrollment token', 410: 'The token expired, or (.tgz) the bundle was already downloaded' } as const;
+  const artefactErrors = {
+    404: 'No such enrollment token',
+    410: 'The token expired, or its host was decommissioned',
+    503: 'PostgreSQL is unreachable, or the agent artefact is not built on the master (`npm run build:agent`)',
+  } as const;
   return [
     {
       method: 'post',
@@ -161,6 +167,32 @@ function swarmRoutes(): RouteSpec[] {
       success: { description: 'The bundle', content: { 'application/gzip': { schema: z.string().meta({ format: 'binary' }) } } },
       errors: [404, 410, 503],
       errorDescriptions: tokenErrors,
+    },
+    {
+      method: 'get',
+      path: `/api/v1/swarm/enroll-bundle/{token}/${AGENT_ARTEFACT_FILE}`,
+      summary: 'The agent artefact, for an enrollment',
+      description: `\`decnet agent\` and everything it needs in one JavaScript file run with \`node\` alone (\`node ${AGENT_ARTEFACT_FILE} agent --config …\`), the master's own build; its version in \`X-Decnet-Agent-Version\`. Served until the token expires. The token is the credential.`,
+      tag: 'swarm',
+      access: 'public',
+      request: { params: TokenParams },
+      status: 200,
+      success: { description: 'The artefact', content: { 'application/javascript': { schema: z.string() } } },
+      errors: [404, 410, 503],
+      errorDescriptions: artefactErrors,
+    },
+    {
+      method: 'get',
+      path: `/api/v1/swarm/enroll-bundle/{token}/${AGENT_ARTEFACT_FILE}.sha256`,
+      summary: "The agent artefact's sha256",
+      description: `\`<sha256>  ${AGENT_ARTEFACT_FILE}\`, as \`sha256sum -c\` reads it. Served until the token expires. The token is the credential.`,
+      tag: 'swarm',
+      access: 'public',
+      request: { params: TokenParams },
+      status: 200,
+      success: { description: 'The sha256 line', content: { 'text/plain': { schema: z.string() } } },
+      errors: [404, 410, 503],
+      errorDescriptions: artefactErrors,
     },
     {
       method: 'get',

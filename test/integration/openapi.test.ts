@@ -55,6 +55,8 @@ const ROUTES: Record<string, string[]> = {
   '/api/v1/swarm/enroll-bundle': ['post'],
   '/api/v1/swarm/enroll-bundle/{token}.sh': ['get'],
   '/api/v1/swarm/enroll-bundle/{token}.tgz': ['get'],
+  '/api/v1/swarm/enroll-bundle/{token}/decnet-agent.cjs': ['get'],
+  '/api/v1/swarm/enroll-bundle/{token}/decnet-agent.cjs.sha256': ['get'],
   '/api/v1/swarm/hosts': ['get'],
   '/api/v1/swarm/hosts/{uuid}': ['delete', 'patch'],
   '/api/v1/swarm/hosts/{uuid}/teardown': ['post'],
@@ -73,6 +75,8 @@ const PUBLIC = new Set([
   // The enrollment token in the path is the credential.
   '/api/v1/swarm/enroll-bundle/{token}.sh',
   '/api/v1/swarm/enroll-bundle/{token}.tgz',
+  '/api/v1/swarm/enroll-bundle/{token}/decnet-agent.cjs',
+  '/api/v1/swarm/enroll-bundle/{token}/decnet-agent.cjs.sha256',
 ]);
 const ADMIN = new Set([
   'post /api/v1/deckies/deploy',
