@@ -8,7 +8,7 @@ import { version } from '../../package.json';
 
 export const DECNET_VERSION: string = version;
 
-/** A version an agent may report: semver, as `npm version` writes it. */
+/** A version an agent may report: semver as `npm version` writes it (no `v`, no build metadata). */
 export const isAgentVersion = (value: string): boolean => semver.valid(value) === value;
 
 /** An agent is outdated when it runs an older version than the master (a newer one is not flagged). */

@@ -263,7 +263,9 @@ describe('an agent host with nothing but node', () => {
     const res = await api.delete(`/swarm/hosts/${hostUuid}`);
     expect(res.status).toBe(200);
     expect(res.body.agent_cleanup).toMatchObject({ reached: true, removed_deckies: ['art-01'] });
-    const code = await Promise.race([proc.exited, new Promise((r) => setTimeout(() => r('still running'), 30_000))]);
+    let timer: NodeJS.Timeout | undefined;
+    const code = await Promise.race([proc.exited, new Promise((r) => (timer = setTimeout(() => r('still running'), 30_000)))]);
+    clearTimeout(timer);
     expect([code, code === 0 ? '' : await agentLog()]).toEqual([0, '']);
     // Only disabled: stopping its own unit would have killed it half-way.
     expect(await systemctlCalls(layout)).toEqual(['disable decnet-agent.service', 'daemon-reload']);
