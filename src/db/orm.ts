@@ -6,7 +6,7 @@ import { Migration20261127000000Initial } from './migrations/Migration2026112700
 import { Migration20261127010000MutateEnabled } from './migrations/Migration20261127010000MutateEnabled';
 import { Migration20261128000000Swarm } from './migrations/Migration20261128000000Swarm';
 import { Migration20261129010000CustomServices } from './migrations/Migration20261129010000CustomServices';
-import { Migration20261129200000AgentVersion } from './migrations/Migration20261129200000AgentVersion';
+import { Migration20261129220000AgentVersion } from './migrations/Migration20261129220000AgentVersion';
 
 export function ormOptions(clientUrl: string): Options {
   return {
@@ -20,7 +20,7 @@ export function ormOptions(clientUrl: string): Options {
         { name: 'Migration20261127010000MutateEnabled', class: Migration20261127010000MutateEnabled },
         { name: 'Migration20261128000000Swarm', class: Migration20261128000000Swarm },
         { name: 'Migration20261129010000CustomServices', class: Migration20261129010000CustomServices },
-        { name: 'Migration20261129200000AgentVersion', class: Migration20261129200000AgentVersion },
+        { name: 'Migration20261129220000AgentVersion', class: Migration20261129220000AgentVersion },
       ],
       path: path.join(__dirname, 'migrations'),
       transactional: true,
