@@ -83,6 +83,7 @@ export async function createWorker(opts: WorkerOptions): Promise<Worker> {
   const logger = opts.logger ?? createLogger(process.env.DECNET_LOG_LEVEL || 'info');
   installRuntimeOnce(logger);
   const connection = await NativeConnection.connect({ address: opts.temporalAddress });
+  // The worker does not own the connection: whoever ends the worker closes it (worker.connection).
   return Worker.create({
     connection,
     namespace: opts.namespace,
@@ -97,5 +98,8 @@ export async function createWorker(opts: WorkerOptions): Promise<Worker> {
     // A killed worker's cached workflows go back to the shared queue after this (default 10 s):
     // the restarted master picks them up sooner.
     stickyQueueScheduleToStartTimeout: '3s',
+  }).catch(async (err: unknown) => {
+    await connection.close();
+    throw err;
   });
 }

@@ -64,7 +64,7 @@ async function main() {
   await docker.getImage(catalogue.imageFor(IMAGELESS_SERVICE)).remove({ force: true }).catch(() => undefined);
   await createVethParent(PARENT);
   await createVethParent(PLAIN_PARENT);
-  const master = await spawnBenchMaster({ dataDir: DATA, databaseUrl: pg.url, temporalAddress: temporal.address, project: PROJECT, apiPort: 18090, swarmPort: 18091 });
+  const master = await spawnBenchMaster({ dataDir: DATA, databaseUrl: pg.url, temporalAddress: temporal.address, project: PROJECT, apiPort: 18090, swarmPort: 18091, enrollPort: 18096 });
   const orm = await openOrm(pg.url);
   const { api } = master;
   const figures: Figure[] = [];

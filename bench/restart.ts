@@ -29,7 +29,7 @@ async function main() {
   const catalogue = loadCatalogue({ registry: BENCH_REGISTRY, tag: BENCH_TAG });
   await buildFixtureImages({ registry: BENCH_REGISTRY, tag: BENCH_TAG, services: [...catalogue.services.keys()] });
   await createVethParent(PARENT);
-  const master = await spawnBenchMaster({ dataDir: DATA, databaseUrl: pg.url, temporalAddress: temporal.address, project: PROJECT, apiPort: API_PORT, swarmPort: 18095 });
+  const master = await spawnBenchMaster({ dataDir: DATA, databaseUrl: pg.url, temporalAddress: temporal.address, project: PROJECT, apiPort: API_PORT, swarmPort: 18095, enrollPort: 18097 });
   const { api } = master;
   const ready: number[] = [];
   const terminal: number[] = [];

@@ -114,6 +114,7 @@ export async function spawnBenchMaster(opts: {
   project: string;
   apiPort: number;
   swarmPort: number;
+  enrollPort: number;
   env?: NodeJS.ProcessEnv;
 }): Promise<BenchMaster> {
   const env: NodeJS.ProcessEnv = {
@@ -128,6 +129,7 @@ export async function spawnBenchMaster(opts: {
     DECNET_API_PORT: String(opts.apiPort),
     DECNET_SWARM_HOST: '127.0.0.1',
     DECNET_SWARM_PORT: String(opts.swarmPort),
+    DECNET_ENROLL_PORT: String(opts.enrollPort),
     DECNET_LOG_LEVEL: 'warn',
     ...opts.env,
   };

@@ -23,9 +23,9 @@ import { LABELS } from '../src/domain/compose-render';
 import { DeploymentSettings } from '../src/entities';
 import { buildFixtureImages } from '../test/support/fixture-images';
 import { createVethParent, deleteVethParent } from '../test/support/veth';
-import { BENCH_REGISTRY, BENCH_TAG, benchDataDir, percentile, printTable, secs, startBenchServices, waitForRows, type Figure } from './support';
+import { BENCH_REGISTRY, BENCH_TAG, BENCH_TOKEN, benchDataDir, percentile, printTable, secs, startBenchServices, waitForRows, type Figure } from './support';
 import { apiClient, type ApiClient } from '../test/support/http';
-import { enrollAgent, masterCreds, startAgent, type TestAgent } from '../test/support/agents';
+import { enrollAgent, masterCreds, startAgent, waitForActive, type TestAgent } from '../test/support/agents';
 import { stop } from '../test/support/process';
 
 const DATA = benchDataDir('.bench-data-swarm');
@@ -79,10 +79,11 @@ async function main() {
     DECNET_IMAGE_REGISTRY: REGISTRY,
     DECNET_IMAGE_TAG: TAG,
     DECNET_COMPOSE_PROJECT: PROJECT,
-    DECNET_ADMIN_TOKEN: 'bench-admin',
+    DECNET_ADMIN_TOKEN: BENCH_TOKEN,
     DECNET_API_PORT: '18092',
     DECNET_SWARM_HOST: '127.0.0.1',
     DECNET_SWARM_PORT: '18093',
+    DECNET_ENROLL_PORT: '18098',
     DECNET_LOG_LEVEL: 'warn',
     DECNET_AGENT_POLL_INTERVAL_MS: '10000',
   };
@@ -90,7 +91,7 @@ async function main() {
   const master = await startMaster({ config, databaseUrl: pg.url, temporalAddress: temporal.address, logger: createLogger('warn', 'bench') });
   await master.orm.em.fork().nativeUpdate(DeploymentSettings, { id: 1 }, { deploymentLimit: 500 });
   const apiBase = `${master.apiUrl}/api/v1`;
-  const api = apiClient(apiBase, 'bench-admin');
+  const api = apiClient(apiBase, BENCH_TOKEN);
   const docker = new Docker();
   const agents: TestAgent[] = [];
   const stack = { api: apiBase, env, config };
@@ -105,6 +106,7 @@ async function main() {
         env: { DECNET_LAN_NETWORK: LAN, DECNET_LOG_LEVEL: 'warn' },
       });
       await startAgent(agent, creds);
+      await waitForActive(api, agent);
       agents.push(agent);
     }
     console.log('decnet-deployer bench/swarm');

@@ -1,5 +1,6 @@
 /** Every setting is an environment variable (SPEC §15); this is the one place that reads them. */
 import path from 'node:path';
+import type { HealPolicy } from './domain/heal';
 
 export interface Config {
   dataDir: string;
@@ -19,10 +20,16 @@ export interface Config {
   imageTag: string;
   composeProject: string;
   reconcileIntervalMs: number;
+  /** `decnet up`: how long an embedded part that exited may stay down, restarts included, before `up` exits non-zero. */
+  embeddedRestartLimitMs: number;
   logLevel: string;
   /** The master's TLS-only listener for agents (SPEC §8). */
   swarmHost: string;
   swarmPort: number;
+  /** The master's HTTPS listener for enrollment downloads (on swarmHost; the master's certificate, pinned by the printed command). */
+  enrollPort: number;
+  /** DECNET_ENROLL_PLAIN_HTTP: the downloads also on the API port over plain HTTP, and the printed command uses that (opt-in, unprotected). */
+  enrollPlainHttp: boolean;
   /** How often agents heartbeat; a host silent for 3 intervals becomes `unreachable`. */
   heartbeatIntervalMs: number;
   /** Swarm dispatch: how long an unreachable agent is retried before the operation fails. */
@@ -31,16 +38,46 @@ export interface Config {
   agentResultTimeoutMs: number;
   /** How often a workflow waiting for an agent's result polls GET /jobs/{id} (the lost-callback fallback). */
   agentPollIntervalMs: number;
+  /** The period of the full drift comparison; Docker's event stream triggers one sooner. */
+  driftIntervalMs: number;
+  /** Auto-heal: failed heals in a row before it gives up, and the first back-off (it doubles, up to 10 min). */
+  healPolicy: HealPolicy;
+  /** GET /events: open streams per API token; unset, the API's default. */
+  sseMaxStreamsPerToken?: number;
+  /** GET /events: unsent bytes a stream may hold before its client counts as too slow; unset, the API's default. */
+  sseMaxBufferedBytes?: number;
   /** DECNET_AGENT_ARTEFACT: the agent artefact served to agent hosts; default dist/agent/decnet-agent.cjs of the checkout. */
   agentArtefactPath?: string;
 }
 
-function int(env: NodeJS.ProcessEnv, name: string, fallback: number): number {
+/** DECNET_ADMIN_TOKEN is a long-lived admin credential: short ones are refused (`decnet token create` makes 35 characters). */
+export const ADMIN_TOKEN_MIN_LENGTH = 24;
+
+function adminToken(env: NodeJS.ProcessEnv): string | undefined {
+  const token = env.DECNET_ADMIN_TOKEN || undefined;
+  if (token !== undefined && token.length < ADMIN_TOKEN_MIN_LENGTH) {
+    throw new Error(
+      `DECNET_ADMIN_TOKEN must be at least ${ADMIN_TOKEN_MIN_LENGTH} characters (it has ${token.length}); generate one with \`openssl rand -base64 32\``,
+    );
+  }
+  return token;
+}
+
+function int(env: NodeJS.ProcessEnv, name: string, fallback: number): number;
+function int(env: NodeJS.ProcessEnv, name: string, fallback?: number): number | undefined;
+function int(env: NodeJS.ProcessEnv, name: string, fallback?: number): number | undefined {
   const raw = env[name];
   if (raw === undefined || raw === '') return fallback;
   const value = Number(raw);
   if (!Number.isInteger(value) || value <= 0) throw new Error(`${name} must be a positive integer, got "${raw}"`);
   return value;
+}
+
+function flag(env: NodeJS.ProcessEnv, name: string): boolean {
+  const raw = (env[name] ?? '').trim().toLowerCase();
+  if (raw === '' || raw === '0' || raw === 'false') return false;
+  if (raw === '1' || raw === 'true') return true;
+  throw new Error(`${name} must be 1 or 0 (true or false), got "${env[name]}"`);
 }
 
 export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
@@ -52,7 +89,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     dataDir: path.resolve(env.DECNET_DATA_DIR || '.decnet'),
     apiHost: env.DECNET_API_HOST || '127.0.0.1',
     apiPort: int(env, 'DECNET_API_PORT', 8080),
-    adminToken: env.DECNET_ADMIN_TOKEN || undefined,
+    adminToken: adminToken(env),
     databaseUrl: env.DATABASE_URL || undefined,
     pgPort: int(env, 'DECNET_PG_PORT', 54329),
     temporalAddress: env.TEMPORAL_ADDRESS || undefined,
@@ -67,13 +104,24 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     imageTag: env.DECNET_IMAGE_TAG || 'latest',
     composeProject,
     reconcileIntervalMs: int(env, 'DECNET_RECONCILE_INTERVAL_MS', 30_000),
+    embeddedRestartLimitMs: int(env, 'DECNET_EMBEDDED_RESTART_LIMIT_MS', 120_000),
     logLevel: env.DECNET_LOG_LEVEL || 'info',
     swarmHost: env.DECNET_SWARM_HOST || '0.0.0.0',
     swarmPort: int(env, 'DECNET_SWARM_PORT', 8770),
+    enrollPort: int(env, 'DECNET_ENROLL_PORT', 8771),
+    enrollPlainHttp: flag(env, 'DECNET_ENROLL_PLAIN_HTTP'),
     heartbeatIntervalMs: int(env, 'DECNET_HEARTBEAT_INTERVAL_MS', 30_000),
     agentRetryBudgetMs: int(env, 'DECNET_AGENT_RETRY_BUDGET_MS', 120_000),
     agentResultTimeoutMs: int(env, 'DECNET_AGENT_RESULT_TIMEOUT_MS', 15 * 60_000),
     agentPollIntervalMs: int(env, 'DECNET_AGENT_POLL_INTERVAL_MS', 10_000),
+    driftIntervalMs: int(env, 'DECNET_DRIFT_INTERVAL_MS', 30_000),
+    healPolicy: {
+      maxAttempts: int(env, 'DECNET_HEAL_MAX_ATTEMPTS', 5),
+      backoffMs: int(env, 'DECNET_HEAL_BACKOFF_MS', 10_000),
+      maxBackoffMs: 10 * 60_000,
+    },
+    sseMaxStreamsPerToken: int(env, 'DECNET_SSE_MAX_STREAMS_PER_TOKEN'),
+    sseMaxBufferedBytes: int(env, 'DECNET_SSE_MAX_BUFFERED_BYTES'),
     agentArtefactPath: env.DECNET_AGENT_ARTEFACT ? path.resolve(env.DECNET_AGENT_ARTEFACT) : undefined,
   };
 }

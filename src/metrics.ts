@@ -3,12 +3,12 @@
  * the worker's figures when both run in one process (`decnet up`).
  */
 import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
-import type { LifecycleStatus, Operation } from './domain/schemas';
+import { DeckyStateSchema, OperationSchema, type LifecycleStatus, type Operation } from './domain/schemas';
 
 export const registry = new Registry();
 collectDefaultMetrics({ register: registry });
 
-const OPERATIONS: Operation[] = ['deploy', 'mutate', 'teardown'];
+const OPERATIONS: readonly Operation[] = OperationSchema.options;
 const OUTCOMES = ['succeeded', 'failed'] as const;
 
 export const operationsTotal = new Counter({
@@ -41,6 +41,14 @@ export const httpRequestDuration = new Histogram({
   registers: [registry],
 });
 
+export const embeddedRestarts = new Counter({
+  name: 'decnet_embedded_restarts_total',
+  help: 'Restarts by `decnet up` of an embedded part that exited (postgres, temporal), by component',
+  labelNames: ['component'] as const,
+  registers: [registry],
+});
+for (const component of ['postgres', 'temporal']) embeddedRestarts.labels(component).inc(0);
+
 /** The product's queue depth: lifecycle rows not yet terminal, refreshed from PostgreSQL at each scrape. */
 export const lifecyclesInFlight = new Gauge({
   name: 'decnet_lifecycles_in_flight',
@@ -53,6 +61,20 @@ export const lifecyclesInFlight = new Gauge({
 export function setLifecyclesInFlight(rows: { operation: string; status: string; count: number | string }[]): void {
   for (const operation of OPERATIONS) for (const status of ['pending', 'running']) lifecyclesInFlight.labels(operation, status).set(0);
   for (const row of rows) lifecyclesInFlight.labels(row.operation, row.status).set(Number(row.count));
+}
+
+/** The fleet by decky state, refreshed from PostgreSQL at each scrape (drift makes deckies `degraded`). */
+export const deckiesByState = new Gauge({
+  name: 'decnet_deckies',
+  help: 'Deckies by state (read from PostgreSQL when scraped)',
+  labelNames: ['state'] as const,
+  registers: [registry],
+});
+
+/** Sets the decky-state gauge from `select state, count(*)` rows; absent states are 0. */
+export function setDeckiesByState(rows: { state: string; count: number | string }[]): void {
+  for (const state of DeckyStateSchema.options) deckiesByState.labels(state).set(0);
+  for (const row of rows) deckiesByState.labels(row.state).set(Number(row.count));
 }
 
 // Every operation × outcome series exists from the start at 0, so rate() and increase() see the first event.

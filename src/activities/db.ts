@@ -134,7 +134,8 @@ export function createDbActivities(orm: MikroORM, bus: Bus, catalogue: Catalogue
         if (decky) {
           if (row.operation === 'teardown' && outcome.ok) tx.remove(decky); // frees the name and the IP
           else if (outcome.ok) Object.assign(decky, { state: 'running', lastError: null, lastSeen: now, ...(row.operation === 'mutate' ? { lastMutated: now } : {}) });
-          else Object.assign(decky, { state: 'failed', lastError: row.error });
+          // A failed heal leaves the decky degraded (it may still partly run), not failed.
+          else Object.assign(decky, { state: row.operation === 'heal' ? 'degraded' : 'failed', lastError: row.error });
         }
         return row;
       });

@@ -7,10 +7,11 @@ import { Context } from '@temporalio/activity';
 import { ApplicationFailure, CancelledFailure } from '@temporalio/common';
 import type { ActivityInterceptorsFactory } from '@temporalio/worker';
 import type { Logger } from 'pino';
+import { OperationSchema } from '../domain/schemas';
 import { activityRetries } from '../metrics';
 
 /** `decky-<name>-<operation>-<lifecycle id>` (src/domain/workflow-ids.ts). */
-const DECKY_WORKFLOW_ID = /^decky-([a-z0-9][a-z0-9-]*)-(deploy|mutate|teardown)-([0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12})$/;
+const DECKY_WORKFLOW_ID = new RegExp(`^decky-([a-z0-9][a-z0-9-]*)-(${OperationSchema.options.join('|')})-([0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12})$`);
 const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/;
 
 export interface ActivityLogFields {

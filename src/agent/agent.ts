@@ -20,11 +20,18 @@ import { ComposeRuntime } from '../compose/runtime';
 import { RuntimeError } from '../compose/errors';
 import { loadCatalogue } from '../domain/catalog';
 import { DeckyNameSchema, DeckySpecSchema, LanNetworkSpecSchema, type DeckySpec, type LanNetworkSpec } from '../domain/schemas';
-import { AgentDecommissionRequestSchema, type AgentDecommissionResponse, type AgentIni } from '../domain/swarm-schemas';
+import {
+  AgentDecommissionRequestSchema,
+  type AgentDecommissionResponse,
+  type AgentDeckyResult,
+  type AgentIni,
+  type AgentJobAccepted,
+  type AgentJobKind,
+} from '../domain/swarm-schemas';
 import { DECNET_VERSION } from '../domain/version';
 import { parseAgentIni } from '../swarm/bundle';
 import { fingerprintOfDer } from '../swarm/pki';
-import { JobIdSchema, JobStore, publicJob, type AgentJob, type DeckyResult, type JobKind } from './jobs';
+import { JobIdSchema, JobStore, publicJob, type AgentJob } from './jobs';
 import { MasterReporter } from './reporter';
 
 const JobBase = { job_id: JobIdSchema, lifecycle_id: z.uuid().optional() };
@@ -138,7 +145,7 @@ export async function startAgent(settings: AgentSettings, logger: pino.Logger): 
   async function runJob(job: AgentJob): Promise<void> {
     await store.update(job, { status: 'running' });
     logger.info({ job_id: job.job_id, kind: job.kind }, 'job running');
-    let results: DeckyResult[];
+    let results: AgentDeckyResult[];
     try {
       if (decommissioned) results = [{ decky: '*', ok: false, error: `the agent was decommissioned at ${decommissioned.decommissioned_at}; it runs no more jobs` }];
       else if (job.kind === 'deploy') results = await runDeploy(job, job.request as DeployRequest);
@@ -164,7 +171,7 @@ export async function startAgent(settings: AgentSettings, logger: pino.Logger): 
     return spec;
   }
 
-  async function deployOne(decky: DeckySpec, driver: 'macvlan' | 'ipvlan'): Promise<DeckyResult> {
+  async function deployOne(decky: DeckySpec, driver: 'macvlan' | 'ipvlan'): Promise<AgentDeckyResult> {
     try {
       await runtime.checkImages(decky);
       await runtime.up(decky, driver);
@@ -184,19 +191,19 @@ export async function startAgent(settings: AgentSettings, logger: pino.Logger): 
     }
   }
 
-  async function runDeploy(job: AgentJob, req: DeployRequest): Promise<DeckyResult[]> {
+  async function runDeploy(job: AgentJob, req: DeployRequest): Promise<AgentDeckyResult[]> {
     const network = await networkFor(job, req.config.network);
     try {
       await runtime.ensureLanNetwork(network);
     } catch (err) {
       return req.config.deckies.map((d) => ({ decky: d.name, ok: false, error: describeError(err) }));
     }
-    const results: DeckyResult[] = [];
+    const results: AgentDeckyResult[] = [];
     for (const decky of req.config.deckies) results.push(await deployOne(decky, network.driver));
     return results;
   }
 
-  async function runMutate(job: AgentJob, req: MutateRequest): Promise<DeckyResult[]> {
+  async function runMutate(job: AgentJob, req: MutateRequest): Promise<AgentDeckyResult[]> {
     const decky = req.services ? { ...req.decky, services: req.services } : req.decky;
     let driver: 'macvlan' | 'ipvlan' = ipvlanHost ? 'ipvlan' : 'macvlan';
     if (req.network) {
@@ -215,13 +222,13 @@ export async function startAgent(settings: AgentSettings, logger: pino.Logger): 
     return [await deployOne(decky, driver)];
   }
 
-  async function runTeardown(req: TeardownRequest): Promise<DeckyResult[]> {
+  async function runTeardown(req: TeardownRequest): Promise<AgentDeckyResult[]> {
     return (await removeDeckies(req.decky ? [req.decky] : undefined)).results;
   }
 
   /** Remove the named deckies (all of this project's without names); the last one gone takes the LAN network along. */
-  async function removeDeckies(names?: string[]): Promise<{ results: DeckyResult[]; network: string }> {
-    const results: DeckyResult[] = [];
+  async function removeDeckies(names?: string[]): Promise<{ results: AgentDeckyResult[]; network: string }> {
+    const results: AgentDeckyResult[] = [];
     for (const name of names ?? (await runtime.projectDeckies()).map((d) => d.name)) {
       try {
         await runtime.down(name);
@@ -285,7 +292,7 @@ export async function startAgent(settings: AgentSettings, logger: pino.Logger): 
   app.get('/status', async (_req, res) => {
     res.json({ host_uuid: settings.ini.agent['host-uuid'], project: settings.project, ipvlan: ipvlanHost, deckies: await runtime.projectDeckies() });
   });
-  const submit = (kind: JobKind, schema: z.ZodType<{ job_id: string; lifecycle_id?: string }>) =>
+  const submit = (kind: AgentJobKind, schema: z.ZodType<{ job_id: string; lifecycle_id?: string }>) =>
     app.post(`/${kind}`, async (req, res) => {
       if (decommissioned) {
         return sendError(res, 410, 'agent_decommissioned', `this agent was decommissioned at ${decommissioned.decommissioned_at} and takes no more jobs; enroll the host again to use it`);
@@ -293,7 +300,8 @@ export async function startAgent(settings: AgentSettings, logger: pino.Logger): 
       const body = schema.parse(req.body ?? {});
       const { job, created } = await store.create({ job_id: body.job_id, kind, lifecycle_id: body.lifecycle_id, request: body });
       if (created) enqueue(job);
-      res.status(202).json({ job_id: job.job_id, status: job.status, kind: job.kind });
+      const accepted: AgentJobAccepted = { job_id: job.job_id, status: job.status, kind: job.kind };
+      res.status(202).json(accepted);
     });
   submit('deploy', DeployJobRequestSchema);
   submit('mutate', MutateJobRequestSchema);

@@ -7,27 +7,17 @@ import { randomBytes } from 'node:crypto';
 import fs from 'node:fs/promises';
 import path from 'node:path';
 import { z } from 'zod';
-
-export const JobKindSchema = z.enum(['deploy', 'mutate', 'teardown']);
-export type JobKind = z.infer<typeof JobKindSchema>;
-export const JobStatusSchema = z.enum(['pending', 'running', 'succeeded', 'failed']);
-export type JobStatus = z.infer<typeof JobStatusSchema>;
+import type { AgentDeckyResult, AgentJobKind, AgentJobStatus, AgentJobView } from '../domain/swarm-schemas';
 
 /** Job ids become file names: plain characters only. */
 export const JobIdSchema = z.string().regex(/^[A-Za-z0-9][A-Za-z0-9_.:-]{0,199}$/, 'must be 1–200 letters, digits, "_", ".", ":" or "-", starting with a letter or digit');
 
-export interface DeckyResult {
-  decky: string;
-  ok: boolean;
-  error?: string;
-}
-
 export interface AgentJob {
   job_id: string;
-  kind: JobKind;
+  kind: AgentJobKind;
   lifecycle_id?: string;
-  status: JobStatus;
-  results: DeckyResult[];
+  status: AgentJobStatus;
+  results: AgentDeckyResult[];
   /** What the agent decided on its own, e.g. "network driver macvlan forced to ipvlan (ipvlan=true in decnet.ini)". */
   notes: string[];
   created_at: string;
@@ -38,8 +28,8 @@ export interface AgentJob {
   report: 'none' | 'unacknowledged' | 'acknowledged';
 }
 
-/** What GET /jobs/{id} and the 202s show. */
-export function publicJob(job: AgentJob) {
+/** What GET /jobs/{id} shows, as the master parses it (AgentJobViewSchema). */
+export function publicJob(job: AgentJob): AgentJobView {
   return {
     job_id: job.job_id,
     kind: job.kind,

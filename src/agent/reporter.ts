@@ -9,9 +9,10 @@ import https from 'node:https';
 import type { PeerCertificate } from 'node:tls';
 import type pino from 'pino';
 import type { DeckyRuntimeState } from '../compose/runtime';
-import type { HeartbeatRequest } from '../domain/swarm-schemas';
+import { HeartbeatResponseSchema, type HeartbeatRequest } from '../domain/swarm-schemas';
 import { DECNET_VERSION } from '../domain/version';
 import { fingerprintOfDer } from '../swarm/pki';
+import { readReply } from '../swarm/reply';
 import type { JobStore } from './jobs';
 import type { AgentSettings } from './agent';
 
@@ -99,7 +100,7 @@ export class MasterReporter {
     });
   }
 
-  /** POST to the master's heartbeat, naming this host and its version; resolves only on 200 `{ack: true}`. */
+  /** POST to the master's heartbeat, naming this host and its version; resolves only on 200 `{ack: true}` (HeartbeatResponseSchema), read up to the reply cap. */
   private post(body: Pick<HeartbeatRequest, 'status' | 'results'>): Promise<void> {
     const { ini, certPem, keyPem, caPem } = this.settings;
     const pinned = ini.agent['master-fingerprint'];
@@ -124,23 +125,23 @@ export class MasterReporter {
             fingerprintOfDer(cert.raw) === pinned ? undefined : new Error(`the master's certificate does not match master-fingerprint ${pinned}`),
         },
         (res) => {
-          let text = '';
-          res.on('data', (c) => (text += c));
-          res.on('end', () => {
-            let ack = false;
-            try {
-              ack = (JSON.parse(text) as { ack?: unknown }).ack === true;
-            } catch {
-              /* not JSON */
-            }
-            if (res.statusCode === 200 && ack) resolve();
+          readReply(res, res.headers['content-length']).then((text) => {
+            if (res.statusCode === 200 && HeartbeatResponseSchema.safeParse(parseJson(text)).success) resolve();
             else reject(new Error(`master answered ${res.statusCode}: ${text.slice(0, 300)}`));
-          });
+          }, (err: Error) => reject(new Error(`master answered ${res.statusCode} with ${err.message}`)));
         },
       );
       req.on('timeout', () => req.destroy(new Error('timeout talking to the master')));
       req.on('error', reject);
       req.end(payload);
     });
+  }
+}
+
+function parseJson(text: string): unknown {
+  try {
+    return JSON.parse(text);
+  } catch {
+    return undefined;
   }
 }

@@ -6,16 +6,17 @@ import type { OperationsContext } from '../operations/context';
 import { UnavailableError } from '../operations/errors';
 import { authenticate } from './auth';
 import { errorHandler, sendError } from './errors';
-import { rejectNulCharacters } from './input-guards';
+import { refuseDeepJson, rejectNulCharacters } from './input-guards';
 import { metricsHandler, requestObserver } from './observability';
 import { openApiRouter } from './openapi';
 import { agentArtefactRouter } from './routes/agent-artefact';
 import { catalogRouter } from './routes/catalog';
 import { deckiesRouter } from './routes/deckies';
-import { eventsRouter } from './routes/events';
+import { eventsRouter, type EventStreamLimits } from './routes/events';
 import { healthRouter } from './routes/health';
 import { swarmBundleRouter, swarmRouter } from './routes/swarm';
 import { systemRouter } from './routes/system';
+import { tokensRouter } from './routes/tokens';
 import type { SwarmContext } from '../swarm/context';
 import { webUiRouter } from './web';
 
@@ -28,6 +29,8 @@ export interface ApiDeps {
   ensureTemporalReachable(): Promise<void>;
   /** Where the Temporal Web UI is, for the web UI's links to workflows (GET /catalog). */
   temporalUi?: { url: string; namespace: string };
+  /** GET /events bounds; each one unset takes its default (DEFAULT_EVENT_STREAM_LIMITS). */
+  eventStreams?: Partial<EventStreamLimits>;
   /** Enrollment and swarm hosts (/swarm); without it those routes are not served. */
   swarm?: SwarmContext;
 }
@@ -46,18 +49,21 @@ export function createApp(deps: ApiDeps): express.Express {
   // No auth: Prometheus, the OpenAPI document and its browsable page (SPEC §5).
   app.get('/metrics', metricsHandler(deps.operations.orm, deps.logger));
   app.use(openApiRouter());
-  app.use(express.json({ limit: '1mb' }));
+  // Before authentication: a body too deep to walk is refused before JSON.parse builds it.
+  app.use(express.json({ limit: '1mb', verify: refuseDeepJson }));
   app.use(rejectNulCharacters);
 
   const v1 = express.Router();
   v1.use(healthRouter(deps));
-  // The enrollment downloads: the one-shot token in the path is their credential, not a bearer.
-  if (deps.swarm) v1.use('/swarm', swarmBundleRouter(deps.swarm), agentArtefactRouter(deps.swarm));
+  // The enrollment downloads over plain HTTP, only when the operator opted in (they are served
+  // over HTTPS on the enrollment port): the one-shot token in the path is their credential.
+  if (deps.swarm?.plainHttpEnrollment) v1.use('/swarm', swarmBundleRouter(deps.swarm, 'http'), agentArtefactRouter(deps.swarm));
   v1.use(authenticate(deps.operations.orm));
   v1.use('/deckies', deckiesRouter(deps));
   v1.use('/system', systemRouter(deps));
   v1.use('/events', eventsRouter(deps));
   v1.use('/catalog', catalogRouter(deps));
+  v1.use('/tokens', tokensRouter(deps));
   if (deps.swarm) v1.use('/swarm', swarmRouter(deps.swarm, deps));
   app.use('/api/v1', v1);
   app.use(healthRouter(deps));

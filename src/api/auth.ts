@@ -1,8 +1,8 @@
-/** Bearer-token authentication; `admin` may change things, `viewer` may read. */
+/** Bearer-token authentication; `admin` may change things, `viewer` may read. A revoked token is unknown. */
 import type { RequestHandler } from 'express';
 import type { MikroORM } from '@mikro-orm/postgresql';
 import type { Role } from '../domain/schemas';
-import { findToken } from '../operations/tokens';
+import { findToken, recordTokenUse } from '../operations/tokens';
 import { HttpError } from './errors';
 
 const RANK: Record<Role, number> = { viewer: 0, admin: 1 };
@@ -12,9 +12,12 @@ export function authenticate(orm: MikroORM): RequestHandler {
     const header = req.headers.authorization ?? '';
     const match = /^Bearer\s+(\S+)$/i.exec(header);
     if (!match) return next(new HttpError(401, 'unauthorized', 'missing bearer token: send Authorization: Bearer <token>'));
-    const token = await findToken(orm.em.fork(), match[1]);
+    const em = orm.em.fork();
+    const token = await findToken(em, match[1]);
     if (!token) return next(new HttpError(401, 'unauthorized', 'invalid API token'));
+    await recordTokenUse(em, token);
     req.role = token.role;
+    req.tokenId = token.id;
     next();
   };
 }
@@ -29,6 +32,8 @@ export function requireRole(role: Role): RequestHandler {
 declare module 'express-serve-static-core' {
   interface Request {
     role?: Role;
+    /** The API token the request authenticated with. */
+    tokenId?: string;
     log?: import('pino').Logger;
   }
 }

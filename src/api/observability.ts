@@ -2,7 +2,7 @@
 import type { RequestHandler } from 'express';
 import type { Logger } from 'pino';
 import type { MikroORM } from '@mikro-orm/postgresql';
-import { httpRequestDuration, metricsText, setLifecyclesInFlight } from '../metrics';
+import { httpRequestDuration, metricsText, setDeckiesByState, setLifecyclesInFlight } from '../metrics';
 import { routePattern } from './openapi';
 
 /** Polled constantly by clients and probes: their lines are debug, so info stays readable. */
@@ -34,18 +34,19 @@ export function requestObserver(logger: Logger): RequestHandler {
 
 /**
  * GET /metrics: this process's registry (API and, in `decnet up`, the worker), with the in-flight
- * lifecycle gauge read from PostgreSQL first. A database that does not answer leaves that gauge
- * as it was: the scrape itself still succeeds.
+ * lifecycle and decky-state gauges read from PostgreSQL first. A database that does not answer
+ * leaves them as they were: the scrape itself still succeeds.
  */
 export function metricsHandler(orm: MikroORM, logger: Logger): RequestHandler {
   return (_req, res, next) => {
-    orm.em
-      .getConnection()
-      .execute(`select operation, status, count(*) as count from decky_lifecycle where status in ('pending', 'running') group by operation, status`)
-      .then(
-        (rows) => setLifecyclesInFlight(rows as { operation: string; status: string; count: string }[]),
-        (err: unknown) => logger.debug({ err }, 'metrics: in-flight lifecycle rows not read'),
-      )
+    const connection = orm.em.getConnection();
+    Promise.all([
+      connection
+        .execute(`select operation, status, count(*) as count from decky_lifecycle where status in ('pending', 'running') group by operation, status`)
+        .then((rows) => setLifecyclesInFlight(rows as { operation: string; status: string; count: string }[])),
+      connection.execute(`select state, count(*) as count from decky group by state`).then((rows) => setDeckiesByState(rows as { state: string; count: string }[])),
+    ])
+      .catch((err: unknown) => logger.debug({ err }, 'metrics: fleet gauges not read'))
       .then(() => metricsText())
       .then(({ contentType, body }) => {
         res.setHeader('Content-Type', contentType);

@@ -9,6 +9,8 @@ import { OpenAPIRegistry, OpenApiGeneratorV31, type RouteConfig } from '@asteaso
 import { getAbsoluteFSPath } from 'swagger-ui-dist';
 import { z } from 'zod';
 import {
+  DeckyAutoHealSchema,
+  DeckyAutoHealUpdateSchema,
   DeckyDetailSchema,
   DeckyNameSchema,
   DeployPlanSchema,
@@ -28,17 +30,20 @@ import {
   MutateIntervalResponseSchema,
   MutateRequestSchema,
   ReadyResponseSchema,
+  SystemHealingSchema,
   SystemLimitsSchema,
   SystemLimitsUpdateSchema,
+  ApiTokenViewSchema,
+  ApiTokensResponseSchema,
+  TokenIdSchema,
 } from '../domain/schemas';
 import { ConfiguredLanSchema, LanRequestSchema, SystemNetworkSchema } from '../domain/lan';
 import { CatalogResponseSchema } from './routes/catalog';
 import { DeployQuerySchema, IdempotencyKeySchema } from './routes/deckies';
 import { RequestTriggerSchema } from './trigger';
 import { DECOMMISSION_AGENT_TIMEOUT_MS } from '../swarm/hosts';
-import { EventsQuerySchema } from './routes/events';
+import { DEFAULT_EVENT_STREAM_LIMITS, EventsQuerySchema, SLOW_CLIENT_GRACE_MS } from './routes/events';
 import {
-  AGENT_ARTEFACT_FILE,
   EnrollBundleRequestSchema,
   EnrollBundleResponseSchema,
   HostUuidSchema,
@@ -52,16 +57,16 @@ const API_VERSION = '0.1.0';
 const BEARER = 'bearerAuth';
 
 type Access = 'public' | 'viewer' | 'admin';
-type ErrorStatus = 400 | 401 | 403 | 404 | 409 | 410 | 413 | 503;
+type ErrorStatus = 400 | 401 | 403 | 404 | 409 | 413 | 429 | 503;
 
 const ERROR_DESCRIPTIONS: Record<ErrorStatus, string> = {
-  400: 'Invalid input: the zod issues (or the INI line) in `error.details`',
+  400: 'Invalid input: the zod issues (or the INI line) in `error.details`; a JSON body nested more than 32 levels deep is refused before authentication (`json_too_deep`)',
   401: 'No bearer token, or an unknown one',
   403: 'The token lacks the role this needs',
   404: 'No such decky',
   409: 'Conflict with the current state',
-  410: 'Gone for good',
   413: 'Request body over 1 MB',
+  429: 'Too many requests of this kind at once',
   503: 'PostgreSQL or Temporal is unreachable; retry after `Retry-After` seconds',
 };
 
@@ -106,25 +111,18 @@ interface RouteSpec {
  */
 function swarmRoutes(): RouteSpec[] {
   const HostParams = z.object({ uuid: HostUuidSchema.meta({ description: 'The host uuid' }) });
-  const TokenParams = z.object({ token: z.string().meta({ description: 'The enrollment token (from POST /swarm/enroll-bundle)' }) });
   const hostLinks = (uuid: string) => ({
     PatchHost: { operationId: 'patchSwarmHostsUuid', parameters: { uuid } },
     DecommissionHost: { operationId: 'deleteSwarmHostsUuid', parameters: { uuid } },
   });
   const noSuchHost = { 404: 'No such swarm host' } as const;
-  const tokenErrors = { 404: 'No such enrollment token', 410: 'The token expired, or (.tgz) the bundle was already downloaded' } as const;
-  const artefactErrors = {
-    404: 'No such enrollment token',
-    410: 'The token expired, or its host was decommissioned',
-    503: 'PostgreSQL is unreachable, or the agent artefact is not built on the master (`npm run build:agent`)',
-  } as const;
   return [
     {
       method: 'post',
       path: '/api/v1/swarm/enroll-bundle',
       summary: 'Enroll an agent host',
       description:
-        "Issues the agent's certificate, creates the host `enrolled` and a one-shot token valid for 5 minutes. Run `command` as root on the agent host: it fetches the install script, which downloads the bundle once.",
+        "Issues the agent's certificate, creates the host `enrolled` (it turns `active`, and receives deckies, at its agent's first heartbeat) and a one-shot token valid for 5 minutes. Run `command` as root on the agent host: it fetches the install script, which downloads the bundle once. Both downloads (`GET /api/v1/swarm/enroll-bundle/{token}.sh` and `.tgz`, the token their credential; HEAD and other methods 405) are served over HTTPS on the enrollment port (`DECNET_ENROLL_PORT`, not this API port) with the master's certificate, and `command` pins its public key (`curl --pinnedpubkey sha256//…`). Only with `DECNET_ENROLL_PLAIN_HTTP=1` are they also served here over plain HTTP, and `command` uses that.",
       tag: 'swarm',
       access: 'admin',
       request: { body: { required: true, content: json(EnrollBundleRequestSchema) } },
@@ -132,67 +130,10 @@ function swarmRoutes(): RouteSpec[] {
       success: {
         description: 'Enrolled: the command to run on the agent host',
         content: json(EnrollBundleResponseSchema),
-        links: {
-          GetInstallScript: { operationId: 'getSwarmEnrollBundleTokenSh', parameters: { token: '$response.body#/token' } },
-          GetBundle: { operationId: 'getSwarmEnrollBundleTokenTgz', parameters: { token: '$response.body#/token' } },
-          ...hostLinks('$response.body#/host_uuid'),
-        },
+        links: hostLinks('$response.body#/host_uuid'),
       },
       errors: [400, 409, 413],
       errorDescriptions: { 409: 'A host of that name is enrolled and not decommissioned' },
-    },
-    {
-      method: 'get',
-      path: '/api/v1/swarm/enroll-bundle/{token}.sh',
-      summary: 'The install script of an enrollment',
-      description: 'POSIX sh for the agent host: downloads the bundle with curl, unpacks it into /etc/decnet, installs and starts the systemd unit. Served until the token expires. The token is the credential.',
-      tag: 'swarm',
-      access: 'public',
-      request: { params: TokenParams },
-      status: 200,
-      success: { description: 'The script', content: { 'text/x-shellscript': { schema: z.string() } } },
-      errors: [404, 410, 503],
-      errorDescriptions: tokenErrors,
-    },
-    {
-      method: 'get',
-      path: '/api/v1/swarm/enroll-bundle/{token}.tgz',
-      summary: 'The enrollment bundle (once)',
-      description:
-        "decnet.ini, ca.pem, agent.pem, agent-key.pem and decnet-agent.service as a gzipped tar. Served exactly once, before the token expires; the fetcher's address becomes the host's address. The token is the credential.",
-      tag: 'swarm',
-      access: 'public',
-      request: { params: TokenParams },
-      status: 200,
-      success: { description: 'The bundle', content: { 'application/gzip': { schema: z.string().meta({ format: 'binary' }) } } },
-      errors: [404, 410, 503],
-      errorDescriptions: tokenErrors,
-    },
-    {
-      method: 'get',
-      path: `/api/v1/swarm/enroll-bundle/{token}/${AGENT_ARTEFACT_FILE}`,
-      summary: 'The agent artefact, for an enrollment',
-      description: `\`decnet agent\` and everything it needs in one JavaScript file run with \`node\` alone (\`node ${AGENT_ARTEFACT_FILE} agent --config …\`), the master's own build; its version in \`X-Decnet-Agent-Version\`. Served until the token expires. The token is the credential.`,
-      tag: 'swarm',
-      access: 'public',
-      request: { params: TokenParams },
-      status: 200,
-      success: { description: 'The artefact', content: { 'application/javascript': { schema: z.string() } } },
-      errors: [404, 410, 503],
-      errorDescriptions: artefactErrors,
-    },
-    {
-      method: 'get',
-      path: `/api/v1/swarm/enroll-bundle/{token}/${AGENT_ARTEFACT_FILE}.sha256`,
-      summary: "The agent artefact's sha256",
-      description: `\`<sha256>  ${AGENT_ARTEFACT_FILE}\`, as \`sha256sum -c\` reads it. Served until the token expires. The token is the credential.`,
-      tag: 'swarm',
-      access: 'public',
-      request: { params: TokenParams },
-      status: 200,
-      success: { description: 'The sha256 line', content: { 'text/plain': { schema: z.string() } } },
-      errors: [404, 410, 503],
-      errorDescriptions: artefactErrors,
     },
     {
       method: 'get',
@@ -247,6 +188,36 @@ function swarmRoutes(): RouteSpec[] {
         400: '`X-Decnet-Trigger` is neither `operator` nor `cli`',
         409: 'An operation other than a teardown is in flight on some of its deckies (named in `error.details.deckies`)',
       },
+    },
+  ];
+}
+
+/** The operators' API tokens (admin): listed without their secrets, revoked. */
+function tokenRoutes(): RouteSpec[] {
+  const TokenParams = z.object({ id: TokenIdSchema.meta({ description: 'The token id (from GET /tokens)' }) });
+  return [
+    {
+      method: 'get',
+      path: '/api/v1/tokens',
+      summary: 'API tokens',
+      description: 'Every token, revoked ones included, oldest first: id, name, role, source, created, last used, revoked. Never the secret: only its hash is stored.',
+      tag: 'tokens',
+      access: 'admin',
+      status: 200,
+      success: { description: 'The tokens', content: json(ApiTokensResponseSchema) },
+    },
+    {
+      method: 'delete',
+      path: '/api/v1/tokens/{id}',
+      summary: 'Revoke an API token',
+      description: 'The token is refused (401) from the next request on and stays listed with `revoked_at`. Revoking it again answers the same. The last valid admin token cannot be revoked.',
+      tag: 'tokens',
+      access: 'admin',
+      request: { params: TokenParams },
+      status: 200,
+      success: { description: 'The token, revoked', content: json(ApiTokenViewSchema) },
+      errors: [404, 409],
+      errorDescriptions: { 404: 'No such token', 409: 'It is the last valid admin token (`last_admin_token`)' },
     },
   ];
 }
@@ -347,6 +318,32 @@ const ROUTES: RouteSpec[] = [
     errors: [400, 404, 409, 413],
   },
   {
+    method: 'post',
+    path: '/api/v1/deckies/{name}/heal',
+    summary: 'Heal a decky now',
+    description:
+      "Brings the decky's containers back to its desired state, like its deploy: a base container that still runs keeps its IP, a missing one is created again with it. Degraded deckies are healed without this when auto-heal is on (GET /system/healing, PUT /deckies/{name}/auto-heal); this also starts over after auto-heal gave up.",
+    tag: 'deckies',
+    access: 'admin',
+    request: { params: NameParams, headers: TriggerHeaders },
+    status: 202,
+    success: { description: 'Accepted: poll the lifecycle id', content: json(LifecycleIdsResponseSchema), links: lifecycleLink },
+    errors: [400, 404, 409],
+    errorDescriptions: { 409: 'Another operation is in flight on the decky (`operation_in_flight`), or it is being deployed or torn down (`not_healable`)' },
+  },
+  {
+    method: 'put',
+    path: '/api/v1/deckies/{name}/auto-heal',
+    summary: "Switch a decky's auto-heal",
+    description: 'true or false for this decky; null follows the fleet-wide setting.',
+    tag: 'deckies',
+    access: 'admin',
+    request: { params: NameParams, body: { required: true, content: json(DeckyAutoHealUpdateSchema) } },
+    status: 200,
+    success: { description: "The decky's setting and whether it is healed automatically now", content: json(DeckyAutoHealSchema) },
+    errors: [400, 404, 413],
+  },
+  {
     method: 'put',
     path: '/api/v1/deckies/{name}/mutate-interval',
     summary: "Set a decky's mutation interval",
@@ -428,15 +425,37 @@ const ROUTES: RouteSpec[] = [
   },
   {
     method: 'get',
+    path: '/api/v1/system/healing',
+    summary: 'Whether degraded deckies are healed automatically',
+    tag: 'system',
+    access: 'viewer',
+    status: 200,
+    success: { description: 'The fleet-wide auto-heal switch', content: json(SystemHealingSchema) },
+  },
+  {
+    method: 'put',
+    path: '/api/v1/system/healing',
+    summary: 'Switch auto-heal fleet-wide',
+    description: "A decky's own setting (PUT /deckies/{name}/auto-heal) overrides it. After repeated failed heals a decky waits longer each time, then stays degraded and says so until healed by hand.",
+    tag: 'system',
+    access: 'admin',
+    request: { body: { required: true, content: json(SystemHealingSchema) } },
+    status: 200,
+    success: { description: 'The switch now in force', content: json(SystemHealingSchema) },
+    errors: [400, 413],
+  },
+  {
+    method: 'get',
     path: '/api/v1/events',
     summary: 'Server-Sent Events of the bus',
-    description: 'Lifecycle and mutation events as `event: <topic>` / `data: <json>`, filtered by topic prefix (`?topic=decky.web.`).',
+    description: `Lifecycle and mutation events as \`event: <topic>\` / \`data: <json>\`, filtered by topic prefix (\`?topic=decky.web.\`). At most ${DEFAULT_EVENT_STREAM_LIMITS.maxStreamsPerToken} streams per API token at once by default (\`DECNET_SSE_MAX_STREAMS_PER_TOKEN\`); a client whose unsent backlog stays over ${DEFAULT_EVENT_STREAM_LIMITS.maxBufferedBytes / 1024 / 1024} MiB (\`DECNET_SSE_MAX_BUFFERED_BYTES\`) for ${SLOW_CLIENT_GRACE_MS / 1000} s is disconnected.`,
     tag: 'system',
     access: 'viewer',
     request: { query: EventsQuerySchema },
     status: 200,
     success: { description: 'An endless event stream', content: { 'text/event-stream': { schema: z.string() } } },
-    errors: [400],
+    errors: [400, 429],
+    errorDescriptions: { 429: 'This token has as many event streams open as it may (`too_many_streams`)' },
   },
   {
     method: 'get',
@@ -491,6 +510,7 @@ const ROUTES: RouteSpec[] = [
     success: { description: 'OpenAPI 3.1', content: json(z.record(z.string(), z.unknown())) },
   },
   ...swarmRoutes(),
+  ...tokenRoutes(),
 ];
 
 function errorStatuses(route: RouteSpec): ErrorStatus[] {
@@ -562,6 +582,7 @@ export function openApiDocument() {
       { name: 'system', description: 'Deployment mode, the LAN and the event stream' },
       { name: 'operations', description: 'Probes, metrics and this document; no authentication' },
       { name: 'swarm', description: 'Enrolling agent hosts and managing them (the agents themselves use the mTLS swarm port)' },
+      { name: 'tokens', description: "The operators' API tokens (`decnet token list|revoke`)" },
     ],
   });
   return document;
@@ -598,8 +619,11 @@ const DOCS_PAGE = `<!doctype html>
 </html>
 `;
 
+// persistAuthorization: false: a pasted token lives only in the page, never in localStorage; the
+// copy an earlier version of this page kept there ('authorized') is removed.
 const INITIALIZER = `window.onload = function () {
-  window.ui = SwaggerUIBundle({ url: '/openapi.json', dom_id: '#swagger-ui', deepLinking: true, persistAuthorization: true });
+  try { window.localStorage.removeItem('authorized'); } catch (e) { /* storage disabled: nothing kept either */ }
+  window.ui = SwaggerUIBundle({ url: '/openapi.json', dom_id: '#swagger-ui', deepLinking: true, persistAuthorization: false });
 };
 `;
 

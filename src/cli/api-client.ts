@@ -9,10 +9,13 @@ import path from 'node:path';
 import { fetch } from 'undici';
 import { z } from 'zod';
 import {
+  ApiTokenViewSchema,
+  ApiTokensResponseSchema,
   DeployPlanSchema,
   FleetTeardownResponseSchema,
   LifecycleRowSchema,
   SystemLimitsSchema,
+  type ApiTokenView,
   type DeckySpec,
   type DeployPlan,
   type FleetTeardownResponse,
@@ -224,6 +227,16 @@ export class DecnetApiClient implements LifecycleSource {
   /** PUT /system/network → the LAN now in use. */
   async setNetwork(body: LanRequest): Promise<ConfiguredLan> {
     return this.parse(ConfiguredLanSchema, await this.request('PUT', '/system/network', body), 'network');
+  }
+
+  /** GET /tokens: every API token, without its secret. */
+  async tokens(): Promise<ApiTokenView[]> {
+    return this.parse(ApiTokensResponseSchema, await this.request('GET', '/tokens'), 'tokens').tokens;
+  }
+
+  /** DELETE /tokens/{id} → the token, revoked. */
+  async revokeToken(id: string): Promise<ApiTokenView> {
+    return this.parse(ApiTokenViewSchema, await this.request('DELETE', `/tokens/${encodeURIComponent(id)}`), 'token revoke');
   }
 
   /** One call: JSON in and out, the bearer token, and `X-Decnet-Trigger: cli` on anything that changes state. */

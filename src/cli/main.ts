@@ -15,6 +15,7 @@ import { registerHostsCommand } from './commands/hosts';
 import { registerSwarmDeployCommand } from './commands/swarm-deploy';
 import { registerAgentCommand } from './commands/agent';
 import { registerNetworkCommand } from './commands/network';
+import { registerTokenCommands } from './commands/token';
 
 // The server side (ORM, Temporal, embedded PostgreSQL) is loaded by the commands that run it, so
 // the operator commands that only talk HTTP start quickly.
@@ -62,8 +63,18 @@ program
   .action(async () => {
     const config = loadConfig();
     const [{ up }, { createLogger }] = await Promise.all([serverSide.up(), serverSide.logger()]);
-    const running = await up(config, createLogger(config.logLevel));
+    const logger = createLogger(config.logLevel);
+    const running = await up(config, logger);
     untilSignal(running.stop);
+    // A part that stayed down: exit non-zero so systemd or the container runtime restarts the
+    // whole master. The stop is bounded, as the master may hang on the part that is gone.
+    void running.gaveUp.then(async (reason) => {
+      logger.fatal({ reason: reason.message }, 'giving up');
+      console.error(`decnet up: ${reason.message}`);
+      const bounded = new Promise((resolve) => setTimeout(resolve, 30_000));
+      await Promise.race([running.stop().catch(() => undefined), bounded]);
+      process.exit(1);
+    });
   });
 
 for (const [name, description, runApi, runWorker] of [
@@ -106,9 +117,8 @@ program
     console.log('migrations applied');
   });
 
-program
-  .command('token')
-  .description('API tokens')
+const token = program.command('token').description('API tokens');
+token
   .command('create')
   .description('create an API token and print it once')
   .requiredOption('--name <name>', 'who or what the token is for')
@@ -118,11 +128,12 @@ program
     const db = await databaseUrlFor();
     const orm = await openOrm(db.url);
     await migrate(orm);
-    const token = await createApiToken(orm.em.fork(), opts.name, opts.role);
+    const secret = await createApiToken(orm.em.fork(), opts.name, opts.role);
     await orm.close(true);
     await db.stop();
-    console.log(token);
+    console.log(secret);
   });
+registerTokenCommands(token);
 
 // The operator commands: HTTP to the API (DECNET_API_URL, DECNET_API_TOKEN or ~/.config/decnet/cli.json).
 registerDeployCommand(program);

@@ -1,6 +1,8 @@
 /**
  * `decnet up`: embedded PostgreSQL and the Temporal dev server (each unless an external one is
- * configured), then the master. A second `up` after a crash reuses parts that are still running.
+ * configured), then the master. It supervises the parts it started: one that exits is started
+ * again; one that cannot be brought back within DECNET_EMBEDDED_RESTART_LIMIT_MS ends `up`.
+ * A second `up` after a crash reuses parts that are still running.
  */
 import fs from 'node:fs/promises';
 import path from 'node:path';
@@ -8,15 +10,24 @@ import type { Config } from '../config';
 import type { Logger } from 'pino';
 import { startEmbeddedPostgres } from '../infra/embedded-postgres';
 import { findTemporalCli, startTemporalDevServer } from '../infra/temporal-cli';
-import { isProcessAlive, terminatePid } from '../infra/pid';
+import { isProcessAlive, readUpPids, terminatePid, writeUpPids, type UpPids } from '../infra/pid';
+import { supervise, type SupervisedServer, type Supervision } from '../infra/supervisor';
+import { embeddedRestarts } from '../metrics';
 import { startMaster, type RunningMaster } from '../master';
+
+export interface RunningUp {
+  master: RunningMaster;
+  /** Settles with the reason when an embedded part stayed down past the limit. */
+  gaveUp: Promise<Error>;
+  stop(): Promise<void>;
+}
 
 /**
  * A dev server orphaned by a SIGKILLed `up` still holds our ports and SQLite file: stop it (by
  * the pid we recorded, and only if it is still that server) so this start owns a fresh one.
  */
-async function stopOrphanedDevServer(pidFile: string, dbFile: string, logger: Logger): Promise<void> {
-  const pid = Number(await fs.readFile(pidFile, 'utf8').catch(() => ''));
+async function stopOrphanedDevServer(dataDir: string, dbFile: string, logger: Logger): Promise<void> {
+  const pid = (await readUpPids(dataDir))?.temporal;
   if (!pid || !isProcessAlive(pid)) return;
   const cmdline = await fs.readFile(`/proc/${pid}/cmdline`, 'utf8').catch(() => '');
   if (!cmdline.includes('start-dev') || !cmdline.includes(dbFile)) return;
@@ -24,36 +35,62 @@ async function stopOrphanedDevServer(pidFile: string, dbFile: string, logger: Lo
   await terminatePid(pid, 'SIGTERM', 10_000);
 }
 
-export async function up(config: Config, logger: Logger): Promise<{ master: RunningMaster; stop(): Promise<void> }> {
-  await fs.mkdir(config.dataDir, { recursive: true });
-  const stops: Array<() => Promise<void>> = [];
+export async function up(config: Config, logger: Logger): Promise<RunningUp> {
+  // It holds the swarm CA key, the database and its password: the owner's alone.
+  await fs.mkdir(config.dataDir, { recursive: true, mode: 0o700 });
+  await fs.chmod(config.dataDir, 0o700);
+  const pids: UpPids = { master: process.pid };
+  const supervisions: Supervision[] = [];
+  const superviseEmbedded = <S extends SupervisedServer>(component: 'postgres' | 'temporal', first: S, restart: () => Promise<S>): void => {
+    pids[component] = first.pid;
+    supervisions.push(
+      supervise(first, {
+        component,
+        restart,
+        giveUpAfterMs: config.embeddedRestartLimitMs,
+        logger,
+        async onRestarted(server) {
+          embeddedRestarts.labels(component).inc();
+          pids[component] = server.pid;
+          await writeUpPids(config.dataDir, pids);
+        },
+      }),
+    );
+  };
 
   let databaseUrl = config.databaseUrl;
   if (!databaseUrl) {
-    const pg = await startEmbeddedPostgres({ dataDir: path.join(config.dataDir, 'pg'), port: config.pgPort });
+    const startPostgres = () =>
+      startEmbeddedPostgres({
+        dataDir: path.join(config.dataDir, 'pg'),
+        port: config.pgPort,
+        logFile: path.join(config.dataDir, 'postgres.log'),
+      });
+    const pg = await startPostgres();
     databaseUrl = pg.url;
-    stops.push(pg.stop);
+    superviseEmbedded('postgres', pg, startPostgres);
     logger.info({ port: config.pgPort }, 'embedded PostgreSQL ready');
   }
 
   let temporalAddress = config.temporalAddress;
   if (!temporalAddress) {
     const dbFile = path.join(config.dataDir, 'temporal.db');
-    const pidFile = path.join(config.dataDir, 'temporal.pid');
-    await stopOrphanedDevServer(pidFile, dbFile, logger);
+    await stopOrphanedDevServer(config.dataDir, dbFile, logger);
     // The SQLite file persists workflows, so a restarted master resumes what was in flight.
-    const server = await startTemporalDevServer({
-      cliPath: findTemporalCli(),
-      dbFile,
-      port: config.temporalPort,
-      uiPort: config.temporalUiPort,
-      logFile: path.join(config.dataDir, 'temporal.log'),
-    });
-    await fs.writeFile(pidFile, String(server.pid));
+    const startDevServer = () =>
+      startTemporalDevServer({
+        cliPath: findTemporalCli(),
+        dbFile,
+        port: config.temporalPort,
+        uiPort: config.temporalUiPort,
+        logFile: path.join(config.dataDir, 'temporal.log'),
+      });
+    const server = await startDevServer();
     temporalAddress = server.address;
-    stops.push(server.stop);
+    superviseEmbedded('temporal', server, startDevServer);
     logger.info({ address: temporalAddress, ui: config.temporalUiUrl }, 'Temporal dev server ready');
   }
+  await writeUpPids(config.dataDir, pids);
 
   const master = await startMaster({ config, databaseUrl, temporalAddress, logger });
   if (master.adminToken) {
@@ -63,9 +100,11 @@ export async function up(config: Config, logger: Logger): Promise<{ master: Runn
   process.stdout.write(`decnet is up: API on ${master.apiUrl}/api/v1 , Temporal Web UI on ${config.temporalUiUrl}/\n`);
   return {
     master,
+    // No supervision never gives up.
+    gaveUp: Promise.race(supervisions.map((s) => s.gaveUp)),
     async stop() {
       await master.stop();
-      for (const stop of stops.reverse()) await stop();
+      for (const supervision of supervisions.reverse()) await supervision.stop();
     },
   };
 }

@@ -8,6 +8,7 @@ import Docker from 'dockerode';
 import { LanNetworkSpecSchema, type DeckySpec, type LanNetworkSpec } from '../domain/schemas';
 import type { Catalogue } from '../domain/catalog';
 import { LABELS, ROLES, lanNetworkName, renderComposeYaml, serviceImage } from '../domain/compose-render';
+import type { ObservedContainer, ObservedLan } from '../domain/drift';
 import { composeCommand, run, type CommandResult } from './command';
 import { UpBatches } from './up-batches';
 import { classifyComposeFailure, ipvlanUnsupported, missingImage, networkConflict, RuntimeError } from './errors';
@@ -41,6 +42,9 @@ export interface DeckyRuntimeState {
   ip?: string;
   containers: Array<{ service: string; state: string; status: string }>;
 }
+
+/** The container whose network namespace this one joined (`network_mode: service:base`), if any. */
+const namespaceOwner = (c: Docker.ContainerInfo): string | undefined => /^container:(.+)$/.exec(c.HostConfig?.NetworkMode ?? '')?.[1];
 
 const isNotFound = (err: unknown) => (err as { statusCode?: number }).statusCode === 404;
 
@@ -233,6 +237,7 @@ export class ComposeRuntime {
   async up(decky: DeckySpec, driver: 'macvlan' | 'ipvlan', signal?: AbortSignal): Promise<string> {
     const file = await this.writeComposeFile(decky);
     const failure = (result: CommandResult) => classifyComposeFailure(result.stderr, driver);
+    await this.removeServicesOutsideBase(decky.name);
     try {
       await this.upBatches.up(decky.name, file, { signal, failure });
       return `compose up ${path.basename(file)}`;
@@ -274,6 +279,19 @@ export class ComposeRuntime {
     return { running: services.map((c) => c.Labels[LABELS.service]), removed: stale.map((c) => c.Labels[LABELS.service]) };
   }
 
+  /**
+   * Service containers joined to a base container that is gone (removed, replaced) cannot be
+   * started again: compose would refer to the old base. Removed, compose creates them in the
+   * current base's network namespace.
+   */
+  private async removeServicesOutsideBase(deckyName: string): Promise<void> {
+    const containers = await this.deckyContainers(deckyName);
+    const base = containers.find((c) => c.Labels[LABELS.role] === ROLES.base);
+    for (const c of containers) {
+      if (c.Labels[LABELS.role] === ROLES.service && namespaceOwner(c) !== base?.Id) await this.removeContainer(c.Id);
+    }
+  }
+
   private async removeContainer(id: string): Promise<void> {
     const container = this.opts.docker.getContainer(id);
     const gone = (err: unknown) => (isNotFound(err) || (err as { statusCode?: number }).statusCode === 304 ? undefined : Promise.reject(err));
@@ -309,6 +327,43 @@ export class ComposeRuntime {
       byDecky.set(name, entry);
     }
     return [...byDecky.values()].sort((a, b) => a.name.localeCompare(b.name));
+  }
+
+  /**
+   * What the engine runs for drift detection: every decky's containers (keyed by decky name) and
+   * the LAN network's driver and address holders (any container on it, ours or not).
+   */
+  async observe(): Promise<{ deckies: Map<string, ObservedContainer[]>; lan: ObservedLan }> {
+    const [containers, network] = await Promise.all([
+      this.opts.docker.listContainers({ all: true, filters: { label: [`${LABELS.project}=${this.opts.project}`] } }),
+      this.opts.docker
+        .getNetwork(this.networkName)
+        .inspect()
+        .catch((err: unknown) => (isNotFound(err) ? undefined : Promise.reject(err))) as Promise<Docker.NetworkInspectInfo | undefined>,
+    ]);
+    const deckies = new Map<string, ObservedContainer[]>();
+    for (const c of containers) {
+      const decky = c.Labels[LABELS.decky];
+      if (!decky) continue;
+      deckies.set(decky, [
+        ...(deckies.get(decky) ?? []),
+        {
+          role: c.Labels[LABELS.role] === ROLES.base ? ROLES.base : (c.Labels[LABELS.service] ?? ''),
+          name: (c.Names[0] ?? c.Id).replace(/^\//, ''),
+          state: c.State,
+          status: c.Status,
+          id: c.Id,
+          lanIp: c.NetworkSettings?.Networks?.[this.networkName]?.IPAddress || undefined,
+          namespaceOwner: namespaceOwner(c),
+        },
+      ]);
+    }
+    const holders = new Map<string, string>();
+    for (const attached of Object.values(network?.Containers ?? {})) {
+      const ip = attached.IPv4Address?.split('/')[0];
+      if (ip) holders.set(ip, attached.Name);
+    }
+    return { deckies, lan: { driver: network?.Driver, holders } };
   }
 
   /**

@@ -6,6 +6,8 @@ import { Migration20261127000000Initial } from './migrations/Migration2026112700
 import { Migration20261127010000MutateEnabled } from './migrations/Migration20261127010000MutateEnabled';
 import { Migration20261128000000Swarm } from './migrations/Migration20261128000000Swarm';
 import { Migration20261129010000CustomServices } from './migrations/Migration20261129010000CustomServices';
+import { Migration20261129210000AutoHeal } from './migrations/Migration20261129210000AutoHeal';
+import { Migration20261129200000ApiTokenRevocation } from './migrations/Migration20261129200000ApiTokenRevocation';
 import { Migration20261129220000AgentVersion } from './migrations/Migration20261129220000AgentVersion';
 
 export function ormOptions(clientUrl: string): Options {
@@ -20,6 +22,8 @@ export function ormOptions(clientUrl: string): Options {
         { name: 'Migration20261127010000MutateEnabled', class: Migration20261127010000MutateEnabled },
         { name: 'Migration20261128000000Swarm', class: Migration20261128000000Swarm },
         { name: 'Migration20261129010000CustomServices', class: Migration20261129010000CustomServices },
+        { name: 'Migration20261129210000AutoHeal', class: Migration20261129210000AutoHeal },
+        { name: 'Migration20261129200000ApiTokenRevocation', class: Migration20261129200000ApiTokenRevocation },
         { name: 'Migration20261129220000AgentVersion', class: Migration20261129220000AgentVersion },
       ],
       path: path.join(__dirname, 'migrations'),

@@ -35,3 +35,15 @@ export class FleetConflictError extends Error {
     this.details = details;
   }
 }
+
+/**
+ * A request asking for more deckies than the deployment limit allows even on an empty fleet,
+ * refused before anything is expanded. A 409 like any deploy over the limit (SPEC §5): the
+ * request is well formed; the limit is a setting an admin may raise.
+ */
+export function overDeploymentLimitError(requested: number, limit: number, what: string): FleetConflictError {
+  return new FleetConflictError('deployment_limit', `${what} ${requested} deckies, over the deployment limit of ${limit} (GET/PUT /api/v1/system/limits)`, {
+    deployment_limit: limit,
+    requested,
+  });
+}

@@ -5,7 +5,7 @@
  * so an operator fixes the file before worrying about the fleet.
  */
 import type { Archetype, Catalogue } from './catalog';
-import { FleetConflictError, FleetInputError } from './errors';
+import { FleetConflictError, FleetInputError, overDeploymentLimitError } from './errors';
 import { parseFleetIni } from './ini';
 import { parseMutateInterval } from './interval';
 import { allocateIps, ipInSubnet, ipToInt, parseCidr } from './ip-allocation';
@@ -70,12 +70,25 @@ type Path = (string | number)[];
 
 /**
  * The fleet a deploy request defines, with the warnings of its INI: one reading for the deploy and
- * anything that plans one, so both skip and report the same things.
+ * anything that plans one, so both skip and report the same things. A request for more deckies
+ * (each `amount` counted) than `deploymentLimit` is refused here, before anything is expanded.
  */
-export function readFleetDefinition(request: DeployRequest): ParsedFleet {
-  if ('ini_content' in request) return parseFleetIni(request.ini_content);
-  const { deckies, network, custom_services } = request;
-  return { definition: { deckies, network, ...(custom_services ? { custom_services } : {}) }, warnings: [] };
+export function readFleetDefinition(request: DeployRequest, deploymentLimit: number): ParsedFleet {
+  const parsed: ParsedFleet =
+    'ini_content' in request
+      ? parseFleetIni(request.ini_content, { maxDeckies: deploymentLimit })
+      : {
+          definition: { deckies: request.deckies, network: request.network, ...(request.custom_services ? { custom_services: request.custom_services } : {}) },
+          warnings: [],
+        };
+  const requested = requestedDeckyCount(parsed.definition.deckies);
+  if (requested > deploymentLimit) throw overDeploymentLimitError(requested, deploymentLimit, 'the request asks for');
+  return parsed;
+}
+
+/** The deckies a definition expands to: each request's `amount` (default 1). */
+export function requestedDeckyCount(requests: DeckyRequest[]): number {
+  return requests.reduce((sum, d) => sum + (d.amount ?? 1), 0);
 }
 
 export function resolveFleet(requests: DeckyRequest[], ctx: ResolveFleetContext): DeckySpec[] {

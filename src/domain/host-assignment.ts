@@ -10,9 +10,13 @@ export interface HostLiveness {
   address: string | null;
 }
 
-/** A host deckies may be given: enrolled or active, with an address the master can reach. */
+/**
+ * A host deckies may be given: `active` (its agent heartbeated over mTLS, and not silent since),
+ * with an address the master can reach. A host whose bundle was only downloaded stays `enrolled`
+ * and is not live: a download proves nothing about a running agent (SPEC §8).
+ */
 export function isLiveHost(host: HostLiveness): boolean {
-  return (host.status === 'enrolled' || host.status === 'active') && !!host.address;
+  return host.status === 'active' && !!host.address;
 }
 
 export interface Placement {

@@ -4,7 +4,7 @@
  */
 import type { z } from 'zod';
 import { splitCommandLine } from './argv';
-import { FleetInputError } from './errors';
+import { FleetInputError, overDeploymentLimitError } from './errors';
 import { parseMutateInterval } from './interval';
 import {
   CustomServiceSchema,
@@ -66,11 +66,16 @@ const BOOLEAN_WORDS: Record<string, boolean> = {
   false: false, no: false, off: false, '0': false,
 };
 
+export interface ParseIniOptions {
+  /** More decky sections than this are refused before any of them is built. */
+  maxDeckies?: number;
+}
+
 /**
  * The fleet of an INI file and its warnings: a `[decky.service]` section of a decky the file does
  * not define is skipped (DECNET ignores it too), everything else wrong is a line-numbered error.
  */
-export function parseFleetIni(text: string): ParsedFleet {
+export function parseFleetIni(text: string, options: ParseIniOptions = {}): ParsedFleet {
   if (Buffer.byteLength(text, 'utf8') > INI_MAX_BYTES) {
     throw new FleetInputError(`INI content is limited to ${INI_MAX_BYTES / 1024} KB`);
   }
@@ -86,6 +91,9 @@ export function parseFleetIni(text: string): ParsedFleet {
   const deckySections = sections.filter((s) => s.name !== GENERAL_SECTION && !s.name.includes('.') && !isCustom(s));
   if (deckySections.length === 0) {
     throw new FleetInputError('no decky defined: add at least one [name] section');
+  }
+  if (options.maxDeckies !== undefined && deckySections.length > options.maxDeckies) {
+    throw overDeploymentLimitError(deckySections.length, options.maxDeckies, 'the INI defines');
   }
   const drafts = new Map(deckySections.map((s) => [s.name, { section: s, serviceSections: [] as IniSection[] }]));
   const warnings: string[] = [];
@@ -107,7 +115,8 @@ export function parseFleetIni(text: string): ParsedFleet {
 
 /** Splits the text into sections, rejecting anything that is not a comment, header or key=value. */
 function scanSections(text: string): IniSection[] {
-  const sections: IniSection[] = [];
+  // By name, so a duplicate is found in constant time: the scan stays linear in the sections.
+  const sections = new Map<string, IniSection>();
   let current: IniSection | undefined;
   text
     .replace(/^\uFEFF/, '')
@@ -132,7 +141,7 @@ function scanSections(text: string): IniSection[] {
       if (previous) throw atKey(line, key, `is set twice in [${current.name}] (first on line ${previous.line})`);
       current.entries.set(key, { value: content.slice(eq + 1).trim(), line });
     });
-  return sections;
+  return [...sections.values()];
 }
 
 /** Whole-line comments start with ; or #; inline ones need whitespace before them (configparser's rule). */
@@ -142,14 +151,14 @@ function stripComment(raw: string): string {
   return trimmed.replace(/\s[;#].*$/, '').trim();
 }
 
-function openSection(sections: IniSection[], name: string, line: number): IniSection {
+function openSection(sections: Map<string, IniSection>, name: string, line: number): IniSection {
   if (name === '') throw new FleetInputError(`line ${line}: empty section name "[]"`, { line });
-  const previous = sections.find((s) => s.name === name);
+  const previous = sections.get(name);
   if (previous) {
     throw new FleetInputError(`line ${line}: section [${name}] is defined twice (first on line ${previous.line})`, { line });
   }
   const section: IniSection = { name, line, entries: new Map() };
-  sections.push(section);
+  sections.set(name, section);
   return section;
 }
 

@@ -7,6 +7,8 @@ import { z } from 'zod';
 
 export const DECKY_NAME_PATTERN = /^[a-z0-9][a-z0-9-]{0,62}$/;
 export const INI_MAX_BYTES = 512 * 1024;
+/** The highest deployment limit (SPEC §3: 1–500); the database checks the same range (deployment_limit_range). */
+export const DEPLOYMENT_LIMIT_MAX = 500;
 
 const ipv4Octets = /^(25[0-5]|2[0-4]\d|1\d\d|[1-9]?\d)(\.(25[0-5]|2[0-4]\d|1\d\d|[1-9]?\d)){3}$/;
 export const Ipv4Schema = z.string().regex(ipv4Octets, 'must be an IPv4 address like 192.168.1.50');
@@ -105,7 +107,11 @@ export type DeckyRequest = z.infer<typeof DeckyRequestSchema>;
 export const FleetDefinitionSchema = z
   .object({
     network: NetworkSchema.partial().optional(),
-    deckies: z.array(DeckyRequestSchema).min(1, 'at least one decky is required'),
+    // No limit can ever take more: a longer list is refused before its items are validated.
+    deckies: z
+      .array(DeckyRequestSchema)
+      .min(1, 'at least one decky is required')
+      .max(DEPLOYMENT_LIMIT_MAX, `at most ${DEPLOYMENT_LIMIT_MAX} deckies (the highest deployment limit)`),
     custom_services: CustomServicesSchema.optional(),
   })
   .strict();
@@ -174,9 +180,10 @@ export const DeckySpecSchema = z.object({
 });
 export type DeckySpec = z.infer<typeof DeckySpecSchema>;
 
-export const OperationSchema = z.enum(['deploy', 'mutate', 'teardown']);
+export const OperationSchema = z.enum(['deploy', 'mutate', 'teardown', 'heal']);
 export type Operation = z.infer<typeof OperationSchema>;
-export const TriggerSchema = z.enum(['operator', 'scheduled', 'cli']);
+/** `reconciler`: the master itself, e.g. an automatic heal of a degraded decky. */
+export const TriggerSchema = z.enum(['operator', 'scheduled', 'cli', 'reconciler']);
 export type Trigger = z.infer<typeof TriggerSchema>;
 export const LifecycleStatusSchema = z.enum(['pending', 'running', 'succeeded', 'failed']);
 export type LifecycleStatus = z.infer<typeof LifecycleStatusSchema>;
@@ -224,6 +231,28 @@ export const LifecycleQuerySchema = z.object({
 export const RoleSchema = z.enum(['admin', 'viewer']);
 export type Role = z.infer<typeof RoleSchema>;
 
+/** Where an API token came from: DECNET_ADMIN_TOKEN, the one printed at first start, `decnet token create`. */
+export const TokenSourceSchema = z.enum(['env', 'first_start', 'cli']);
+export type TokenSource = z.infer<typeof TokenSourceSchema>;
+
+/** An API token as listed: never its secret (only a hash of it is stored). */
+export const ApiTokenViewSchema = z
+  .object({
+    id: z.uuid(),
+    name: z.string().meta({ description: 'What the token is for (its label)' }),
+    role: RoleSchema,
+    source: TokenSourceSchema.meta({ description: '`env`: DECNET_ADMIN_TOKEN; `first_start`: printed by the first `decnet up`; `cli`: `decnet token create`' }),
+    created_at: IsoTimestamp,
+    last_used_at: IsoTimestamp.nullable().meta({ description: 'Written at most once a minute per token' }),
+    revoked_at: IsoTimestamp.nullable().meta({ description: 'null while the token is valid' }),
+  })
+  .meta({ id: 'ApiTokenView' });
+export type ApiTokenView = z.infer<typeof ApiTokenViewSchema>;
+
+export const ApiTokensResponseSchema = z.object({ tokens: z.array(ApiTokenViewSchema) }).meta({ id: 'ApiTokensResponse' });
+
+export const TokenIdSchema = z.uuid('must be a token id (a uuid, from GET /tokens)');
+
 export const DeploymentModeSchema = z.object({
   mode: z.enum(['swarm', 'unihost']),
   role: z.enum(['master', 'agent']),
@@ -254,9 +283,13 @@ export type MutateIntervalRequest = z.infer<typeof MutateIntervalRequestSchema>;
 /** 202 body of every operation that starts lifecycle rows (mutate, teardown). */
 export const LifecycleIdsResponseSchema = z.object({ lifecycle_ids: z.array(z.string().uuid()) }).meta({ id: 'LifecycleIdsResponse' });
 
+/** A decky's own auto-heal switch: null follows the fleet's (GET /system/healing). */
+export const AutoHealSettingSchema = z.boolean().nullable().meta({ description: 'true/false for this decky; null follows the fleet-wide setting' });
+
 // Response bodies: what the routes answer, typed by these (src/entities/mappers.ts) and documented from them.
 
 export const NetworkDriverSchema = z.enum(['macvlan', 'ipvlan']);
+export type NetworkDriver = z.infer<typeof NetworkDriverSchema>;
 
 /**
  * The LAN network as a Docker engine makes it: what the master's network step, a swarm job's
@@ -331,7 +364,8 @@ export const DeckyViewSchema = DeckySpecSchema.extend({
   mutate_enabled: z.boolean().meta({ description: 'false once mutate-interval was set to null: no scheduled mutation' }),
   host_uuid: z.string().nullable(),
   state: DeckyStateSchema,
-  last_error: z.string().nullable(),
+  last_error: z.string().nullable().meta({ description: 'Why the decky is `failed` or `degraded` (e.g. "container ssh exited (137)")' }),
+  auto_heal: AutoHealSettingSchema,
   last_mutated: IsoTimestamp.nullable(),
   last_seen: IsoTimestamp.nullable(),
   created_at: IsoTimestamp,
@@ -399,8 +433,21 @@ export const FleetQuerySchema = z
   .meta({ id: 'FleetQuery' });
 export type FleetQuery = z.infer<typeof FleetQuerySchema>;
 
-/** The database checks the same range (deployment_limit_range). */
-export const DEPLOYMENT_LIMIT_MAX = 500;
+/** GET/PUT /system/healing: whether degraded deckies are healed without an operator. */
+export const SystemHealingSchema = z
+  .object({ auto_heal: z.boolean().meta({ description: 'Fleet-wide default; a decky\'s own auto_heal overrides it' }) })
+  .strict()
+  .meta({ id: 'SystemHealing', examples: [{ auto_heal: true }] });
+export type SystemHealing = z.infer<typeof SystemHealingSchema>;
+
+/** PUT /deckies/{name}/auto-heal. */
+export const DeckyAutoHealUpdateSchema = z.object({ auto_heal: AutoHealSettingSchema }).strict().meta({ id: 'DeckyAutoHealUpdate', examples: [{ auto_heal: false }] });
+
+/** 200 of PUT /deckies/{name}/auto-heal. */
+export const DeckyAutoHealSchema = z
+  .object({ name: z.string(), auto_heal: AutoHealSettingSchema, effective: z.boolean().meta({ description: 'Whether the decky is healed automatically now' }) })
+  .meta({ id: 'DeckyAutoHeal' });
+export type DeckyAutoHeal = z.infer<typeof DeckyAutoHealSchema>;
 
 /** GET /system/limits. */
 export const SystemLimitsSchema = z

@@ -70,7 +70,9 @@ export type EnrollBundleRequest = z.infer<typeof EnrollBundleRequestSchema>;
 export const EnrollBundleResponseSchema = z
   .object({
     token: z.string().meta({ description: 'One-shot bundle token; the credential of the .sh and .tgz downloads' }),
-    command: z.string().meta({ description: 'What to run as root on the agent host' }),
+    command: z.string().meta({
+      description: "What to run as root on the agent host: curl over HTTPS with the master's public key pinned (--pinnedpubkey), or plain HTTP when the master opted in (DECNET_ENROLL_PLAIN_HTTP)",
+    }),
     expires_at: z.iso.datetime(),
     host_uuid: z.uuid(),
   })
@@ -199,6 +201,36 @@ export const AgentIniSchema = z.object({
   }),
 });
 export type AgentIni = z.infer<typeof AgentIniSchema>;
+
+/**
+ * The longest reply the master reads from an agent (and an agent from the master's heartbeat):
+ * replies describe one job or one host, far below it; a longer one is refused, not buffered.
+ */
+export const SWARM_REPLY_MAX_BYTES = 1024 * 1024;
+
+export const AgentJobKindSchema = z.enum(['deploy', 'mutate', 'teardown']);
+export type AgentJobKind = z.infer<typeof AgentJobKindSchema>;
+export const AgentJobStatusSchema = z.enum(['pending', 'running', 'succeeded', 'failed']);
+export type AgentJobStatus = z.infer<typeof AgentJobStatusSchema>;
+
+/** What became of one decky of an agent job. */
+export const AgentDeckyResultSchema = z.object({ decky: z.string(), ok: z.boolean(), error: z.string().optional() });
+export type AgentDeckyResult = z.infer<typeof AgentDeckyResultSchema>;
+
+/** 202 of POST /deploy, /mutate, /teardown on the agent: the job it took (or already had under that id). */
+export const AgentJobAcceptedSchema = z.object({ job_id: z.string().min(1), kind: AgentJobKindSchema, status: AgentJobStatusSchema });
+export type AgentJobAccepted = z.infer<typeof AgentJobAcceptedSchema>;
+
+/** 200 of GET /jobs/{id} on the agent. */
+export const AgentJobViewSchema = AgentJobAcceptedSchema.extend({
+  results: z.array(AgentDeckyResultSchema),
+  notes: z.array(z.string()).meta({ description: 'What the agent decided on its own, e.g. macvlan forced to ipvlan' }),
+  lifecycle_id: z.uuid().optional(),
+  created_at: z.iso.datetime(),
+  updated_at: z.iso.datetime(),
+  result_acknowledged: z.boolean(),
+});
+export type AgentJobView = z.infer<typeof AgentJobViewSchema>;
 
 /** POST /decommission on the agent (mTLS): the master names the host it means, so a misdirected call changes nothing. */
 export const AgentDecommissionRequestSchema = z.object({ host_uuid: z.uuid() }).strict().meta({ id: 'AgentDecommissionRequest' });

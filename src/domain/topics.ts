@@ -3,7 +3,7 @@
  * (or anything a subscriber's pattern could misread): such characters are percent-encoded.
  */
 
-export type DeckyTopicKind = 'lifecycle' | 'mutation';
+export type DeckyTopicKind = 'lifecycle' | 'mutation' | 'state';
 
 const SAFE_CHARACTER = /[a-z0-9_-]/;
 
@@ -17,7 +17,7 @@ export function unescapeTopicSegment(segment: string): string {
   return decodeURIComponent(segment);
 }
 
-/** `decky.<name>.lifecycle` or `decky.<name>.mutation`. */
+/** `decky.<name>.lifecycle`, `decky.<name>.mutation` or `decky.<name>.state`. */
 export function deckyTopic(name: string, kind: DeckyTopicKind): string {
   return `decky.${escapeTopicSegment(name)}.${kind}`;
 }

@@ -1,14 +1,16 @@
 import { EntitySchema } from '@mikro-orm/core';
-import type { Role } from '../domain/schemas';
+import type { Role, TokenSource } from '../domain/schemas';
 
-/** An operator credential; only the SHA-256 of the token is stored. */
+/** An operator credential; only the SHA-256 of the token is stored. A revoked token stays, listed. */
 export class ApiToken {
   id!: string;
   name!: string;
   role!: Role;
+  source: TokenSource = 'cli';
   tokenHash!: string;
   createdAt: Date = new Date();
   lastUsedAt: Date | null = null;
+  revokedAt: Date | null = null;
 }
 
 export const ApiTokenSchema = new EntitySchema<ApiToken>({
@@ -18,8 +20,10 @@ export const ApiTokenSchema = new EntitySchema<ApiToken>({
     id: { type: 'uuid', primary: true },
     name: { type: 'string' },
     role: { type: 'string' },
+    source: { type: 'string', default: 'cli' },
     tokenHash: { type: 'string', unique: true },
     createdAt: { type: 'Date' },
     lastUsedAt: { type: 'Date', nullable: true },
+    revokedAt: { type: 'Date', nullable: true },
   },
 });

@@ -21,6 +21,8 @@ export class Decky {
   lastMutated: Date | null = null;
   hostUuid: string | null = null;
   state: DeckyState = 'pending';
+  /** Null follows the fleet's setting (DeploymentSettings.autoHeal). */
+  autoHeal: boolean | null = null;
   lastError: string | null = null;
   lastSeen: Date | null = null;
   createdAt: Date = new Date();
@@ -46,6 +48,7 @@ export const DeckySchema = new EntitySchema<Decky>({
     lastMutated: { type: 'Date', nullable: true },
     hostUuid: { type: 'uuid', nullable: true },
     state: { type: 'string' },
+    autoHeal: { type: 'boolean', nullable: true },
     lastError: { type: 'text', nullable: true },
     lastSeen: { type: 'Date', nullable: true },
     createdAt: { type: 'Date' },

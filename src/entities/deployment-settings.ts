@@ -10,6 +10,8 @@ export class DeploymentSettings {
   ipvlan = false;
   mutateInterval = 30;
   deploymentLimit = 10;
+  /** Degraded deckies are healed without an operator unless switched off here or per decky. */
+  autoHeal = true;
 }
 
 export const DeploymentSettingsSchema = new EntitySchema<DeploymentSettings>({
@@ -24,6 +26,7 @@ export const DeploymentSettingsSchema = new EntitySchema<DeploymentSettings>({
     ipvlan: { type: 'boolean', default: false },
     mutateInterval: { type: 'integer', default: 30 },
     deploymentLimit: { type: 'integer', default: 10 },
+    autoHeal: { type: 'boolean', default: true },
   },
   checks: [{ name: 'deployment_limit_range', expression: 'deployment_limit between 1 and 500' }],
 });

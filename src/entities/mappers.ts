@@ -63,6 +63,7 @@ export function deckyToView(d: Decky, lastLifecycle?: DeckyLifecycle | null): De
     host_uuid: d.hostUuid,
     state: d.state,
     last_error: d.lastError,
+    auto_heal: d.autoHeal,
     last_mutated: iso(d.lastMutated),
     last_seen: iso(d.lastSeen),
     created_at: d.createdAt.toISOString(),

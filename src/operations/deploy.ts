@@ -7,7 +7,7 @@ import { createHash } from 'node:crypto';
 import type { EntityManager } from '@mikro-orm/postgresql';
 import { Decky, DeckyLifecycle, DeploymentSettings, IdempotencyKey, SwarmHost } from '../entities';
 import { specToDeckyFields } from '../entities/mappers';
-import { readFleetDefinition, resolveFleet, seededRng } from '../domain/fleet';
+import { readFleetDefinition, requestedDeckyCount, resolveFleet, seededRng } from '../domain/fleet';
 import { FleetConflictError, FleetInputError } from '../domain/errors';
 import { IN_FLIGHT_STATUSES, type DeckyRequest, type DeployPlan, type DeployRequest, type PlannedDecky, type DeployResponseBody, type FleetDefinition, type Network, type Trigger } from '../domain/schemas';
 import { ConflictError } from './errors';
@@ -70,7 +70,10 @@ interface PlanInput {
 }
 
 async function deployTransaction(ctx: OperationsContext, request: DeployRequest, opts: DeployOptions, outcome: 'commit' | 'rollback'): Promise<Planned> {
-  const { definition, warnings } = readFleetDefinition(request);
+  // Read before the lock (in a context of its own, so the transaction reads the settings afresh)
+  // to bound the request before it is expanded; the fleet is checked against it under the lock.
+  const { deploymentLimit } = await ctx.orm.em.fork().findOneOrFail(DeploymentSettings, { id: 1 });
+  const { definition, warnings } = readFleetDefinition(request, deploymentLimit);
   const requestHash = createHash('sha256').update(JSON.stringify(request)).digest('hex');
 
   const em = ctx.orm.em.fork();
@@ -215,7 +218,7 @@ async function planDeploy(ctx: OperationsContext, tx: EntityManager, { definitio
  * the ones the deploy keeps must fit the deployment limit.
  */
 function checkDeploymentLimit(requested: DeckyRequest[], keptCount: number, limit: number): void {
-  const asked = requested.reduce((sum, d) => sum + (d.amount ?? 1), 0);
+  const asked = requestedDeckyCount(requested);
   if (keptCount + asked > limit) {
     throw new FleetConflictError('deployment_limit', `deploying ${asked} decky(ies) next to ${keptCount} existing would exceed the deployment limit of ${limit}`, {
       deployment_limit: limit,

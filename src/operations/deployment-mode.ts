@@ -3,7 +3,7 @@ import { SwarmHost } from '../entities';
 import type { DeploymentMode } from '../domain/schemas';
 import { deploymentModeMessage, isLiveHost } from '../domain/host-assignment';
 
-/** Live hosts (enrolled or active, with an address), oldest enrollment first: the round-robin order. */
+/** Live hosts (active since their first heartbeat, with an address), oldest enrollment first: the round-robin order. */
 export async function liveSwarmHosts(em: EntityManager): Promise<SwarmHost[]> {
   const hosts = await em.find(SwarmHost, { status: { $ne: 'decommissioned' } }, { orderBy: { enrolledAt: 'asc', name: 'asc' } });
   return hosts.filter(isLiveHost);

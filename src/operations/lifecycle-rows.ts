@@ -1,6 +1,7 @@
 import { randomUUID } from 'node:crypto';
-import type { EntityManager } from '@mikro-orm/postgresql';
-import { DeckyLifecycle } from '../entities';
+import { UniqueConstraintViolationException, type EntityManager } from '@mikro-orm/postgresql';
+import { Decky, DeckyLifecycle } from '../entities';
+import { ConflictError, NotFoundError } from './errors';
 import { IN_FLIGHT_STATUSES, type Operation, type Trigger } from '../domain/schemas';
 import { workflowIdFor } from '../domain/workflow-ids';
 
@@ -28,4 +29,28 @@ export function createPendingLifecycle(
 /** The decky's operation in flight, if any (at most one: a partial unique index guarantees it). */
 export function findInFlight(tx: EntityManager, deckyName: string): Promise<DeckyLifecycle | null> {
   return tx.findOne(DeckyLifecycle, { deckyName, status: { $in: [...IN_FLIGHT_STATUSES] } });
+}
+
+/**
+ * In one transaction: lock the decky and refuse while another operation runs on it (409
+ * `operation_in_flight`, 404 for no such decky), then `fn` records the new operation's row.
+ */
+export async function withIdleDecky<T>(em: EntityManager, deckyName: string, fn: (tx: EntityManager, decky: Decky) => Promise<T> | T): Promise<T> {
+  try {
+    return await em.transactional(async (tx) => {
+      const decky = await tx.findOne(Decky, { name: deckyName }, { lockMode: 4 /* PESSIMISTIC_WRITE */ });
+      if (!decky) throw new NotFoundError(`decky "${deckyName}" does not exist`);
+      const inFlight = await findInFlight(tx, deckyName);
+      if (inFlight) {
+        throw new ConflictError('operation_in_flight', `decky "${deckyName}" has a ${inFlight.operation} in flight (lifecycle ${inFlight.id}); try again when it has finished`, {
+          lifecycle_id: inFlight.id,
+        });
+      }
+      return fn(tx, decky);
+    });
+  } catch (err) {
+    // Two requests raced past the check: the one-in-flight index decided.
+    if (err instanceof UniqueConstraintViolationException) throw new ConflictError('operation_in_flight', `decky "${deckyName}" has an operation in flight`);
+    throw err;
+  }
 }

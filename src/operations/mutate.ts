@@ -1,12 +1,12 @@
 /** Submitting a mutation: the decky's desired services change, one lifecycle row, one workflow. */
-import { UniqueConstraintViolationException, type EntityManager } from '@mikro-orm/postgresql';
+import type { EntityManager } from '@mikro-orm/postgresql';
 import { Decky, DeckyLifecycle, DeploymentSettings } from '../entities';
 import type { MutateRequest, Trigger } from '../domain/schemas';
 import { checkMutationServices, pickNewServices } from '../domain/mutation';
 import { parseMutateInterval } from '../domain/interval';
-import { createPendingLifecycle, findInFlight } from './lifecycle-rows';
+import { createPendingLifecycle, withIdleDecky } from './lifecycle-rows';
 import type { Catalogue } from '../domain/catalog';
-import { ConflictError, NotFoundError } from './errors';
+import { NotFoundError } from './errors';
 import type { OperationsContext } from './context';
 import { startLifecycleWorkflow } from './workflow-start';
 import { effectiveMutateInterval, syncMutationSchedule } from './schedules';
@@ -27,27 +27,13 @@ export async function planMutation(
   request: MutateRequest,
   trigger: Trigger,
 ): Promise<PlannedMutation> {
-  try {
-    return await em.transactional(async (tx) => {
-      const decky = await tx.findOne(Decky, { name: deckyName }, { lockMode: 4 /* PESSIMISTIC_WRITE */ });
-      if (!decky) throw new NotFoundError(`decky "${deckyName}" does not exist`);
-      const inFlight = await findInFlight(tx, deckyName);
-      if (inFlight) {
-        throw new ConflictError('operation_in_flight', `decky "${deckyName}" has a ${inFlight.operation} in flight (lifecycle ${inFlight.id}); try again when it has finished`, {
-          lifecycle_id: inFlight.id,
-        });
-      }
-      const services = request.services ? checkMutationServices(request.services, catalogue, decky.customServices) : pickNewServices(decky, catalogue, Math.random);
-      const previousServices = decky.services;
-      decky.services = services;
-      const row = createPendingLifecycle(tx, { deckyName, operation: 'mutate', trigger, hostUuid: decky.hostUuid });
-      return { row, previousServices };
-    });
-  } catch (err) {
-    // Two requests raced past the check: the one-in-flight index decided.
-    if (err instanceof UniqueConstraintViolationException) throw new ConflictError('operation_in_flight', `decky "${deckyName}" has an operation in flight`);
-    throw err;
-  }
+  return withIdleDecky(em, deckyName, (tx, decky) => {
+    const services = request.services ? checkMutationServices(request.services, catalogue, decky.customServices) : pickNewServices(decky, catalogue, Math.random);
+    const previousServices = decky.services;
+    decky.services = services;
+    const row = createPendingLifecycle(tx, { deckyName, operation: 'mutate', trigger, hostUuid: decky.hostUuid });
+    return { row, previousServices };
+  });
 }
 
 export async function submitMutation(ctx: OperationsContext, deckyName: string, request: MutateRequest, trigger: Trigger): Promise<{ lifecycle_ids: string[] }> {

@@ -12,6 +12,7 @@ const WORKFLOW_TYPES: Record<Operation, string> = {
   deploy: 'deployDeckyWorkflow',
   mutate: 'mutateDeckyWorkflow',
   teardown: 'teardownDeckyWorkflow',
+  heal: 'healDeckyWorkflow',
 };
 
 export interface StartContext {

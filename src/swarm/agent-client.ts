@@ -2,11 +2,23 @@
  * The master's client for an agent's HTTPS API (SPEC §8): the master's certificate as client
  * certificate, the agent's chain verified against the CA and its certificate pinned by the
  * fingerprint recorded at enrollment (agent certificates carry no address to check a name against).
+ * Every reply is read up to SWARM_REPLY_MAX_BYTES and parsed with the schema of what it answers.
  */
 import type { PeerCertificate } from 'node:tls';
-import { Agent, request } from 'undici';
-import { AgentDecommissionResponseSchema, type AgentDecommissionRequest, type AgentDecommissionResponse } from '../domain/swarm-schemas';
+import type { z } from 'zod';
+import { Agent, request, type Dispatcher } from 'undici';
+import {
+  AgentDecommissionResponseSchema,
+  AgentJobAcceptedSchema,
+  AgentJobViewSchema,
+  type AgentDecommissionRequest,
+  type AgentDecommissionResponse,
+  type AgentJobAccepted,
+  type AgentJobKind,
+  type AgentJobView,
+} from '../domain/swarm-schemas';
 import { fingerprintOfDer, type SwarmPki } from './pki';
+import { readReply } from './reply';
 
 export interface AgentTarget {
   uuid: string;
@@ -15,14 +27,6 @@ export interface AgentTarget {
   port: number;
   /** SHA-256 of the agent certificate's DER (SwarmHost.client_cert_fingerprint). */
   fingerprint: string;
-}
-
-export interface AgentJobView {
-  job_id: string;
-  kind: 'deploy' | 'mutate' | 'teardown';
-  status: 'pending' | 'running' | 'succeeded' | 'failed';
-  results: Array<{ decky: string; ok: boolean; error?: string }>;
-  notes: string[];
 }
 
 /** The agent could not be reached or answered something other than what the API promises. */
@@ -67,31 +71,41 @@ export class AgentClient {
   }
 
   /** POST /deploy|/mutate|/teardown → 202 with the job (a repeated job id returns the same job). */
-  async submitJob(kind: AgentJobView['kind'], body: Record<string, unknown>): Promise<AgentJobView> {
-    return (await this.call<AgentJobView>('POST', `/${kind}`, body, [202])).data;
+  submitJob(kind: AgentJobKind, body: Record<string, unknown>): Promise<AgentJobAccepted> {
+    return this.answer('POST', `/${kind}`, body, 202, AgentJobAcceptedSchema);
   }
 
   /** GET /jobs/{id}; undefined when the agent does not know the job. */
   async job(jobId: string): Promise<AgentJobView | undefined> {
-    const res = await this.call<AgentJobView>('GET', `/jobs/${encodeURIComponent(jobId)}`, undefined, [200, 404]);
-    return res.statusCode === 200 ? res.data : undefined;
+    const path = `/jobs/${encodeURIComponent(jobId)}`;
+    const res = await this.send('GET', path, undefined, [200, 404]);
+    if (res.statusCode === 404) {
+      await res.body.dump();
+      return undefined;
+    }
+    return this.parse(res, AgentJobViewSchema, 'GET', path);
   }
 
   /** POST /decommission → 200 once the agent's deckies and LAN network are gone; it refuses jobs from then on. */
-  async decommission(body: AgentDecommissionRequest): Promise<AgentDecommissionResponse> {
-    const { data } = await this.call<unknown>('POST', '/decommission', body, [200]);
-    const parsed = AgentDecommissionResponseSchema.safeParse(data);
-    if (!parsed.success) throw new AgentCallError(`agent "${this.target.name}" at ${this.url} answered POST /decommission with an unexpected body`, true);
-    return parsed.data;
+  decommission(body: AgentDecommissionRequest): Promise<AgentDecommissionResponse> {
+    return this.answer('POST', '/decommission', body, 200, AgentDecommissionResponseSchema);
   }
 
   async close(): Promise<void> {
     await this.dispatcher.close();
   }
 
-  private async call<T>(method: 'GET' | 'POST', path: string, body: unknown, ok: number[]): Promise<{ statusCode: number; data: T }> {
-    const where = `agent "${this.target.name}" at ${this.url}`;
-    let res;
+  private get where(): string {
+    return `agent "${this.target.name}" at ${this.url}`;
+  }
+
+  private async answer<S extends z.ZodType>(method: 'GET' | 'POST', path: string, body: unknown, status: number, schema: S): Promise<z.infer<S>> {
+    return this.parse(await this.send(method, path, body, [status]), schema, method, path);
+  }
+
+  /** The response when its status is one of `ok`; else an AgentCallError quoting the (capped) body. */
+  private async send(method: 'GET' | 'POST', path: string, body: unknown, ok: number[]): Promise<Dispatcher.ResponseData> {
+    let res: Dispatcher.ResponseData;
     try {
       res = await request(`${this.url}${path}`, {
         method,
@@ -101,13 +115,37 @@ export class AgentClient {
       });
     } catch (err) {
       const cause = (err as { cause?: Error }).cause;
-      throw new AgentCallError(`${where} unreachable: ${(err as Error).message}${cause ? ` (${cause.message})` : ''}`);
+      throw new AgentCallError(`${this.where} unreachable: ${(err as Error).message}${cause ? ` (${cause.message})` : ''}`);
     }
-    const text = await res.body.text();
-    if (!ok.includes(res.statusCode)) {
-      const permanent = res.statusCode >= 400 && res.statusCode < 500 && res.statusCode !== 404 && res.statusCode !== 429;
-      throw new AgentCallError(`${where} answered ${res.statusCode} to ${method} ${path}: ${text.slice(0, 500)}`, permanent);
+    if (ok.includes(res.statusCode)) return res;
+    const text = await readReply(res.body, res.headers['content-length']).catch((err: Error) => err.message);
+    const permanent = res.statusCode >= 400 && res.statusCode < 500 && res.statusCode !== 404 && res.statusCode !== 429;
+    throw new AgentCallError(`${this.where} answered ${res.statusCode} to ${method} ${path}: ${text.slice(0, 500)}`, permanent);
+  }
+
+  /**
+   * The body read up to SWARM_REPLY_MAX_BYTES and parsed with `schema`. A reply over the cap, not
+   * JSON or not of the schema is a permanent AgentCallError: asking again brings the same answer.
+   */
+  private async parse<S extends z.ZodType>(res: Dispatcher.ResponseData, schema: S, method: string, path: string): Promise<z.infer<S>> {
+    const refuse = (what: string) => new AgentCallError(`${this.where} answered ${method} ${path} with ${what}`, true);
+    let text: string;
+    try {
+      text = await readReply(res.body, res.headers['content-length']);
+    } catch (err) {
+      throw refuse((err as Error).message);
     }
-    return { statusCode: res.statusCode, data: JSON.parse(text) as T };
+    let json: unknown;
+    try {
+      json = JSON.parse(text);
+    } catch {
+      throw refuse(`a reply that is not JSON: ${text.slice(0, 200)}`);
+    }
+    const parsed = schema.safeParse(json);
+    if (!parsed.success) {
+      const issues = parsed.error.issues.slice(0, 5).map((i) => `${i.path.join('.') || '(body)'}: ${i.message}`);
+      throw refuse(`a reply that is not what the agent API promises (${issues.join('; ')})`);
+    }
+    return parsed.data;
   }
 }

@@ -77,26 +77,52 @@ export function renderSystemdUnit(configDir = AGENT_CONFIG_DIR): string {
   ].join('\n');
 }
 
+/**
+ * A download of an enrollment and how curl must fetch it. Over HTTPS `pin` is the master's public
+ * key (curl's `sha256//…`): `--insecure` skips the CA and host name checks, which cannot pass (the
+ * master's CA is not in the agent host's trust store, and the master may be reached under a name
+ * its certificate lacks), and `--pinnedpubkey`, which curl applies with or without `--insecure`,
+ * refuses every key but the master's: the pin is what protects the download. Without a pin
+ * (DECNET_ENROLL_PLAIN_HTTP) nothing does.
+ */
+export interface Download {
+  url: string;
+  pin: string | null;
+}
+
+/** `curl -fsS` and the options of `d` (no -L: the master never redirects, and a redirect could leave the pinned host). */
+function curlOf(d: Pick<Download, 'pin'>, pinVariable?: string): string {
+  if (!d.pin) return 'curl -fsS';
+  return `curl -fsS --insecure --pinnedpubkey ${pinVariable ? `"$${pinVariable}"` : `'${d.pin}'`}`;
+}
+
 export interface InstallScriptValues {
   hostName: string;
   hostUuid: string;
-  bundleUrl: string;
+  bundle: Download;
   expiresAt: Date;
 }
 
 /**
- * POSIX sh, run as root on the agent host: fetch the .tgz once with curl, unpack it into
- * /etc/decnet (DECNET_AGENT_DIR overrides, and the unit then points there), install and start
- * the systemd unit (DECNET_SYSTEMD_DIR, DECNET_SYSTEMCTL override for unusual layouts).
+ * POSIX sh, run as root on the agent host: fetch the .tgz once with curl (the master's key pinned
+ * as for the script itself), unpack it into /etc/decnet (DECNET_AGENT_DIR overrides, and the unit
+ * then points there), install and start the systemd unit (DECNET_SYSTEMD_DIR, DECNET_SYSTEMCTL
+ * override for unusual layouts).
  */
 export function renderInstallScript(v: InstallScriptValues): string {
+  const transport = v.bundle.pin
+    ? `# Downloaded over HTTPS with the master's public key pinned (--pinnedpubkey; --insecure only
+# skips the CA and name checks that the pin replaces).
+MASTER_KEY_PIN='${v.bundle.pin}'`
+    : `# Downloaded over plain HTTP (DECNET_ENROLL_PLAIN_HTTP on the master): only the network protects it.`;
   return `#!/bin/sh
 # decnet agent enrollment for host "${v.hostName}" (${v.hostUuid}).
 # The bundle below can be downloaded once, until ${v.expiresAt.toISOString()}.
 set -eu
 umask 077
 
-BUNDLE_URL='${v.bundleUrl}'
+BUNDLE_URL='${v.bundle.url}'
+${transport}
 DIR="\${DECNET_AGENT_DIR:-${AGENT_CONFIG_DIR}}"
 SYSTEMD_DIR="\${DECNET_SYSTEMD_DIR:-/etc/systemd/system}"
 SYSTEMCTL="\${DECNET_SYSTEMCTL:-systemctl}"
@@ -111,7 +137,7 @@ done
 
 tmp="$(mktemp -d)"
 trap 'rm -rf "$tmp"' EXIT INT TERM
-if ! curl -fsS -o "$tmp/bundle.tgz" "$BUNDLE_URL"; then
+if ! ${curlOf(v.bundle, 'MASTER_KEY_PIN')} -o "$tmp/bundle.tgz" "$BUNDLE_URL"; then
   echo "decnet: could not download the bundle (it can be fetched once, before it expires): enroll the host again" >&2
   exit 1
 fi
@@ -136,8 +162,8 @@ echo "decnet: agent \\"${v.hostName}\\" installed in $DIR and started (${AGENT_U
 }
 
 /** The one line the operator runs on the agent host. */
-export function installCommand(scriptUrl: string): string {
-  return `curl -fsSL '${scriptUrl}' | sudo sh`;
+export function installCommand(script: Download): string {
+  return `${curlOf(script)} '${script.url}' | sudo sh`;
 }
 
 export interface BundleFile {

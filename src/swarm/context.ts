@@ -9,8 +9,12 @@ export interface SwarmContext {
   pki: SwarmPki;
   /** Agent results are signalled to their workflows through it; absent, the workflows' polling finds them. */
   client?: Client;
-  /** The operators' API port: agent hosts download their bundle from `http://<master_host>:<apiPort>`. */
+  /** The operators' API port: it serves the downloads over plain HTTP only with `plainHttpEnrollment`. */
   apiPort: number;
+  /** The enrollment HTTPS port: agent hosts download their script and bundle there, pinning the master's key. */
+  enrollPort: number;
+  /** DECNET_ENROLL_PLAIN_HTTP: printed commands and scripts download over plain HTTP from the API port. */
+  plainHttpEnrollment: boolean;
   /** The swarm port agents heartbeat to (decnet.ini `master-port`). */
   swarmPort: number;
   heartbeatIntervalMs: number;

@@ -6,7 +6,8 @@
  */
 import type { LanNetworkSpec } from '../domain/schemas';
 import type { DeckySpec } from '../domain/schemas';
-import { AgentCallError, AgentClient, type AgentJobView, type AgentTarget } from './agent-client';
+import type { AgentJobAccepted } from '../domain/swarm-schemas';
+import { AgentCallError, AgentClient, type AgentTarget } from './agent-client';
 import type { SwarmPki } from './pki';
 
 export type AgentJobRequest =
@@ -39,7 +40,7 @@ export async function sendAgentJob(
   jobId: string,
   request: AgentJobRequest,
   opts: SendOptions & { lifecycleId?: string },
-): Promise<AgentJobView> {
+): Promise<AgentJobAccepted> {
   const now = opts.now ?? Date.now;
   const deadline = now() + opts.budgetMs;
   const client = new AgentClient(pki, host);

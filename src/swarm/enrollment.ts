@@ -2,6 +2,8 @@
  * Enrollment (SPEC §8): POST /swarm/enroll-bundle issues the agent's certificate and creates the
  * host `enrolled`; GET …/{token}.sh serves the install script until the token expires; GET
  * …/{token}.tgz hands out the bundle exactly once and records who fetched it as the host address.
+ * The downloads are served over HTTPS on the enrollment port with the master's certificate, and
+ * the printed command and the script pin its public key; plain HTTP on the API port is an opt-in.
  */
 import { createHash, randomBytes, randomUUID } from 'node:crypto';
 import { isIP } from 'node:net';
@@ -10,16 +12,32 @@ import type { EntityManager } from '@mikro-orm/postgresql';
 import { EnrollmentToken, SwarmHost } from '../entities';
 import { ENROLLMENT_TTL_MS, type EnrollBundleRequest, type EnrollBundleResponse } from '../domain/swarm-schemas';
 import { ConflictError, GoneError, NotFoundError } from '../operations/errors';
-import { BUNDLE_FILES, installCommand, packBundle, renderAgentIni, renderInstallScript, renderSystemdUnit } from './bundle';
+import { BUNDLE_FILES, installCommand, packBundle, renderAgentIni, renderInstallScript, renderSystemdUnit, type Download } from './bundle';
 import { nowOf, type SwarmContext } from './context';
+import { publicKeyPinOf } from './pki';
 
 export const hashEnrollmentToken = (token: string) => createHash('sha256').update(token).digest('hex');
 
-/** `http://<master_host>:<api port>/api/v1/swarm/enroll-bundle/<token>.<ext>` (IPv6 in brackets). */
-export function bundleUrl(masterHost: string, apiPort: number, token: string, ext: 'sh' | 'tgz'): string {
+const ENROLL_BUNDLE_PATH = '/api/v1/swarm/enroll-bundle';
+
+/** How a download reaches the agent host: HTTPS on the enrollment port, or plain HTTP on the API port (opt-in). */
+export type EnrollmentTransport = 'https' | 'http';
+
+/**
+ * `https://<master_host>:<enroll port>/api/v1/swarm/enroll-bundle/<token>.<ext>` with the pin of
+ * the master's key, or `http://<master_host>:<api port>/…` without (IPv6 in brackets).
+ */
+export function enrollmentDownload(ctx: SwarmContext, transport: EnrollmentTransport, masterHost: string, token: string, ext: 'sh' | 'tgz'): Download {
   const host = isIP(masterHost) === 6 ? `[${masterHost}]` : masterHost;
-  return `http://${host}:${apiPort}/api/v1/swarm/enroll-bundle/${token}.${ext}`;
+  const port = transport === 'https' ? ctx.enrollPort : ctx.apiPort;
+  return {
+    url: `${transport}://${host}:${port}${ENROLL_BUNDLE_PATH}/${token}.${ext}`,
+    pin: transport === 'https' ? publicKeyPinOf(ctx.pki.master.certPem) : null,
+  };
 }
+
+/** The transport of the printed command: HTTPS unless the operator opted into plain HTTP. */
+const commandTransport = (ctx: SwarmContext): EnrollmentTransport => (ctx.plainHttpEnrollment ? 'http' : 'https');
 
 export async function enrollHost(ctx: SwarmContext, req: EnrollBundleRequest): Promise<EnrollBundleResponse> {
   const now = nowOf(ctx);
@@ -77,7 +95,7 @@ export async function enrollHost(ctx: SwarmContext, req: EnrollBundleRequest): P
   ctx.logger.info({ host: req.agent_name, host_uuid: hostUuid, expires_at: expiresAt.toISOString() }, 'swarm host enrolled');
   return {
     token,
-    command: installCommand(bundleUrl(req.master_host, ctx.apiPort, token, 'sh')),
+    command: installCommand(enrollmentDownload(ctx, commandTransport(ctx), req.master_host, token, 'sh')),
     expires_at: expiresAt.toISOString(),
     host_uuid: hostUuid,
   };
@@ -113,11 +131,14 @@ export async function liveEnrollment(ctx: SwarmContext, token: string): Promise<
   return { em, row, host };
 }
 
-/** GET …/{token}.sh: the install script, as often as asked until the token expires. */
-export async function installScript(ctx: SwarmContext, token: string): Promise<string> {
+/**
+ * GET …/{token}.sh: the install script, as often as asked until the token expires. It fetches the
+ * bundle over the transport it was itself served on (HTTPS: the same pin).
+ */
+export async function installScript(ctx: SwarmContext, token: string, transport: EnrollmentTransport): Promise<string> {
   const { em, row, host } = await liveEnrollment(ctx, token);
   await em.getConnection().execute('update "enrollment_token" set "script_fetch_count" = "script_fetch_count" + 1 where "token_hash" = ?', [row.tokenHash]);
-  return renderInstallScript({ hostName: host.name, hostUuid: host.uuid, bundleUrl: bundleUrl(row.masterHost, ctx.apiPort, token, 'tgz'), expiresAt: row.expiresAt });
+  return renderInstallScript({ hostName: host.name, hostUuid: host.uuid, bundle: enrollmentDownload(ctx, transport, row.masterHost, token, 'tgz'), expiresAt: row.expiresAt });
 }
 
 export interface ClaimedBundle {

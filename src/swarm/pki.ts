@@ -67,6 +67,16 @@ export function fingerprintOfDer(der: Uint8Array): string {
   return createHash('sha256').update(der).digest('hex');
 }
 
+/**
+ * curl's `--pinnedpubkey` form of the certificate's public key: `sha256//` and the base64 of the
+ * SHA-256 of its DER SubjectPublicKeyInfo. It names the key, so a certificate re-issued for the
+ * same key keeps the pin.
+ */
+export function publicKeyPinOf(pem: string): string {
+  const spki = new NodeX509Certificate(pem).publicKey.export({ type: 'spki', format: 'der' });
+  return `sha256//${createHash('sha256').update(spki).digest('base64')}`;
+}
+
 export function pkiDir(dataDir: string): string {
   return path.join(dataDir, 'pki');
 }

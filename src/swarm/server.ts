@@ -3,6 +3,11 @@
  * with a client certificate signed by the product's CA, and serves nothing but
  * POST /api/v1/swarm/heartbeat. The operators' routes are never here; the heartbeat is never on
  * the operators' port.
+ *
+ * The enrollment port: a third listener, TLS with the same master certificate and no client
+ * certificate (an agent host has none before its bundle), serving only the enrollment downloads,
+ * whose printed command pins the certificate's key. Apart from the swarm port so that one keeps
+ * refusing, in the handshake, every client without a certificate from the CA.
  */
 import https from 'node:https';
 import type { AddressInfo } from 'node:net';
@@ -10,6 +15,8 @@ import type { TLSSocket } from 'node:tls';
 import express from 'express';
 import { HeartbeatRequestSchema } from '../domain/swarm-schemas';
 import { errorHandler, HttpError, sendError } from '../api/errors';
+import { agentArtefactRouter } from '../api/routes/agent-artefact';
+import { swarmBundleRouter } from '../api/routes/swarm';
 import { clientAddress } from './enrollment';
 import { recordHeartbeat, sweepHosts } from './hosts';
 import { fingerprintOfDer } from './pki';
@@ -17,13 +24,18 @@ import type { SwarmContext } from './context';
 
 export const HEARTBEAT_PATH = '/api/v1/swarm/heartbeat';
 
-export function createSwarmApp(ctx: SwarmContext): express.Express {
+function listenerApp(ctx: SwarmContext): express.Express {
   const app = express();
   app.disable('x-powered-by');
   app.use((req, _res, next) => {
     req.log = ctx.logger;
     next();
   });
+  return app;
+}
+
+export function createSwarmApp(ctx: SwarmContext): express.Express {
+  const app = listenerApp(ctx);
   app.post(HEARTBEAT_PATH, express.json({ limit: '4mb' }), async (req, res) => {
     const socket = req.socket as TLSSocket;
     const peer = socket.getPeerCertificate?.();
@@ -45,7 +57,7 @@ export interface SwarmServer {
   close(): Promise<void>;
 }
 
-export async function startSwarmServer(ctx: SwarmContext, listen: { host: string; port: number }): Promise<SwarmServer> {
+export function startSwarmServer(ctx: SwarmContext, listen: { host: string; port: number }): Promise<SwarmServer> {
   const server = https.createServer(
     {
       key: ctx.pki.master.keyPem,
@@ -58,6 +70,25 @@ export async function startSwarmServer(ctx: SwarmContext, listen: { host: string
     createSwarmApp(ctx),
   );
   server.on('tlsClientError', (err, socket) => ctx.logger.debug({ err: err.message, from: socket.remoteAddress }, 'swarm port: TLS handshake refused'));
+  return listenHttps(ctx, server, listen, 'swarm port listening (mTLS)');
+}
+
+export function createEnrollmentApp(ctx: SwarmContext): express.Express {
+  const app = listenerApp(ctx);
+  app.use('/api/v1/swarm', swarmBundleRouter(ctx, 'https'), agentArtefactRouter(ctx));
+  app.use((req, res) => sendError(res, 404, 'not_found', `no route for ${req.method} ${req.path} on the enrollment port`));
+  app.use(errorHandler);
+  return app;
+}
+
+/** The enrollment downloads over HTTPS with the master's certificate (no client certificate asked). */
+export function startEnrollmentServer(ctx: SwarmContext, listen: { host: string; port: number }): Promise<SwarmServer> {
+  const server = https.createServer({ key: ctx.pki.master.keyPem, cert: ctx.pki.master.certPem, minVersion: 'TLSv1.2' }, createEnrollmentApp(ctx));
+  server.on('tlsClientError', (err, socket) => ctx.logger.debug({ err: err.message, from: socket.remoteAddress }, 'enrollment port: TLS handshake failed'));
+  return listenHttps(ctx, server, listen, 'enrollment port listening (HTTPS, the master key pinned by enrollment commands)');
+}
+
+async function listenHttps(ctx: SwarmContext, server: https.Server, listen: { host: string; port: number }, message: string): Promise<SwarmServer> {
   await new Promise<void>((resolve, reject) => {
     server.once('error', reject);
     server.listen(listen.port, listen.host, () => {
@@ -67,7 +98,7 @@ export async function startSwarmServer(ctx: SwarmContext, listen: { host: string
   });
   const port = (server.address() as AddressInfo).port;
   const url = `https://${listen.host.includes(':') ? `[${listen.host}]` : listen.host}:${port}`;
-  ctx.logger.info({ url, master_fingerprint: ctx.pki.master.fingerprint }, 'swarm port listening (mTLS)');
+  ctx.logger.info({ url, master_fingerprint: ctx.pki.master.fingerprint }, message);
   return {
     url,
     port,

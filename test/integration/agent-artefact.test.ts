@@ -7,20 +7,19 @@
  * install (a recording `systemctl` stands in for systemd, which these machines lack).
  */
 import { execFile, spawn } from 'node:child_process';
-import { createHash } from 'node:crypto';
+import { createHash, randomUUID } from 'node:crypto';
 import fs from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { promisify } from 'node:util';
 import { extract } from 'tar';
-import { fetch } from 'undici';
 import { buildAgentArtefact, type BuiltArtefact } from '../../scripts/build-agent';
 import { LABELS } from '../../src/domain/compose-render';
 import { DECNET_VERSION } from '../../src/domain/version';
 import { EnrollmentToken } from '../../src/entities';
 import { hashEnrollmentToken } from '../../src/swarm/enrollment';
 import { fingerprintOf } from '../../src/swarm/pki';
-import { agentRequest, masterCreds, type Creds } from '../support/agents';
+import { agentRequest, curlPinned, masterCreds, parseEnrollCommand, type Creds } from '../support/agents';
 import { apiClient, waitForTerminal, type ApiClient } from '../support/http';
 import { createTestStack, freePort, type TestStack } from '../support/master';
 import { stop, type DecnetProcess } from '../support/process';
@@ -106,15 +105,32 @@ async function runArtefact(file: string, args: string[], env: NodeJS.ProcessEnv,
 async function enroll(name: string, agentPort: number) {
   const res = await api.post('/swarm/enroll-bundle', { agent_name: name, master_host: '127.0.0.1', use_ipvlan: false, agent_port: agentPort });
   expect(res.status).toBe(201);
-  return res.body as { token: string; host_uuid: string };
+  return res.body as Enrollment;
 }
 
-/** GET …/{token}/{file}, its body read (a response left unread keeps its connection). */
-async function download(token: string, file: string) {
-  const res = await fetch(`${stack.api}/swarm/enroll-bundle/${token}/${file}`);
-  const body = Buffer.from(await res.arrayBuffer());
-  const json = () => JSON.parse(body.toString('utf8'));
-  return { status: res.status, headers: res.headers, body, text: () => body.toString('utf8'), json };
+interface Enrollment {
+  token: string;
+  host_uuid: string;
+  command: string;
+}
+
+/**
+ * GET …/{token}/{file} on the enrollment port, by curl with the master's key pinned as the printed
+ * command does (`token` replaces the enrollment's, for refusals).
+ */
+async function download(e: Enrollment, file: string, token = e.token) {
+  const { pin, scriptUrl } = parseEnrollCommand(e.command);
+  const url = scriptUrl.replace(`${e.token}.sh`, `${token}/${file}`);
+  const out = path.join(dir, `download-${randomUUID()}`);
+  const { stdout } = await execFileAsync('curl', ['-sS', '--insecure', '--pinnedpubkey', pin, '-o', out, '-D', `${out}.headers`, '-w', '%{http_code}', url]);
+  const body = await fs.readFile(out);
+  const headers = new Map(
+    (await fs.readFile(`${out}.headers`, 'utf8'))
+      .split('\r\n')
+      .filter((l) => l.includes(':'))
+      .map((l) => [l.slice(0, l.indexOf(':')).toLowerCase(), l.slice(l.indexOf(':') + 1).trim()] as const),
+  );
+  return { status: Number(stdout), headers, body, text: () => body.toString('utf8'), json: () => JSON.parse(body.toString('utf8')) };
 }
 
 async function hostRow(uuid: string) {
@@ -157,29 +173,29 @@ test('the build writes the artefact and its sha256 (sha256sum -c agrees); it run
 
 test('served with an enrollment token: the bytes the build hashed and their sha256; no token, a bad file name, an expired token or a missing build are refused', async () => {
   const e = await enroll('artefact-dl', await freePort());
-  const res = await download(e.token, 'decnet-agent.cjs');
+  const res = await download(e, 'decnet-agent.cjs');
   expect([res.status, res.headers.get('x-decnet-agent-version'), res.headers.get('cache-control')]).toEqual([200, DECNET_VERSION, 'no-store']);
   expect(createHash('sha256').update(res.body).digest('hex')).toBe(built.sha256);
-  const sha = await download(e.token, 'decnet-agent.cjs.sha256');
+  const sha = await download(e, 'decnet-agent.cjs.sha256');
   expect([sha.status, sha.text()]).toEqual([200, `${built.sha256}  decnet-agent.cjs\n`]);
 
-  expect((await download('x'.repeat(43), 'decnet-agent.cjs')).status).toBe(404);
-  const wrongFile = await download(e.token, 'decnet.js');
+  expect((await download(e, 'decnet-agent.cjs', 'x'.repeat(43))).status).toBe(404);
+  const wrongFile = await download(e, 'decnet.js');
   expect([wrongFile.status, wrongFile.json().error.message]).toEqual([404, expect.stringContaining('decnet-agent.cjs')]);
 
   // A build missing on the master, or changed after its sha256 was written: 503 saying what to do.
   await fs.rename(built.path, `${built.path}.aside`);
-  const missing = await download(e.token, 'decnet-agent.cjs');
+  const missing = await download(e, 'decnet-agent.cjs');
   expect([missing.status, missing.json().error]).toEqual([503, { code: 'agent_artefact_unavailable', message: expect.stringContaining('npm run build:agent') }]);
   await fs.copyFile(`${built.path}.aside`, built.path);
   await fs.appendFile(built.path, '\n// one more line\n');
-  const tampered = await download(e.token, 'decnet-agent.cjs');
+  const tampered = await download(e, 'decnet-agent.cjs');
   expect([tampered.status, tampered.json().error.message]).toEqual([503, expect.stringContaining('does not match')]);
   await fs.rename(`${built.path}.aside`, built.path);
-  expect((await download(e.token, 'decnet-agent.cjs.sha256')).status).toBe(200);
+  expect((await download(e, 'decnet-agent.cjs.sha256')).status).toBe(200);
 
   await stack.master!.orm.em.fork().nativeUpdate(EnrollmentToken, { tokenHash: hashEnrollmentToken(e.token) }, { expiresAt: new Date(Date.now() - 1000) });
-  expect((await download(e.token, 'decnet-agent.cjs')).status).toBe(410);
+  expect((await download(e, 'decnet-agent.cjs')).status).toBe(410);
 });
 
 describe('an agent host with nothing but node', () => {
@@ -201,16 +217,15 @@ describe('an agent host with nothing but node', () => {
 
     // What the install script does, with the overrides: artefact (checked) into the install dir
     // with its command link, bundle into the configuration directory, unit into the systemd dir.
-    const artefact = (await download(e.token, 'decnet-agent.cjs')).body;
-    const published = (await download(e.token, 'decnet-agent.cjs.sha256')).text().split(' ')[0];
+    const artefact = (await download(e, 'decnet-agent.cjs')).body;
+    const published = (await download(e, 'decnet-agent.cjs.sha256')).text().split(' ')[0];
     expect(createHash('sha256').update(artefact).digest('hex')).toBe(published);
     await fs.mkdir(layout.installDir, { recursive: true });
     await fs.writeFile(path.join(layout.installDir, 'decnet-agent.cjs'), artefact, { mode: 0o755 });
     await fs.mkdir(path.dirname(layout.binLink), { recursive: true });
     await fs.symlink(path.join(layout.installDir, 'decnet-agent.cjs'), layout.binLink);
-    const tgz = await fetch(`${stack.api}/swarm/enroll-bundle/${e.token}.tgz`);
-    expect(tgz.status).toBe(200);
-    await fs.writeFile(path.join(layout.root, 'bundle.tgz'), Buffer.from(await tgz.arrayBuffer()));
+    const command = parseEnrollCommand(e.command);
+    await curlPinned(command.bundleUrl, command.pin, path.join(layout.root, 'bundle.tgz'));
     await fs.mkdir(layout.configDir, { recursive: true });
     await extract({ file: path.join(layout.root, 'bundle.tgz'), cwd: layout.configDir });
     await fs.mkdir(layout.systemdDir, { recursive: true });

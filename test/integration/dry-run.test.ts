@@ -12,7 +12,7 @@ import { Client } from 'pg';
 import { createTestStack, type TestStack } from '../support/master';
 import { apiClient, waitForTerminal, type ApiClient } from '../support/http';
 import { cliEnvFor, runDecnet } from '../support/process';
-import { enrollAgent } from '../support/agents';
+import { enrollAgent, heartbeatAs } from '../support/agents';
 import { createApiToken } from '../../src/operations/tokens';
 import { FLEET_LOCK } from '../../src/operations/locks';
 import { Decky, SwarmHost } from '../../src/entities';
@@ -214,9 +214,13 @@ describe('swarm', () => {
   let b: { hostUuid: string };
 
   beforeAll(async () => {
-    // Enrolled through the bundle flow (the .tgz fetched records the address): live hosts. The dry
-    // run never reaches an agent, so none is started.
-    const enroll = (name: string, useIpvlan: boolean) => enrollAgent(stack, api, dir, { name, project: `${stack.config.composeProject}-${name}`, useIpvlan });
+    // Enrolled through the bundle flow (the .tgz fetched records the address) and live after one
+    // heartbeat with their certificates. The dry run never reaches an agent, so none is started.
+    const enroll = async (name: string, useIpvlan: boolean) => {
+      const agent = await enrollAgent(stack, api, dir, { name, project: `${stack.config.composeProject}-${name}`, useIpvlan });
+      expect(await heartbeatAs(agent, stack.master!.swarmUrl!)).toBe(200);
+      return agent;
+    };
     a = await enroll('a', false);
     b = await enroll('b', true);
   });
@@ -250,7 +254,7 @@ describe('swarm', () => {
   });
 
   test('decnet swarm-deploy --dry-run prints the hosts and drivers and deploys nothing', async () => {
-    await stack.master!.orm.em.fork().nativeUpdate(SwarmHost, { uuid: b.hostUuid }, { status: 'enrolled' });
+    await stack.master!.orm.em.fork().nativeUpdate(SwarmHost, { uuid: b.hostUuid }, { status: 'active', lastHeartbeat: new Date() });
     const file = path.join(dir, 'swarm.ini');
     await fs.writeFile(file, `${general()}\n[y1]\nservices=ssh\n\n[y2]\nservices=ssh\n`);
     const home = path.join(dir, 'home');

@@ -70,7 +70,7 @@ describe('deployment limit', () => {
 
   test('a deploy whose amounts sum over the limit is 409 before anything is expanded, allocated or written', async () => {
     // Two addresses in the pool: expanding 4 deckies would fail with pool_exhausted, so the
-    // deployment_limit answer shows the check ran first.
+    // limit's answer shows the check ran first.
     const res = await api.post('/deckies/deploy', {
       network: { ...network(), ip_range: `${stack.lan.ip(200)}/31` },
       deckies: [
@@ -79,7 +79,7 @@ describe('deployment limit', () => {
       ],
     });
     expect([res.status, res.body.error.code]).toEqual([409, 'deployment_limit']);
-    expect(res.body.error.message).toContain('deploying 4 decky(ies) next to 0 existing would exceed the deployment limit of 3');
+    expect(res.body.error.message).toBe('the request asks for 4 deckies, over the deployment limit of 3 (GET/PUT /api/v1/system/limits)');
     expect(await lifecycleCount()).toBe(0);
     // The transaction was rolled back: not even the network settings were written.
     expect((await stack.master!.orm.em.fork().findOneOrFail(DeploymentSettings, { id: 1 })).subnet).toBeNull();

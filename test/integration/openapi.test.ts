@@ -47,19 +47,20 @@ const ROUTES: Record<string, string[]> = {
   '/api/v1/deckies/{name}': ['delete', 'get'],
   '/api/v1/deckies/{name}/mutate': ['post'],
   '/api/v1/deckies/{name}/mutate-interval': ['put'],
+  '/api/v1/deckies/{name}/heal': ['post'],
+  '/api/v1/deckies/{name}/auto-heal': ['put'],
   '/api/v1/system/deployment-mode': ['get'],
   '/api/v1/system/network': ['get', 'put'],
   '/api/v1/system/limits': ['get', 'put'],
+  '/api/v1/system/healing': ['get', 'put'],
   '/api/v1/events': ['get'],
   '/api/v1/catalog': ['get'],
   '/api/v1/swarm/enroll-bundle': ['post'],
-  '/api/v1/swarm/enroll-bundle/{token}.sh': ['get'],
-  '/api/v1/swarm/enroll-bundle/{token}.tgz': ['get'],
-  '/api/v1/swarm/enroll-bundle/{token}/decnet-agent.cjs': ['get'],
-  '/api/v1/swarm/enroll-bundle/{token}/decnet-agent.cjs.sha256': ['get'],
   '/api/v1/swarm/hosts': ['get'],
   '/api/v1/swarm/hosts/{uuid}': ['delete', 'patch'],
   '/api/v1/swarm/hosts/{uuid}/teardown': ['post'],
+  '/api/v1/tokens': ['get'],
+  '/api/v1/tokens/{id}': ['delete'],
   '/healthz': ['get'],
   '/readyz': ['get'],
   '/metrics': ['get'],
@@ -72,11 +73,6 @@ const PUBLIC = new Set([
   '/api/v1/readyz',
   '/metrics',
   '/openapi.json',
-  // The enrollment token in the path is the credential.
-  '/api/v1/swarm/enroll-bundle/{token}.sh',
-  '/api/v1/swarm/enroll-bundle/{token}.tgz',
-  '/api/v1/swarm/enroll-bundle/{token}/decnet-agent.cjs',
-  '/api/v1/swarm/enroll-bundle/{token}/decnet-agent.cjs.sha256',
 ]);
 const ADMIN = new Set([
   'post /api/v1/deckies/deploy',
@@ -91,6 +87,8 @@ const ADMIN = new Set([
   'get /api/v1/swarm/hosts',
   'patch /api/v1/swarm/hosts/{uuid}',
   'delete /api/v1/swarm/hosts/{uuid}',
+  'get /api/v1/tokens',
+  'delete /api/v1/tokens/{id}',
 ]);
 
 describe('GET /openapi.json', () => {
@@ -148,7 +146,7 @@ describe('GET /openapi.json', () => {
   });
 
   test('every documented operation is served by the API (none falls through to the catch-all 404)', async () => {
-    const sample: Record<string, string> = { name: 'no-such-decky', uuid: '00000000-0000-4000-8000-000000000000', token: 'x'.repeat(32) };
+    const sample: Record<string, string> = { name: 'no-such-decky', uuid: '00000000-0000-4000-8000-000000000000', id: '00000000-0000-4000-8000-000000000000', token: 'x'.repeat(32) };
     for (const [route, methods] of Object.entries(doc.paths as Record<string, Record<string, unknown>>)) {
       if (route === '/api/v1/events') continue; // an endless stream; covered by its own test
       const url = origin + route.replace(/\{(\w+)\}/g, (_m, p: string) => sample[p]);
@@ -196,6 +194,8 @@ test('GET /docs is a browsable API page served from swagger-ui-dist, with no CDN
   expect((await bundle.text()).length).toBeGreaterThan(100_000);
   const init = await (await fetch(`${origin}/docs/swagger-initializer.js`)).text();
   expect(init).toContain("url: '/openapi.json'");
+  // A pasted token is not kept in localStorage (api-security.test.ts checks it in a browser).
+  expect(init).toContain('persistAuthorization: false');
   expect((await fetch(`${origin}/docs/swagger-ui.css`)).status).toBe(200);
 });
 

@@ -11,6 +11,8 @@ import path from 'node:path';
 import Docker from 'dockerode';
 import { LABELS } from '../../src/domain/compose-render';
 import { CertificateAuthority } from '../../src/swarm/pki';
+import { AgentClient } from '../../src/swarm/agent-client';
+import { AgentJobViewSchema } from '../../src/domain/swarm-schemas';
 import { createTestStack, type TestStack } from '../support/master';
 import { apiClient, type ApiClient } from '../support/http';
 import { sigkill, stop, type DecnetProcess } from '../support/process';
@@ -157,6 +159,20 @@ describe('decnet agent', () => {
     }
     expect(host).toMatchObject({ status: 'active', last_heartbeat: expect.any(String) });
     expect(job.result_acknowledged).toBe(true);
+  });
+
+  test("the master's AgentClient parses the real agent's replies with the protocol schemas", async () => {
+    const client = new AgentClient(stack.master!.pki, { uuid: a.hostUuid, name: a.name, address: '127.0.0.1', port: a.port, fingerprint: a.fingerprint });
+    try {
+      const raw = (await agentRequest(a, master, 'GET', '/jobs/job-deploy-a1')).body;
+      const job = await client.job('job-deploy-a1');
+      expect(job).toEqual(raw);
+      expect(AgentJobViewSchema.parse(raw)).toEqual(raw);
+      expect(await client.job('no-such-job')).toBeUndefined();
+      expect(await client.submitJob('deploy', deployA())).toEqual({ job_id: 'job-deploy-a1', kind: 'deploy', status: 'succeeded' });
+    } finally {
+      await client.close();
+    }
   });
 
   test('SIGKILL the agent and start it again: GET /jobs/{id} still answers', async () => {

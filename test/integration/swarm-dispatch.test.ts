@@ -16,7 +16,7 @@ import { createTestStack, type TestStack } from '../support/master';
 import { apiClient, waitForTerminal, type ApiClient } from '../support/http';
 import { cliEnvFor, runDecnet, sigkill, spawnDecnet, stop, waitForHttp, type DecnetProcess } from '../support/process';
 import { recordHistories } from '../support/histories';
-import { agentRequest, enrollAgent, masterCreds, startAgent, type Creds, type TestAgent } from '../support/agents';
+import { agentRequest, enrollAgent, masterCreds, startAgent, waitForActive, type Creds, type TestAgent } from '../support/agents';
 
 const RETRY_BUDGET_MS = 25_000;
 
@@ -75,6 +75,8 @@ async function addAgent(name: string, useIpvlan: boolean): Promise<TestAgent> {
   });
   agents[name] = agent;
   await startAgent(agent, master);
+  // Live (deckies placed on it) from its first heartbeat, not from its download.
+  await waitForActive(api, agent);
   return agent;
 }
 
@@ -343,7 +345,7 @@ test('an agent that never comes back: its row fails within the retry budget nami
   const { a } = agents;
   // Back for a moment (it turns active again), then gone for good right after.
   await startAgent(a, master);
-  await waitFor('host a active', async () => ((await api.get('/swarm/hosts')).body.hosts.find((h: any) => h.uuid === a.hostUuid).status === 'active' ? true : undefined));
+  await waitForActive(api, a);
   await stop(a.proc!);
   const started = Date.now();
   const body = await deploy([{ name: 'z1', services: ['ssh'] }]);

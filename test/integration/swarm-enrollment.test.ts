@@ -1,9 +1,11 @@
 /**
  * Swarm groundwork against an in-process master on real PostgreSQL: enrollment bundles (.sh until
- * expiry, .tgz exactly once), the hosts routes, the master's mTLS swarm port with the heartbeat
- * (real TLS handshakes on loopback with the certificates from the unpacked bundle), the sweep
- * that marks silent hosts unreachable, and the `decnet enroll` / `decnet hosts` commands.
- * No agent process exists yet: the test plays the agent with node's https client.
+ * expiry, .tgz exactly once, over HTTPS on the enrollment port; the printed command run by real
+ * curl with the master's key pinned, and refused by it against an impostor), the hosts routes,
+ * the master's mTLS swarm port with the heartbeat (real TLS handshakes on loopback with the
+ * certificates from the unpacked bundle), the sweep that marks silent hosts unreachable, and the
+ * `decnet enroll` / `decnet hosts` commands. No agent process runs here: the test plays the agent
+ * with node's https client.
  */
 import { execFile } from 'node:child_process';
 import { createHash, createPrivateKey, X509Certificate } from 'node:crypto';
@@ -17,12 +19,13 @@ import { parse as parseIni } from 'ini';
 import { extract } from 'tar';
 import { fetch } from 'undici';
 import { Decky, EnrollmentToken, SwarmHost } from '../../src/entities';
-import { CertificateAuthority } from '../../src/swarm/pki';
+import { CertificateAuthority, publicKeyPinOf } from '../../src/swarm/pki';
 import { parseAgentIni } from '../../src/swarm/bundle';
 import { hashEnrollmentToken } from '../../src/swarm/enrollment';
 import { createTestStack, type TestStack } from '../support/master';
 import { apiClient, type ApiClient } from '../support/http';
 import { cliEnvFor, runDecnet, type DecnetRun } from '../support/process';
+import { curlPinned, parseEnrollCommand } from '../support/agents';
 import { DECNET_VERSION } from '../../src/domain/version';
 
 const execFileAsync = promisify(execFile);
@@ -66,13 +69,34 @@ async function enroll(name: string, extra: Record<string, unknown> = {}) {
   return res.body as { token: string; command: string; expires_at: string; host_uuid: string };
 }
 
-/** The download URLs of an enrollment, no bearer token. */
-const bundleUrl = (token: string, ext: 'sh' | 'tgz') => `${stack.api}/swarm/enroll-bundle/${token}.${ext}`;
+/** The download URLs of an enrollment on the enrollment port (HTTPS), no bearer token. */
+const bundleUrl = (token: string, ext: 'sh' | 'tgz') => `${stack.master!.enrollUrl}/api/v1/swarm/enroll-bundle/${token}.${ext}`;
 
-async function download(token: string, ext: 'sh' | 'tgz') {
-  const res = await fetch(bundleUrl(token, ext));
-  return { status: res.status, type: res.headers.get('content-type') ?? '', body: Buffer.from(await res.arrayBuffer()) };
+interface Download {
+  status: number;
+  type: string;
+  headers: Record<string, string | string[] | undefined>;
+  body: Buffer;
 }
+
+/** One request over HTTPS, the master's certificate verified against its CA (the test's shortcut for curl's pin). */
+function httpsRequest(url: string, method = 'GET'): Promise<Download> {
+  return new Promise((resolve, reject) => {
+    const req = https.request(url, { method, ca: [stack.master!.pki.ca.certPem], agent: false, timeout: 10_000 }, (res) => {
+      const chunks: Buffer[] = [];
+      res.on('data', (c: Buffer) => chunks.push(c));
+      res.on('end', () => resolve({ status: res.statusCode ?? 0, type: String(res.headers['content-type'] ?? ''), headers: res.headers, body: Buffer.concat(chunks) }));
+    });
+    req.on('timeout', () => req.destroy(new Error('timeout')));
+    req.on('error', reject);
+    req.end();
+  });
+}
+
+const download = (token: string, ext: 'sh' | 'tgz') => httpsRequest(bundleUrl(token, ext));
+
+/** The master's key as curl pins it. */
+const masterPin = () => publicKeyPinOf(stack.master!.pki.master.certPem);
 
 async function unpack(tgz: Buffer, name: string): Promise<Bundle> {
   const out = path.join(dir, name);
@@ -166,8 +190,11 @@ describe('enrollment', () => {
     const expires = Date.parse(enrollment.expires_at);
     expect(expires).toBeGreaterThanOrEqual(before + 5 * 60_000 - 1000);
     expect(expires).toBeLessThanOrEqual(Date.now() + 5 * 60_000 + 1000);
-    // The command fetches the install script from the master host given, on the API port.
-    expect(enrollment.command).toBe(`curl -fsSL 'http://127.0.0.1:${stack.config.apiPort}/api/v1/swarm/enroll-bundle/${enrollment.token}.sh' | sudo sh`);
+    // The command fetches the install script from the master host given, over HTTPS on the
+    // enrollment port, with the master's public key pinned (curl checks the pin despite --insecure).
+    expect(enrollment.command).toBe(
+      `curl -fsS --insecure --pinnedpubkey '${masterPin()}' 'https://127.0.0.1:${stack.config.enrollPort}/api/v1/swarm/enroll-bundle/${enrollment.token}.sh' | sudo sh`,
+    );
 
     const host = await hostView(enrollment.host_uuid);
     expect(host).toMatchObject({ name: 'agent-a', status: 'enrolled', address: null, agent_port: 9100, use_ipvlan: true, last_heartbeat: null, notes: null });
@@ -179,16 +206,20 @@ describe('enrollment', () => {
     expect(rows[0].tokenHash).not.toContain(enrollment.token);
   });
 
-  test('the .sh is served without a bearer token, as often as asked before expiry', async () => {
-    const url = /'([^']+\.sh)'/.exec(enrollment.command)![1];
+  test('the .sh is served without a bearer token, as often as asked before expiry; it fetches the .tgz with the same pin', async () => {
+    const { scriptUrl, pin } = parseEnrollCommand(enrollment.command);
     for (let i = 0; i < 2; i++) {
-      const res = await fetch(url);
+      const res = await download(enrollment.token, 'sh');
       expect(res.status).toBe(200);
-      expect(res.headers.get('content-type')).toMatch(/^text\/x-shellscript/);
-      const script = await res.text();
+      expect(res.type).toMatch(/^text\/x-shellscript/);
+      // Real curl, as the printed command runs it.
+      const fetched = path.join(dir, `script-${i}.sh`);
+      await curlPinned(scriptUrl, pin, fetched);
+      const script = await fs.readFile(fetched, 'utf8');
       expect(script).toMatch(/^#!\/bin\/sh\n/);
-      expect(script).toContain(`BUNDLE_URL='http://127.0.0.1:${stack.config.apiPort}/api/v1/swarm/enroll-bundle/${enrollment.token}.tgz'`);
-      expect(script).toContain('curl -fsS -o "$tmp/bundle.tgz" "$BUNDLE_URL"');
+      expect(script).toContain(`BUNDLE_URL='https://127.0.0.1:${stack.config.enrollPort}/api/v1/swarm/enroll-bundle/${enrollment.token}.tgz'`);
+      expect(script).toContain(`MASTER_KEY_PIN='${masterPin()}'`);
+      expect(script).toContain('curl -fsS --insecure --pinnedpubkey "$MASTER_KEY_PIN" -o "$tmp/bundle.tgz" "$BUNDLE_URL"');
       expect(script).toContain('/etc/decnet');
       expect(script).toContain('enable --now decnet-agent.service');
       const file = path.join(dir, 'install.sh');
@@ -196,7 +227,7 @@ describe('enrollment', () => {
       await execFileAsync('sh', ['-n', file]);
     }
     const [row] = await em().find(EnrollmentToken, { hostUuid: enrollment.host_uuid });
-    expect(row.scriptFetchCount).toBe(2);
+    expect(row.scriptFetchCount).toBe(4);
     expect(row.bundleFetchedAt).toBeNull();
   });
 
@@ -267,9 +298,9 @@ describe('enrollment', () => {
     }
     expect((await hostView(e.host_uuid)).address).toBeNull();
     for (const file of ['AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA.sh', 'AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA.tgz', 'short.sh', `${e.token}.zip`]) {
-      const res = await fetch(`${stack.api}/swarm/enroll-bundle/${file}`);
+      const res = await httpsRequest(`${stack.master!.enrollUrl}/api/v1/swarm/enroll-bundle/${file}`);
       expect([file, res.status]).toEqual([file, 404]);
-      expect(((await res.json()) as any).error.code).toBe('not_found');
+      expect(JSON.parse(res.body.toString()).error.code).toBe('not_found');
     }
   });
 
@@ -340,6 +371,86 @@ describe('enrollment', () => {
     expect(fresh.host_uuid).not.toBe(stale.host_uuid);
     expect(await hostView(stale.host_uuid)).toMatchObject({ status: 'decommissioned', notes: expect.stringMatching(/never fetched/) });
     expect((await hostView(fresh.host_uuid)).status).toBe('enrolled');
+  });
+});
+
+describe('enrollment over HTTPS, the master key pinned', () => {
+  /** The printed command without its `| sudo sh`: what fetches the script. */
+  const fetchPart = (command: string) => command.replace(/ \| sudo sh$/, '');
+  const sh = (script: string) =>
+    execFileAsync('sh', ['-c', script]).then(
+      ({ stdout, stderr }) => ({ code: 0, stdout, stderr }),
+      (err: { code: number; stdout: string; stderr: string }) => ({ code: err.code, stdout: err.stdout, stderr: err.stderr }),
+    );
+
+  test('the printed command, run by real curl, gets the script; an impostor with another key at that address gets nothing: the pin, not --insecure, refuses it', async () => {
+    const e = await enroll('pin-a');
+    const genuine = await sh(fetchPart(e.command));
+    expect([genuine.code, genuine.stderr]).toEqual([0, '']);
+    expect(genuine.stdout).toMatch(/^#!\/bin\/sh\n# decnet agent enrollment for host "pin-a"/);
+
+    // A TLS server with a certificate for the same names from another CA, serving its own script.
+    const impostorCa = await CertificateAuthority.loadOrCreate(path.join(dir, 'impostor-ca'));
+    const forged = await impostorCa.issueCertificate({ commonName: 'decnet-master', sans: ['127.0.0.1', 'localhost'], usage: ['serverAuth'] });
+    const impostor = https.createServer({ key: forged.keyPem, cert: forged.certPem }, (_req, res) => res.end('#!/bin/sh\necho owned\n'));
+    await new Promise<void>((resolve) => impostor.listen(0, '127.0.0.1', resolve));
+    try {
+      const port = (impostor.address() as { port: number }).port;
+      const redirected = fetchPart(e.command).replace(`:${stack.config.enrollPort}/`, `:${port}/`);
+      expect(redirected).not.toBe(fetchPart(e.command));
+      const refused = await sh(redirected);
+      // 90: CURLE_SSL_PINNEDPUBKEYNOTMATCH; nothing reaches the pipe.
+      expect([refused.code, refused.stdout]).toEqual([90, '']);
+      expect(refused.stderr).toMatch(/pinned public key/i);
+      // The same command without the pin would have run the impostor's script.
+      const unpinned = await sh(redirected.replace(/ --pinnedpubkey '[^']+'/, ''));
+      expect([unpinned.code, unpinned.stdout]).toEqual([0, '#!/bin/sh\necho owned\n']);
+    } finally {
+      await new Promise((resolve) => impostor.close(resolve));
+    }
+    // The token was not spent by any of this: the bundle still downloads, with the pin.
+    const { bundleUrl: tgzUrl, pin } = parseEnrollCommand(e.command);
+    await curlPinned(tgzUrl, pin, path.join(dir, 'pin-a.tgz'));
+    expect((await fs.readFile(path.join(dir, 'pin-a.tgz'))).subarray(0, 2)).toEqual(Buffer.from([0x1f, 0x8b]));
+  });
+
+  test('the API port serves no download over plain HTTP (an explicit opt-in); the token stays usable over HTTPS', async () => {
+    const e = await enroll('plain-off');
+    for (const ext of ['sh', 'tgz'] as const) {
+      // Without a bearer it is an operators' route like any other (401); with one, there is none.
+      const anonymous = await fetch(`${stack.api}/swarm/enroll-bundle/${e.token}.${ext}`);
+      expect([ext, anonymous.status]).toEqual([ext, 401]);
+      const res = await api.get(`/swarm/enroll-bundle/${e.token}.${ext}`);
+      expect([ext, res.status, res.body.error?.code]).toEqual([ext, 404, 'not_found']);
+    }
+    expect((await download(e.token, 'tgz')).status).toBe(200);
+  });
+
+  test('HEAD is 405 with Allow: GET and does not spend the one-shot bundle; other methods are 405 too', async () => {
+    const e = await enroll('head-a');
+    for (const ext of ['tgz', 'sh'] as const) {
+      const head = await httpsRequest(bundleUrl(e.token, ext), 'HEAD');
+      expect([ext, head.status, head.headers.allow]).toEqual([ext, 405, 'GET']);
+    }
+    const post = await httpsRequest(bundleUrl(e.token, 'tgz'), 'POST');
+    expect([post.status, post.headers.allow, JSON.parse(post.body.toString()).error.code]).toEqual([405, 'GET', 'method_not_allowed']);
+    const [row] = await em().find(EnrollmentToken, { hostUuid: e.host_uuid });
+    expect([row.bundleFetchedAt, row.keyPem === null]).toEqual([null, false]);
+    const tgz = await download(e.token, 'tgz');
+    expect([tgz.status, tgz.type]).toEqual([200, 'application/gzip']);
+    expect((await unpack(tgz.body, 'head-a')).files).toContain('agent-key.pem');
+  });
+
+  test('a downloaded bundle does not make a host live: it stays `enrolled` (unihost) until its first heartbeat over mTLS', async () => {
+    const { enrollment, bundle } = await enrolledAgent('live-a');
+    expect(await hostView(enrollment.host_uuid)).toMatchObject({ status: 'enrolled', address: '127.0.0.1', last_heartbeat: null });
+    expect((await api.get('/system/deployment-mode')).body).toMatchObject({ mode: 'unihost', swarm_host_count: 0 });
+
+    expect((await heartbeat(bundle, enrollment.host_uuid)).status).toBe(200);
+    expect((await hostView(enrollment.host_uuid)).status).toBe('active');
+    expect((await api.get('/system/deployment-mode')).body).toMatchObject({ mode: 'swarm', swarm_host_count: 1 });
+    // Decommissioned again, so the later tests count their own hosts.
+    expect((await api.delete(`/swarm/hosts/${enrollment.host_uuid}`)).status).toBe(200);
   });
 });
 
@@ -415,8 +526,8 @@ describe('hosts', () => {
     expect((await em().findOneOrFail(Decky, { name: 'orphan-1' })).hostUuid).toBe(e.host_uuid);
     await em().nativeDelete(Decky, { name: 'orphan-1' });
 
-    // Only live hosts (enrolled or active, with an address) count; a decommissioned one never does.
-    const live = ((await api.get('/swarm/hosts')).body.hosts as any[]).filter((h) => ['enrolled', 'active'].includes(h.status) && h.address);
+    // Only live hosts (active since a heartbeat, with an address) count; a decommissioned one never does.
+    const live = ((await api.get('/swarm/hosts')).body.hosts as any[]).filter((h) => h.status === 'active' && h.address);
     expect(live.map((h) => h.uuid)).not.toContain(e.host_uuid);
     const mode = await api.get('/system/deployment-mode');
     expect(mode.body).toMatchObject({ mode: live.length ? 'swarm' : 'unihost', swarm_host_count: live.length });
@@ -556,16 +667,18 @@ describe('CLI', () => {
   test('decnet enroll prints the command and its expiry; --ipvlan, --agent-port and --master-host reach the API', async () => {
     const run = await cli(['enroll', 'cli-a', '--ipvlan', '--agent-port', '9200', '--master-host', 'master.test']);
     expect({ code: run.code, out: explain(run) }).toEqual({ code: 0, out: expect.any(String) });
-    const command = /^ {2}(curl -fsSL '(http:\/\/master\.test:\d+\/api\/v1\/swarm\/enroll-bundle\/([A-Za-z0-9_-]+)\.sh)' \| sudo sh)$/m.exec(run.stdout);
+    const command = /^ {2}(curl -fsS --insecure --pinnedpubkey '([^']+)' '(https:\/\/master\.test:\d+\/api\/v1\/swarm\/enroll-bundle\/([A-Za-z0-9_-]+)\.sh)' \| sudo sh)$/m.exec(run.stdout);
     expect(command).not.toBeNull();
+    expect(command![2]).toBe(masterPin());
+    expect(command![3]).toContain(`:${stack.config.enrollPort}/`);
     expect(run.stdout).toMatch(/enrolled host "cli-a" \([0-9a-f-]{36}\)/);
     expect(run.stdout).toMatch(/before \d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z/);
     const host = ((await api.get('/swarm/hosts')).body.hosts as any[]).find((h) => h.name === 'cli-a');
     expect(host).toMatchObject({ use_ipvlan: true, agent_port: 9200, status: 'enrolled' });
     // The token in the command is a working one: its script names master.test.
-    const script = await download(command![3], 'sh');
+    const script = await download(command![4], 'sh');
     expect(script.status).toBe(200);
-    expect(script.body.toString()).toContain(`BUNDLE_URL='http://master.test:${stack.config.apiPort}/api/v1/swarm/enroll-bundle/${command![3]}.tgz'`);
+    expect(script.body.toString()).toContain(`BUNDLE_URL='https://master.test:${stack.config.enrollPort}/api/v1/swarm/enroll-bundle/${command![4]}.tgz'`);
   });
 
   test('decnet enroll --json prints the API answer; the master host defaults to the API URL host', async () => {
@@ -573,7 +686,7 @@ describe('CLI', () => {
     expect({ code: run.code, out: explain(run) }).toEqual({ code: 0, out: expect.any(String) });
     const answer = JSON.parse(run.stdout);
     expect(Object.keys(answer).sort()).toEqual(['command', 'expires_at', 'host_uuid', 'token']);
-    expect(answer.command).toContain(`'http://127.0.0.1:${stack.config.apiPort}/api/v1/swarm/enroll-bundle/${answer.token}.sh'`);
+    expect(parseEnrollCommand(answer.command).scriptUrl).toBe(`https://127.0.0.1:${stack.config.enrollPort}/api/v1/swarm/enroll-bundle/${answer.token}.sh`);
     expect(run.stderr).toMatch(/--master-host/);
   });
 
@@ -605,5 +718,34 @@ describe('CLI', () => {
     const { hosts, master_version } = JSON.parse(json.stdout);
     expect(master_version).toBe(DECNET_VERSION);
     expect(hosts.find((h: any) => h.name === 'cli-a')).toMatchObject({ use_ipvlan: true, agent_port: 9200 });
+  });
+});
+
+describe('DECNET_ENROLL_PLAIN_HTTP=1', () => {
+  beforeAll(async () => {
+    await stack.stopMaster();
+    await stack.startMaster({ runWorker: false, config: { ...stack.config, enrollPlainHttp: true } });
+  });
+
+  afterAll(async () => {
+    await stack.stopMaster();
+    await stack.startMaster({ runWorker: false });
+  });
+
+  test('the command and script use plain HTTP on the API port (no pin); HTTPS still serves; HEAD is still 405', async () => {
+    const e = await enroll('plain-on');
+    expect(e.command).toBe(`curl -fsS 'http://127.0.0.1:${stack.config.apiPort}/api/v1/swarm/enroll-bundle/${e.token}.sh' | sudo sh`);
+    const script = await fetch(`${stack.api}/swarm/enroll-bundle/${e.token}.sh`);
+    expect(script.status).toBe(200);
+    const text = await script.text();
+    expect(text).toContain(`BUNDLE_URL='http://127.0.0.1:${stack.config.apiPort}/api/v1/swarm/enroll-bundle/${e.token}.tgz'`);
+    expect(text).toContain('curl -fsS -o "$tmp/bundle.tgz" "$BUNDLE_URL"');
+    expect(text).not.toContain('--insecure');
+    // Fetched over HTTPS, the same script pins the key.
+    expect((await download(e.token, 'sh')).body.toString()).toContain(`MASTER_KEY_PIN='${masterPin()}'`);
+    const head = await fetch(`${stack.api}/swarm/enroll-bundle/${e.token}.tgz`, { method: 'HEAD' });
+    expect([head.status, head.headers.get('allow')]).toEqual([405, 'GET']);
+    const tgz = await fetch(`${stack.api}/swarm/enroll-bundle/${e.token}.tgz`);
+    expect([tgz.status, tgz.headers.get('content-type')]).toEqual([200, 'application/gzip']);
   });
 });

@@ -12,7 +12,7 @@ import { LABELS } from '../../src/domain/compose-render';
 import { createTestStack, networkExists, type TestStack } from '../support/master';
 import { apiClient, waitForTerminal, type ApiClient } from '../support/http';
 import { stop } from '../support/process';
-import { agentRequest, enrollAgent, masterCreds, startAgent, type Creds, type TestAgent } from '../support/agents';
+import { agentRequest, enrollAgent, masterCreds, startAgent, waitForActive, type Creds, type TestAgent } from '../support/agents';
 
 let stack: TestStack;
 let api: ApiClient;
@@ -59,6 +59,7 @@ test('two agents, four deckies placed a,b,a,b', async () => {
     const agent = await enrollAgent(stack, api, dir, { name, project: projectOf(name), useIpvlan: false, env: { DECNET_LAN_NETWORK: lanName() } });
     agents[name] = agent;
     await startAgent(agent, master);
+    await waitForActive(api, agent);
   }
   const ini = `[general]\nnet=${stack.lan.subnet}\ngw=${stack.lan.gateway}\ninterface=${stack.lan.parent}\n\n[hx]\nservices=ssh\namount=4\n`;
   const res = await api.post('/deckies/deploy', { ini_content: ini });

@@ -1,14 +1,16 @@
 /**
  * Real `decnet agent` processes for tests: enrolled through the API bundle flow (the .tgz fetched
- * and unpacked), started from the unpacked decnet.ini, and reached over mTLS with the master's
- * swarm certificate exactly as the master reaches them.
+ * by curl over HTTPS with the master's key pinned, as the install script does, and unpacked),
+ * started from the unpacked decnet.ini, and reached over mTLS with the master's swarm certificate
+ * exactly as the master reaches them.
  */
+import { execFile } from 'node:child_process';
 import fs from 'node:fs/promises';
 import https from 'node:https';
 import path from 'node:path';
 import type { PeerCertificate } from 'node:tls';
+import { promisify } from 'node:util';
 import { extract } from 'tar';
-import { fetch } from 'undici';
 import { fingerprintOf, fingerprintOfDer, MASTER_FILES, pkiDir } from '../../src/swarm/pki';
 import { freePort, type TestStack } from './master';
 import type { ApiClient } from './http';
@@ -41,6 +43,25 @@ export async function masterCreds(stack: { config: Pick<TestStack['config'], 'da
   return { key: await read(MASTER_FILES.key), cert: await read(MASTER_FILES.cert), ca: await read('ca.pem') };
 }
 
+/** What the printed enrollment command holds: the master's key pin and the script URL (the bundle's beside it). */
+export interface EnrollCommand {
+  pin: string;
+  scriptUrl: string;
+  bundleUrl: string;
+}
+
+/** `curl -fsS --insecure --pinnedpubkey '<pin>' '<url>.sh' | sudo sh`, taken apart; throws for any other shape. */
+export function parseEnrollCommand(command: string): EnrollCommand {
+  const match = /^curl -fsS --insecure --pinnedpubkey '(sha256\/\/[A-Za-z0-9+/]{43}=)' '(https:\/\/[^']+)\.sh' \| sudo sh$/.exec(command);
+  if (!match) throw new Error(`not a pinned HTTPS enrollment command: ${command}`);
+  return { pin: match[1], scriptUrl: `${match[2]}.sh`, bundleUrl: `${match[2]}.tgz` };
+}
+
+/** Real curl, as the operator's command and the install script run it: `--pinnedpubkey` with `--insecure`. */
+export async function curlPinned(url: string, pin: string, outFile: string): Promise<void> {
+  await promisify(execFile)('curl', ['-fsS', '--insecure', '--pinnedpubkey', pin, '-o', outFile, url]);
+}
+
 /** POST /swarm/enroll-bundle, fetch the .tgz once and unpack it under `dir/<name>`. */
 export async function enrollAgent(
   stack: Pick<TestStack, 'api' | 'env'>,
@@ -51,11 +72,10 @@ export async function enrollAgent(
   const port = await freePort();
   const res = await api.post('/swarm/enroll-bundle', { agent_name: opts.name, master_host: '127.0.0.1', use_ipvlan: opts.useIpvlan, agent_port: port });
   if (res.status !== 201) throw new Error(`enroll-bundle answered ${res.status}: ${JSON.stringify(res.body)}`);
-  const tgz = await fetch(`${stack.api}/swarm/enroll-bundle/${res.body.token}.tgz`);
-  if (tgz.status !== 200) throw new Error(`bundle download answered ${tgz.status}`);
   const bundleDir = path.join(dir, opts.name);
   await fs.mkdir(bundleDir, { recursive: true });
-  await fs.writeFile(path.join(dir, `${opts.name}.tgz`), Buffer.from(await tgz.arrayBuffer()));
+  const command = parseEnrollCommand(res.body.command);
+  await curlPinned(command.bundleUrl, command.pin, path.join(dir, `${opts.name}.tgz`));
   await extract({ file: path.join(dir, `${opts.name}.tgz`), cwd: bundleDir });
   const env: NodeJS.ProcessEnv = {
     ...stack.env,
@@ -96,6 +116,43 @@ export async function startAgent(agent: TestAgent, master: Creds): Promise<Decne
     if (Date.now() > deadline) throw new Error(`agent ${agent.name} did not answer /health (${String(lastError)}): ${await fs.readFile(agent.logFile, 'utf8')}`);
     await new Promise((r) => setTimeout(r, 250));
   }
+}
+
+/**
+ * Until the master shows the host `active`: its agent's first heartbeat landed, and deploys place
+ * deckies on it from now on (a downloaded bundle alone does not make a host live).
+ */
+export async function waitForActive(api: ApiClient, agent: Pick<TestAgent, 'name' | 'hostUuid'>, timeoutMs = 30_000): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    const res = await api.get('/swarm/hosts');
+    const host = (res.body.hosts as Array<{ uuid: string; status: string }>).find((h) => h.uuid === agent.hostUuid);
+    if (host?.status === 'active') return;
+    if (Date.now() > deadline) throw new Error(`host ${agent.name} is still ${host?.status ?? 'missing'} on the master after ${timeoutMs} ms`);
+    await new Promise((r) => setTimeout(r, 200));
+  }
+}
+
+/**
+ * One heartbeat to the master's swarm port with the host's bundle certificate, as its agent sends
+ * it: for tests that need a live host without running an agent. Resolves with the status code.
+ */
+export async function heartbeatAs(agent: Pick<TestAgent, 'bundleDir' | 'hostUuid'>, swarmUrl: string): Promise<number> {
+  const read = (f: string) => fs.readFile(path.join(agent.bundleDir, f), 'utf8');
+  const [key, cert, ca] = await Promise.all([read('agent-key.pem'), read('agent.pem'), read('ca.pem')]);
+  const url = new URL(swarmUrl);
+  return new Promise((resolve, reject) => {
+    const req = https.request(
+      { host: url.hostname, port: Number(url.port), method: 'POST', path: '/api/v1/swarm/heartbeat', key, cert, ca: [ca], agent: false, headers: { 'content-type': 'application/json' }, timeout: 10_000 },
+      (res) => {
+        res.resume();
+        res.on('end', () => resolve(res.statusCode ?? 0));
+      },
+    );
+    req.on('timeout', () => req.destroy(new Error('timeout')));
+    req.on('error', reject);
+    req.end(JSON.stringify({ host_uuid: agent.hostUuid }));
+  });
 }
 
 export function agentRequest(

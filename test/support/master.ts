@@ -32,8 +32,8 @@ export interface TestStack {
   api: string;
   adminToken: string;
   docker: Docker;
-  /** `overrides`: e.g. no worker (an API-only master) or a logger the test reads. */
-  startMaster(overrides?: Partial<Pick<MasterOptions, 'runWorker' | 'logger'>>): Promise<RunningMaster>;
+  /** `overrides`: e.g. no worker (an API-only master), a logger the test reads, or other settings. */
+  startMaster(overrides?: Partial<Pick<MasterOptions, 'runWorker' | 'logger' | 'config'>>): Promise<RunningMaster>;
   stopMaster(): Promise<void>;
   cleanup(): Promise<void>;
 }
@@ -63,11 +63,13 @@ export async function createTestStack(name: string, slot: number, envOverrides: 
     DECNET_IMAGE_TAG: requireEnv('TEST_IMAGE_TAG'),
     DECNET_COMPOSE_PROJECT: project,
     DECNET_TASK_QUEUE: `${project}-${Date.now()}`,
-    DECNET_ADMIN_TOKEN: `admin-${name}-token`,
+    // At least ADMIN_TOKEN_MIN_LENGTH characters whatever the name.
+    DECNET_ADMIN_TOKEN: `decnet-test-admin-${name}-token`,
     DECNET_API_PORT: String(await freePort()),
     // The swarm port on loopback only, on a port of its own.
     DECNET_SWARM_HOST: '127.0.0.1',
     DECNET_SWARM_PORT: String(await freePort()),
+    DECNET_ENROLL_PORT: String(await freePort()),
     DECNET_LOG_LEVEL: process.env.DECNET_LOG_LEVEL ?? 'warn',
     ...envOverrides,
   };
@@ -104,6 +106,11 @@ export async function createTestStack(name: string, slot: number, envOverrides: 
     },
   };
   return stack;
+}
+
+/** An INI's `[general]` section for the stack's LAN, followed by a blank line. */
+export function iniGeneral(lan: TestLan): string {
+  return `[general]\nnet=${lan.subnet}\ngw=${lan.gateway}\ninterface=${lan.parent}\n\n`;
 }
 
 export function requireEnv(name: string): string {

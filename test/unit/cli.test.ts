@@ -252,9 +252,11 @@ test('the fleet table', () => {
   const text = formatFleet([
     { name: 'web', state: 'failed', ip: '10.0.0.5', services: ['http', 'ftp'], last_lifecycle: last } as any,
     { name: 'db', state: 'running', ip: '10.0.0.6', services: ['mysql'], last_lifecycle: null } as any,
+    { name: 'ftp', state: 'degraded', last_error: 'container ftp exited (137)', ip: '10.0.0.7', services: ['ftp'], last_lifecycle: null } as any,
   ]);
   expect(text.split('\n')[0]).toMatch(/^NAME\s+STATE\s+IP\s+SERVICES\s+LAST OPERATION$/);
   expect(text).toContain('deploy failed: MissingImage: x');
   expect(text).toMatch(/db\s+running\s+10\.0\.0\.6\s+mysql\s+-/);
+  expect(text).toMatch(/ftp\s+degraded: container ftp exited \(137\)\s+10\.0\.0\.7/);
   expect(formatFleet([])).toBe('no deckies\n');
 });

@@ -12,8 +12,8 @@ import path from 'node:path';
 import tls from 'node:tls';
 import { promisify } from 'node:util';
 import { extract } from 'tar';
-import { CA_FILES, CertificateAuthority, MASTER_FILES, fingerprintOf, loadOrCreatePki } from '../../src/swarm/pki';
-import { BUNDLE_FILES, packBundle, parseAgentIni, renderAgentIni, renderInstallScript, renderSystemdUnit } from '../../src/swarm/bundle';
+import { CA_FILES, CertificateAuthority, MASTER_FILES, fingerprintOf, loadOrCreatePki, publicKeyPinOf } from '../../src/swarm/pki';
+import { BUNDLE_FILES, installCommand, packBundle, parseAgentIni, renderAgentIni, renderInstallScript, renderSystemdUnit } from '../../src/swarm/bundle';
 import { clientAddress } from '../../src/swarm/enrollment';
 import { BundleFileSchema, EnrollBundleRequestSchema, HeartbeatRequestSchema, SwarmHostPatchSchema } from '../../src/domain/swarm-schemas';
 
@@ -247,14 +247,32 @@ describe('bundle', () => {
   });
 
   test('the install script is valid sh and the unit runs decnet agent with the ini', async () => {
-    const script = renderInstallScript({ hostName: 'sensor-a', hostUuid: values.hostUuid, bundleUrl: 'http://m:8080/api/v1/swarm/enroll-bundle/tok.tgz', expiresAt: new Date(0) });
-    const file = path.join(dir, 'install.sh');
-    await fs.writeFile(file, script);
-    await execFileAsync('sh', ['-n', file]);
-    expect(script).toContain("BUNDLE_URL='http://m:8080/api/v1/swarm/enroll-bundle/tok.tgz'");
-    expect(script).toContain('/etc/decnet');
+    const pin = 'sha256//AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA=';
+    const pinned = renderInstallScript({ hostName: 'sensor-a', hostUuid: values.hostUuid, bundle: { url: 'https://m:8771/api/v1/swarm/enroll-bundle/tok.tgz', pin }, expiresAt: new Date(0) });
+    const plain = renderInstallScript({ hostName: 'sensor-a', hostUuid: values.hostUuid, bundle: { url: 'http://m:8080/api/v1/swarm/enroll-bundle/tok.tgz', pin: null }, expiresAt: new Date(0) });
+    for (const script of [pinned, plain]) {
+      const file = path.join(dir, 'install.sh');
+      await fs.writeFile(file, script);
+      await execFileAsync('sh', ['-n', file]);
+      expect(script).toContain('/etc/decnet');
+    }
+    expect(pinned).toContain("BUNDLE_URL='https://m:8771/api/v1/swarm/enroll-bundle/tok.tgz'");
+    expect(pinned).toContain(`MASTER_KEY_PIN='${pin}'`);
+    expect(pinned).toContain('curl -fsS --insecure --pinnedpubkey "$MASTER_KEY_PIN" -o "$tmp/bundle.tgz" "$BUNDLE_URL"');
+    expect(plain).toContain('curl -fsS -o "$tmp/bundle.tgz" "$BUNDLE_URL"');
+    expect(plain).not.toContain('--insecure');
+    expect(installCommand({ url: 'https://m:8771/x.sh', pin })).toBe(`curl -fsS --insecure --pinnedpubkey '${pin}' 'https://m:8771/x.sh' | sudo sh`);
+    expect(installCommand({ url: 'http://m:8080/x.sh', pin: null })).toBe("curl -fsS 'http://m:8080/x.sh' | sudo sh");
     expect(renderSystemdUnit()).toContain('ExecStart=/usr/bin/env decnet agent --config /etc/decnet/decnet.ini');
     expect(Object.values(BUNDLE_FILES)).toEqual(['decnet.ini', 'ca.pem', 'agent.pem', 'agent-key.pem', 'decnet-agent.service']);
+  });
+
+  test("the pin is curl's sha256// of the certificate's public key, as openssl computes it", async () => {
+    const pki = await loadOrCreatePki(path.join(dir, 'pki'));
+    const certFile = path.join(dir, 'master.pem');
+    await fs.writeFile(certFile, pki.master.certPem);
+    const { stdout } = await execFileAsync('sh', ['-c', `openssl x509 -in '${certFile}' -pubkey -noout | openssl pkey -pubin -outform der | openssl dgst -sha256 -binary | base64`]);
+    expect(publicKeyPinOf(pki.master.certPem)).toBe(`sha256//${stdout.trim()}`);
   });
 });
 

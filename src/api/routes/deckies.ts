@@ -1,9 +1,10 @@
-/** /deckies: deploy, lifecycle polling, fleet view (filtered), teardown of one decky or of the fleet. Thin: validation here, work in operations/. */
+/** /deckies: deploy, lifecycle polling, fleet view (filtered), mutation, heal, teardown of one decky or of the fleet. Thin: validation here, work in operations/. */
 import { Router } from 'express';
 import { z } from 'zod';
 import { Decky, DeckyLifecycle } from '../../entities';
 import { deckyToView, lifecycleToRow } from '../../entities/mappers';
 import {
+  DeckyAutoHealUpdateSchema,
   DeckyNameSchema,
   FleetQuerySchema,
   FleetTeardownQuerySchema,
@@ -15,6 +16,7 @@ import {
 import { previewDeploy, submitDeploy } from '../../operations/deploy';
 import { submitTeardown } from '../../operations/teardown';
 import { setMutateInterval, submitMutation } from '../../operations/mutate';
+import { setDeckyAutoHeal, submitHeal } from '../../operations/heal';
 import { NotFoundError } from '../../operations/errors';
 import { requireRole } from '../auth';
 import { triggerOf } from '../trigger';
@@ -75,6 +77,18 @@ export function deckiesRouter(deps: ApiDeps): Router {
     const body = MutateRequestSchema.parse(req.body ?? {});
     await deps.ensureTemporalReachable();
     res.status(202).json(await submitMutation(deps.operations, name, body, triggerOf(req)));
+  });
+
+  router.post('/:name/heal', requireRole('admin'), async (req, res) => {
+    const name = parseName(String(req.params.name));
+    await deps.ensureTemporalReachable();
+    res.status(202).json(await submitHeal(deps.operations, name, triggerOf(req)));
+  });
+
+  router.put('/:name/auto-heal', requireRole('admin'), async (req, res) => {
+    const name = parseName(String(req.params.name));
+    const body = DeckyAutoHealUpdateSchema.parse(req.body ?? {});
+    res.json(await setDeckyAutoHeal(deps.operations, name, body.auto_heal));
   });
 
   router.put('/:name/mutate-interval', requireRole('admin'), async (req, res) => {

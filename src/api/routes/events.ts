@@ -1,25 +1,72 @@
-/** GET /events: the bus as Server-Sent Events, filtered by topic prefix (?topic=decky.web.). */
+/**
+ * GET /events: the bus as Server-Sent Events, filtered by topic prefix (?topic=decky.web.).
+ * Bounded: a few streams per API token at once, and a client that stops reading is dropped
+ * rather than buffered for without end.
+ */
 import { Router } from 'express';
 import { z } from 'zod';
 import { requireRole } from '../auth';
+import { HttpError } from '../errors';
 import type { ApiDeps } from '../app';
 
 export const EventsQuerySchema = z.object({ topic: z.string().max(300).default('') });
 const KEEPALIVE_MS = 15_000;
 
+export interface EventStreamLimits {
+  /** Open streams per API token (DECNET_SSE_MAX_STREAMS_PER_TOKEN); one more is 429. */
+  maxStreamsPerToken: number;
+  /** Unsent bytes a stream may hold for longer than SLOW_CLIENT_GRACE_MS (DECNET_SSE_MAX_BUFFERED_BYTES). */
+  maxBufferedBytes: number;
+}
+
+export const DEFAULT_EVENT_STREAM_LIMITS: EventStreamLimits = { maxStreamsPerToken: 8, maxBufferedBytes: 1024 * 1024 };
+
+/** How long a stream's backlog may stay over maxBufferedBytes before the client is dropped: a burst is fine, a stall is not. */
+export const SLOW_CLIENT_GRACE_MS = 5_000;
+
 export function eventsRouter(deps: ApiDeps): Router {
+  const limits: EventStreamLimits = {
+    maxStreamsPerToken: deps.eventStreams?.maxStreamsPerToken ?? DEFAULT_EVENT_STREAM_LIMITS.maxStreamsPerToken,
+    maxBufferedBytes: deps.eventStreams?.maxBufferedBytes ?? DEFAULT_EVENT_STREAM_LIMITS.maxBufferedBytes,
+  };
+  /** Open streams by token id. */
+  const open = new Map<string, number>();
   const router = Router();
   router.get('/', requireRole('viewer'), (req, res) => {
     const { topic } = EventsQuerySchema.parse(req.query);
+    const tokenId = req.tokenId!;
+    const count = open.get(tokenId) ?? 0;
+    if (count >= limits.maxStreamsPerToken) {
+      throw new HttpError(429, 'too_many_streams', `this API token has ${count} event streams open, the most it may (DECNET_SSE_MAX_STREAMS_PER_TOKEN); close one first`, {
+        max_streams_per_token: limits.maxStreamsPerToken,
+      });
+    }
+    open.set(tokenId, count + 1);
+
     res.writeHead(200, { 'Content-Type': 'text/event-stream', 'Cache-Control': 'no-cache', Connection: 'keep-alive' });
-    res.write(': connected\n\n');
-    const unsubscribe = deps.bus.subscribe(topic, (event) => {
-      res.write(`event: ${event.topic}\ndata: ${JSON.stringify(event)}\n\n`);
-    });
-    const keepalive = setInterval(() => res.write(': keepalive\n\n'), KEEPALIVE_MS);
-    req.on('close', () => {
+    const behind = () => res.writableLength > limits.maxBufferedBytes;
+    let slowCheck: NodeJS.Timeout | undefined;
+    const send = (chunk: string) => {
+      res.write(chunk);
+      if (!behind() || slowCheck) return;
+      // A burst is fine; a client still behind after the grace has stopped reading, and goes.
+      slowCheck = setTimeout(() => {
+        slowCheck = undefined;
+        if (!behind()) return;
+        req.log?.warn({ token_id: tokenId, buffered_bytes: res.writableLength, topic }, 'event stream client too slow: disconnected');
+        res.destroy();
+      }, SLOW_CLIENT_GRACE_MS);
+    };
+    send(': connected\n\n');
+    const unsubscribe = deps.bus.subscribe(topic, (event) => send(`event: ${event.topic}\ndata: ${JSON.stringify(event)}\n\n`));
+    const keepalive = setInterval(() => send(': keepalive\n\n'), KEEPALIVE_MS);
+    res.on('close', () => {
       clearInterval(keepalive);
+      clearTimeout(slowCheck);
       unsubscribe();
+      const left = (open.get(tokenId) ?? 1) - 1;
+      if (left > 0) open.set(tokenId, left);
+      else open.delete(tokenId);
     });
   });
   return router;

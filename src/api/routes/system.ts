@@ -1,6 +1,7 @@
 import { Router } from 'express';
 import { lanRequestOnHost, type SystemNetwork } from '../../domain/lan';
-import { SystemLimitsUpdateSchema } from '../../domain/schemas';
+import { SystemHealingSchema, SystemLimitsUpdateSchema } from '../../domain/schemas';
+import { readHealing, setHealing } from '../../operations/heal';
 import { deploymentMode } from '../../operations/deployment-mode';
 import { readLimits, setDeploymentLimit } from '../../operations/limits';
 import { currentLan, setLan } from '../../operations/network';
@@ -33,6 +34,12 @@ export function systemRouter(deps: ApiDeps): Router {
   router.put('/limits', requireRole('admin'), async (req, res) => {
     const body = SystemLimitsUpdateSchema.parse(req.body ?? {});
     res.json(await setDeploymentLimit(deps.operations, body.deployment_limit));
+  });
+  router.get('/healing', requireRole('viewer'), async (_req, res) => {
+    res.json(await readHealing(deps.operations));
+  });
+  router.put('/healing', requireRole('admin'), async (req, res) => {
+    res.json(await setHealing(deps.operations, SystemHealingSchema.parse(req.body ?? {})));
   });
   return router;
 }

@@ -196,13 +196,25 @@ describe('resolveFleet', () => {
 
   describe('readFleetDefinition', () => {
     it('reads an INI with its warnings and the JSON form with none, custom services alike', () => {
-      const ini = readFleetDefinition({ ini_content: '[custom-tarpit]\nbinary=t:1\n[a]\nservices=tarpit\n[b.ssh]\n', replace_fleet: false });
+      const ini = readFleetDefinition({ ini_content: '[custom-tarpit]\nbinary=t:1\n[a]\nservices=tarpit\n[b.ssh]\n', replace_fleet: false }, 10);
       expect(ini).toEqual({
         definition: { deckies: [{ name: 'a', services: ['tarpit'] }], custom_services: { tarpit: { image: 't:1' } } },
         warnings: ['line 5: section [b.ssh]: no decky [b] in this file; skipped'],
       });
-      const json = readFleetDefinition({ deckies: [{ name: 'a', services: ['tarpit'] }], custom_services: { tarpit: { image: 't:1' } }, replace_fleet: false });
+      const json = readFleetDefinition({ deckies: [{ name: 'a', services: ['tarpit'] }], custom_services: { tarpit: { image: 't:1' } }, replace_fleet: false }, 10);
       expect(json).toEqual({ definition: { deckies: [{ name: 'a', services: ['tarpit'] }], network: undefined, custom_services: { tarpit: { image: 't:1' } } }, warnings: [] });
+    });
+
+    it('refuses a request for more deckies than the deployment limit (each amount counted) as a conflict, before expanding it', () => {
+      const deckies = [{ name: 'a' }, { name: 'b', amount: 100 }, { name: 'c', amount: 100 }];
+      const json = thrown(() => readFleetDefinition({ deckies, replace_fleet: false }, 200));
+      expect(json).toBeInstanceOf(FleetConflictError);
+      expect(json.message).toBe('the request asks for 201 deckies, over the deployment limit of 200 (GET/PUT /api/v1/system/limits)');
+      expect(readFleetDefinition({ deckies: deckies.slice(1), replace_fleet: false }, 200).definition.deckies).toHaveLength(2);
+      const ini = thrown(() => readFleetDefinition({ ini_content: '[a]\namount=6\n[b]\namount=5\n', replace_fleet: false }, 10));
+      expect(ini.message).toBe('the request asks for 11 deckies, over the deployment limit of 10 (GET/PUT /api/v1/system/limits)');
+      const sections = thrown(() => readFleetDefinition({ ini_content: '[a]\n[b]\n[c]\n', replace_fleet: false }, 2));
+      expect(sections.message).toBe('the INI defines 3 deckies, over the deployment limit of 2 (GET/PUT /api/v1/system/limits)');
     });
   });
 

@@ -24,9 +24,9 @@ describe('assignHostsRoundRobin', () => {
   });
 });
 
-test('live hosts are enrolled or active with an address', () => {
+test('live hosts are active (heartbeated) with an address; a downloaded bundle alone is not live', () => {
   expect(isLiveHost({ uuid: 'a', status: 'active', address: '10.0.0.1' })).toBe(true);
-  expect(isLiveHost({ uuid: 'a', status: 'enrolled', address: '10.0.0.1' })).toBe(true);
+  expect(isLiveHost({ uuid: 'a', status: 'enrolled', address: '10.0.0.1' })).toBe(false);
   expect(isLiveHost({ uuid: 'a', status: 'enrolled', address: null })).toBe(false);
   expect(isLiveHost({ uuid: 'a', status: 'unreachable', address: '10.0.0.1' })).toBe(false);
   expect(isLiveHost({ uuid: 'a', status: 'decommissioned', address: '10.0.0.1' })).toBe(false);

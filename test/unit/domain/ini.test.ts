@@ -1,5 +1,6 @@
-import { FleetInputError } from '../../../src/domain/errors';
+import { FleetConflictError, FleetInputError } from '../../../src/domain/errors';
 import { parseFleetIni } from '../../../src/domain/ini';
+import { INI_MAX_BYTES } from '../../../src/domain/schemas';
 
 /** The example of SPEC §4, verbatim. */
 const SPEC_EXAMPLE = `[general]
@@ -132,6 +133,50 @@ describe('parseFleetIni', () => {
     it('reports the first problem in file order', () => {
       expect(inputError('[a]\nhostname=bad_host\nip=nope\n').details.line).toBe(2);
       expect(inputError('[a]\nip=nope\nhostname=bad_host\n').details.line).toBe(2);
+    });
+  });
+
+  describe('size: the largest file the API takes', () => {
+    /** `[a0]\n[a1]\n…` filling 512 KB: the file that took the old quadratic scan about 9 s. */
+    const tinySections = () => {
+      const names: string[] = [];
+      for (let size = 0, i = 0; size + `[a${i}]\n`.length <= INI_MAX_BYTES; i++) {
+        names.push(`a${i}`);
+        size += `[a${i}]\n`.length;
+      }
+      return names;
+    };
+
+    it('512 KB of tiny sections parses into one decky per section, in file order', () => {
+      const names = tinySections();
+      expect(names.length).toBeGreaterThan(50_000);
+      const fleet = definitionOf(names.map((n) => `[${n}]\n`).join(''));
+      expect(fleet.deckies.map((d) => d.name)).toEqual(names);
+    });
+
+    it('with a deployment limit, more decky sections than it are refused after the scan, before any decky is built', () => {
+      const names = tinySections();
+      // The first section is not a valid decky: building any decky would stop there first.
+      const text = `[Bad_Name]\n${names.slice(1).map((n) => `[${n}]\n`).join('')}`;
+      const err = (() => {
+        try {
+          parseFleetIni(text, { maxDeckies: 500 });
+        } catch (e) {
+          return e as FleetConflictError;
+        }
+        throw new Error('expected a FleetConflictError');
+      })();
+      expect(err).toBeInstanceOf(FleetConflictError);
+      expect(err.message).toBe(`the INI defines ${names.length} deckies, over the deployment limit of 500 (GET/PUT /api/v1/system/limits)`);
+      expect(err.details).toEqual({ deployment_limit: 500, requested: names.length });
+      // At the limit, the file is parsed as usual; [general] and per-service sections are not deckies.
+      expect(parseFleetIni('[general]\nnet=10.0.0.0/24\n[a]\n[b]\n[a.ssh]\n', { maxDeckies: 2 }).definition.deckies).toHaveLength(2);
+    });
+
+    it('a section defined twice is found however far apart the two are', () => {
+      const names = tinySections().slice(0, 20_000);
+      const text = `${names.map((n) => `[${n}]\n`).join('')}[a7]\n`;
+      expect(inputError(text).message).toBe(`line ${names.length + 1}: section [a7] is defined twice (first on line 8)`);
     });
   });
 

@@ -1,0 +1,69 @@
+/**
+ * Drift: a decky's desired state (PostgreSQL) against what its Docker engine runs. Pure, so the
+ * master (for its own engine) and the agents (for theirs) judge alike and say it the same way.
+ */
+import type { NetworkDriver } from './schemas';
+
+/** One of a decky's containers as the engine reports it; `role` is `base` or the service name. */
+export interface ObservedContainer {
+  role: string;
+  id: string;
+  name: string;
+  /** `running`, `exited`, `created`, `restarting`, `paused`, `dead`. */
+  state: string;
+  /** The engine's status line, e.g. `Exited (137) 3 seconds ago`. */
+  status: string;
+  /** The address it holds on the LAN network, if it is attached to it. */
+  lanIp?: string;
+  /** The container whose network namespace it joined: a service's must be the base's. */
+  namespaceOwner?: string;
+}
+
+/** The LAN network as the engine reports it, shared by every decky of the engine. */
+export interface ObservedLan {
+  driver?: NetworkDriver | string;
+  /** Every address attached to the LAN network, with the container holding it. */
+  holders: ReadonlyMap<string, string>;
+}
+
+export interface DesiredDecky {
+  name: string;
+  ip: string;
+  services: readonly string[];
+}
+
+const EXIT_CODE = /^Exited \((-?\d+)\)/;
+
+/** `container ssh exited (137)`, `container ssh is created`… */
+function containerProblem(c: ObservedContainer): string {
+  const code = EXIT_CODE.exec(c.status)?.[1];
+  const what = c.role === 'base' ? 'base container' : `container ${c.role}`;
+  return c.state === 'exited' && code !== undefined ? `${what} exited (${code})` : `${what} is ${c.state}`;
+}
+
+/**
+ * Why the decky does not run as desired, or null when it does: its base and every service
+ * container running (the services in the base's network namespace), the base on the LAN with
+ * the decky's IP, no other container holding that IP, on the expected driver. The first problem found is the reason; the rest follow it.
+ */
+export function driftReason(desired: DesiredDecky, containers: readonly ObservedContainer[], lan: ObservedLan, expectedDriver?: NetworkDriver): string | null {
+  const problems: string[] = [];
+  const byRole = new Map(containers.map((c) => [c.role, c]));
+  const base = byRole.get('base');
+  if (!base) problems.push('base container missing');
+  else if (base.state !== 'running') problems.push(containerProblem(base));
+  for (const service of desired.services) {
+    const c = byRole.get(service);
+    if (!c) problems.push(`container ${service} missing`);
+    else if (c.state !== 'running') problems.push(containerProblem(c));
+    else if (base && c.namespaceOwner !== base.id) problems.push(`container ${service} is outside the base container's network namespace`);
+  }
+  if (base?.state === 'running') {
+    if (!base.lanIp) problems.push('not on the LAN');
+    else if (base.lanIp !== desired.ip) problems.push(`base holds IP ${base.lanIp}, expected ${desired.ip}`);
+  }
+  const holder = lan.holders.get(desired.ip);
+  if (holder && holder !== base?.name) problems.push(`IP ${desired.ip} held by another container (${holder})`);
+  if (expectedDriver && lan.driver && lan.driver !== expectedDriver && base?.lanIp) problems.push(`on a ${lan.driver} LAN, expected ${expectedDriver}`);
+  return problems.length ? problems.join('; ') : null;
+}

@@ -1,0 +1,102 @@
+/**
+ * Healing a decky: bring its containers back to its desired state (a lifecycle row and a
+ * workflow like a deploy's, keeping the base container and its IP when it still runs), started by
+ * an operator or, for a degraded decky with auto-heal on, by the master itself under a back-off.
+ */
+import { Decky, DeckyLifecycle, DeploymentSettings, SwarmHost } from '../entities';
+import { gaveUpNote, healDecision, type HealPolicy } from '../domain/heal';
+import type { DeckyAutoHeal, DeckyState, SystemHealing, Trigger } from '../domain/schemas';
+import { ConflictError, NotFoundError } from './errors';
+import type { OperationsContext } from './context';
+import { createPendingLifecycle, withIdleDecky } from './lifecycle-rows';
+import { startLifecycleWorkflow } from './workflow-start';
+
+/** A decky being deployed or torn down is its operation's business, not a heal's. */
+const HEALABLE: DeckyState[] = ['running', 'degraded', 'failed'];
+
+export async function submitHeal(ctx: OperationsContext, deckyName: string, trigger: Trigger): Promise<{ lifecycle_ids: string[] }> {
+  const row = await withIdleDecky(ctx.orm.em.fork(), deckyName, (tx, decky) => {
+    if (!HEALABLE.includes(decky.state)) {
+      throw new ConflictError('not_healable', `decky "${deckyName}" is ${decky.state}; only a running, degraded or failed decky can be healed`, { state: decky.state });
+    }
+    return createPendingLifecycle(tx, { deckyName, operation: 'heal', trigger, hostUuid: decky.hostUuid });
+  });
+  await startLifecycleWorkflow(ctx, row).catch((err) => ctx.logger.warn({ err, lifecycle_id: row.id, decky: deckyName }, 'workflow start failed; the reconciler retries it'));
+  return { lifecycle_ids: [row.id] };
+}
+
+export interface AutoHealReport {
+  started: string[];
+  waiting: string[];
+  gaveUp: string[];
+}
+
+/** How many of a decky's latest terminal rows the back-off looks at: enough to count every failed heal. */
+const HISTORY_ROWS = 50;
+
+/**
+ * One pass over the degraded deckies whose auto-heal is on: heal those whose back-off allows it,
+ * and make those it gave up on say so.
+ */
+export async function autoHeal(ctx: OperationsContext, policy: HealPolicy, now = new Date()): Promise<AutoHealReport> {
+  const em = ctx.orm.em.fork();
+  const settings = await em.findOneOrFail(DeploymentSettings, { id: 1 });
+  // A decky on a host that is not live waits for its host (or a redeploy that re-homes it).
+  const liveHosts = (await em.find(SwarmHost, { status: 'active' }, { fields: ['uuid'] })).map((h) => h.uuid);
+  const deckies = await em.find(Decky, {
+    state: 'degraded',
+    $and: [
+      // null follows the fleet (SQL's `!= false` would drop the nulls).
+      settings.autoHeal ? { $or: [{ autoHeal: null }, { autoHeal: true }] } : { autoHeal: true },
+      { $or: [{ hostUuid: null }, { hostUuid: { $in: liveHosts } }] },
+    ],
+  });
+  const report: AutoHealReport = { started: [], waiting: [], gaveUp: [] };
+  for (const decky of deckies) {
+    const history = await em.find(
+      DeckyLifecycle,
+      { deckyName: decky.name, status: { $in: ['succeeded', 'failed'] } },
+      { orderBy: { startedAt: 'desc' }, limit: HISTORY_ROWS, fields: ['operation', 'status', 'error', 'completedAt'] },
+    );
+    const decision = healDecision(history, now, policy);
+    if (decision.kind === 'wait') report.waiting.push(decky.name);
+    else if (decision.kind === 'give_up') {
+      report.gaveUp.push(decky.name);
+      const note = gaveUpNote(decky.name, decision.failures, decision.lastError);
+      if (!decky.lastError?.endsWith(note)) {
+        await em.nativeUpdate(Decky, { name: decky.name, state: 'degraded' }, { lastError: decky.lastError ? `${decky.lastError}; ${note}` : note });
+      }
+    } else {
+      try {
+        await submitHeal(ctx, decky.name, 'reconciler');
+        report.started.push(decky.name);
+      } catch (err) {
+        // An operation started meanwhile: it settles the decky's state.
+        if (!(err instanceof ConflictError)) throw err;
+      }
+    }
+  }
+  if (report.started.length || report.gaveUp.length) ctx.logger.info(report, 'auto-heal');
+  return report;
+}
+
+export async function readHealing(ctx: OperationsContext): Promise<SystemHealing> {
+  const settings = await ctx.orm.em.fork().findOneOrFail(DeploymentSettings, { id: 1 });
+  return { auto_heal: settings.autoHeal };
+}
+
+export async function setHealing(ctx: OperationsContext, healing: SystemHealing): Promise<SystemHealing> {
+  await ctx.orm.em.fork().nativeUpdate(DeploymentSettings, { id: 1 }, { autoHeal: healing.auto_heal });
+  ctx.logger.info(healing, 'fleet-wide auto-heal set');
+  return healing;
+}
+
+export async function setDeckyAutoHeal(ctx: OperationsContext, deckyName: string, autoHeal: boolean | null): Promise<DeckyAutoHeal> {
+  const em = ctx.orm.em.fork();
+  const decky = await em.findOne(Decky, { name: deckyName });
+  if (!decky) throw new NotFoundError(`decky "${deckyName}" does not exist`);
+  decky.autoHeal = autoHeal;
+  await em.flush();
+  const settings = await em.findOneOrFail(DeploymentSettings, { id: 1 });
+  return { name: deckyName, auto_heal: autoHeal, effective: autoHeal ?? settings.autoHeal };
+}
