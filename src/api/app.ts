@@ -9,6 +9,7 @@ import { errorHandler, sendError } from './errors';
 import { refuseDeepJson, rejectNulCharacters } from './input-guards';
 import { metricsHandler, requestObserver } from './observability';
 import { openApiRouter } from './openapi';
+import { agentArtefactRouter } from './routes/agent-artefact';
 import { catalogRouter } from './routes/catalog';
 import { deckiesRouter } from './routes/deckies';
 import { eventsRouter, type EventStreamLimits } from './routes/events';
@@ -56,7 +57,7 @@ export function createApp(deps: ApiDeps): express.Express {
   v1.use(healthRouter(deps));
   // The enrollment downloads over plain HTTP, only when the operator opted in (they are served
   // over HTTPS on the enrollment port): the one-shot token in the path is their credential.
-  if (deps.swarm?.plainHttpEnrollment) v1.use('/swarm', swarmBundleRouter(deps.swarm, 'http'));
+  if (deps.swarm?.plainHttpEnrollment) v1.use('/swarm', swarmBundleRouter(deps.swarm, 'http'), agentArtefactRouter(deps.swarm));
   v1.use(authenticate(deps.operations.orm));
   v1.use('/deckies', deckiesRouter(deps));
   v1.use('/system', systemRouter(deps));

@@ -22,7 +22,7 @@ import {
   type LifecycleRow,
   type SystemLimits,
 } from '../domain/schemas';
-import { EnrollBundleResponseSchema, SwarmHostsResponseSchema, type EnrollBundleResponse, type SwarmHostView } from '../domain/swarm-schemas';
+import { EnrollBundleResponseSchema, SwarmHostsResponseSchema, type EnrollBundleResponse, type SwarmHostsResponse } from '../domain/swarm-schemas';
 import { ConfiguredLanSchema, SystemNetworkSchema, type ConfiguredLan, type LanRequest, type SystemNetwork } from '../domain/lan';
 
 export const DEFAULT_API_URL = 'http://127.0.0.1:8080';
@@ -219,8 +219,8 @@ export class DecnetApiClient implements LifecycleSource {
   }
 
   /** GET /swarm/hosts. */
-  async hosts(): Promise<SwarmHostView[]> {
-    return this.parse(SwarmHostsResponseSchema, await this.request('GET', '/swarm/hosts'), 'hosts').hosts;
+  async hosts(): Promise<SwarmHostsResponse> {
+    return this.parse(SwarmHostsResponseSchema, await this.request('GET', '/swarm/hosts'), 'hosts');
   }
 
   /** GET /system/network: the LAN, or `configured: false` with the host's suggestion. */

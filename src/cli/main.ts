@@ -1,9 +1,10 @@
 #!/usr/bin/env node
 /** The `decnet` command line. */
-import { Command, CommanderError, Option } from 'commander';
+import { Command, Option } from 'commander';
 import path from 'node:path';
 import { loadConfig } from '../config';
-import { EXIT_USAGE } from './output';
+import { DECNET_VERSION } from '../domain/version';
+import { runProgram } from './run';
 import { registerDeployCommand } from './commands/deploy';
 import { registerStatusCommand } from './commands/status';
 import { registerTeardownCommand } from './commands/teardown';
@@ -28,7 +29,7 @@ const serverSide = {
   up: () => import('./up'),
 };
 
-const program = new Command('decnet').description('Deploy and mutate honeypot deckies with durable Temporal workflows');
+const program = new Command('decnet').description('Deploy and mutate honeypot deckies with durable Temporal workflows').version(DECNET_VERSION, '--version', 'print the decnet version');
 // Usage errors exit 2 (commander would exit 1): commander throws instead of exiting, main maps the code.
 // Set before the subcommands are created: they inherit it.
 program.exitOverride().showHelpAfterError('(run `decnet help <command>` for its usage)');
@@ -149,9 +150,4 @@ registerNetworkCommand(program);
 // The swarm agent (its server side is imported when it runs).
 registerAgentCommand(program);
 
-program.parseAsync(process.argv).catch((err) => {
-  // Commander has printed its message already; --help and --version end with code 0.
-  if (err instanceof CommanderError) process.exit(err.exitCode === 0 ? 0 : EXIT_USAGE);
-  console.error(err instanceof Error ? err.message : err);
-  process.exit(1);
-});
+runProgram(program);

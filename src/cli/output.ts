@@ -1,12 +1,6 @@
-/**
- * What the operator commands share besides HTTP: exit codes, error reporting, plain tables.
- * Exit 0: everything succeeded; 1: an operation failed or the API refused; 2: usage error.
- */
+/** What the operator commands share besides HTTP: error reporting (exit codes: ./exit-codes), plain tables. */
 import { ApiError, ApiUnreachableError, UsageError } from './api-client';
-
-export const EXIT_OK = 0;
-export const EXIT_FAILED = 1;
-export const EXIT_USAGE = 2;
+import { EXIT_FAILED, EXIT_USAGE } from './exit-codes';
 
 export interface Io {
   stdout: NodeJS.WritableStream & { isTTY?: boolean };

@@ -7,7 +7,8 @@
 import { MultiBar, Presets, type SingleBar } from 'cli-progress';
 import type { LifecycleRow, Operation } from '../domain/schemas';
 import { ApiError, ApiUnreachableError, type LifecycleSource } from './api-client';
-import { EXIT_FAILED, EXIT_OK, printJson, type Io } from './output';
+import { EXIT_FAILED, EXIT_OK } from './exit-codes';
+import { printJson, type Io } from './output';
 
 export const POLL_INTERVAL_MS = 1000;
 /** Consecutive failed polls (API unreachable or 503) tolerated before giving up. */

@@ -10,6 +10,7 @@ import { Migration20261129010000CustomServices } from './migrations/Migration202
 import { Migration20261129200000LifecycleRunKeys } from './migrations/Migration20261129200000LifecycleRunKeys';
 import { Migration20261129200000ApiTokenRevocation } from './migrations/Migration20261129200000ApiTokenRevocation';
 import { Migration20261129210000AutoHeal } from './migrations/Migration20261129210000AutoHeal';
+import { Migration20261129220000AgentVersion } from './migrations/Migration20261129220000AgentVersion';
 
 export function ormOptions(clientUrl: string): Options {
   return {
@@ -26,6 +27,7 @@ export function ormOptions(clientUrl: string): Options {
         { name: 'Migration20261129200000LifecycleRunKeys', class: Migration20261129200000LifecycleRunKeys },
         { name: 'Migration20261129200000ApiTokenRevocation', class: Migration20261129200000ApiTokenRevocation },
         { name: 'Migration20261129210000AutoHeal', class: Migration20261129210000AutoHeal },
+        { name: 'Migration20261129220000AgentVersion', class: Migration20261129220000AgentVersion },
       ],
       path: path.join(__dirname, 'migrations'),
       transactional: true,

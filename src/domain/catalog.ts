@@ -71,6 +71,15 @@ export interface LoadCatalogueOptions {
   dir?: string;
 }
 
+const CATALOGUE_FILES = ['services.yaml', 'archetypes.yaml'] as const;
+export type CatalogueFile = (typeof CATALOGUE_FILES)[number];
+
+/**
+ * The agent artefact's build (scripts/build-agent.ts) defines this with the texts of catalog/, so
+ * the single-file agent reads no files beside itself; everywhere else it is undefined.
+ */
+declare const DECNET_EMBEDDED_CATALOGUE: Record<CatalogueFile, string> | undefined;
+
 /**
  * The repository's catalog/ folder. Walking up (rather than a fixed "../..") finds it both
  * from src/domain (tsx, ts-jest) and from dist/src/domain (compiled).
@@ -83,9 +92,21 @@ export function defaultCatalogDir(): string {
   }
 }
 
-export function loadCatalogue({ registry, tag, dir = defaultCatalogDir() }: LoadCatalogueOptions): Catalogue {
-  const servicesFile = readValidated(join(dir, 'services.yaml'), ServicesFileSchema);
-  const archetypesFile = readValidated(join(dir, 'archetypes.yaml'), ArchetypesFileSchema);
+/** The catalogue's files: from `dir`, else the embedded copy of the agent artefact, else the repository's catalog/. */
+function readCatalogueFile(dir: string | undefined, file: CatalogueFile): { source: string; text: string } {
+  if (dir === undefined && typeof DECNET_EMBEDDED_CATALOGUE !== 'undefined') return { source: `(embedded) ${file}`, text: DECNET_EMBEDDED_CATALOGUE[file] };
+  const path = join(dir ?? defaultCatalogDir(), file);
+  return { source: path, text: readFileSync(path, 'utf8') };
+}
+
+/** Every catalogue file's text, for the agent artefact's build to embed. */
+export function catalogueTexts(dir = defaultCatalogDir()): Record<CatalogueFile, string> {
+  return Object.fromEntries(CATALOGUE_FILES.map((f) => [f, readCatalogueFile(dir, f).text])) as Record<CatalogueFile, string>;
+}
+
+export function loadCatalogue({ registry, tag, dir }: LoadCatalogueOptions): Catalogue {
+  const servicesFile = readValidated(readCatalogueFile(dir, 'services.yaml'), ServicesFileSchema);
+  const archetypesFile = readValidated(readCatalogueFile(dir, 'archetypes.yaml'), ArchetypesFileSchema);
 
   const services = indexByName(servicesFile.services, 'services.yaml');
   const archetypes = indexByName(archetypesFile.archetypes, 'archetypes.yaml');
@@ -111,11 +132,11 @@ export function loadCatalogue({ registry, tag, dir = defaultCatalogDir() }: Load
   };
 }
 
-function readValidated<T>(file: string, schema: z.ZodType<T>): T {
-  const result = schema.safeParse(parseYaml(readFileSync(file, 'utf8')));
+function readValidated<T>(file: { source: string; text: string }, schema: z.ZodType<T>): T {
+  const result = schema.safeParse(parseYaml(file.text));
   if (!result.success) {
     const issue = result.error.issues[0];
-    throw new Error(`${file}: ${issue.path.join('.') || '(root)'}: ${issue.message}`);
+    throw new Error(`${file.source}: ${issue.path.join('.') || '(root)'}: ${issue.message}`);
   }
   return result.data;
 }

@@ -4,12 +4,17 @@
  */
 import { isIP } from 'node:net';
 import { z } from 'zod';
+import { isAgentVersion } from './version';
 
 export const DEFAULT_AGENT_PORT = 8765;
 export const DEFAULT_SWARM_PORT = 8770;
 /** An enrollment token is good for this long (SPEC §3). */
 export const ENROLLMENT_TTL_MS = 5 * 60 * 1000;
 export const AGENT_CONFIG_DIR = '/etc/decnet';
+/** The agent artefact (one JavaScript file run by `node`), where an agent host installs it, and the command linked to it. */
+export const AGENT_ARTEFACT_FILE = 'decnet-agent.cjs';
+export const AGENT_INSTALL_DIR = '/usr/local/lib/decnet-agent';
+export const AGENT_BIN_LINK = '/usr/local/bin/decnet-agent';
 
 export const SwarmHostStatusSchema = z
   .enum(['enrolled', 'active', 'unreachable', 'decommissioned'])
@@ -96,11 +101,21 @@ export const SwarmHostViewSchema = z
     use_ipvlan: z.boolean(),
     enrolled_at: z.iso.datetime(),
     notes: z.string().nullable(),
+    agent_version: z.string().nullable().meta({ description: "The version the host's agent reports in its heartbeats; null until it reports one" }),
+    agent_outdated: z
+      .boolean()
+      .nullable()
+      .meta({ description: "The agent is older than this master (or too old to report its version); null until the agent's first heartbeat" }),
   })
   .meta({ id: 'SwarmHost' });
 export type SwarmHostView = z.infer<typeof SwarmHostViewSchema>;
 
-export const SwarmHostsResponseSchema = z.object({ hosts: z.array(SwarmHostViewSchema) }).meta({ id: 'SwarmHostsResponse' });
+export const SwarmHostsResponseSchema = z
+  .object({
+    hosts: z.array(SwarmHostViewSchema),
+    master_version: z.string().meta({ description: "This master's version: agents older than it are flagged `agent_outdated`" }),
+  })
+  .meta({ id: 'SwarmHostsResponse' });
 export type SwarmHostsResponse = z.infer<typeof SwarmHostsResponseSchema>;
 
 export const HostUuidSchema = z.uuid('must be a host uuid');
@@ -138,10 +153,18 @@ export const AgentStatusSchema = z
   .meta({ id: 'AgentStatus' });
 export type AgentStatus = z.infer<typeof AgentStatusSchema>;
 
+/** The agent's version (package.json of its build), semver. */
+export const AgentVersionSchema = z
+  .string()
+  .max(64)
+  .refine(isAgentVersion, 'must be a semantic version such as 1.4.0')
+  .meta({ description: "The agent's version (`decnet agent --version`)" });
+
 /** POST /api/v1/swarm/heartbeat on the swarm port (mTLS). */
 export const HeartbeatRequestSchema = z
   .object({
     host_uuid: z.uuid(),
+    agent_version: AgentVersionSchema.optional(),
     status: AgentStatusSchema.optional(),
     results: z.array(AgentJobResultSchema).max(10_000).optional(),
   })

@@ -18,6 +18,8 @@ export class SwarmHost {
   useIpvlan = false;
   enrolledAt: Date = new Date();
   notes: string | null = null;
+  /** What the agent's heartbeats say it runs (`decnet agent --version`). */
+  agentVersion: string | null = null;
 }
 
 export const SwarmHostSchema = new EntitySchema<SwarmHost>({
@@ -35,5 +37,6 @@ export const SwarmHostSchema = new EntitySchema<SwarmHost>({
     useIpvlan: { type: 'boolean', default: false },
     enrolledAt: { type: 'Date' },
     notes: { type: 'text', nullable: true },
+    agentVersion: { type: 'string', nullable: true },
   },
 });

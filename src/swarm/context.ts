@@ -18,6 +18,8 @@ export interface SwarmContext {
   /** The swarm port agents heartbeat to (decnet.ini `master-port`). */
   swarmPort: number;
   heartbeatIntervalMs: number;
+  /** The agent artefact agent hosts download (src/swarm/agent-artefact.ts). */
+  agentArtefactPath: string;
   logger: Logger;
   /** The clock (tests may move it). */
   now?: () => Date;

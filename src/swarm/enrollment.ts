@@ -119,14 +119,24 @@ async function liveToken(em: EntityManager, token: string, now: Date, lock = fal
 }
 
 /**
- * GET …/{token}.sh: the install script, as often as asked until the token expires. It fetches the
- * bundle over the transport it was itself served on (HTTPS: the same pin).
+ * The token's row and host, for the downloads served as often as asked until the token expires
+ * (the install script, the agent artefact): 404 for no such token, 410 once it expired or its host
+ * was decommissioned.
  */
-export async function installScript(ctx: SwarmContext, token: string, transport: EnrollmentTransport): Promise<string> {
+export async function liveEnrollment(ctx: SwarmContext, token: string): Promise<{ em: EntityManager; row: EnrollmentToken; host: SwarmHost }> {
   const em = ctx.orm.em.fork();
   const row = await liveToken(em, token, nowOf(ctx));
   const host = await em.findOne(SwarmHost, { uuid: row.hostUuid });
   if (!host || host.status === 'decommissioned') throw new GoneError('the host of this enrollment token was decommissioned');
+  return { em, row, host };
+}
+
+/**
+ * GET …/{token}.sh: the install script, as often as asked until the token expires. It fetches the
+ * bundle over the transport it was itself served on (HTTPS: the same pin).
+ */
+export async function installScript(ctx: SwarmContext, token: string, transport: EnrollmentTransport): Promise<string> {
+  const { em, row, host } = await liveEnrollment(ctx, token);
   await em.getConnection().execute('update "enrollment_token" set "script_fetch_count" = "script_fetch_count" + 1 where "token_hash" = ?', [row.tokenHash]);
   return renderInstallScript({ hostName: host.name, hostUuid: host.uuid, bundle: enrollmentDownload(ctx, transport, row.masterHost, token, 'tgz'), expiresAt: row.expiresAt });
 }

@@ -16,6 +16,7 @@ import type {
   SwarmHostPatch,
   SwarmHostView,
 } from '../domain/swarm-schemas';
+import { isOutdatedAgent } from '../domain/version';
 import { AgentClient } from './agent-client';
 import { agentResultSignal } from '../workflows/signals';
 import { ForbiddenError, NotFoundError } from '../operations/errors';
@@ -39,7 +40,15 @@ export function hostToView(h: SwarmHost): SwarmHostView {
     use_ipvlan: h.useIpvlan,
     enrolled_at: h.enrolledAt.toISOString(),
     notes: h.notes,
+    agent_version: h.agentVersion,
+    agent_outdated: agentOutdated(h),
   };
+}
+
+/** Older than this master; an agent that heartbeats without a version predates version reporting. */
+function agentOutdated(h: SwarmHost): boolean | null {
+  if (h.agentVersion) return isOutdatedAgent(h.agentVersion);
+  return h.lastHeartbeat ? true : null;
 }
 
 /** Every host, decommissioned ones included, oldest enrollment first. */
@@ -150,10 +159,13 @@ export async function recordHeartbeat(ctx: SwarmContext, body: HeartbeatRequest,
   const updated = await em.nativeUpdate(
     SwarmHost,
     { uuid: host.uuid, status: { $ne: 'decommissioned' }, clientCertFingerprint: caller.certFingerprint },
-    { status: 'active', lastHeartbeat: now, ...(host.address ? {} : { address: caller.remoteAddress }) },
+    { status: 'active', lastHeartbeat: now, ...(host.address ? {} : { address: caller.remoteAddress }), ...(body.agent_version ? { agentVersion: body.agent_version } : {}) },
   );
   if (updated === 0) throw new ForbiddenError('host_decommissioned', `swarm host "${host.name}" was decommissioned; enroll it again`);
-  if (host.status !== 'active') ctx.logger.info({ host: host.name, host_uuid: host.uuid, was: host.status }, 'swarm host active');
+  if (host.status !== 'active') ctx.logger.info({ host: host.name, host_uuid: host.uuid, was: host.status, agent_version: body.agent_version }, 'swarm host active');
+  else if (body.agent_version && body.agent_version !== host.agentVersion) {
+    ctx.logger.info({ host: host.name, host_uuid: host.uuid, agent_version: body.agent_version, was: host.agentVersion }, 'swarm host runs another agent version');
+  }
   if (body.results?.length) await applyAgentResults(ctx, host, body.results);
   if (body.status?.deckies) await applyAgentStatus(ctx, host, body.status.deckies);
   return { ack: true };

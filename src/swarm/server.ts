@@ -15,6 +15,7 @@ import type { TLSSocket } from 'node:tls';
 import express from 'express';
 import { HeartbeatRequestSchema } from '../domain/swarm-schemas';
 import { errorHandler, HttpError, sendError } from '../api/errors';
+import { agentArtefactRouter } from '../api/routes/agent-artefact';
 import { swarmBundleRouter } from '../api/routes/swarm';
 import { clientAddress } from './enrollment';
 import { recordHeartbeat, sweepHosts } from './hosts';
@@ -74,7 +75,7 @@ export function startSwarmServer(ctx: SwarmContext, listen: { host: string; port
 
 export function createEnrollmentApp(ctx: SwarmContext): express.Express {
   const app = listenerApp(ctx);
-  app.use('/api/v1/swarm', swarmBundleRouter(ctx, 'https'));
+  app.use('/api/v1/swarm', swarmBundleRouter(ctx, 'https'), agentArtefactRouter(ctx));
   app.use((req, res) => sendError(res, 404, 'not_found', `no route for ${req.method} ${req.path} on the enrollment port`));
   app.use(errorHandler);
   return app;

@@ -26,6 +26,7 @@ import { createTestStack, type TestStack } from '../support/master';
 import { apiClient, type ApiClient } from '../support/http';
 import { cliEnvFor, runDecnet, type DecnetRun } from '../support/process';
 import { curlPinned, parseEnrollCommand } from '../support/agents';
+import { DECNET_VERSION } from '../../src/domain/version';
 
 const execFileAsync = promisify(execFile);
 const HEARTBEAT_MS = 1000;
@@ -479,7 +480,22 @@ describe('hosts', () => {
 
     const all = (await api.get('/swarm/hosts')).body.hosts as any[];
     expect(all.map((h) => h.name)).toEqual(expect.arrayContaining(['agent-a', 'agent-patch']));
-    expect(Object.keys(all[0]).sort()).toEqual(['address', 'agent_port', 'client_cert_fingerprint', 'enrolled_at', 'last_heartbeat', 'name', 'notes', 'status', 'use_ipvlan', 'uuid']);
+    expect(Object.keys(all[0]).sort()).toEqual([
+      'address',
+      'agent_outdated',
+      'agent_port',
+      'agent_version',
+      'client_cert_fingerprint',
+      'enrolled_at',
+      'last_heartbeat',
+      'name',
+      'notes',
+      'status',
+      'use_ipvlan',
+      'uuid',
+    ]);
+    // Never heartbeated: no version, nothing to flag yet.
+    expect(all.find((h) => h.name === 'agent-patch')).toMatchObject({ agent_version: null, agent_outdated: null });
   });
 
   test('DELETE decommissions: its deckies keep their host uuid (orphans) and the host no longer counts for the deployment mode', async () => {
@@ -548,6 +564,26 @@ describe('the swarm port', () => {
     expect(host.address).toBe('127.0.0.1');
     // A live host puts the master in swarm mode.
     expect((await api.get('/system/deployment-mode')).body).toMatchObject({ mode: 'swarm', message: expect.stringMatching(/^will shard across \d+ hosts?$/) });
+  });
+
+  test("the heartbeat's agent_version is recorded on the host; an agent older than the master is flagged; a version that is not semver is 400", async () => {
+    const seen: Array<[string | undefined, unknown, unknown]> = [];
+    for (const version of [undefined, '0.0.1', DECNET_VERSION, '99.0.0']) {
+      const res = await heartbeat(a.bundle, a.enrollment.host_uuid, version === undefined ? {} : { agent_version: version });
+      expect(res.status).toBe(200);
+      const host = await hostView(a.enrollment.host_uuid);
+      seen.push([version, host.agent_version, host.agent_outdated]);
+    }
+    expect(seen).toEqual([
+      // Heartbeats without a version come from agents that predate version reporting.
+      [undefined, null, true],
+      ['0.0.1', '0.0.1', true],
+      [DECNET_VERSION, DECNET_VERSION, false],
+      ['99.0.0', '99.0.0', false],
+    ]);
+    const bad = await heartbeat(a.bundle, a.enrollment.host_uuid, { agent_version: 'latest' });
+    expect([bad.status, bad.body.error?.message]).toEqual([400, expect.stringMatching(/agent_version: must be a semantic version/)]);
+    expect((await api.get('/swarm/hosts')).body.master_version).toBe(DECNET_VERSION);
   });
 
   test('a body that is not a heartbeat is 400; an unknown host is 404', async () => {
@@ -670,14 +706,17 @@ describe('CLI', () => {
     const run = await cli(['hosts']);
     expect({ code: run.code, out: explain(run) }).toEqual({ code: 0, out: expect.any(String) });
     const lines = run.stdout.trimEnd().split('\n');
-    expect(lines[0]).toMatch(/^NAME\s+STATUS\s+ADDRESS\s+AGENT PORT\s+IPVLAN\s+LAST HEARTBEAT\s+UUID$/);
-    expect(run.stdout).toMatch(/^cli-a\s+enrolled\s+-\s+9200\s+yes\s+-\s+[0-9a-f-]{36}$/m);
-    expect(run.stdout).toMatch(/^port-b\s+(active|unreachable)\s+127\.0\.0\.1\s+8765\s+no\s+\d{4}-\S+Z\s+[0-9a-f-]{36}$/m);
+    expect(lines[0]).toMatch(/^NAME\s+STATUS\s+ADDRESS\s+AGENT PORT\s+IPVLAN\s+LAST HEARTBEAT\s+AGENT VERSION\s+UUID$/);
+    expect(run.stdout).toMatch(/^cli-a\s+enrolled\s+-\s+9200\s+yes\s+-\s+-\s+[0-9a-f-]{36}$/m);
+    // Its heartbeats (this test's, by hand) name no version: an agent older than version reporting.
+    expect(run.stdout).toMatch(/^port-b\s+(active|unreachable)\s+127\.0\.0\.1\s+8765\s+no\s+\d{4}-\S+Z\s+unknown \(outdated\)\s+[0-9a-f-]{36}$/m);
+    expect(run.stdout).toMatch(new RegExp(`^\\d+ agent\\(s\\) older than this master \\(${DECNET_VERSION.replace(/\./g, '\\.')}\\)$`, 'm'));
     expect(run.stdout).toMatch(/^port-a\s+decommissioned\s/m);
 
     const json = await cli(['hosts', '--json']);
     expect(json.code).toBe(0);
-    const { hosts } = JSON.parse(json.stdout);
+    const { hosts, master_version } = JSON.parse(json.stdout);
+    expect(master_version).toBe(DECNET_VERSION);
     expect(hosts.find((h: any) => h.name === 'cli-a')).toMatchObject({ use_ipvlan: true, agent_port: 9200 });
   });
 });

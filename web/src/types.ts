@@ -82,6 +82,15 @@ export interface SwarmHost {
   last_heartbeat: string | null;
   use_ipvlan: boolean;
   notes: string | null;
+  /** What the agent's heartbeats report; null before the first one. */
+  agent_version: string | null;
+  /** Older than the master (or too old to report a version); null before the first heartbeat. */
+  agent_outdated: boolean | null;
+}
+
+export interface SwarmHostsResponse {
+  hosts: SwarmHost[];
+  master_version: string;
 }
 
 export interface EnrollBundle {

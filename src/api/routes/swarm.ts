@@ -4,6 +4,7 @@
  */
 import { Router, type Request, type Response } from 'express';
 import { BundleFileSchema, EnrollBundleRequestSchema, HostUuidSchema, SwarmHostPatchSchema } from '../../domain/swarm-schemas';
+import { DECNET_VERSION } from '../../domain/version';
 import { NotFoundError } from '../../operations/errors';
 import { claimBundle, clientAddress, enrollHost, installScript, type EnrollmentTransport } from '../../swarm/enrollment';
 import { decommissionHost, listHosts, patchHost } from '../../swarm/hosts';
@@ -59,7 +60,7 @@ export function swarmRouter(swarm: SwarmContext, deps: Pick<ApiDeps, 'operations
   });
 
   router.get('/hosts', requireRole('admin'), async (_req, res) => {
-    res.json({ hosts: await listHosts(swarm) });
+    res.json({ hosts: await listHosts(swarm), master_version: DECNET_VERSION });
   });
 
   router.patch('/hosts/:uuid', requireRole('admin'), async (req, res) => {

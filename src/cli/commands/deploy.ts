@@ -6,7 +6,8 @@
 import fs from 'node:fs';
 import type { Command } from 'commander';
 import { createApiClient, UsageError, type DecnetApiClient, type DeployBody } from '../api-client';
-import { action, EXIT_OK, printJson, processIo, type Io } from '../output';
+import { EXIT_OK } from '../exit-codes';
+import { action, printJson, processIo, type Io } from '../output';
 import { formatPlan, formatWarnings } from '../plan';
 import { followOperation } from '../wait';
 

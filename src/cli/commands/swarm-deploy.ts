@@ -7,7 +7,8 @@
 import type { Command } from 'commander';
 import type { DeploymentMode } from '../../domain/schemas';
 import { createApiClient } from '../api-client';
-import { action, EXIT_FAILED, printJson, processIo, type Io } from '../output';
+import { EXIT_FAILED } from '../exit-codes';
+import { action, printJson, processIo, type Io } from '../output';
 import { formatPlan } from '../plan';
 import { followOperation } from '../wait';
 import { printDryRun, readFleetFile, type DeployOptions } from './deploy';

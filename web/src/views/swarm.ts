@@ -8,10 +8,10 @@ import { confirmDialog } from '../confirm';
 import type { View } from '../context';
 import { countdown, fill, fillIfChanged, formatAge, formatTime, h } from '../dom';
 import { alertBox, checkboxField, inputField, showFieldErrors, type Field } from '../forms';
-import type { EnrollBundle, SwarmHost } from '../types';
+import type { EnrollBundle, SwarmHost, SwarmHostsResponse } from '../types';
 
 const REFRESH_MS = 5000;
-const HOST_COLUMNS = ['Name', 'Address', 'Status', 'Last heartbeat', 'ipvlan', 'Notes', 'Actions'] as const;
+const HOST_COLUMNS = ['Name', 'Address', 'Status', 'Last heartbeat', 'Agent', 'ipvlan', 'Notes', 'Actions'] as const;
 
 export const swarmView: View = (root, ctx) => {
   const { api } = ctx;
@@ -140,15 +140,16 @@ export const swarmView: View = (root, ctx) => {
   async function refreshHosts() {
     window.clearTimeout(hostsTimer);
     try {
-      const body = await api.get<{ hosts: SwarmHost[] } | SwarmHost[]>('/swarm/hosts');
+      const body = await api.get<SwarmHostsResponse | SwarmHost[]>('/swarm/hosts');
       if (left) return;
       const hosts = Array.isArray(body) ? body : body.hosts;
+      const masterVersion = Array.isArray(body) ? undefined : body.master_version;
       const seen = new Set<string>();
       hosts.forEach((host, i) => {
         seen.add(host.uuid);
         let row = hostRows.get(host.uuid);
         if (!row) hostRows.set(host.uuid, (row = new HostRow(api, () => void refreshHosts())));
-        row.update(host);
+        row.update(host, masterVersion);
         if (tbody.children[i] !== row.tr) tbody.insertBefore(row.tr, tbody.children[i] ?? null);
       });
       for (const [uuid, row] of hostRows) {
@@ -187,9 +188,18 @@ export const swarmView: View = (root, ctx) => {
   };
 };
 
+/** The agent's version; flagged when older than the master (or too old to say), `-` before its first heartbeat. */
+function agentVersionCell(host: SwarmHost, masterVersion: string | undefined): Node {
+  const version = host.agent_version ?? (host.agent_outdated ? 'unknown' : '-');
+  if (!host.agent_outdated) return document.createTextNode(version);
+  const older = masterVersion ? `older than this master (${masterVersion})` : 'older than this master';
+  return h('span', {}, `${version} `, h('span', { class: 'state agent-outdated', title: `The agent runs ${version}, ${older}` }, 'outdated'));
+}
+
 class HostRow {
   readonly tr = h('tr');
   private host!: SwarmHost;
+  private masterVersion?: string;
   private readonly cells: Record<(typeof HOST_COLUMNS)[number], HTMLTableCellElement>;
   private readonly toggle = h('input', { type: 'checkbox', class: 'ipvlan-toggle' });
   private readonly toggleLabel = h('label', { class: 'toggle' });
@@ -210,10 +220,12 @@ class HostRow {
     this.decommission.addEventListener('click', () => void this.decommissionHost());
   }
 
-  update(host: SwarmHost) {
+  update(host: SwarmHost, masterVersion = this.masterVersion) {
     this.host = host;
+    this.masterVersion = masterVersion;
     this.tr.dataset.host = host.name;
     const { cells } = this;
+    fillIfChanged(cells.Agent, `${host.agent_version}|${host.agent_outdated}|${masterVersion}`, () => agentVersionCell(host, masterVersion));
     fillIfChanged(cells.Name, host.name, () => h('strong', {}, host.name));
     fillIfChanged(cells.Address, `${host.address}|${host.agent_port}`, () => (host.address ? h('code', {}, host.agent_port ? `${host.address}:${host.agent_port}` : host.address) : h('span', { class: 'sub' }, 'not yet known')));
     fillIfChanged(cells.Status, host.status, () => h('span', { class: `state host-${host.status}` }, host.status));
