@@ -33,6 +33,9 @@ test('recorded histories exist for every decky workflow', () => {
       ...['swarm-deploy-succeeded', 'swarm-deploy-master-killed', 'swarm-deploy-agent-unreachable', 'swarm-mutate-succeeded', 'swarm-teardown-succeeded'].map(
         (f) => `${f}@workflow-outcome.json`,
       ),
+      // The heal workflow (added with auto-heal).
+      'heal-succeeded@auto-heal.json',
+      'heal-failed@auto-heal.json',
     ]),
   );
 });
