@@ -130,7 +130,7 @@ export async function startAgent(settings: AgentSettings, logger: pino.Logger): 
   const runtime = new ComposeRuntime({ docker, project: settings.project, workDir: path.join(settings.dataDir, 'compose'), catalogue, networkName: settings.lanNetwork });
   const store = await JobStore.open(settings.dataDir);
   const ipvlanHost = settings.ini.decnet.ipvlan;
-  const reporter = new MasterReporter(settings, store, logger, () => runtime.projectDeckies());
+  const reporter = new MasterReporter(settings, store, logger, () => runtime.observe());
   let decommissioned = await readDecommissionMark(settings.dataDir);
   let cleanedUp!: () => void;
   const decommissionDone = new Promise<void>((resolve) => (cleanedUp = resolve));

@@ -8,7 +8,7 @@
 import https from 'node:https';
 import type { PeerCertificate } from 'node:tls';
 import type pino from 'pino';
-import type { DeckyRuntimeState } from '../compose/runtime';
+import type { ObservedEngine } from '../domain/drift';
 import { HeartbeatResponseSchema, type HeartbeatRequest } from '../domain/swarm-schemas';
 import { DECNET_VERSION } from '../domain/version';
 import { fingerprintOfDer } from '../swarm/pki';
@@ -31,7 +31,7 @@ export class MasterReporter {
     private readonly settings: AgentSettings,
     private readonly store: JobStore,
     private readonly logger: pino.Logger,
-    private readonly deckies: () => Promise<DeckyRuntimeState[]>,
+    private readonly observe: () => Promise<ObservedEngine>,
   ) {}
 
   start(): void {
@@ -94,10 +94,9 @@ export class MasterReporter {
   }
 
   private async heartbeat(): Promise<void> {
-    const deckies = await this.deckies();
-    await this.post({
-      status: { deckies: deckies.map((d) => ({ name: d.name, running: d.running, state: d.state, ...(d.ip ? { ip: d.ip } : {}) })) },
-    });
+    const observed = await this.observe();
+    const deckies = Object.entries(observed.deckies).map(([name, containers]) => ({ name, running: containers.every((c) => c.state === 'running') }));
+    await this.post({ status: { deckies, observed } });
   }
 
   /** POST to the master's heartbeat, naming this host and its version; resolves only on 200 `{ack: true}` (HeartbeatResponseSchema), read up to the reply cap. */

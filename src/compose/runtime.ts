@@ -8,7 +8,7 @@ import Docker from 'dockerode';
 import { LanNetworkSpecSchema, type DeckySpec, type LanNetworkSpec } from '../domain/schemas';
 import type { Catalogue } from '../domain/catalog';
 import { LABELS, ROLES, lanNetworkName, renderComposeYaml, serviceImage } from '../domain/compose-render';
-import type { ObservedContainer, ObservedLan } from '../domain/drift';
+import type { ObservedContainer, ObservedEngine } from '../domain/drift';
 import { COMMAND_TIMEOUT_MS, composeCommand, run, type CommandResult } from './command';
 import { UpBatches } from './up-batches';
 import { ComposeProcessFiles } from './process-files';
@@ -356,7 +356,7 @@ export class ComposeRuntime {
    * What the engine runs for drift detection: every decky's containers (keyed by decky name) and
    * the LAN network's driver and address holders (any container on it, ours or not).
    */
-  async observe(): Promise<{ deckies: Map<string, ObservedContainer[]>; lan: ObservedLan }> {
+  async observe(): Promise<ObservedEngine> {
     const [containers, network] = await Promise.all([
       this.opts.docker.listContainers({ all: true, filters: { label: [`${LABELS.project}=${this.opts.project}`] } }),
       this.opts.docker
@@ -364,12 +364,11 @@ export class ComposeRuntime {
         .inspect()
         .catch((err: unknown) => (isNotFound(err) ? undefined : Promise.reject(err))) as Promise<Docker.NetworkInspectInfo | undefined>,
     ]);
-    const deckies = new Map<string, ObservedContainer[]>();
+    const deckies: Record<string, ObservedContainer[]> = {};
     for (const c of containers) {
       const decky = c.Labels[LABELS.decky];
       if (!decky) continue;
-      deckies.set(decky, [
-        ...(deckies.get(decky) ?? []),
+      (deckies[decky] ??= []).push(
         {
           role: c.Labels[LABELS.role] === ROLES.base ? ROLES.base : (c.Labels[LABELS.service] ?? ''),
           name: (c.Names[0] ?? c.Id).replace(/^\//, ''),
@@ -379,12 +378,12 @@ export class ComposeRuntime {
           lanIp: c.NetworkSettings?.Networks?.[this.networkName]?.IPAddress || undefined,
           namespaceOwner: namespaceOwner(c),
         },
-      ]);
+      );
     }
-    const holders = new Map<string, string>();
+    const holders: Record<string, string> = {};
     for (const attached of Object.values(network?.Containers ?? {})) {
       const ip = attached.IPv4Address?.split('/')[0];
-      if (ip) holders.set(ip, attached.Name);
+      if (ip) holders[ip] = attached.Name;
     }
     return { deckies, lan: { driver: network?.Driver, holders } };
   }

@@ -2,29 +2,41 @@
  * Drift: a decky's desired state (PostgreSQL) against what its Docker engine runs. Pure, so the
  * master (for its own engine) and the agents (for theirs) judge alike and say it the same way.
  */
+import { z } from 'zod';
 import type { NetworkDriver } from './schemas';
 
 /** One of a decky's containers as the engine reports it; `role` is `base` or the service name. */
-export interface ObservedContainer {
-  role: string;
-  id: string;
-  name: string;
+export const ObservedContainerSchema = z.object({
+  role: z.string().max(128),
+  id: z.string().max(128),
+  name: z.string().max(256),
   /** `running`, `exited`, `created`, `restarting`, `paused`, `dead`. */
-  state: string;
+  state: z.string().max(32),
   /** The engine's status line, e.g. `Exited (137) 3 seconds ago`. */
-  status: string;
+  status: z.string().max(256),
   /** The address it holds on the LAN network, if it is attached to it. */
-  lanIp?: string;
+  lanIp: z.string().max(64).optional(),
   /** The container whose network namespace it joined: a service's must be the base's. */
-  namespaceOwner?: string;
-}
+  namespaceOwner: z.string().max(128).optional(),
+});
+export type ObservedContainer = z.infer<typeof ObservedContainerSchema>;
 
 /** The LAN network as the engine reports it, shared by every decky of the engine. */
-export interface ObservedLan {
-  driver?: NetworkDriver | string;
+export const ObservedLanSchema = z.object({
+  driver: z.string().max(32).optional(),
   /** Every address attached to the LAN network, with the container holding it. */
-  holders: ReadonlyMap<string, string>;
-}
+  holders: z.record(z.string().max(64), z.string().max(256)),
+});
+export type ObservedLan = z.infer<typeof ObservedLanSchema>;
+
+/** What one Docker engine runs: the master's own, or an agent's in its status heartbeat. */
+export const ObservedEngineSchema = z
+  .object({
+    deckies: z.record(z.string().max(128), z.array(ObservedContainerSchema).max(64)),
+    lan: ObservedLanSchema,
+  })
+  .meta({ id: 'ObservedEngine' });
+export type ObservedEngine = z.infer<typeof ObservedEngineSchema>;
 
 export interface DesiredDecky {
   name: string;
@@ -62,7 +74,7 @@ export function driftReason(desired: DesiredDecky, containers: readonly Observed
     if (!base.lanIp) problems.push('not on the LAN');
     else if (base.lanIp !== desired.ip) problems.push(`base holds IP ${base.lanIp}, expected ${desired.ip}`);
   }
-  const holder = lan.holders.get(desired.ip);
+  const holder = lan.holders[desired.ip];
   if (holder && holder !== base?.name) problems.push(`IP ${desired.ip} held by another container (${holder})`);
   if (expectedDriver && lan.driver && lan.driver !== expectedDriver && base?.lanIp) problems.push(`on a ${lan.driver} LAN, expected ${expectedDriver}`);
   return problems.length ? problems.join('; ') : null;

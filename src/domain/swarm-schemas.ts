@@ -2,6 +2,7 @@
  * The zod schemas of the swarm (SPEC §5, §8): enrollment, hosts, the agents' heartbeat and the
  * agent's decnet.ini. One schema per concept; `.meta({id})` names OpenAPI components.
  */
+import { ObservedEngineSchema } from './drift';
 import { isIP } from 'node:net';
 import { z } from 'zod';
 import { isAgentVersion } from './version';
@@ -149,6 +150,8 @@ export const AgentStatusSchema = z
       .array(z.looseObject({ name: z.string(), running: z.boolean().optional(), state: z.string().optional() }))
       .max(10_000)
       .optional(),
+    /** What the agent's engine runs, judged by the master against each decky's desired state (drift). */
+    observed: ObservedEngineSchema.optional(),
   })
   .meta({ id: 'AgentStatus' });
 export type AgentStatus = z.infer<typeof AgentStatusSchema>;

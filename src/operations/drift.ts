@@ -5,14 +5,9 @@
  */
 import type { EntityManager } from '@mikro-orm/postgresql';
 import { Decky, DeploymentSettings } from '../entities';
-import { driftReason, type ObservedContainer, type ObservedLan } from '../domain/drift';
+import { driftReason, type ObservedEngine } from '../domain/drift';
 import { withoutHealNote } from '../domain/heal';
 import { IN_FLIGHT_STATUSES, type DeckyState, type NetworkDriver } from '../domain/schemas';
-
-export interface Observation {
-  deckies: ReadonlyMap<string, readonly ObservedContainer[]>;
-  lan: ObservedLan;
-}
 
 export interface DeckyStateChange {
   name: string;
@@ -27,12 +22,12 @@ const JUDGED_STATES: DeckyState[] = ['running', 'degraded'];
  * Judges the master's own deckies (no swarm host) against what its engine runs and writes the
  * changes; returns them for the event stream.
  */
-export async function applyLocalDrift(em: EntityManager, observe: () => Promise<Observation>): Promise<DeckyStateChange[]> {
+export async function applyLocalDrift(em: EntityManager, observe: () => Promise<ObservedEngine>): Promise<DeckyStateChange[]> {
   const settings = await em.findOneOrFail(DeploymentSettings, { id: 1 });
   const driver: NetworkDriver = settings.ipvlan ? 'ipvlan' : 'macvlan';
   return applyDrift(em, { hostUuid: null }, async () => {
     const observed = await observe();
-    return (decky) => driftReason(decky, observed.deckies.get(decky.name) ?? [], observed.lan, driver);
+    return (decky) => driftReason(decky, observed.deckies[decky.name] ?? [], observed.lan, driver);
   });
 }
 

@@ -21,6 +21,8 @@ import { AgentClient } from './agent-client';
 import { agentResultSignal } from '../workflows/signals';
 import { ForbiddenError, NotFoundError } from '../operations/errors';
 import { lockFleet } from '../operations/locks';
+import { applyDrift } from '../operations/drift';
+import { driftReason, type ObservedEngine } from '../domain/drift';
 import { nowOf, type SwarmContext } from './context';
 
 /** A host silent for this many heartbeat intervals is `unreachable`. */
@@ -167,7 +169,8 @@ export async function recordHeartbeat(ctx: SwarmContext, body: HeartbeatRequest,
     ctx.logger.info({ host: host.name, host_uuid: host.uuid, agent_version: body.agent_version, was: host.agentVersion }, 'swarm host runs another agent version');
   }
   if (body.results?.length) await applyAgentResults(ctx, host, body.results);
-  if (body.status?.deckies) await applyAgentStatus(ctx, host, body.status.deckies);
+  if (body.status?.observed) await applyAgentObservation(ctx, host, body.status.observed);
+  else if (body.status?.deckies) await applyAgentStatus(ctx, host, body.status.deckies);
   return { ack: true };
 }
 
@@ -211,6 +214,15 @@ async function applyAgentStatus(ctx: SwarmContext, host: SwarmHost, deckies: Non
   const degraded = notRunning.length ? await em.nativeUpdate(Decky, { hostUuid: host.uuid, name: { $in: notRunning }, state: 'running' }, { state: 'degraded' }) : 0;
   const recovered = running.length ? await em.nativeUpdate(Decky, { hostUuid: host.uuid, name: { $in: running }, state: 'degraded' }, { state: 'running', lastSeen: nowOf(ctx) }) : 0;
   if (degraded || recovered) ctx.logger.info({ host: host.name, degraded, recovered }, 'decky states from the agent status');
+}
+
+/**
+ * What the agent's engine runs, judged against the desired state of the host's deckies like the
+ * master's own (src/operations/drift.ts): `degraded` with the reason, `running` once fixed.
+ */
+async function applyAgentObservation(ctx: SwarmContext, host: SwarmHost, observed: ObservedEngine): Promise<void> {
+  const changes = await applyDrift(ctx.orm.em.fork(), { hostUuid: host.uuid }, async () => (decky) => driftReason(decky, observed.deckies[decky.name] ?? [], observed.lan));
+  for (const change of changes) ctx.logger[change.state === 'degraded' ? 'warn' : 'info']({ host: host.name, decky: change.name, reason: change.reason }, `decky ${change.state}`);
 }
 
 export interface SweepReport {

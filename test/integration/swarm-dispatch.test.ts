@@ -165,12 +165,19 @@ test('5 deckies go a,b,a,b,a; every row succeeds through dispatch and agent_resu
   expect((await projectContainers(b)).length).toBe(4);
 });
 
-test("a decky whose containers its agent reports not running is degraded, and running again once they are", async () => {
+test("a decky whose containers its agent reports not running is degraded with the reason, and running again once they are", async () => {
+  // Only the agent's report here: no auto-heal restarting the container meanwhile (heal.test.ts heals).
+  expect((await api.put('/deckies/sw-03/auto-heal', { auto_heal: false })).status).toBe(200);
   const service = (await projectContainers(agents.a, 'sw-03')).find((c) => c.Labels[LABELS.role] === ROLES.service)!;
   await stack.docker.getContainer(service.Id).stop({ t: 1 });
-  await waitFor('sw-03 degraded', async () => ((await api.get('/deckies/sw-03')).body.state === 'degraded' ? true : undefined), 30_000);
+  const degraded = await waitFor('sw-03 degraded', async () => {
+    const view = (await api.get('/deckies/sw-03')).body;
+    return view.state === 'degraded' ? view : undefined;
+  }, 30_000);
+  expect(degraded.last_error).toMatch(new RegExp(`^container ${service.Labels[LABELS.service]} exited \\(\\d+\\)$`));
   await stack.docker.getContainer(service.Id).start();
   await waitFor('sw-03 running', async () => ((await api.get('/deckies/sw-03')).body.state === 'running' ? true : undefined), 30_000);
+  expect((await api.put('/deckies/sw-03/auto-heal', { auto_heal: null })).status).toBe(200);
 });
 
 test('mutate of a swarm decky goes through its agent: new services, same base container', async () => {
