@@ -8,6 +8,7 @@ import https from 'node:https';
 import type { PeerCertificate } from 'node:tls';
 import type pino from 'pino';
 import type { DeckyRuntimeState } from '../compose/runtime';
+import type { NetworkDriver } from '../domain/schemas';
 import { HeartbeatResponseSchema } from '../domain/swarm-schemas';
 import { fingerprintOfDer } from '../swarm/pki';
 import { readReply } from '../swarm/reply';
@@ -30,6 +31,8 @@ export class MasterReporter {
     private readonly store: JobStore,
     private readonly logger: pino.Logger,
     private readonly deckies: () => Promise<DeckyRuntimeState[]>,
+    /** What the kernel probe at start found; absent when the probe could not run. */
+    private readonly networkDrivers?: NetworkDriver[],
   ) {}
 
   start(): void {
@@ -95,7 +98,10 @@ export class MasterReporter {
     const deckies = await this.deckies();
     await this.post({
       host_uuid: this.settings.ini.agent['host-uuid'],
-      status: { deckies: deckies.map((d) => ({ name: d.name, running: d.running, state: d.state, ...(d.ip ? { ip: d.ip } : {}) })) },
+      status: {
+        deckies: deckies.map((d) => ({ name: d.name, running: d.running, state: d.state, ...(d.ip ? { ip: d.ip } : {}) })),
+        ...(this.networkDrivers ? { network_drivers: this.networkDrivers } : {}),
+      },
     });
   }
 

@@ -7,6 +7,7 @@ import { Migration20261127010000MutateEnabled } from './migrations/Migration2026
 import { Migration20261128000000Swarm } from './migrations/Migration20261128000000Swarm';
 import { Migration20261129010000CustomServices } from './migrations/Migration20261129010000CustomServices';
 import { Migration20261129210000AutoHeal } from './migrations/Migration20261129210000AutoHeal';
+import { Migration20261129220000HostNetworkDrivers } from './migrations/Migration20261129220000HostNetworkDrivers';
 import { Migration20261129200000ApiTokenRevocation } from './migrations/Migration20261129200000ApiTokenRevocation';
 
 export function ormOptions(clientUrl: string): Options {
@@ -23,6 +24,7 @@ export function ormOptions(clientUrl: string): Options {
         { name: 'Migration20261129010000CustomServices', class: Migration20261129010000CustomServices },
         { name: 'Migration20261129210000AutoHeal', class: Migration20261129210000AutoHeal },
         { name: 'Migration20261129200000ApiTokenRevocation', class: Migration20261129200000ApiTokenRevocation },
+        { name: 'Migration20261129220000HostNetworkDrivers', class: Migration20261129220000HostNetworkDrivers },
       ],
       path: path.join(__dirname, 'migrations'),
       transactional: true,

@@ -4,6 +4,7 @@
  */
 import { isIP } from 'node:net';
 import { z } from 'zod';
+import { NetworkDriverSchema } from './schemas';
 
 export const DEFAULT_AGENT_PORT = 8765;
 export const DEFAULT_SWARM_PORT = 8770;
@@ -94,6 +95,10 @@ export const SwarmHostViewSchema = z
     last_heartbeat: z.iso.datetime().nullable(),
     client_cert_fingerprint: z.string().meta({ description: "SHA-256 of the agent certificate's DER, lower-case hex" }),
     use_ipvlan: z.boolean(),
+    network_drivers: z
+      .array(NetworkDriverSchema)
+      .nullable()
+      .meta({ description: "The LAN drivers the host's kernel supports, as its agent's heartbeat reports them; null until it does" }),
     enrolled_at: z.iso.datetime(),
     notes: z.string().nullable(),
   })
@@ -134,6 +139,11 @@ export const AgentStatusSchema = z
       .array(z.looseObject({ name: z.string(), running: z.boolean().optional(), state: z.string().optional() }))
       .max(10_000)
       .optional(),
+    network_drivers: z
+      .array(NetworkDriverSchema)
+      .max(NetworkDriverSchema.options.length)
+      .optional()
+      .meta({ description: "The LAN drivers the agent's kernel supports (probed once at the agent's start)" }),
   })
   .meta({ id: 'AgentStatus' });
 export type AgentStatus = z.infer<typeof AgentStatusSchema>;

@@ -479,7 +479,7 @@ describe('hosts', () => {
 
     const all = (await api.get('/swarm/hosts')).body.hosts as any[];
     expect(all.map((h) => h.name)).toEqual(expect.arrayContaining(['agent-a', 'agent-patch']));
-    expect(Object.keys(all[0]).sort()).toEqual(['address', 'agent_port', 'client_cert_fingerprint', 'enrolled_at', 'last_heartbeat', 'name', 'notes', 'status', 'use_ipvlan', 'uuid']);
+    expect(Object.keys(all[0]).sort()).toEqual(['address', 'agent_port', 'client_cert_fingerprint', 'enrolled_at', 'last_heartbeat', 'name', 'network_drivers', 'notes', 'status', 'use_ipvlan', 'uuid']);
   });
 
   test('DELETE decommissions: its deckies keep their host uuid (orphans) and the host no longer counts for the deployment mode', async () => {
