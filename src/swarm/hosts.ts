@@ -95,7 +95,7 @@ async function assertDriverMayChange(em: ReturnType<SwarmContext['orm']['em']['f
   if (deckies.length > 0) {
     throw new ConflictError(
       'deckies_on_host',
-      `swarm host "${host.name}" runs ${deckies.length} decky(ies) on ${current} (${named}); switching it to ${wanted} would replace its LAN network under them. ` +
+      `swarm host "${host.name}" has ${deckies.length} decky(ies) on ${current} (${named}); switching it to ${wanted} would replace its LAN network under them. ` +
         `Tear them down first (POST /swarm/hosts/${host.uuid}/teardown), switch, then deploy them again. Nothing was changed.`,
       { host: host.name, wanted, deckies },
     );

@@ -24,7 +24,11 @@ let master: Creds;
 const agents: TestAgent[] = [];
 
 beforeAll(async () => {
-  stack = await createTestStack('driverchange', SLOT, { DECNET_HEARTBEAT_INTERVAL_MS: String(HEARTBEAT_MS) });
+  stack = await createTestStack('driverchange', SLOT, {
+    DECNET_HEARTBEAT_INTERVAL_MS: String(HEARTBEAT_MS),
+    // A decky sent to a stopped agent fails soon (the last test waits for it).
+    DECNET_AGENT_RETRY_BUDGET_MS: '6000',
+  });
   await stack.startMaster();
   api = apiClient(stack.api, stack.adminToken);
   dir = await fs.mkdtemp(path.join(os.tmpdir(), 'decnet-driver-change-'));
@@ -187,5 +191,32 @@ describe('driver changes on a kernel without ipvlan', () => {
     expect(rows.map((r) => r.status)).toEqual(['succeeded', 'succeeded']);
     const refused = await api.patch(`/swarm/hosts/${wired.hostUuid}`, { use_ipvlan: true });
     expect([refused.status, refused.body.error.message]).toEqual([409, 'swarm host "wired" cannot use ipvlan: its agent reports that its kernel supports only macvlan.']);
+  });
+
+  test('a host with a decky still on its way keeps its driver; a failed decky does not hold it', async () => {
+    const wifi = agents.find((a) => a.name === 'wifi')!;
+    // Stopped but still live for 3 heartbeat intervals: its decky waits in dispatch meanwhile.
+    await stop(wifi.proc!);
+    const res = await api.post('/deckies/deploy', {
+      deckies: [
+        { name: 'dc-3', services: ['ssh'] },
+        { name: 'dc-4', services: ['ssh'] },
+      ],
+    });
+    expect([res.status, res.body.error]).toEqual([202, undefined]);
+    expect((await api.get('/deckies/dc-4')).body.host_uuid).toBe(wifi.hostUuid);
+    const held = await api.patch(`/swarm/hosts/${wifi.hostUuid}`, { use_ipvlan: false });
+    expect([held.status, held.body.error.code, held.body.error.message]).toEqual([
+      409,
+      'deckies_on_host',
+      `swarm host "wifi" has 1 decky(ies) on ipvlan (dc-4); switching it to macvlan would replace its LAN network under them. Tear them down first (POST /swarm/hosts/${wifi.hostUuid}/teardown), switch, then deploy them again. Nothing was changed.`,
+    ]);
+    const rows = await waitForTerminal(api, res.body.lifecycle_ids);
+    expect(rows.map((r) => [r.decky_name, r.status, r.host_uuid])).toEqual([
+      ['dc-3', 'succeeded', wired.hostUuid],
+      ['dc-4', 'failed', wifi.hostUuid],
+    ]);
+    const switched = await api.patch(`/swarm/hosts/${wifi.hostUuid}`, { use_ipvlan: false });
+    expect([switched.status, switched.body.use_ipvlan, switched.body.network_drivers]).toEqual([200, false, ['macvlan']]);
   });
 });

@@ -78,6 +78,8 @@ export interface SwarmHost {
   status: 'enrolled' | 'active' | 'unreachable' | 'decommissioned';
   last_heartbeat: string | null;
   use_ipvlan: boolean;
+  /** The LAN drivers the host's kernel supports, as its agent reports them; null until it does. */
+  network_drivers?: Array<'macvlan' | 'ipvlan'> | null;
   notes: string | null;
 }
 

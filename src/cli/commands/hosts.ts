@@ -11,8 +11,8 @@ export interface HostsOptions {
 export function formatHosts(hosts: SwarmHostView[]): string {
   if (hosts.length === 0) return 'no swarm hosts (enroll one with `decnet enroll <name>`)\n';
   return formatTable(
-    ['NAME', 'STATUS', 'ADDRESS', 'AGENT PORT', 'IPVLAN', 'LAST HEARTBEAT', 'UUID'],
-    hosts.map((h) => [h.name, h.status, h.address ?? '-', String(h.agent_port), h.use_ipvlan ? 'yes' : 'no', h.last_heartbeat ?? '-', h.uuid]),
+    ['NAME', 'STATUS', 'ADDRESS', 'AGENT PORT', 'IPVLAN', 'DRIVERS', 'LAST HEARTBEAT', 'UUID'],
+    hosts.map((h) => [h.name, h.status, h.address ?? '-', String(h.agent_port), h.use_ipvlan ? 'yes' : 'no', h.network_drivers?.join(',') ?? '-', h.last_heartbeat ?? '-', h.uuid]),
   );
 }
 
@@ -26,7 +26,7 @@ export async function runHosts(opts: HostsOptions, io: Io = processIo()): Promis
 export function registerHostsCommand(program: Command): Command {
   return program
     .command('hosts')
-    .description('the swarm hosts: status, address, ipvlan, last heartbeat')
+    .description('the swarm hosts: status, address, ipvlan, the drivers their kernel supports, last heartbeat')
     .option('--json', "print the API's answer as JSON")
     .action(action((opts: HostsOptions) => runHosts(opts)));
 }
