@@ -17,6 +17,7 @@ import type pino from 'pino';
 import { z } from 'zod';
 import { errorHandler, sendError } from '../api/errors';
 import { ComposeRuntime } from '../compose/runtime';
+import { probeNetworkDrivers } from '../compose/driver-probe';
 import { RuntimeError } from '../compose/errors';
 import { loadCatalogue } from '../domain/catalog';
 import { DeckyNameSchema, DeckySpecSchema, LanNetworkSpecSchema, type DeckySpec, type LanNetworkSpec } from '../domain/schemas';
@@ -130,7 +131,18 @@ export async function startAgent(settings: AgentSettings, logger: pino.Logger): 
   const runtime = new ComposeRuntime({ docker, project: settings.project, workDir: path.join(settings.dataDir, 'compose'), catalogue, networkName: settings.lanNetwork });
   const store = await JobStore.open(settings.dataDir);
   const ipvlanHost = settings.ini.decnet.ipvlan;
-  const reporter = new MasterReporter(settings, store, logger, () => runtime.observe());
+  // Once at start: the kernel does not gain or lose a driver while the agent runs.
+  const networkDrivers = await probeNetworkDrivers().then(
+    (probe) => {
+      logger.info({ network_drivers: probe.drivers, refused: probe.refused }, 'network drivers this kernel supports');
+      return probe.drivers;
+    },
+    (err: unknown) => {
+      logger.warn({ err: (err as Error).message }, 'network driver probe failed; the master is not told which drivers this kernel supports');
+      return undefined;
+    },
+  );
+  const reporter = new MasterReporter(settings, store, logger, () => runtime.observe(), networkDrivers);
   let decommissioned = await readDecommissionMark(settings.dataDir);
   let cleanedUp!: () => void;
   const decommissionDone = new Promise<void>((resolve) => (cleanedUp = resolve));
@@ -286,11 +298,12 @@ export async function startAgent(settings: AgentSettings, logger: pino.Logger): 
       project: settings.project,
       ipvlan: ipvlanHost,
       version: DECNET_VERSION,
+      network_drivers: networkDrivers ?? null,
       decommissioned: decommissioned !== undefined,
     });
   });
   app.get('/status', async (_req, res) => {
-    res.json({ host_uuid: settings.ini.agent['host-uuid'], project: settings.project, ipvlan: ipvlanHost, deckies: await runtime.projectDeckies() });
+    res.json({ host_uuid: settings.ini.agent['host-uuid'], project: settings.project, ipvlan: ipvlanHost, network_drivers: networkDrivers ?? null, deckies: await runtime.projectDeckies() });
   });
   const submit = (kind: AgentJobKind, schema: z.ZodType<{ job_id: string; lifecycle_id?: string }>) =>
     app.post(`/${kind}`, async (req, res) => {

@@ -9,6 +9,7 @@ import https from 'node:https';
 import type { PeerCertificate } from 'node:tls';
 import type pino from 'pino';
 import type { ObservedEngine } from '../domain/drift';
+import type { NetworkDriver } from '../domain/schemas';
 import { HeartbeatResponseSchema, type HeartbeatRequest } from '../domain/swarm-schemas';
 import { DECNET_VERSION } from '../domain/version';
 import { fingerprintOfDer } from '../swarm/pki';
@@ -32,6 +33,8 @@ export class MasterReporter {
     private readonly store: JobStore,
     private readonly logger: pino.Logger,
     private readonly observe: () => Promise<ObservedEngine>,
+    /** What the kernel probe at start found; absent when the probe could not run. */
+    private readonly networkDrivers?: NetworkDriver[],
   ) {}
 
   start(): void {
@@ -96,7 +99,7 @@ export class MasterReporter {
   private async heartbeat(): Promise<void> {
     const observed = await this.observe();
     const deckies = Object.entries(observed.deckies).map(([name, containers]) => ({ name, running: containers.every((c) => c.state === 'running') }));
-    await this.post({ status: { deckies, observed } });
+    await this.post({ status: { deckies, observed, ...(this.networkDrivers ? { network_drivers: this.networkDrivers } : {}) } });
   }
 
   /** POST to the master's heartbeat, naming this host and its version; resolves only on 200 `{ack: true}` (HeartbeatResponseSchema), read up to the reply cap. */

@@ -149,14 +149,18 @@ function swarmRoutes(): RouteSpec[] {
       method: 'patch',
       path: '/api/v1/swarm/hosts/{uuid}',
       summary: 'Change a swarm host',
-      description: '`use_ipvlan` (the host then gets ipvlan for its deckies) and `notes`.',
+      description:
+        '`use_ipvlan` (the host then gets ipvlan for its deckies) and `notes`. A driver change never cuts running deckies off the LAN: it is refused when the host\'s agent reports a kernel without that driver (`network_drivers`) and while deckies are on the host.',
       tag: 'swarm',
       access: 'admin',
       request: { params: HostParams, body: { required: true, content: json(SwarmHostPatchSchema) } },
       status: 200,
       success: { description: 'The host as it is now', content: json(SwarmHostViewSchema) },
-      errors: [400, 404, 413],
-      errorDescriptions: noSuchHost,
+      errors: [400, 404, 409, 413],
+      errorDescriptions: {
+        ...noSuchHost,
+        409: 'The driver change is refused: `driver_unsupported` (the agent reports its kernel lacks it) or `deckies_on_host` (tear them down first); nothing was changed',
+      },
     },
     {
       method: 'delete',

@@ -29,6 +29,9 @@ export const ipClash = (detail: string) => new RuntimeError('IpClash', `the deck
 
 export const networkConflict = (detail: string) => new RuntimeError('NetworkConflict', detail, true);
 
+/** The LAN network has the other driver and deckies on it: replacing it would cut them off. */
+export const networkDriverMismatch = (detail: string) => new RuntimeError('NetworkDriverMismatch', detail, true);
+
 /** Map compose/engine stderr to a permanent failure when the text says it can't succeed on retry. */
 export function classifyComposeFailure(stderr: string, driver: 'macvlan' | 'ipvlan'): RuntimeError {
   const text = stderr.trim().split('\n').slice(-6).join(' ').slice(0, 1500);

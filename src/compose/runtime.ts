@@ -12,7 +12,7 @@ import type { ObservedContainer, ObservedEngine } from '../domain/drift';
 import { COMMAND_TIMEOUT_MS, composeCommand, run, type CommandResult } from './command';
 import { UpBatches } from './up-batches';
 import { ComposeProcessFiles } from './process-files';
-import { classifyComposeFailure, ipvlanUnsupported, missingImage, networkConflict, RuntimeError } from './errors';
+import { classifyComposeFailure, ipvlanUnsupported, missingImage, networkConflict, networkDriverMismatch, RuntimeError } from './errors';
 
 
 export interface RuntimeOptions {
@@ -99,8 +99,9 @@ export class ComposeRuntime {
   }
 
   /**
-   * Make sure the LAN network exists with the wanted driver and pool. A network with the other driver
-   * is replaced; one whose pool drifted is replaced only when no container is attached.
+   * Make sure the LAN network exists with the wanted driver and pool. A network that differs is
+   * replaced only when no container (running or stopped) is attached: never are deckies detached
+   * as a side effect of a deploy, they would lose their LAN address while still called `running`.
    */
   ensureLanNetwork(spec: LanNetworkSpec): Promise<string> {
     const key = JSON.stringify(spec);
@@ -124,17 +125,19 @@ export class ComposeRuntime {
       const samePool = pool.Subnet === spec.subnet && (pool.Gateway ?? spec.gateway) === spec.gateway;
       const sameParent = existing.Options?.parent === spec.parent;
       if (sameDriver && samePool && sameParent) return `reused ${spec.driver} network ${this.networkName}`;
-      const attached = Object.keys(existing.Containers ?? {}).length;
+      // The network's own list holds only running containers; a stopped decky needs it too. One
+      // never started (a failed deploy's) has nothing to lose.
+      const attached = (await docker.listContainers({ all: true, filters: { network: [this.networkName] } })).filter((c) => c.State !== 'created').length;
       if (attached > 0) {
-        if (sameDriver) {
-          throw networkConflict(
-            `network ${this.networkName} exists with subnet ${pool.Subnet} on ${existing.Options?.parent} and ${attached} attached container(s); tear those deckies down before changing the LAN`,
+        if (!sameDriver) {
+          throw networkDriverMismatch(
+            `network ${this.networkName} is ${existing.Driver} with ${attached} attached container(s); this deploy needs ${spec.driver}. ` +
+              'The network is kept and nothing attached to it was touched: change the LAN driver only with no decky on this engine (tear them down, switch, deploy again)',
           );
         }
-        // The driver changed (e.g. the host switched to ipvlan): detach ours, then replace the network.
-        for (const id of Object.keys(existing.Containers ?? {})) {
-          await docker.getNetwork(this.networkName).disconnect({ Container: id, Force: true });
-        }
+        throw networkConflict(
+          `network ${this.networkName} exists with subnet ${pool.Subnet} on ${existing.Options?.parent} and ${attached} attached container(s); tear those deckies down before changing the LAN`,
+        );
       }
       await docker.getNetwork(this.networkName).remove();
     }

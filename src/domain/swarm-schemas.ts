@@ -6,6 +6,7 @@ import { ObservedEngineSchema } from './drift';
 import { isIP } from 'node:net';
 import { z } from 'zod';
 import { isAgentVersion } from './version';
+import { NetworkDriverSchema } from './schemas';
 
 export const DEFAULT_AGENT_PORT = 8765;
 export const DEFAULT_SWARM_PORT = 8770;
@@ -100,6 +101,10 @@ export const SwarmHostViewSchema = z
     last_heartbeat: z.iso.datetime().nullable(),
     client_cert_fingerprint: z.string().meta({ description: "SHA-256 of the agent certificate's DER, lower-case hex" }),
     use_ipvlan: z.boolean(),
+    network_drivers: z
+      .array(NetworkDriverSchema)
+      .nullable()
+      .meta({ description: "The LAN drivers the host's kernel supports, as its agent's heartbeat reports them; null until it does" }),
     enrolled_at: z.iso.datetime(),
     notes: z.string().nullable(),
     agent_version: z.string().nullable().meta({ description: "The version the host's agent reports in its heartbeats; null until it reports one" }),
@@ -152,6 +157,11 @@ export const AgentStatusSchema = z
       .optional(),
     /** What the agent's engine runs, judged by the master against each decky's desired state (drift). */
     observed: ObservedEngineSchema.optional(),
+    network_drivers: z
+      .array(NetworkDriverSchema)
+      .max(NetworkDriverSchema.options.length)
+      .optional()
+      .meta({ description: "The LAN drivers the agent's kernel supports (probed once at the agent's start)" }),
   })
   .meta({ id: 'AgentStatus' });
 export type AgentStatus = z.infer<typeof AgentStatusSchema>;

@@ -1,4 +1,5 @@
 import { EntitySchema } from '@mikro-orm/core';
+import type { NetworkDriver } from '../domain/schemas';
 import type { SwarmHostStatus } from '../domain/swarm-schemas';
 
 /**
@@ -16,6 +17,8 @@ export class SwarmHost {
   /** SHA-256 of the DER of the client certificate issued to the agent, lower-case hex. */
   clientCertFingerprint!: string;
   useIpvlan = false;
+  /** The LAN drivers the host's kernel supports, from its agent's heartbeat; null until reported. */
+  networkDrivers: NetworkDriver[] | null = null;
   enrolledAt: Date = new Date();
   notes: string | null = null;
   /** What the agent's heartbeats say it runs (`decnet agent --version`). */
@@ -35,6 +38,7 @@ export const SwarmHostSchema = new EntitySchema<SwarmHost>({
     lastHeartbeat: { type: 'Date', nullable: true },
     clientCertFingerprint: { type: 'string' },
     useIpvlan: { type: 'boolean', default: false },
+    networkDrivers: { type: 'json', nullable: true },
     enrolledAt: { type: 'Date' },
     notes: { type: 'text', nullable: true },
     agentVersion: { type: 'string', nullable: true },

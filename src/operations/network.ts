@@ -12,6 +12,13 @@ import { lockFleet } from './locks';
 const NAMED_DECKIES = 20;
 
 /**
+ * Why deckies are not moved to another driver on one engine: Docker holds one subnet in one
+ * network, so the LAN network would have to be removed under them, every decky off the LAN at once.
+ */
+const DRIVER_CHANGE_NOTE =
+  'Another driver means another LAN network: the one they use would have to be replaced under them, every decky off the LAN meanwhile (and for good if the kernel refuses the new driver), so they are not moved and keep running. ';
+
+/**
  * Refuses (409 network_mismatch) to change `changed` fields of a configured LAN while `deckies`
  * live on it: they would be stranded on the old one. `remedy` says what the caller can do instead.
  */
@@ -20,7 +27,7 @@ export function assertLanMayChange(settings: DeploymentSettings, changed: string
   const named = deckies.slice(0, NAMED_DECKIES).join(', ') + (deckies.length > NAMED_DECKIES ? ` and ${deckies.length - NAMED_DECKIES} more` : '');
   throw new FleetConflictError(
     'network_mismatch',
-    `the fleet runs on ${settings.subnet} via ${settings.interface}; this changes ${changed.join(', ')} under ${deckies.length} decky(ies): ${named}. ${remedy}`,
+    `the fleet runs on ${settings.subnet} via ${settings.interface}; this changes ${changed.join(', ')} under ${deckies.length} decky(ies): ${named}. ${changed.includes('driver') ? DRIVER_CHANGE_NOTE : ''}${remedy}`,
     { changed, deckies },
   );
 }

@@ -17,9 +17,10 @@ import type {
   SwarmHostView,
 } from '../domain/swarm-schemas';
 import { isOutdatedAgent } from '../domain/version';
+import type { NetworkDriver } from '../domain/schemas';
 import { AgentClient } from './agent-client';
 import { agentResultSignal } from '../workflows/signals';
-import { ForbiddenError, NotFoundError } from '../operations/errors';
+import { ConflictError, ForbiddenError, NotFoundError } from '../operations/errors';
 import { lockFleet } from '../operations/locks';
 import { applyDrift } from '../operations/drift';
 import { driftReason, type ObservedEngine } from '../domain/drift';
@@ -40,6 +41,7 @@ export function hostToView(h: SwarmHost): SwarmHostView {
     last_heartbeat: iso(h.lastHeartbeat),
     client_cert_fingerprint: h.clientCertFingerprint,
     use_ipvlan: h.useIpvlan,
+    network_drivers: h.networkDrivers,
     enrolled_at: h.enrolledAt.toISOString(),
     notes: h.notes,
     agent_version: h.agentVersion,
@@ -65,14 +67,50 @@ async function requireHost(em: ReturnType<SwarmContext['orm']['em']['fork']>, uu
   return host;
 }
 
-/** PATCH: `use_ipvlan` (applies to the host's next deploys) and `notes`. */
+/**
+ * PATCH: `use_ipvlan` (applies to the host's next deploys) and `notes`. A driver change is refused
+ * (409) when the host's agent reports a kernel without that driver, and while deckies run on the
+ * host: its LAN network would have to be replaced under them, cutting every one off the LAN while
+ * it still looks `running`. Under the fleet lock, so no deploy places a decky meanwhile.
+ */
 export async function patchHost(ctx: SwarmContext, uuid: string, patch: SwarmHostPatch): Promise<SwarmHostView> {
-  const em = ctx.orm.em.fork();
-  const host = await requireHost(em, uuid);
-  if (patch.use_ipvlan !== undefined) host.useIpvlan = patch.use_ipvlan;
-  if (patch.notes !== undefined) host.notes = patch.notes;
-  await em.flush();
-  return hostToView(host);
+  return ctx.orm.em.fork().transactional(async (em) => {
+    await lockFleet(em);
+    const host = await requireHost(em, uuid);
+    if (patch.use_ipvlan !== undefined && patch.use_ipvlan !== host.useIpvlan) {
+      await assertDriverMayChange(em, host, patch.use_ipvlan ? 'ipvlan' : 'macvlan');
+      host.useIpvlan = patch.use_ipvlan;
+    }
+    if (patch.notes !== undefined) host.notes = patch.notes;
+    return hostToView(host);
+  });
+}
+
+/** The message names at most this many deckies. */
+const NAMED_DECKIES = 20;
+
+async function assertDriverMayChange(em: ReturnType<SwarmContext['orm']['em']['fork']>, host: SwarmHost, wanted: NetworkDriver): Promise<void> {
+  const current: NetworkDriver = host.useIpvlan ? 'ipvlan' : 'macvlan';
+  // Failed and torn-down deckies hold no LAN address worth keeping (the runtime still refuses to
+  // replace a network any container of theirs uses).
+  const deckies = (await em.find(Decky, { hostUuid: host.uuid, state: { $nin: ['failed', 'torn_down'] } }, { fields: ['name'], orderBy: { name: 'asc' } })).map((d) => d.name);
+  const named = deckies.slice(0, NAMED_DECKIES).join(', ') + (deckies.length > NAMED_DECKIES ? ` and ${deckies.length - NAMED_DECKIES} more` : '');
+  const staying = deckies.length > 0 ? ` Its ${deckies.length} decky(ies) (${named}) stay on the ${current} network and keep running.` : '';
+  if (host.networkDrivers && !host.networkDrivers.includes(wanted)) {
+    throw new ConflictError(
+      'driver_unsupported',
+      `swarm host "${host.name}" cannot use ${wanted}: its agent reports that its kernel supports only ${host.networkDrivers.join(', ') || 'no LAN driver'}.${staying}`,
+      { host: host.name, wanted, supported: host.networkDrivers, deckies },
+    );
+  }
+  if (deckies.length > 0) {
+    throw new ConflictError(
+      'deckies_on_host',
+      `swarm host "${host.name}" has ${deckies.length} decky(ies) on ${current} (${named}); switching it to ${wanted} would replace its LAN network under them. ` +
+        `Tear them down first (POST /swarm/hosts/${host.uuid}/teardown), switch, then deploy them again. Nothing was changed.`,
+      { host: host.name, wanted, deckies },
+    );
+  }
 }
 
 /** How long the master waits for an agent to clean up before it decommissions the host without it. */
@@ -161,7 +199,13 @@ export async function recordHeartbeat(ctx: SwarmContext, body: HeartbeatRequest,
   const updated = await em.nativeUpdate(
     SwarmHost,
     { uuid: host.uuid, status: { $ne: 'decommissioned' }, clientCertFingerprint: caller.certFingerprint },
-    { status: 'active', lastHeartbeat: now, ...(host.address ? {} : { address: caller.remoteAddress }), ...(body.agent_version ? { agentVersion: body.agent_version } : {}) },
+    {
+      status: 'active',
+      lastHeartbeat: now,
+      ...(host.address ? {} : { address: caller.remoteAddress }),
+      ...(body.agent_version ? { agentVersion: body.agent_version } : {}),
+      ...(body.status?.network_drivers ? { networkDrivers: body.status.network_drivers } : {}),
+    },
   );
   if (updated === 0) throw new ForbiddenError('host_decommissioned', `swarm host "${host.name}" was decommissioned; enroll it again`);
   if (host.status !== 'active') ctx.logger.info({ host: host.name, host_uuid: host.uuid, was: host.status, agent_version: body.agent_version }, 'swarm host active');

@@ -489,6 +489,7 @@ describe('hosts', () => {
       'enrolled_at',
       'last_heartbeat',
       'name',
+      'network_drivers',
       'notes',
       'status',
       'use_ipvlan',
@@ -593,6 +594,17 @@ describe('the swarm port', () => {
     expect(badResult.status).toBe(400);
     const unknown = await heartbeat(a.bundle, '00000000-0000-4000-8000-00000000beef');
     expect([unknown.status, unknown.body.error?.code]).toEqual([404, 'not_found']);
+  });
+
+  test("the agent's network_drivers land on the host row and stay until it reports others; an unknown driver is 400", async () => {
+    const reported = await heartbeat(a.bundle, a.enrollment.host_uuid, { status: { deckies: [], network_drivers: ['macvlan'] } });
+    expect(reported.status).toBe(200);
+    expect(await hostView(a.enrollment.host_uuid)).toMatchObject({ network_drivers: ['macvlan'] });
+    expect((await heartbeat(a.bundle, a.enrollment.host_uuid)).status).toBe(200);
+    expect(await hostView(a.enrollment.host_uuid)).toMatchObject({ network_drivers: ['macvlan'] });
+    const unknown = await heartbeat(a.bundle, a.enrollment.host_uuid, { status: { network_drivers: ['vxlan'] } });
+    expect([unknown.status, unknown.body.error?.code]).toEqual([400, 'invalid_input']);
+    expect(await hostView(a.enrollment.host_uuid)).toMatchObject({ network_drivers: ['macvlan'] });
   });
 
   test("another host's certificate is 403 (fingerprint mismatch) and changes nothing", async () => {
@@ -706,10 +718,10 @@ describe('CLI', () => {
     const run = await cli(['hosts']);
     expect({ code: run.code, out: explain(run) }).toEqual({ code: 0, out: expect.any(String) });
     const lines = run.stdout.trimEnd().split('\n');
-    expect(lines[0]).toMatch(/^NAME\s+STATUS\s+ADDRESS\s+AGENT PORT\s+IPVLAN\s+LAST HEARTBEAT\s+AGENT VERSION\s+UUID$/);
-    expect(run.stdout).toMatch(/^cli-a\s+enrolled\s+-\s+9200\s+yes\s+-\s+-\s+[0-9a-f-]{36}$/m);
+    expect(lines[0]).toMatch(/^NAME\s+STATUS\s+ADDRESS\s+AGENT PORT\s+IPVLAN\s+DRIVERS\s+LAST HEARTBEAT\s+AGENT VERSION\s+UUID$/);
+    expect(run.stdout).toMatch(/^cli-a\s+enrolled\s+-\s+9200\s+yes\s+-\s+-\s+-\s+[0-9a-f-]{36}$/m);
     // Its heartbeats (this test's, by hand) name no version: an agent older than version reporting.
-    expect(run.stdout).toMatch(/^port-b\s+(active|unreachable)\s+127\.0\.0\.1\s+8765\s+no\s+\d{4}-\S+Z\s+unknown \(outdated\)\s+[0-9a-f-]{36}$/m);
+    expect(run.stdout).toMatch(/^port-b\s+(active|unreachable)\s+127\.0\.0\.1\s+8765\s+no\s+-\s+\d{4}-\S+Z\s+unknown \(outdated\)\s+[0-9a-f-]{36}$/m);
     expect(run.stdout).toMatch(new RegExp(`^\\d+ agent\\(s\\) older than this master \\(${DECNET_VERSION.replace(/\./g, '\\.')}\\)$`, 'm'));
     expect(run.stdout).toMatch(/^port-a\s+decommissioned\s/m);
 

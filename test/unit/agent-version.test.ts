@@ -25,6 +25,7 @@ test('decnet hosts shows each agent version, flags the outdated ones and counts 
     last_heartbeat: '2026-11-29T20:00:00.000Z',
     client_cert_fingerprint: 'f'.repeat(64),
     use_ipvlan: false,
+    network_drivers: ['macvlan'],
     enrolled_at: '2026-11-29T19:00:00.000Z',
     notes: null,
     agent_version: '0.2.0',
@@ -41,7 +42,7 @@ test('decnet hosts shows each agent version, flags the outdated ones and counts 
       host('gone55555', { status: 'decommissioned', agent_version: '0.1.0', agent_outdated: true }),
     ],
   });
-  const versionOf = (name: string) => out.split('\n').find((l) => l.startsWith(`${name} `))!.split(/\s{2,}/)[6];
+  const versionOf = (name: string) => out.split('\n').find((l) => l.startsWith(`${name} `))!.split(/\s{2,}/)[7];
   expect(['new', 'old1', 'mute22', 'fresh4444', 'gone55555'].map(versionOf)).toEqual(['0.2.0', '0.1.0 (outdated)', 'unknown (outdated)', '-', '0.1.0 (outdated)']);
   expect(out.trimEnd().split('\n').at(-1)).toBe('2 agent(s) older than this master (0.2.0)');
 });

@@ -30,11 +30,15 @@ describe('assertLanMayChange (deploy and PUT /system/network)', () => {
   it('names at most 20 deckies in the message; the details list them all', () => {
     expect.assertions(2);
     const many = Array.from({ length: 25 }, (_, i) => `d${String(i).padStart(2, '0')}`);
-    expect(() => assertLanMayChange(configured, ['driver'], many, 'x')).toThrow(/: d00, d01, .*, d19 and 5 more\. x$/);
+    expect(() => assertLanMayChange(configured, ['subnet'], many, 'x')).toThrow(/: d00, d01, .*, d19 and 5 more\. x$/);
     try {
-      assertLanMayChange(configured, ['driver'], many, 'x');
+      assertLanMayChange(configured, ['subnet'], many, 'x');
     } catch (e) {
       expect((e as FleetConflictError).details?.deckies).toEqual(many);
     }
+  });
+
+  it('a driver change says why the deckies are not moved', () => {
+    expect(() => assertLanMayChange(configured, ['driver'], ['d00'], 'x')).toThrow(/: d00\. Another driver means another LAN network: .* so they are not moved and keep running\. x$/);
   });
 });

@@ -81,6 +81,8 @@ export interface SwarmHost {
   status: 'enrolled' | 'active' | 'unreachable' | 'decommissioned';
   last_heartbeat: string | null;
   use_ipvlan: boolean;
+  /** The LAN drivers the host's kernel supports, as its agent reports them; null until it does. */
+  network_drivers?: Array<'macvlan' | 'ipvlan'> | null;
   notes: string | null;
   /** What the agent's heartbeats report; null before the first one. */
   agent_version: string | null;

@@ -17,8 +17,18 @@ function agentVersionCell(h: SwarmHostView): string {
 export function formatHosts({ hosts, master_version }: SwarmHostsResponse): string {
   if (hosts.length === 0) return 'no swarm hosts (enroll one with `decnet enroll <name>`)\n';
   const table = formatTable(
-    ['NAME', 'STATUS', 'ADDRESS', 'AGENT PORT', 'IPVLAN', 'LAST HEARTBEAT', 'AGENT VERSION', 'UUID'],
-    hosts.map((h) => [h.name, h.status, h.address ?? '-', String(h.agent_port), h.use_ipvlan ? 'yes' : 'no', h.last_heartbeat ?? '-', agentVersionCell(h), h.uuid]),
+    ['NAME', 'STATUS', 'ADDRESS', 'AGENT PORT', 'IPVLAN', 'DRIVERS', 'LAST HEARTBEAT', 'AGENT VERSION', 'UUID'],
+    hosts.map((h) => [
+      h.name,
+      h.status,
+      h.address ?? '-',
+      String(h.agent_port),
+      h.use_ipvlan ? 'yes' : 'no',
+      h.network_drivers?.join(',') ?? '-',
+      h.last_heartbeat ?? '-',
+      agentVersionCell(h),
+      h.uuid,
+    ]),
   );
   const outdated = hosts.filter((h) => h.agent_outdated && h.status !== 'decommissioned').length;
   return outdated ? `${table}${outdated} agent(s) older than this master (${master_version})\n` : table;
@@ -34,7 +44,7 @@ export async function runHosts(opts: HostsOptions, io: Io = processIo()): Promis
 export function registerHostsCommand(program: Command): Command {
   return program
     .command('hosts')
-    .description('the swarm hosts: status, address, ipvlan, last heartbeat, agent version')
+    .description('the swarm hosts: status, address, ipvlan, the drivers their kernel supports, last heartbeat, agent version')
     .option('--json', "print the API's answer as JSON")
     .action(action((opts: HostsOptions) => runHosts(opts)));
 }

@@ -235,6 +235,7 @@ class HostRow {
     this.toggle.disabled = gone || this.saving;
     this.toggle.setAttribute('aria-label', `Use ipvlan instead of macvlan on ${host.name}`);
     this.toggleLabel.querySelector('.toggle-text')!.textContent = host.use_ipvlan ? 'ipvlan' : 'macvlan';
+    this.toggleLabel.title = host.network_drivers ? `Its kernel supports: ${host.network_drivers.join(', ') || 'no LAN driver'}` : 'Its agent has not reported which drivers its kernel supports yet';
     this.decommission.disabled = gone;
     this.tick();
   }
