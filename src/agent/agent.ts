@@ -22,11 +22,13 @@ import { loadCatalogue } from '../domain/catalog';
 import { DeckyNameSchema, DeckySpecSchema, LanNetworkSpecSchema, type DeckySpec, type LanNetworkSpec } from '../domain/schemas';
 import {
   AgentDecommissionRequestSchema,
+  DeckyGenerationSchema,
   type AgentDecommissionResponse,
   type AgentDeckyResult,
   type AgentIni,
   type AgentJobAccepted,
   type AgentJobKind,
+  type StaleDecky,
 } from '../domain/swarm-schemas';
 import { DECNET_VERSION } from '../domain/version';
 import { parseAgentIni } from '../swarm/bundle';
@@ -34,7 +36,8 @@ import { fingerprintOfDer } from '../swarm/pki';
 import { JobIdSchema, JobStore, publicJob, type AgentJob } from './jobs';
 import { MasterReporter } from './reporter';
 
-const JobBase = { job_id: JobIdSchema, lifecycle_id: z.uuid().optional() };
+/** `generation`: the assignment of the job's decky to this host (fencing); absent from masters before it. */
+const JobBase = { job_id: JobIdSchema, lifecycle_id: z.uuid().optional(), generation: DeckyGenerationSchema.optional() };
 
 export const DeployJobRequestSchema = z
   .object({ ...JobBase, config: z.object({ network: LanNetworkSpecSchema, deckies: z.array(DeckySpecSchema).min(1).max(1000) }).strict() })
@@ -130,7 +133,13 @@ export async function startAgent(settings: AgentSettings, logger: pino.Logger): 
   const runtime = new ComposeRuntime({ docker, project: settings.project, workDir: path.join(settings.dataDir, 'compose'), catalogue, networkName: settings.lanNetwork });
   const store = await JobStore.open(settings.dataDir);
   const ipvlanHost = settings.ini.decnet.ipvlan;
-  const reporter = new MasterReporter(settings, store, logger, () => runtime.projectDeckies());
+  const reporter = new MasterReporter(settings, store, logger, {
+    deckies: async () => {
+      const generations = deckyGenerations();
+      return (await runtime.projectDeckies()).map((d) => ({ ...d, generation: generations.get(d.name) }));
+    },
+    removeStale: (stale) => removeStale(stale),
+  });
   let decommissioned = await readDecommissionMark(settings.dataDir);
   let cleanedUp!: () => void;
   const decommissionDone = new Promise<void>((resolve) => (cleanedUp = resolve));
@@ -158,6 +167,35 @@ export async function startAgent(settings: AgentSettings, logger: pino.Logger): 
     await store.update(job, { status: ok ? 'succeeded' : 'failed', results, report: 'unacknowledged' });
     logger.info({ job_id: job.job_id, kind: job.kind, status: job.status, results }, 'job finished');
     reporter.flushSoon();
+  }
+
+  /** Fencing: each decky's generation here, the newest that a deploy or mutate job gave it. */
+  function deckyGenerations(): Map<string, number> {
+    const generations = new Map<string, number>();
+    for (const job of store.all()) {
+      const { generation } = job.request as { generation?: number };
+      if (generation === undefined || job.kind === 'teardown') continue;
+      const names = job.kind === 'deploy' ? (job.request as DeployRequest).config.deckies.map((d) => d.name) : [(job.request as MutateRequest).decky.name];
+      for (const name of names) generations.set(name, Math.max(generations.get(name) ?? 0, generation));
+    }
+    return generations;
+  }
+
+  /**
+   * The master's answer to a returning agent: remove these deckies, after the job in progress and
+   * before any later one; one that a newer job gave a newer generation meanwhile is kept.
+   */
+  async function removeStale(stale: StaleDecky[]): Promise<void> {
+    const removal = chain.then(async () => {
+      const generations = deckyGenerations();
+      for (const decky of stale) {
+        if ((generations.get(decky.name) ?? 0) > decky.generation) continue;
+        const removed = await runtime.down(decky.name);
+        logger.warn({ decky: decky.name, generation: decky.generation, reason: decky.reason, removed }, 'fencing: stale decky removed');
+      }
+    });
+    chain = removal.catch(() => undefined);
+    await removal;
   }
 
   /** The network of a job: on an ipvlan host a macvlan request is upgraded (never the other way). */
@@ -287,6 +325,7 @@ export async function startAgent(settings: AgentSettings, logger: pino.Logger): 
       ipvlan: ipvlanHost,
       version: DECNET_VERSION,
       decommissioned: decommissioned !== undefined,
+      fencing: reporter.returning(),
     });
   });
   app.get('/status', async (_req, res) => {
@@ -297,6 +336,8 @@ export async function startAgent(settings: AgentSettings, logger: pino.Logger): 
       if (decommissioned) {
         return sendError(res, 410, 'agent_decommissioned', `this agent was decommissioned at ${decommissioned.decommissioned_at} and takes no more jobs; enroll the host again to use it`);
       }
+      // A returning agent takes work only once the master told it what to remove (503: retried).
+      if (reporter.returning()) return sendError(res, 503, 'agent_fencing', 'this agent is back from a silence and removes its stale deckies first; try again shortly');
       const body = schema.parse(req.body ?? {});
       const { job, created } = await store.create({ job_id: body.job_id, kind, lifecycle_id: body.lifecycle_id, request: body });
       if (created) enqueue(job);

@@ -100,15 +100,19 @@ export async function enrollAgent(
   };
 }
 
-/** Spawn `decnet agent --config` and wait until it answers GET /health over mTLS. */
-export async function startAgent(agent: TestAgent, master: Creds): Promise<DecnetProcess> {
+/**
+ * Spawn `decnet agent --config` and wait until it answers GET /health over mTLS and, unless
+ * `awaitFence` is false (no master to answer it), has fenced itself: it takes jobs from then on.
+ */
+export async function startAgent(agent: TestAgent, master: Creds, opts: { awaitFence?: boolean } = {}): Promise<DecnetProcess> {
   agent.proc = spawnDecnet(['agent', '--config', agent.iniPath], agent.env, agent.logFile);
   const deadline = Date.now() + 60_000;
   let lastError: unknown;
   for (;;) {
     try {
       const res = await agentRequest(agent, master, 'GET', '/health');
-      if (res.status === 200) return agent.proc;
+      if (res.status === 200 && (opts.awaitFence === false || res.body.fencing === false)) return agent.proc;
+      lastError = `health ${res.status} ${JSON.stringify(res.body)}`;
     } catch (err) {
       lastError = err; // not up yet
     }
