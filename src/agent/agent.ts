@@ -325,7 +325,8 @@ export async function startAgent(settings: AgentSettings, logger: pino.Logger): 
       ipvlan: ipvlanHost,
       version: DECNET_VERSION,
       decommissioned: decommissioned !== undefined,
-      fencing: reporter.returning(),
+      // A decommissioned agent never reports again: there is nothing for it to fence.
+      fencing: !decommissioned && reporter.returning(),
     });
   });
   app.get('/status', async (_req, res) => {

@@ -36,6 +36,9 @@ beforeAll(async () => {
     DECNET_HEARTBEAT_INTERVAL_MS: '5000',
     DECNET_AGENT_RETRY_BUDGET_MS: String(RETRY_BUDGET_MS),
     DECNET_AGENT_POLL_INTERVAL_MS: '2000',
+    // Agents here stay stopped for minutes to show dispatch and the next deploy's re-homing;
+    // failover (test/integration/swarm-failover.test.ts) would move their deckies meanwhile.
+    DECNET_FAILOVER: 'off',
   });
   api = apiClient(stack.api, stack.adminToken);
   dir = await fs.mkdtemp(path.join(os.tmpdir(), 'decnet-swarm-dispatch-'));
