@@ -25,7 +25,6 @@ let api: ApiClient;
 let dir: string;
 let master: Creds;
 const agents: Record<string, TestAgent> = {};
-let stopped: TestAgent | undefined;
 
 const lanName = () => `${stack.config.composeProject}_lan`;
 const agentProjects = () => ['a', 'b'].map((n) => `${stack.config.composeProject}-${n}`);
@@ -45,7 +44,7 @@ beforeAll(async () => {
 });
 
 afterAll(async () => {
-  if (stopped?.proc) process.kill(stopped.proc.child.pid!, 'SIGCONT');
+  for (const a of Object.values(agents)) if (a.proc?.child.exitCode === null) process.kill(a.proc.child.pid!, 'SIGCONT');
   for (const a of Object.values(agents)) if (a.proc) await stop(a.proc);
   for (const p of agentProjects()) await removeProject(p);
   await stack?.cleanup();
@@ -131,7 +130,6 @@ test('a host silent past the failover delay: its deckies are re-homed and run el
     // Host a goes silent: its agent is frozen and its link to the LAN goes down with it (on one
     // engine the LAN's addresses are shared, so a's containers must let go of theirs for b to take
     // them, as two machines on one LAN would not have to).
-    stopped = a;
     process.kill(a.proc!.child.pid!, 'SIGSTOP');
     const frozenAt = Date.now();
     for (const c of await projectContainers(a)) {
@@ -173,7 +171,6 @@ test('a host silent past the failover delay: its deckies are re-homed and run el
 
     // Host a returns. Until its stale deckies are gone the master does not take it for live.
     process.kill(a.proc!.child.pid!, 'SIGCONT');
-    stopped = undefined;
     const liveTooEarly: string[] = [];
     await waitFor('agent a to remove its stale deckies and be active again', async () => {
       const host = (await api.get('/swarm/hosts')).body.hosts.find((h: { uuid: string }) => h.uuid === a.hostUuid);
@@ -213,4 +210,38 @@ test('a host silent past the failover delay: its deckies are re-homed and run el
     ['succeeded', null],
   ]);
   expect(after.map((r) => r.host_uuid).sort()).toEqual([a.hostUuid, b.hostUuid].sort());
+});
+
+test('with no live host left, failover brings the deckies to the master; both agents, back, remove theirs', async () => {
+  const { a, b } = agents;
+  const names = ['fo-1', 'fo-2', 'fo-3', 'fo-4'];
+  const before = Object.fromEntries(await Promise.all(names.map(async (n) => [n, (await api.get(`/deckies/${n}`)).body])));
+  const lan = watchLanAddresses();
+  try {
+    for (const agent of [a, b]) {
+      process.kill(agent.proc!.child.pid!, 'SIGSTOP');
+      for (const c of await projectContainers(agent)) {
+        if (c.Labels[LABELS.role] === ROLES.base) await stack.docker.getNetwork(lanName()).disconnect({ Container: c.Id, Force: true });
+      }
+    }
+    const rows = await waitFor('failover rows to the master', async () => {
+      const last = await Promise.all(names.map(async (n) => (await api.get(`/deckies/${n}`)).body.last_lifecycle));
+      return last.every((r) => r?.trigger === 'failover' && r.host_uuid === null) ? last : undefined;
+    });
+    const done = await waitForTerminal(api, rows.map((r) => r.id));
+    expect(done.map((r) => [r.decky_name, r.trigger, r.status, r.error, r.host_uuid])).toEqual(names.map((n) => [n, 'failover', 'succeeded', null, null]));
+    // On the master's own engine, under its compose project, with the same IPs.
+    const local = await stack.docker.listContainers({ filters: { label: [`${LABELS.project}=${stack.config.composeProject}`, `${LABELS.role}=${ROLES.base}`], status: ['running'] } });
+    expect(local.map((c) => [c.Labels[LABELS.decky], c.NetworkSettings.Networks[lanName()]?.IPAddress]).sort()).toEqual(names.map((n) => [n, before[n].ip]));
+
+    for (const agent of [a, b]) process.kill(agent.proc!.child.pid!, 'SIGCONT');
+    for (const agent of [a, b]) {
+      await waitFor(`agent ${agent.name} to remove its stale deckies`, async () => ((await projectContainers(agent)).length === 0 ? true : undefined));
+      await waitForActive(api, agent);
+    }
+    for (const n of names) expect((await api.get(`/deckies/${n}`)).body).toMatchObject({ host_uuid: null, state: 'running', ip: before[n].ip });
+  } finally {
+    const { doubles } = await lan.stop();
+    expect(doubles).toEqual([]);
+  }
 });
