@@ -12,9 +12,9 @@ import { LABELS, ROLES } from '../../src/domain/compose-render';
 import { openOrm } from '../../src/db/orm';
 import { Decky, DeckyLifecycle } from '../../src/entities';
 import { createTestStack, type TestStack } from '../support/master';
-import { apiClient, waitForTerminal, type ApiClient } from '../support/http';
+import { apiClient, waitFor, waitForTerminal, type ApiClient } from '../support/http';
 import { stop } from '../support/process';
-import { enrollAgent, masterCreds, startAgent, waitForActive, type Creds, type TestAgent } from '../support/agents';
+import { agentContainers, enrollAgent, masterCreds, removeAgentContainers, startAgent, waitForActive, type Creds, type TestAgent } from '../support/agents';
 
 const SLOT = 81;
 const HEARTBEAT_MS = 2000;
@@ -51,10 +51,7 @@ afterAll(async () => {
   if (dir) await fs.rm(dir, { recursive: true, force: true });
 });
 
-async function removeProject(project: string) {
-  const containers = await stack.docker.listContainers({ all: true, filters: { label: [`${LABELS.project}=${project}`] } });
-  await Promise.all(containers.map((c) => stack.docker.getContainer(c.Id).remove({ force: true }).catch(() => undefined)));
-}
+const removeProject = (project: string) => removeAgentContainers(stack.docker, project);
 
 async function addAgent(name: string): Promise<TestAgent> {
   const agent = await enrollAgent(stack, api, dir, {
@@ -69,18 +66,7 @@ async function addAgent(name: string): Promise<TestAgent> {
   return agent;
 }
 
-const projectContainers = (agent: TestAgent) =>
-  stack.docker.listContainers({ all: true, filters: { label: [`${LABELS.project}=${agent.project}`] } });
-
-async function waitFor<T>(what: string, probe: () => Promise<T | undefined>, timeoutMs = 120_000): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    const value = await probe();
-    if (value !== undefined) return value;
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 200));
-  }
-}
+const projectContainers = (agent: TestAgent) => agentContainers(stack.docker, agent);
 
 /**
  * Polls the engine every 100 ms: every running container's address on the LAN network. Records

@@ -10,7 +10,9 @@ import https from 'node:https';
 import path from 'node:path';
 import type { PeerCertificate } from 'node:tls';
 import { promisify } from 'node:util';
+import type Docker from 'dockerode';
 import { extract } from 'tar';
+import { LABELS } from '../../src/domain/compose-render';
 import { fingerprintOf, fingerprintOfDer, MASTER_FILES, pkiDir } from '../../src/swarm/pki';
 import { freePort, type TestStack } from './master';
 import type { ApiClient } from './http';
@@ -203,4 +205,15 @@ export function agentRequest(
     req.on('error', reject);
     req.end(payload);
   });
+}
+
+/** Every container of an agent's compose project, stopped ones included. */
+export function agentContainers(docker: Docker, agent: Pick<TestAgent, 'project'>): Promise<Docker.ContainerInfo[]> {
+  return docker.listContainers({ all: true, filters: { label: [`${LABELS.project}=${agent.project}`] } });
+}
+
+/** Force-removes every container of an agent's compose project (a run killed before its cleanup leaves some). */
+export async function removeAgentContainers(docker: Docker, project: string): Promise<void> {
+  const containers = await agentContainers(docker, { project });
+  await Promise.all(containers.map((c) => docker.getContainer(c.Id).remove({ force: true }).catch(() => undefined)));
 }
