@@ -32,6 +32,10 @@ export interface Config {
   enrollPlainHttp: boolean;
   /** How often agents heartbeat; a host silent for 3 intervals becomes `unreachable`. */
   heartbeatIntervalMs: number;
+  /** DECNET_FAILOVER (default on): the deckies of a host silent past the failover delay are re-homed; off, the next deploy does it. */
+  failover: boolean;
+  /** How long a host stays `unreachable` before failover re-homes its deckies (default 3 heartbeat intervals). */
+  failoverDelayMs: number;
   /** Swarm dispatch: how long an unreachable agent is retried before the operation fails. */
   agentRetryBudgetMs: number;
   /** The longest an agent may take to finish one job. */
@@ -73,6 +77,14 @@ function int(env: NodeJS.ProcessEnv, name: string, fallback?: number): number | 
   return value;
 }
 
+function onOff(env: NodeJS.ProcessEnv, name: string, fallback: boolean): boolean {
+  const raw = (env[name] ?? '').trim().toLowerCase();
+  if (raw === '') return fallback;
+  if (['on', '1', 'true'].includes(raw)) return true;
+  if (['off', '0', 'false'].includes(raw)) return false;
+  throw new Error(`${name} must be on or off, got "${env[name]}"`);
+}
+
 function flag(env: NodeJS.ProcessEnv, name: string): boolean {
   const raw = (env[name] ?? '').trim().toLowerCase();
   if (raw === '' || raw === '0' || raw === 'false') return false;
@@ -85,6 +97,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
   if (mode !== 'master' && mode !== 'agent') throw new Error(`DECNET_MODE must be master or agent, got "${mode}"`);
   const composeProject = env.DECNET_COMPOSE_PROJECT || 'decnet';
   const temporalUiPort = int(env, 'DECNET_TEMPORAL_UI_PORT', 8233);
+  const heartbeatIntervalMs = int(env, 'DECNET_HEARTBEAT_INTERVAL_MS', 30_000);
   return {
     dataDir: path.resolve(env.DECNET_DATA_DIR || '.decnet'),
     apiHost: env.DECNET_API_HOST || '127.0.0.1',
@@ -110,7 +123,9 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     swarmPort: int(env, 'DECNET_SWARM_PORT', 8770),
     enrollPort: int(env, 'DECNET_ENROLL_PORT', 8771),
     enrollPlainHttp: flag(env, 'DECNET_ENROLL_PLAIN_HTTP'),
-    heartbeatIntervalMs: int(env, 'DECNET_HEARTBEAT_INTERVAL_MS', 30_000),
+    heartbeatIntervalMs,
+    failover: onOff(env, 'DECNET_FAILOVER', true),
+    failoverDelayMs: int(env, 'DECNET_FAILOVER_DELAY_MS', 3 * heartbeatIntervalMs),
     agentRetryBudgetMs: int(env, 'DECNET_AGENT_RETRY_BUDGET_MS', 120_000),
     agentResultTimeoutMs: int(env, 'DECNET_AGENT_RESULT_TIMEOUT_MS', 15 * 60_000),
     agentPollIntervalMs: int(env, 'DECNET_AGENT_POLL_INTERVAL_MS', 10_000),

@@ -169,7 +169,7 @@ export async function startMaster(opts: MasterOptions): Promise<RunningMaster> {
     // Agent hosts download their enrollment where they reach the swarm port, over HTTPS.
     enrollServer = await startEnrollmentServer(swarm, { host: config.swarmHost, port: config.enrollPort });
     if (config.enrollPlainHttp) logger.warn({ api_port: config.apiPort }, 'DECNET_ENROLL_PLAIN_HTTP: enrollment downloads are also served over plain HTTP on the API port, unprotected');
-    sweeper = startHostSweeper(swarm);
+    sweeper = startHostSweeper(swarm, config.failover ? { operations, delayMs: config.failoverDelayMs } : undefined);
   }
 
   return {

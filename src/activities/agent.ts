@@ -2,7 +2,7 @@
 import { Context } from '@temporalio/activity';
 import { ApplicationFailure } from '@temporalio/common';
 import type { MikroORM } from '@mikro-orm/postgresql';
-import { SwarmHost } from '../entities';
+import { Decky, SwarmHost } from '../entities';
 import { AgentCallError, AgentClient, type AgentTarget } from '../swarm/agent-client';
 import { DispatchFailedError, sendAgentJob, type AgentJobRequest } from '../swarm/dispatch';
 import type { SwarmPki } from '../swarm/pki';
@@ -50,6 +50,25 @@ export function createAgentActivities(deps: AgentActivityDeps) {
     return { uuid: host.uuid, name: host.name, address: host.address, port: host.agentPort, fingerprint: host.clientCertFingerprint };
   }
 
+  /**
+   * Fencing (SPEC §8): the generation a deploy or mutate job carries, read as it is sent. A decky
+   * re-homed since its row was written is another host's now: the job would be stale, so none is sent.
+   */
+  async function assignmentGeneration(input: DispatchInput): Promise<number | undefined> {
+    const { request } = input;
+    if (request.kind === 'teardown') return undefined;
+    const names = request.kind === 'deploy' ? request.body.config.deckies.map((d) => d.name) : [request.body.decky.name];
+    const deckies = await deps.orm.em.fork().find(Decky, { name: { $in: names } }, { fields: ['name', 'hostUuid', 'generation'] });
+    const moved = deckies.find((d) => d.hostUuid !== input.hostUuid);
+    if (moved) {
+      throw ApplicationFailure.nonRetryable(
+        `decky "${moved.name}" was re-homed ${moved.hostUuid ? `to swarm host ${moved.hostUuid}` : 'to the master'} (generation ${moved.generation}); this job is stale and was not sent`,
+        'DeckyRehomed',
+      );
+    }
+    return Math.max(0, ...deckies.map((d) => d.generation));
+  }
+
   return {
     async describeAgentHost(hostUuid: string): Promise<AgentHostPlan> {
       const host = await deps.orm.em.fork().findOne(SwarmHost, { uuid: hostUuid });
@@ -68,11 +87,13 @@ export function createAgentActivities(deps: AgentActivityDeps) {
      */
     async dispatchToAgent(input: DispatchInput): Promise<string> {
       const host = await targetOf(input.hostUuid);
+      const generation = await assignmentGeneration(input);
       const { log } = Context.current();
       return withHeartbeat(async (signal) => {
         try {
           const job = await sendAgentJob(deps.pki, host, input.lifecycleId, input.request, {
             lifecycleId: input.lifecycleId,
+            generation,
             budgetMs: deps.dispatchBudgetMs,
             signal,
             onRetry: (attempt, err) => log.warn('agent not reachable yet; retrying', { host: host.name, attempt, error: err.message }),

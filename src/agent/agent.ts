@@ -23,11 +23,13 @@ import { loadCatalogue } from '../domain/catalog';
 import { DeckyNameSchema, DeckySpecSchema, LanNetworkSpecSchema, type DeckySpec, type LanNetworkSpec } from '../domain/schemas';
 import {
   AgentDecommissionRequestSchema,
+  DeckyGenerationSchema,
   type AgentDecommissionResponse,
   type AgentDeckyResult,
   type AgentIni,
   type AgentJobAccepted,
   type AgentJobKind,
+  type StaleDecky,
 } from '../domain/swarm-schemas';
 import { DECNET_VERSION } from '../domain/version';
 import { parseAgentIni } from '../swarm/bundle';
@@ -35,7 +37,8 @@ import { fingerprintOfDer } from '../swarm/pki';
 import { JobIdSchema, JobStore, publicJob, type AgentJob } from './jobs';
 import { MasterReporter } from './reporter';
 
-const JobBase = { job_id: JobIdSchema, lifecycle_id: z.uuid().optional() };
+/** `generation`: the assignment of the job's decky to this host (fencing); absent from masters before it. */
+const JobBase = { job_id: JobIdSchema, lifecycle_id: z.uuid().optional(), generation: DeckyGenerationSchema.optional() };
 
 export const DeployJobRequestSchema = z
   .object({ ...JobBase, config: z.object({ network: LanNetworkSpecSchema, deckies: z.array(DeckySpecSchema).min(1).max(1000) }).strict() })
@@ -142,7 +145,15 @@ export async function startAgent(settings: AgentSettings, logger: pino.Logger): 
       return undefined;
     },
   );
-  const reporter = new MasterReporter(settings, store, logger, () => runtime.observe(), networkDrivers);
+  const reporter = new MasterReporter(settings, store, logger, {
+    deckies: async () => {
+      const generations = deckyGenerations();
+      return (await runtime.projectDeckies()).map((d) => ({ ...d, generation: generations.get(d.name) }));
+    },
+    removeStale: (stale) => removeStale(stale),
+    observe: () => runtime.observe(),
+    networkDrivers,
+  });
   let decommissioned = await readDecommissionMark(settings.dataDir);
   let cleanedUp!: () => void;
   const decommissionDone = new Promise<void>((resolve) => (cleanedUp = resolve));
@@ -170,6 +181,35 @@ export async function startAgent(settings: AgentSettings, logger: pino.Logger): 
     await store.update(job, { status: ok ? 'succeeded' : 'failed', results, report: 'unacknowledged' });
     logger.info({ job_id: job.job_id, kind: job.kind, status: job.status, results }, 'job finished');
     reporter.flushSoon();
+  }
+
+  /** Fencing: each decky's generation here, the newest that a deploy or mutate job gave it. */
+  function deckyGenerations(): Map<string, number> {
+    const generations = new Map<string, number>();
+    for (const job of store.all()) {
+      const { generation } = job.request as { generation?: number };
+      if (generation === undefined || job.kind === 'teardown') continue;
+      const names = job.kind === 'deploy' ? (job.request as DeployRequest).config.deckies.map((d) => d.name) : [(job.request as MutateRequest).decky.name];
+      for (const name of names) generations.set(name, Math.max(generations.get(name) ?? 0, generation));
+    }
+    return generations;
+  }
+
+  /**
+   * The master's answer to a returning agent: remove these deckies, after the job in progress and
+   * before any later one; one that a newer job gave a newer generation meanwhile is kept.
+   */
+  async function removeStale(stale: StaleDecky[]): Promise<void> {
+    const removal = chain.then(async () => {
+      const generations = deckyGenerations();
+      for (const decky of stale) {
+        if ((generations.get(decky.name) ?? 0) > decky.generation) continue;
+        const removed = await runtime.down(decky.name);
+        logger.warn({ decky: decky.name, generation: decky.generation, reason: decky.reason, removed }, 'fencing: stale decky removed');
+      }
+    });
+    chain = removal.catch(() => undefined);
+    await removal;
   }
 
   /** The network of a job: on an ipvlan host a macvlan request is upgraded (never the other way). */
@@ -300,6 +340,8 @@ export async function startAgent(settings: AgentSettings, logger: pino.Logger): 
       version: DECNET_VERSION,
       network_drivers: networkDrivers ?? null,
       decommissioned: decommissioned !== undefined,
+      // A decommissioned agent never reports again: there is nothing for it to fence.
+      fencing: !decommissioned && reporter.returning(),
     });
   });
   app.get('/status', async (_req, res) => {
@@ -310,6 +352,8 @@ export async function startAgent(settings: AgentSettings, logger: pino.Logger): 
       if (decommissioned) {
         return sendError(res, 410, 'agent_decommissioned', `this agent was decommissioned at ${decommissioned.decommissioned_at} and takes no more jobs; enroll the host again to use it`);
       }
+      // A returning agent takes work only once the master told it what to remove (503: retried).
+      if (reporter.returning()) return sendError(res, 503, 'agent_fencing', 'this agent is back from a silence and removes its stale deckies first; try again shortly');
       const body = schema.parse(req.body ?? {});
       const { job, created } = await store.create({ job_id: body.job_id, kind, lifecycle_id: body.lifecycle_id, request: body });
       if (created) enqueue(job);

@@ -2,15 +2,19 @@
  * The agent's side of the master's swarm port: results of finished jobs, retried with backoff
  * until the master acknowledges (the job file says `unacknowledged` until then, so a restarted
  * agent keeps trying), and a status heartbeat every interval; every post names the agent's
- * version. TLS: the agent's certificate as client certificate, the master's verified against the
+ * version. An agent returning from a silence (started, or its heartbeats went unanswered for 2
+ * intervals) first fences itself: one heartbeat reports what it runs with generations, it removes
+ * what the master names stale, and only then does it report status or results again and take jobs
+ * (SPEC §8). TLS: the agent's certificate as client certificate, the master's verified against the
  * CA and pinned by `master-fingerprint`.
  */
 import https from 'node:https';
 import type { PeerCertificate } from 'node:tls';
 import type pino from 'pino';
+import type { DeckyRuntimeState } from '../compose/runtime';
 import type { ObservedEngine } from '../domain/drift';
 import type { NetworkDriver } from '../domain/schemas';
-import { HeartbeatResponseSchema, type HeartbeatRequest } from '../domain/swarm-schemas';
+import { HeartbeatResponseSchema, type HeartbeatRequest, type HeartbeatResponse, type StaleDecky } from '../domain/swarm-schemas';
 import { DECNET_VERSION } from '../domain/version';
 import { fingerprintOfDer } from '../swarm/pki';
 import { readReply } from '../swarm/reply';
@@ -19,6 +23,18 @@ import type { AgentSettings } from './agent';
 
 export const HEARTBEAT_PATH = '/api/v1/swarm/heartbeat';
 const MAX_BACKOFF_MS = 30_000;
+/** Heartbeats unanswered for this many intervals make the agent a returning one: it fences again. */
+const SILENCE_INTERVALS = 2;
+
+/** What the reporter needs from the agent: its deckies with generations, and their removal. */
+export interface ReporterAgent {
+  deckies(): Promise<Array<DeckyRuntimeState & { generation?: number }>>;
+  removeStale(stale: StaleDecky[]): Promise<void>;
+  /** What the engine runs, for the master's drift judgement. */
+  observe(): Promise<ObservedEngine>;
+  /** What the kernel probe at start found; absent when the probe could not run. */
+  networkDrivers?: NetworkDriver[];
+}
 
 export class MasterReporter {
   private flushTimer?: NodeJS.Timeout;
@@ -27,20 +43,32 @@ export class MasterReporter {
   private again = false;
   private backoffMs = 1000;
   private stopped = false;
+  private beating = false;
+  /** When the last heartbeat the master answered (and whose removals are done) was sent; unset until the first. */
+  private answeredAt?: number;
 
   constructor(
     private readonly settings: AgentSettings,
     private readonly store: JobStore,
     private readonly logger: pino.Logger,
-    private readonly observe: () => Promise<ObservedEngine>,
-    /** What the kernel probe at start found; absent when the probe could not run. */
-    private readonly networkDrivers?: NetworkDriver[],
+    private readonly agent: ReporterAgent,
   ) {}
+
+  /** Started, or silent for a while: the master may have re-homed its deckies since. */
+  returning(): boolean {
+    return this.answeredAt === undefined || Date.now() - this.answeredAt > SILENCE_INTERVALS * this.settings.heartbeatIntervalMs;
+  }
 
   start(): void {
     this.flushSoon();
     const beat = () => {
-      this.heartbeat().catch((err) => this.logger.warn({ err: (err as Error).message }, 'status heartbeat failed; next one at the next interval'));
+      if (this.beating) return;
+      this.beating = true;
+      this.heartbeat()
+        .catch((err) => this.logger.warn({ err: (err as Error).message }, 'status heartbeat failed; next one at the next interval'))
+        .finally(() => {
+          this.beating = false;
+        });
     };
     beat();
     this.heartbeatTimer = setInterval(beat, this.settings.heartbeatIntervalMs);
@@ -65,7 +93,8 @@ export class MasterReporter {
 
   private async flush(): Promise<void> {
     const pending = this.store.all().filter((j) => j.report === 'unacknowledged');
-    if (pending.length === 0) return;
+    // Results wait for the fence: the heartbeat that completes it sends them.
+    if (pending.length === 0 || this.returning()) return;
     this.flushing = true;
     try {
       const results = pending.map((j) => {
@@ -97,13 +126,35 @@ export class MasterReporter {
   }
 
   private async heartbeat(): Promise<void> {
-    const observed = await this.observe();
-    const deckies = Object.entries(observed.deckies).map(([name, containers]) => ({ name, running: containers.every((c) => c.state === 'running') }));
-    await this.post({ status: { deckies, observed, ...(this.networkDrivers ? { network_drivers: this.networkDrivers } : {}) } });
+    const fencing = this.returning();
+    // The time it is sent: an answer read late (the process was stopped meanwhile) proves nothing newer.
+    const sentAt = Date.now();
+    const deckies = await this.agent.deckies();
+    const answer = await this.post({
+      ...(fencing ? { fencing: true } : {}),
+      status: {
+        deckies: deckies.map((d) => ({
+          name: d.name,
+          running: d.running,
+          state: d.state,
+          ...(d.ip ? { ip: d.ip } : {}),
+          ...(d.generation !== undefined ? { generation: d.generation } : {}),
+        })),
+        observed: await this.agent.observe(),
+        ...(this.agent.networkDrivers ? { network_drivers: this.agent.networkDrivers } : {}),
+      },
+    });
+    if (answer.remove?.length) await this.agent.removeStale(answer.remove);
+    this.answeredAt = sentAt;
+    if (fencing && !this.stopped) {
+      this.logger.info({ removed: answer.remove?.map((d) => d.name) ?? [] }, 'fence complete: reporting and taking jobs again');
+      this.flushSoon();
+      await this.heartbeat();
+    }
   }
 
   /** POST to the master's heartbeat, naming this host and its version; resolves only on 200 `{ack: true}` (HeartbeatResponseSchema), read up to the reply cap. */
-  private post(body: Pick<HeartbeatRequest, 'status' | 'results'>): Promise<void> {
+  private post(body: Pick<HeartbeatRequest, 'status' | 'results' | 'fencing'>): Promise<HeartbeatResponse> {
     const { ini, certPem, keyPem, caPem } = this.settings;
     const pinned = ini.agent['master-fingerprint'];
     const request: HeartbeatRequest = { host_uuid: ini.agent['host-uuid'], agent_version: DECNET_VERSION, ...body };
@@ -128,7 +179,8 @@ export class MasterReporter {
         },
         (res) => {
           readReply(res, res.headers['content-length']).then((text) => {
-            if (res.statusCode === 200 && HeartbeatResponseSchema.safeParse(parseJson(text)).success) resolve();
+            const parsed = res.statusCode === 200 ? HeartbeatResponseSchema.safeParse(parseJson(text)) : undefined;
+            if (parsed?.success) resolve(parsed.data);
             else reject(new Error(`master answered ${res.statusCode}: ${text.slice(0, 300)}`));
           }, (err: Error) => reject(new Error(`master answered ${res.statusCode} with ${err.message}`)));
         },

@@ -12,6 +12,7 @@ import { Migration20261129200000ApiTokenRevocation } from './migrations/Migratio
 import { Migration20261129210000AutoHeal } from './migrations/Migration20261129210000AutoHeal';
 import { Migration20261129220000AgentVersion } from './migrations/Migration20261129220000AgentVersion';
 import { Migration20261129220000HostNetworkDrivers } from './migrations/Migration20261129220000HostNetworkDrivers';
+import { Migration20261129230000DeckyGeneration } from './migrations/Migration20261129230000DeckyGeneration';
 
 export function ormOptions(clientUrl: string): Options {
   return {
@@ -30,6 +31,7 @@ export function ormOptions(clientUrl: string): Options {
         { name: 'Migration20261129210000AutoHeal', class: Migration20261129210000AutoHeal },
         { name: 'Migration20261129220000AgentVersion', class: Migration20261129220000AgentVersion },
         { name: 'Migration20261129220000HostNetworkDrivers', class: Migration20261129220000HostNetworkDrivers },
+        { name: 'Migration20261129230000DeckyGeneration', class: Migration20261129230000DeckyGeneration },
       ],
       path: path.join(__dirname, 'migrations'),
       transactional: true,

@@ -182,8 +182,11 @@ export type DeckySpec = z.infer<typeof DeckySpecSchema>;
 
 export const OperationSchema = z.enum(['deploy', 'mutate', 'teardown', 'heal']);
 export type Operation = z.infer<typeof OperationSchema>;
-/** `reconciler`: the master itself, e.g. an automatic heal of a degraded decky. */
-export const TriggerSchema = z.enum(['operator', 'scheduled', 'cli', 'reconciler']);
+/**
+ * `reconciler`: the master itself, e.g. an automatic heal of a degraded decky; `failover`: the
+ * master re-homing the deckies of a host silent past the failover delay.
+ */
+export const TriggerSchema = z.enum(['operator', 'scheduled', 'cli', 'reconciler', 'failover']);
 export type Trigger = z.infer<typeof TriggerSchema>;
 export const LifecycleStatusSchema = z.enum(['pending', 'running', 'succeeded', 'failed']);
 export type LifecycleStatus = z.infer<typeof LifecycleStatusSchema>;

@@ -148,11 +148,17 @@ export const AgentJobResultSchema = z
   .meta({ id: 'AgentJobResult' });
 export type AgentJobResult = z.infer<typeof AgentJobResultSchema>;
 
+/**
+ * Fencing (SPEC §8): the generation of a decky's assignment to a host. The master bumps it on
+ * every re-home and sends it with each job; an agent holding an older one must remove the decky.
+ */
+export const DeckyGenerationSchema = z.number().int().min(0).meta({ description: "The generation of the decky's assignment to its host (fencing)" });
+
 /** What an agent says about itself; open to the fields the agent adds. */
 export const AgentStatusSchema = z
   .looseObject({
     deckies: z
-      .array(z.looseObject({ name: z.string(), running: z.boolean().optional(), state: z.string().optional() }))
+      .array(z.looseObject({ name: z.string(), running: z.boolean().optional(), state: z.string().optional(), generation: DeckyGenerationSchema.optional() }))
       .max(10_000)
       .optional(),
     /** What the agent's engine runs, judged by the master against each decky's desired state (drift). */
@@ -180,11 +186,27 @@ export const HeartbeatRequestSchema = z
     agent_version: AgentVersionSchema.optional(),
     status: AgentStatusSchema.optional(),
     results: z.array(AgentJobResultSchema).max(10_000).optional(),
+    fencing: z.boolean().optional().meta({
+      description:
+        'The agent is returning (just started, or silent for a while): it reports what it runs only to learn what to remove; the master neither marks the host active nor takes this status',
+    }),
   })
   .meta({ id: 'HeartbeatRequest' });
 export type HeartbeatRequest = z.infer<typeof HeartbeatRequestSchema>;
 
-export const HeartbeatResponseSchema = z.object({ ack: z.literal(true) }).meta({ id: 'HeartbeatResponse' });
+/** A decky the agent must remove: its generation is stale, or the decky is no longer this host's. */
+export const StaleDeckySchema = z
+  .object({
+    name: z.string(),
+    generation: DeckyGenerationSchema.meta({ description: 'The generation the agent reported; it removes the decky only if it holds no newer one' }),
+    reason: z.string(),
+  })
+  .meta({ id: 'StaleDecky' });
+export type StaleDecky = z.infer<typeof StaleDeckySchema>;
+
+export const HeartbeatResponseSchema = z
+  .object({ ack: z.literal(true), remove: z.array(StaleDeckySchema).optional() })
+  .meta({ id: 'HeartbeatResponse' });
 export type HeartbeatResponse = z.infer<typeof HeartbeatResponseSchema>;
 
 /** The `ini` package reads `true`/`false` as booleans; quoted ones stay text. */

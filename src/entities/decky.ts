@@ -1,4 +1,4 @@
-import { EntitySchema } from '@mikro-orm/core';
+import { EntitySchema, type Opt } from '@mikro-orm/core';
 import type { CustomServices, DeckyState, NmapOs } from '../domain/schemas';
 
 /** A decky's desired state. The row exists from deploy until its teardown succeeds. */
@@ -20,6 +20,8 @@ export class Decky {
   mutateEnabled = true;
   lastMutated: Date | null = null;
   hostUuid: string | null = null;
+  /** Fencing: bumped each time the decky is given to another host; jobs and agents carry it, and an agent holding an older one removes the decky. */
+  generation: Opt<number> = 0;
   state: DeckyState = 'pending';
   /** Null follows the fleet's setting (DeploymentSettings.autoHeal). */
   autoHeal: boolean | null = null;
@@ -47,6 +49,7 @@ export const DeckySchema = new EntitySchema<Decky>({
     mutateEnabled: { type: 'boolean', default: true },
     lastMutated: { type: 'Date', nullable: true },
     hostUuid: { type: 'uuid', nullable: true },
+    generation: { type: 'integer', default: 0 },
     state: { type: 'string' },
     autoHeal: { type: 'boolean', nullable: true },
     lastError: { type: 'text', nullable: true },

@@ -13,7 +13,7 @@ import { IN_FLIGHT_STATUSES, type DeckyRequest, type DeployPlan, type DeployRequ
 import { ConflictError } from './errors';
 import type { OperationsContext } from './context';
 import { startLifecycleWorkflowsInBackground } from './workflow-start';
-import { createPendingLifecycle } from './lifecycle-rows';
+import { assignDeckyHost, createPendingLifecycle } from './lifecycle-rows';
 import { deploymentMode } from './deployment-mode';
 import { assignHostsRoundRobin, networkForHost } from '../domain/host-assignment';
 import { lockFleet } from './locks';
@@ -163,14 +163,16 @@ async function planDeploy(ctx: OperationsContext, tx: EntityManager, { definitio
   const rehomed = orphans.map((decky) => {
     const hostUuid = placement.get(decky.name) ?? null;
     const moved = { name: decky.name, from_host: planHost(decky.hostUuid!), to_host: planHost(hostUuid!) };
-    Object.assign(decky, { hostUuid, state: 'pending', lastError: null });
+    assignDeckyHost(decky, hostUuid);
+    Object.assign(decky, { state: 'pending', lastError: null });
     return { moved, row: newRow(decky.name, 'deploy', hostUuid) };
   });
   const lan: { driver: PlannedDecky['driver'] } = { driver: network.ipvlan ? 'ipvlan' : 'macvlan' };
   const deploys = specs.map((spec) => {
     const hostUuid = placement.get(spec.name) ?? null;
     const decky = byName.get(spec.name) ?? tx.create(Decky, { ...specToDeckyFields(spec), createdAt: now, updatedAt: now } as Decky);
-    Object.assign(decky, specToDeckyFields(spec), { hostUuid, state: 'pending', lastError: null });
+    Object.assign(decky, specToDeckyFields(spec), { state: 'pending', lastError: null });
+    assignDeckyHost(decky, hostUuid);
     const host = hostUuid ? hosts.get(hostUuid) : undefined;
     const { network: hostLan, forcedIpvlan } = host ? networkForHost(lan, host) : { network: lan, forcedIpvlan: false };
     const planned: PlannedDecky = {

@@ -36,6 +36,15 @@ export function createPendingLifecycle(
   });
 }
 
+/**
+ * Gives the decky to a host (null: the master). Another host than before is a new assignment with
+ * the next generation (fencing, SPEC §8): jobs carry it and an agent holding an older one removes it.
+ */
+export function assignDeckyHost(decky: Decky, hostUuid: string | null): void {
+  if (decky.hostUuid !== hostUuid) decky.generation += 1;
+  decky.hostUuid = hostUuid;
+}
+
 /** The decky's operation in flight, if any (at most one: a partial unique index guarantees it). */
 export function findInFlight(tx: EntityManager, deckyName: string): Promise<DeckyLifecycle | null> {
   return tx.findOne(DeckyLifecycle, { deckyName, status: { $in: [...IN_FLIGHT_STATUSES] } });

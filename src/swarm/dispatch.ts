@@ -39,7 +39,7 @@ export async function sendAgentJob(
   host: AgentTarget,
   jobId: string,
   request: AgentJobRequest,
-  opts: SendOptions & { lifecycleId?: string },
+  opts: SendOptions & { lifecycleId?: string; generation?: number },
 ): Promise<AgentJobAccepted> {
   const now = opts.now ?? Date.now;
   const deadline = now() + opts.budgetMs;
@@ -48,7 +48,12 @@ export async function sendAgentJob(
   try {
     for (let attempt = 1; ; attempt++) {
       try {
-        return await client.submitJob(request.kind, { job_id: jobId, ...(opts.lifecycleId ? { lifecycle_id: opts.lifecycleId } : {}), ...request.body });
+        return await client.submitJob(request.kind, {
+          job_id: jobId,
+          ...(opts.lifecycleId ? { lifecycle_id: opts.lifecycleId } : {}),
+          ...(opts.generation !== undefined ? { generation: opts.generation } : {}),
+          ...request.body,
+        });
       } catch (err) {
         if (!(err instanceof AgentCallError)) throw err;
         if (err.permanent) throw new DispatchFailedError(err.message);

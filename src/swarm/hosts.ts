@@ -12,6 +12,7 @@ import type {
   AgentStatus,
   HeartbeatRequest,
   HeartbeatResponse,
+  StaleDecky,
   SwarmHostDecommissionResponse,
   SwarmHostPatch,
   SwarmHostView,
@@ -24,6 +25,8 @@ import { ConflictError, ForbiddenError, NotFoundError } from '../operations/erro
 import { lockFleet } from '../operations/locks';
 import { applyDrift } from '../operations/drift';
 import { driftReason, type ObservedEngine } from '../domain/drift';
+import type { OperationsContext } from '../operations/context';
+import { failOverSilentHosts, type FailoverReport } from '../operations/failover';
 import { nowOf, type SwarmContext } from './context';
 
 /** A host silent for this many heartbeat intervals is `unreachable`. */
@@ -195,6 +198,13 @@ export async function recordHeartbeat(ctx: SwarmContext, body: HeartbeatRequest,
     ctx.logger.warn({ host: host.name, host_uuid: host.uuid, presented: caller.certFingerprint, from: caller.remoteAddress }, 'heartbeat with another certificate than the host\'s');
     throw new ForbiddenError('certificate_mismatch', `the client certificate is not the one issued to swarm host "${host.name}"`);
   }
+  const remove = await staleDeckies(ctx, host, body.status?.deckies ?? []);
+  if (body.fencing) {
+    // A returning agent: it removes these before it reports or takes work; the host stays as it
+    // is (not live) until its next, ordinary heartbeat.
+    ctx.logger.info({ host: host.name, host_uuid: host.uuid, remove: remove.map((d) => d.name) }, 'returning agent fenced');
+    return { ack: true, remove };
+  }
   // One conditional update: a decommission that commits meanwhile is never undone by this.
   const updated = await em.nativeUpdate(
     SwarmHost,
@@ -215,7 +225,31 @@ export async function recordHeartbeat(ctx: SwarmContext, body: HeartbeatRequest,
   if (body.results?.length) await applyAgentResults(ctx, host, body.results);
   if (body.status?.observed) await applyAgentObservation(ctx, host, body.status.observed);
   else if (body.status?.deckies) await applyAgentStatus(ctx, host, body.status.deckies);
-  return { ack: true };
+  return remove.length ? { ack: true, remove } : { ack: true };
+}
+
+/**
+ * Fencing (SPEC §8): the reported deckies this host must remove: gone from the fleet, assigned to
+ * another host (or the master), or held at an older generation than the decky's assignment.
+ */
+async function staleDeckies(ctx: SwarmContext, host: SwarmHost, reported: NonNullable<AgentStatus['deckies']>): Promise<StaleDecky[]> {
+  if (reported.length === 0) return [];
+  const em = ctx.orm.em.fork();
+  const rows = await em.find(Decky, { name: { $in: reported.map((d) => d.name) } }, { fields: ['name', 'hostUuid', 'generation'] });
+  const byName = new Map(rows.map((d) => [d.name, d]));
+  const stale: StaleDecky[] = [];
+  for (const d of reported) {
+    const held = d.generation ?? 0;
+    const row = byName.get(d.name);
+    let reason: string | undefined;
+    // A decky held without a generation was not placed by this master's dispatch (an agent from
+    // before fencing, or jobs sent by hand): only a row giving it to another host removes it.
+    if (!row) reason = d.generation !== undefined ? `decky "${d.name}" is no longer in the fleet` : undefined;
+    else if (row.hostUuid !== host.uuid) reason = `decky "${d.name}" was re-homed ${row.hostUuid ? `to swarm host ${row.hostUuid}` : 'to the master'} (generation ${row.generation})`;
+    else if (d.generation !== undefined && held < row.generation) reason = `decky "${d.name}" is held at generation ${held}; its assignment is at generation ${row.generation}`;
+    if (reason) stale.push({ name: d.name, generation: held, reason });
+  }
+  return stale;
 }
 
 const LifecycleIdSchema = z.uuid();
@@ -289,4 +323,17 @@ export async function sweepHosts(ctx: SwarmContext): Promise<SweepReport> {
   const wiped: unknown[] = await conn.execute(`update "enrollment_token" set "key_pem" = null where "key_pem" is not null and "expires_at" <= ? returning "token_hash"`, [now]);
   for (const h of unreachable) ctx.logger.warn({ host: h.name, host_uuid: h.uuid, silent_for_ms: MISSED_HEARTBEATS * ctx.heartbeatIntervalMs }, 'swarm host unreachable: no heartbeat');
   return { unreachable, wipedKeys: wiped.length };
+}
+
+/** DECNET_FAILOVER on: how the sweeper re-homes the deckies of silent hosts. */
+export interface FailoverSettings {
+  operations: OperationsContext;
+  /** DECNET_FAILOVER_DELAY_MS: how long a host stays `unreachable` before its deckies are re-homed. */
+  delayMs: number;
+}
+
+/** Hosts `unreachable` for longer than the failover delay (silent for 3 intervals plus it) lose their deckies to live hosts. */
+export function failOver(ctx: SwarmContext, failover: FailoverSettings): Promise<FailoverReport> {
+  const silentBefore = new Date(nowOf(ctx).getTime() - MISSED_HEARTBEATS * ctx.heartbeatIntervalMs - failover.delayMs);
+  return failOverSilentHosts(failover.operations, silentBefore);
 }

@@ -18,7 +18,7 @@ import { errorHandler, HttpError, sendError } from '../api/errors';
 import { agentArtefactRouter } from '../api/routes/agent-artefact';
 import { swarmBundleRouter } from '../api/routes/swarm';
 import { clientAddress } from './enrollment';
-import { recordHeartbeat, sweepHosts } from './hosts';
+import { failOver, recordHeartbeat, sweepHosts, type FailoverSettings } from './hosts';
 import { fingerprintOfDer } from './pki';
 import type { SwarmContext } from './context';
 
@@ -109,11 +109,18 @@ async function listenHttps(ctx: SwarmContext, server: https.Server, listen: { ho
   };
 }
 
-/** Runs sweepHosts every interval (and once now); stop() clears the timer and waits for a sweep in flight. */
-export function startHostSweeper(ctx: SwarmContext, everyMs = ctx.heartbeatIntervalMs): { stop(): Promise<void> } {
+/**
+ * Runs sweepHosts every heartbeat interval (and once now), then, with `failover`, re-homes the
+ * deckies of hosts silent past the failover delay; stop() clears the timer and waits for a sweep
+ * in flight.
+ */
+export function startHostSweeper(ctx: SwarmContext, failover?: FailoverSettings): { stop(): Promise<void> } {
   let current: Promise<void> | undefined;
   const tick = () => {
     current ??= sweepHosts(ctx)
+      .then(async () => {
+        if (failover) await failOver(ctx, failover);
+      })
       .then(
         () => undefined,
         (err) => ctx.logger.warn({ err }, 'swarm host sweep failed; will retry'),
@@ -123,7 +130,7 @@ export function startHostSweeper(ctx: SwarmContext, everyMs = ctx.heartbeatInter
       });
   };
   tick();
-  const timer = setInterval(tick, everyMs);
+  const timer = setInterval(tick, ctx.heartbeatIntervalMs);
   timer.unref();
   return {
     async stop() {

@@ -13,10 +13,10 @@ import { LABELS, ROLES } from '../../src/domain/compose-render';
 import { openOrm } from '../../src/db/orm';
 import { DeckyLifecycle } from '../../src/entities';
 import { createTestStack, type TestStack } from '../support/master';
-import { apiClient, waitForTerminal, type ApiClient } from '../support/http';
+import { apiClient, waitFor, waitForTerminal, type ApiClient } from '../support/http';
 import { cliEnvFor, runDecnet, sigkill, spawnDecnet, stop, waitForHttp, type DecnetProcess } from '../support/process';
 import { recordHistories } from '../support/histories';
-import { agentRequest, enrollAgent, masterCreds, startAgent, waitForActive, type Creds, type TestAgent } from '../support/agents';
+import { agentRequest, enrollAgent, masterCreds, removeAgentContainers, startAgent, waitForActive, type Creds, type TestAgent } from '../support/agents';
 
 const RETRY_BUDGET_MS = 25_000;
 
@@ -36,6 +36,9 @@ beforeAll(async () => {
     DECNET_HEARTBEAT_INTERVAL_MS: '5000',
     DECNET_AGENT_RETRY_BUDGET_MS: String(RETRY_BUDGET_MS),
     DECNET_AGENT_POLL_INTERVAL_MS: '2000',
+    // Agents here stay stopped for minutes to show dispatch and the next deploy's re-homing;
+    // failover (test/integration/swarm-failover.test.ts) would move their deckies meanwhile.
+    DECNET_FAILOVER: 'off',
   });
   api = apiClient(stack.api, stack.adminToken);
   dir = await fs.mkdtemp(path.join(os.tmpdir(), 'decnet-swarm-dispatch-'));
@@ -60,10 +63,7 @@ async function startMasterProcess() {
   await waitForHttp(`${stack.api}/readyz`);
 }
 
-async function removeProject(project: string) {
-  const containers = await stack.docker.listContainers({ all: true, filters: { label: [`${LABELS.project}=${project}`] } });
-  await Promise.all(containers.map((c) => stack.docker.getContainer(c.Id).remove({ force: true }).catch(() => undefined)));
-}
+const removeProject = (project: string) => removeAgentContainers(stack.docker, project);
 
 async function addAgent(name: string, useIpvlan: boolean): Promise<TestAgent> {
   const agent = await enrollAgent(stack, api, dir, {
@@ -109,16 +109,6 @@ async function teardown(names: string[]) {
   const rows = await waitForTerminal(api, ids);
   expect(rows.map((r) => [r.decky_name, r.status, r.error])).toEqual(rows.map((r) => [r.decky_name, 'succeeded', null]));
   return rows;
-}
-
-async function waitFor<T>(what: string, probe: () => Promise<T | undefined>, timeoutMs = 60_000): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    const value = await probe().catch(() => undefined);
-    if (value !== undefined) return value;
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 100));
-  }
 }
 
 test('with no live host the master deploys locally', async () => {

@@ -12,7 +12,7 @@ import { LABELS } from '../../src/domain/compose-render';
 import { createTestStack, networkExists, type TestStack } from '../support/master';
 import { apiClient, waitForTerminal, type ApiClient } from '../support/http';
 import { stop } from '../support/process';
-import { agentRequest, enrollAgent, masterCreds, startAgent, waitForActive, type Creds, type TestAgent } from '../support/agents';
+import { agentContainers, agentRequest, enrollAgent, masterCreds, removeAgentContainers, startAgent, waitForActive, type Creds, type TestAgent } from '../support/agents';
 
 let stack: TestStack;
 let api: ApiClient;
@@ -39,12 +39,9 @@ afterAll(async () => {
 const projectOf = (name: string) => `${stack.config.composeProject}-${name}`;
 const lanName = () => `${stack.config.composeProject}_lan`;
 
-async function removeProject(project: string) {
-  const containers = await stack.docker.listContainers({ all: true, filters: { label: [`${LABELS.project}=${project}`] } });
-  await Promise.all(containers.map((c) => stack.docker.getContainer(c.Id).remove({ force: true }).catch(() => undefined)));
-}
+const removeProject = (project: string) => removeAgentContainers(stack.docker, project);
 
-const projectContainers = (agent: TestAgent) => stack.docker.listContainers({ all: true, filters: { label: [`${LABELS.project}=${agent.project}`] } });
+const projectContainers = (agent: TestAgent) => agentContainers(stack.docker, agent);
 const deckiesOf = async (agent: TestAgent) => [...new Set((await projectContainers(agent)).map((c) => c.Labels[LABELS.decky]))].sort();
 const lanExists = () => networkExists(stack.docker, lanName());
 

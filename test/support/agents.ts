@@ -10,7 +10,9 @@ import https from 'node:https';
 import path from 'node:path';
 import type { PeerCertificate } from 'node:tls';
 import { promisify } from 'node:util';
+import type Docker from 'dockerode';
 import { extract } from 'tar';
+import { LABELS } from '../../src/domain/compose-render';
 import { fingerprintOf, fingerprintOfDer, MASTER_FILES, pkiDir } from '../../src/swarm/pki';
 import { freePort, type TestStack } from './master';
 import type { ApiClient } from './http';
@@ -100,15 +102,19 @@ export async function enrollAgent(
   };
 }
 
-/** Spawn `decnet agent --config` and wait until it answers GET /health over mTLS. */
-export async function startAgent(agent: TestAgent, master: Creds): Promise<DecnetProcess> {
+/**
+ * Spawn `decnet agent --config` and wait until it answers GET /health over mTLS and, unless
+ * `awaitFence` is false (no master to answer it), has fenced itself: it takes jobs from then on.
+ */
+export async function startAgent(agent: TestAgent, master: Creds, opts: { awaitFence?: boolean } = {}): Promise<DecnetProcess> {
   agent.proc = spawnDecnet(['agent', '--config', agent.iniPath], agent.env, agent.logFile);
   const deadline = Date.now() + 60_000;
   let lastError: unknown;
   for (;;) {
     try {
       const res = await agentRequest(agent, master, 'GET', '/health');
-      if (res.status === 200) return agent.proc;
+      if (res.status === 200 && (opts.awaitFence === false || res.body.fencing === false)) return agent.proc;
+      lastError = `health ${res.status} ${JSON.stringify(res.body)}`;
     } catch (err) {
       lastError = err; // not up yet
     }
@@ -199,4 +205,15 @@ export function agentRequest(
     req.on('error', reject);
     req.end(payload);
   });
+}
+
+/** Every container of an agent's compose project, stopped ones included. */
+export function agentContainers(docker: Docker, agent: Pick<TestAgent, 'project'>): Promise<Docker.ContainerInfo[]> {
+  return docker.listContainers({ all: true, filters: { label: [`${LABELS.project}=${agent.project}`] } });
+}
+
+/** Force-removes every container of an agent's compose project (a run killed before its cleanup leaves some). */
+export async function removeAgentContainers(docker: Docker, project: string): Promise<void> {
+  const containers = await agentContainers(docker, { project });
+  await Promise.all(containers.map((c) => docker.getContainer(c.Id).remove({ force: true }).catch(() => undefined)));
 }

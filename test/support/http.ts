@@ -52,3 +52,14 @@ export async function waitForTerminal(api: ApiClient, ids: string[], timeoutMs =
     await new Promise((r) => setTimeout(r, 500));
   }
 }
+
+/** Polls `probe` every 100 ms until it yields a value (a throw counts as not yet); throws naming `what` after the timeout. */
+export async function waitFor<T>(what: string, probe: () => Promise<T | undefined>, timeoutMs = 60_000): Promise<T> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    const value = await probe().catch(() => undefined);
+    if (value !== undefined) return value;
+    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
+    await new Promise((r) => setTimeout(r, 100));
+  }
+}
