@@ -262,6 +262,7 @@ export class ComposeRuntime {
     const file = await this.writeComposeFile(decky);
     const failure = (result: CommandResult) => classifyComposeFailure(result.stderr, driver);
     await this.removeServicesOutsideBase(decky.name);
+    await this.reattachBaseToLan(decky);
     try {
       await this.upBatches.up(decky.name, file, { signal, failure });
       return `compose up ${path.basename(file)}${waited ? ` (${waited})` : ''}`;
@@ -316,6 +317,17 @@ export class ComposeRuntime {
     for (const c of containers) {
       if (c.Labels[LABELS.role] === ROLES.service && namespaceOwner(c) !== base?.Id) await this.removeContainer(c.Id);
     }
+  }
+
+  /**
+   * A base container that runs but left the LAN (disconnected behind our back) is attached again
+   * with the decky's IP: compose sees nothing to do for it, and replacing it would also replace
+   * every service in its network namespace.
+   */
+  private async reattachBaseToLan(decky: DeckySpec): Promise<void> {
+    const base = (await this.deckyContainers(decky.name)).find((c) => c.Labels[LABELS.role] === ROLES.base);
+    if (!base || base.State !== 'running' || base.NetworkSettings?.Networks?.[this.networkName]) return;
+    await this.opts.docker.getNetwork(this.networkName).connect({ Container: base.Id, EndpointConfig: { IPAMConfig: { IPv4Address: decky.ip } } });
   }
 
   private async removeContainer(id: string): Promise<void> {
