@@ -32,7 +32,11 @@ export class MasterReporter {
     private readonly store: JobStore,
     private readonly logger: pino.Logger,
     private readonly deckies: () => Promise<DeckyRuntimeState[]>,
+    /** Called once, after the first post the master acknowledged. */
+    private readonly onFirstAck: () => Promise<void>,
   ) {}
+
+  private acknowledged = false;
 
   start(): void {
     this.flushSoon();
@@ -100,6 +104,13 @@ export class MasterReporter {
     });
   }
 
+  /** The first acknowledgement of this run is announced once; failing to announce it does not fail the post. */
+  private async firstAck(): Promise<void> {
+    if (this.acknowledged) return;
+    this.acknowledged = true;
+    await this.onFirstAck().catch((err) => this.logger.warn({ err: (err as Error).message }, 'could not record the master\'s first acknowledgement'));
+  }
+
   /** POST to the master's heartbeat, naming this host and its version; resolves only on 200 `{ack: true}` (HeartbeatResponseSchema), read up to the reply cap. */
   private post(body: Pick<HeartbeatRequest, 'status' | 'results'>): Promise<void> {
     const { ini, certPem, keyPem, caPem } = this.settings;
@@ -126,7 +137,7 @@ export class MasterReporter {
         },
         (res) => {
           readReply(res, res.headers['content-length']).then((text) => {
-            if (res.statusCode === 200 && HeartbeatResponseSchema.safeParse(parseJson(text)).success) resolve();
+            if (res.statusCode === 200 && HeartbeatResponseSchema.safeParse(parseJson(text)).success) resolve(this.firstAck());
             else reject(new Error(`master answered ${res.statusCode}: ${text.slice(0, 300)}`));
           }, (err: Error) => reject(new Error(`master answered ${res.statusCode} with ${err.message}`)));
         },

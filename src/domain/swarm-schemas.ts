@@ -15,6 +15,11 @@ export const AGENT_CONFIG_DIR = '/etc/decnet';
 export const AGENT_ARTEFACT_FILE = 'decnet-agent.cjs';
 export const AGENT_INSTALL_DIR = '/usr/local/lib/decnet-agent';
 export const AGENT_BIN_LINK = '/usr/local/bin/decnet-agent';
+/**
+ * In the agent's data directory: written by each run of the agent when the master first
+ * acknowledges its heartbeat; the install script waits for it before saying "enrolled and live".
+ */
+export const AGENT_ACK_FILE = 'master-acknowledged.json';
 
 export const SwarmHostStatusSchema = z
   .enum(['enrolled', 'active', 'unreachable', 'decommissioned'])

@@ -10,9 +10,10 @@ import { isIP } from 'node:net';
 import { LockMode, UniqueConstraintViolationException } from '@mikro-orm/core';
 import type { EntityManager } from '@mikro-orm/postgresql';
 import { EnrollmentToken, SwarmHost } from '../entities';
-import { ENROLLMENT_TTL_MS, type EnrollBundleRequest, type EnrollBundleResponse } from '../domain/swarm-schemas';
+import { AGENT_ARTEFACT_FILE, ENROLLMENT_TTL_MS, type EnrollBundleRequest, type EnrollBundleResponse } from '../domain/swarm-schemas';
 import { ConflictError, GoneError, NotFoundError } from '../operations/errors';
 import { BUNDLE_FILES, installCommand, packBundle, renderAgentIni, renderInstallScript, renderSystemdUnit, type Download } from './bundle';
+import type { AgentArtefact } from './agent-artefact';
 import { nowOf, type SwarmContext } from './context';
 import { publicKeyPinOf } from './pki';
 
@@ -27,14 +28,17 @@ export type EnrollmentTransport = 'https' | 'http';
  * `https://<master_host>:<enroll port>/api/v1/swarm/enroll-bundle/<token>.<ext>` with the pin of
  * the master's key, or `http://<master_host>:<api port>/…` without (IPv6 in brackets).
  */
-export function enrollmentDownload(ctx: SwarmContext, transport: EnrollmentTransport, masterHost: string, token: string, ext: 'sh' | 'tgz'): Download {
-  const host = isIP(masterHost) === 6 ? `[${masterHost}]` : masterHost;
+export function enrollmentDownload(ctx: SwarmContext, transport: EnrollmentTransport, masterHost: string, token: string, ext: 'sh' | 'tgz' | typeof AGENT_ARTEFACT_FILE): Download {
   const port = transport === 'https' ? ctx.enrollPort : ctx.apiPort;
+  // The artefact is served beside the token's downloads: …/{token}/decnet-agent.cjs.
+  const file = ext === AGENT_ARTEFACT_FILE ? `${token}/${ext}` : `${token}.${ext}`;
   return {
-    url: `${transport}://${host}:${port}${ENROLL_BUNDLE_PATH}/${token}.${ext}`,
+    url: `${transport}://${hostForUrl(masterHost)}:${port}${ENROLL_BUNDLE_PATH}/${file}`,
     pin: transport === 'https' ? publicKeyPinOf(ctx.pki.master.certPem) : null,
   };
 }
+
+const hostForUrl = (host: string) => (isIP(host) === 6 ? `[${host}]` : host);
 
 /** The transport of the printed command: HTTPS unless the operator opted into plain HTTP. */
 const commandTransport = (ctx: SwarmContext): EnrollmentTransport => (ctx.plainHttpEnrollment ? 'http' : 'https');
@@ -133,12 +137,20 @@ export async function liveEnrollment(ctx: SwarmContext, token: string): Promise<
 
 /**
  * GET …/{token}.sh: the install script, as often as asked until the token expires. It fetches the
+ * agent artefact (checked against the sha256 of `artefact`, the one the master serves) and the
  * bundle over the transport it was itself served on (HTTPS: the same pin).
  */
-export async function installScript(ctx: SwarmContext, token: string, transport: EnrollmentTransport): Promise<string> {
+export async function installScript(ctx: SwarmContext, token: string, transport: EnrollmentTransport, artefact: AgentArtefact): Promise<string> {
   const { em, row, host } = await liveEnrollment(ctx, token);
   await em.getConnection().execute('update "enrollment_token" set "script_fetch_count" = "script_fetch_count" + 1 where "token_hash" = ?', [row.tokenHash]);
-  return renderInstallScript({ hostName: host.name, hostUuid: host.uuid, bundle: enrollmentDownload(ctx, transport, row.masterHost, token, 'tgz'), expiresAt: row.expiresAt });
+  return renderInstallScript({
+    hostName: host.name,
+    hostUuid: host.uuid,
+    bundle: enrollmentDownload(ctx, transport, row.masterHost, token, 'tgz'),
+    artefact: { download: enrollmentDownload(ctx, transport, row.masterHost, token, AGENT_ARTEFACT_FILE), sha256: artefact.sha256, version: artefact.version, node: artefact.node },
+    swarmAddress: `${hostForUrl(row.masterHost)}:${ctx.swarmPort}`,
+    expiresAt: row.expiresAt,
+  });
 }
 
 export interface ClaimedBundle {
