@@ -66,6 +66,10 @@ export const EnrollBundleRequestSchema = z
     master_host: MasterHostSchema.meta({ description: 'Host name or IP address under which agents reach the master (API and swarm port)' }),
     use_ipvlan: z.boolean().default(false).meta({ description: 'The host runs its deckies on ipvlan instead of macvlan (Wi-Fi bridged VMs need it)' }),
     agent_port: PortSchema.default(DEFAULT_AGENT_PORT).meta({ description: "The agent's HTTPS port" }),
+    reinstall: z.boolean().default(false).meta({
+      description:
+        'A new install command for a host already enrolled under this name (to upgrade its agent or repair its install): the host keeps its uuid, settings (use_ipvlan, agent_port are ignored) and deckies; its agent gets a new certificate when the new bundle is fetched, and the agent data on the host (jobs) stays',
+    }),
   })
   .strict()
   .meta({ id: 'EnrollBundleRequest', examples: [{ agent_name: 'sensor-a', master_host: '10.0.0.2', use_ipvlan: false }] });

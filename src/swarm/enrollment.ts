@@ -15,7 +15,7 @@ import { ConflictError, GoneError, NotFoundError } from '../operations/errors';
 import { BUNDLE_FILES, installCommand, packBundle, renderAgentIni, renderInstallScript, renderSystemdUnit, type Download } from './bundle';
 import type { AgentArtefact } from './agent-artefact';
 import { nowOf, type SwarmContext } from './context';
-import { publicKeyPinOf } from './pki';
+import { fingerprintOf, publicKeyPinOf } from './pki';
 
 export const hashEnrollmentToken = (token: string) => createHash('sha256').update(token).digest('hex');
 
@@ -47,37 +47,46 @@ export async function enrollHost(ctx: SwarmContext, req: EnrollBundleRequest): P
   const now = nowOf(ctx);
   const token = randomBytes(32).toString('base64url');
   const expiresAt = new Date(now.getTime() + ENROLLMENT_TTL_MS);
-  const hostUuid = randomUUID();
   // The agent serves HTTPS (serverAuth) and calls the master (clientAuth). Its address is unknown
   // until the bundle is fetched, so the master will pin this fingerprint rather than check names.
   const issued = await ctx.pki.ca.issueCertificate({ commonName: req.agent_name, sans: [req.agent_name], usage: ['serverAuth', 'clientAuth'] });
+  let hostUuid: string = randomUUID();
   try {
     await ctx.orm.em.fork().transactional(async (em) => {
       const existing = await em.findOne(SwarmHost, { name: req.agent_name, status: { $ne: 'decommissioned' } });
-      if (existing) {
-        if (!(await isAbandonedEnrollment(em, existing, now))) {
-          throw new ConflictError('host_name_taken', `a host named "${req.agent_name}" is already enrolled (${existing.status}); decommission it first (DELETE /swarm/hosts/${existing.uuid})`);
+      if (req.reinstall) {
+        // The same host, a new token and certificate (taken on when the bundle is fetched).
+        if (!existing) throw new NotFoundError(`no enrolled host named "${req.agent_name}" to reinstall; enroll it without reinstall`);
+        hostUuid = existing.uuid;
+      } else {
+        if (existing) {
+          if (!(await isAbandonedEnrollment(em, existing, now))) {
+            throw new ConflictError(
+              'host_name_taken',
+              `a host named "${req.agent_name}" is already enrolled (${existing.status}); decommission it first (DELETE /swarm/hosts/${existing.uuid}), or ask for a new install command for it with reinstall (decnet enroll --reinstall)`,
+            );
+          }
+          // Enrolled, its bundle never fetched and its token expired: the new enrollment replaces it.
+          existing.status = 'decommissioned';
+          existing.notes = appendNote(existing.notes, `replaced by a new enrollment at ${now.toISOString()}: its bundle was never fetched`);
+          await em.flush();
         }
-        // Enrolled, its bundle never fetched and its token expired: the new enrollment replaces it.
-        existing.status = 'decommissioned';
-        existing.notes = appendNote(existing.notes, `replaced by a new enrollment at ${now.toISOString()}: its bundle was never fetched`);
+        em.create(SwarmHost, {
+          uuid: hostUuid,
+          name: req.agent_name,
+          address: null,
+          agentPort: req.agent_port,
+          status: 'enrolled',
+          lastHeartbeat: null,
+          clientCertFingerprint: issued.fingerprint,
+          useIpvlan: req.use_ipvlan,
+          enrolledAt: now,
+          notes: null,
+        });
+        // The token's host_uuid is a foreign key MikroORM does not know about (a plain column), so
+        // its flush order could put the token first: write the host before the token.
         await em.flush();
       }
-      em.create(SwarmHost, {
-        uuid: hostUuid,
-        name: req.agent_name,
-        address: null,
-        agentPort: req.agent_port,
-        status: 'enrolled',
-        lastHeartbeat: null,
-        clientCertFingerprint: issued.fingerprint,
-        useIpvlan: req.use_ipvlan,
-        enrolledAt: now,
-        notes: null,
-      });
-      // The token's host_uuid is a foreign key MikroORM does not know about (a plain column), so
-      // its flush order could put the token first: write the host before the token.
-      await em.flush();
       em.create(EnrollmentToken, {
         tokenHash: hashEnrollmentToken(token),
         hostUuid,
@@ -96,7 +105,7 @@ export async function enrollHost(ctx: SwarmContext, req: EnrollBundleRequest): P
     if (err instanceof UniqueConstraintViolationException) throw new ConflictError('host_name_taken', `a host named "${req.agent_name}" is already enrolled`);
     throw err;
   }
-  ctx.logger.info({ host: req.agent_name, host_uuid: hostUuid, expires_at: expiresAt.toISOString() }, 'swarm host enrolled');
+  ctx.logger.info({ host: req.agent_name, host_uuid: hostUuid, expires_at: expiresAt.toISOString(), reinstall: req.reinstall }, req.reinstall ? 'swarm host reinstall issued' : 'swarm host enrolled');
   return {
     token,
     command: installCommand(enrollmentDownload(ctx, commandTransport(ctx), req.master_host, token, 'sh')),
@@ -175,6 +184,8 @@ export async function claimBundle(ctx: SwarmContext, token: string, fetchedBy: s
     row.fetchedByAddress = fetchedBy;
     row.keyPem = null;
     host.address = fetchedBy;
+    // A reinstall's bundle carries a new certificate: from now on only it is this host's.
+    host.clientCertFingerprint = fingerprintOf(row.certPem);
     const tgz = await packBundle([
       {
         name: BUNDLE_FILES.ini,

@@ -12,6 +12,7 @@ import fs from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { promisify } from 'node:util';
+import semver from 'semver';
 import { buildAgentArtefact, type BuiltArtefact } from '../../scripts/build-agent';
 import { LABELS } from '../../src/domain/compose-render';
 import { DECNET_VERSION } from '../../src/domain/version';
@@ -235,6 +236,43 @@ describe('a fresh host: the served script installs the agent, which goes live an
     expect([row.status, row.error, row.host_uuid]).toEqual(['succeeded', null, hostUuid]);
     const containers = await stack.docker.listContainers({ all: true, filters: { label: [`${LABELS.project}=${PROJECT}`, `${LABELS.decky}=inst-01`] } });
     expect(containers.map((c) => c.State)).toEqual(['running', 'running']);
+    expect((await api.get('/deckies/inst-01')).body).toMatchObject({ state: 'running', host_uuid: hostUuid });
+  });
+
+  test('a new install command (reinstall) with a newer build upgrades the agent in place: the decky and the job store survive, the host row shows the new version', async () => {
+    const containersBefore = await stack.docker.listContainers({ filters: { label: [`${LABELS.project}=${PROJECT}`, `${LABELS.decky}=inst-01`] } });
+    const jobsDir = path.join(host.configDir, 'data', 'jobs');
+    const jobsBefore = (await fs.readdir(jobsDir)).sort();
+    expect(jobsBefore.length).toBeGreaterThan(0);
+    const fingerprintBefore = (await hostRow(hostUuid)).client_cert_fingerprint;
+
+    // The master is rebuilt as a newer version (the file it serves changes, as `npm run build:agent` does).
+    const newer = semver.inc(DECNET_VERSION, 'patch')!;
+    const rebuilt = await buildAgentArtefact(path.join(dir, 'rebuilt', 'decnet-agent.cjs'), newer);
+    await fs.copyFile(`${rebuilt.path}.sha256`, `${built.path}.sha256`);
+    await fs.copyFile(rebuilt.path, built.path);
+
+    const res = await api.post('/swarm/enroll-bundle', { agent_name: 'inst-a', master_host: '127.0.0.1', reinstall: true });
+    expect([res.status, res.body.host_uuid]).toEqual([201, hostUuid]);
+    const previousPid = agentPids[0];
+    run = await runInstall(host, res.body.command);
+    const pid = (await fs.readFile(host.pidFile, 'utf8')).trim();
+    agentPids.push(pid);
+    expect({ code: run.code, out: run.code === 0 ? '' : await explain() }).toEqual({ code: 0, out: '' });
+    expect(run.stdout).toContain(`decnet: agent "inst-a" ${newer} installed`);
+    expect(run.stdout.trimEnd().split('\n').at(-1)).toBe('decnet: agent "inst-a" enrolled and live (the master acknowledged its first heartbeat)');
+    expect(pid).not.toBe(previousPid);
+    expect(() => process.kill(Number(previousPid), 0)).toThrow();
+    expect((await fs.readFile(host.calls, 'utf8')).trim().split('\n').slice(3)).toEqual(['daemon-reload', 'enable decnet-agent.service', 'restart decnet-agent.service']);
+    expect((await execFileAsync(process.execPath, [host.binLink, 'agent', '--version'], { env: { PATH: PLAIN_PATH } })).stdout.trim()).toBe(newer);
+
+    const row = await hostRow(hostUuid);
+    expect(row).toMatchObject({ status: 'active', agent_version: newer, agent_outdated: false });
+    expect(row.client_cert_fingerprint).not.toBe(fingerprintBefore);
+    // The decky was not touched (the same containers, still running) and the jobs are all there.
+    const containersAfter = await stack.docker.listContainers({ filters: { label: [`${LABELS.project}=${PROJECT}`, `${LABELS.decky}=inst-01`] } });
+    expect(containersAfter.map((c) => [c.Id, c.State]).sort()).toEqual(containersBefore.map((c) => [c.Id, 'running']).sort());
+    expect((await fs.readdir(jobsDir)).sort()).toEqual(expect.arrayContaining(jobsBefore));
     expect((await api.get('/deckies/inst-01')).body).toMatchObject({ state: 'running', host_uuid: hostUuid });
   });
 });

@@ -339,6 +339,10 @@ describe('enrollment', () => {
     const dup = await api.post('/swarm/enroll-bundle', { agent_name: 'agent-a', master_host: '127.0.0.1' });
     expect(dup.status).toBe(409);
     expect(dup.body.error).toMatchObject({ code: 'host_name_taken', message: expect.stringContaining('agent-a') });
+    expect(dup.body.error.message).toContain('reinstall');
+    // A reinstall is for a host that is enrolled: none by that name is 404.
+    const noSuch = await api.post('/swarm/enroll-bundle', { agent_name: 'agent-none', master_host: '127.0.0.1', reinstall: true });
+    expect([noSuch.status, noSuch.body.error?.message]).toEqual([404, expect.stringContaining('no enrolled host named "agent-none" to reinstall')]);
 
     for (const body of [
       { agent_name: 'Bad Name', master_host: '127.0.0.1' },
