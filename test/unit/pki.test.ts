@@ -291,7 +291,7 @@ describe('bundle', () => {
 
 describe('swarm schemas', () => {
   test('enroll-bundle: defaults, and master_host is a host name or IP only (it lands in a shell command)', () => {
-    expect(EnrollBundleRequestSchema.parse({ agent_name: 'a', master_host: '10.0.0.2' })).toEqual({ agent_name: 'a', master_host: '10.0.0.2', use_ipvlan: false, agent_port: 8765 });
+    expect(EnrollBundleRequestSchema.parse({ agent_name: 'a', master_host: '10.0.0.2' })).toEqual({ agent_name: 'a', master_host: '10.0.0.2', use_ipvlan: false, agent_port: 8765, reinstall: false });
     expect(EnrollBundleRequestSchema.parse({ agent_name: 'a', master_host: 'fd00::2', agent_port: 9000, use_ipvlan: true }).agent_port).toBe(9000);
     expect(EnrollBundleRequestSchema.parse({ agent_name: 'a', master_host: 'master-1.lan' }).master_host).toBe('master-1.lan');
     for (const bad of ["x'; rm -rf / #", 'a b', '$(id)', '', 'a..b', '-a', '999.1.1.1', 'fe80::zz', ':::']) {
