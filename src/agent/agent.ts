@@ -22,6 +22,7 @@ import { RuntimeError } from '../compose/errors';
 import { loadCatalogue } from '../domain/catalog';
 import { DeckyNameSchema, DeckySpecSchema, LanNetworkSpecSchema, type DeckySpec, type LanNetworkSpec } from '../domain/schemas';
 import {
+  AGENT_ACK_FILE,
   AgentDecommissionRequestSchema,
   DeckyGenerationSchema,
   type AgentDecommissionResponse,
@@ -120,10 +121,22 @@ export async function readDecommissionMark(dataDir: string): Promise<Decommissio
   return text === undefined ? undefined : DecommissionMarkSchema.parse(JSON.parse(text));
 }
 
-async function writeDecommissionMark(dataDir: string, mark: DecommissionMark): Promise<void> {
-  const file = path.join(dataDir, DECOMMISSION_MARK);
-  await fs.writeFile(`${file}.tmp`, JSON.stringify(mark), { mode: 0o600 });
+/** A small JSON file in the data directory, written whole (temp file + rename). */
+async function writeDataFile(dataDir: string, name: string, value: unknown): Promise<void> {
+  const file = path.join(dataDir, name);
+  await fs.writeFile(`${file}.tmp`, JSON.stringify(value), { mode: 0o600 });
   await fs.rename(`${file}.tmp`, file);
+}
+
+/**
+ * What this run of the agent writes to AGENT_ACK_FILE when the master first acknowledges it: the
+ * install script waits for it (the previous run's is removed before the agent is restarted).
+ */
+interface AgentAck {
+  host_uuid: string;
+  version: string;
+  pid: number;
+  acknowledged_at: string;
 }
 
 const describeError = (err: unknown) => (err instanceof RuntimeError ? `${err.type}: ${err.message}` : err instanceof Error ? err.message : String(err));
@@ -153,6 +166,11 @@ export async function startAgent(settings: AgentSettings, logger: pino.Logger): 
     removeStale: (stale) => removeStale(stale),
     observe: () => runtime.observe(),
     networkDrivers,
+    onFirstAck: async () => {
+      const ack: AgentAck = { host_uuid: settings.ini.agent['host-uuid'], version: DECNET_VERSION, pid: process.pid, acknowledged_at: new Date().toISOString() };
+      await writeDataFile(settings.dataDir, AGENT_ACK_FILE, ack);
+      logger.info(ack, 'first heartbeat acknowledged by the master');
+    },
   });
   let decommissioned = await readDecommissionMark(settings.dataDir);
   let cleanedUp!: () => void;
@@ -301,7 +319,7 @@ export async function startAgent(settings: AgentSettings, logger: pino.Logger): 
   async function decommission(): Promise<AgentDecommissionResponse> {
     if (!decommissioned) {
       decommissioned = { host_uuid: settings.ini.agent['host-uuid'], decommissioned_at: new Date().toISOString() };
-      await writeDecommissionMark(settings.dataDir, decommissioned);
+      await writeDataFile(settings.dataDir, DECOMMISSION_MARK, decommissioned);
       reporter.stop();
       logger.warn({ host_uuid: decommissioned.host_uuid }, 'agent decommissioned by the master: removing its deckies, refusing jobs from now on');
     }

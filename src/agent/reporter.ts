@@ -34,6 +34,8 @@ export interface ReporterAgent {
   observe(): Promise<ObservedEngine>;
   /** What the kernel probe at start found; absent when the probe could not run. */
   networkDrivers?: NetworkDriver[];
+  /** Called once, after the first post the master acknowledged. */
+  onFirstAck(): Promise<void>;
 }
 
 export class MasterReporter {
@@ -53,6 +55,8 @@ export class MasterReporter {
     private readonly logger: pino.Logger,
     private readonly agent: ReporterAgent,
   ) {}
+
+  private acknowledged = false;
 
   /** Started, or silent for a while: the master may have re-homed its deckies since. */
   returning(): boolean {
@@ -153,6 +157,13 @@ export class MasterReporter {
     }
   }
 
+  /** The first acknowledgement of this run is announced once; failing to announce it does not fail the post. */
+  private async firstAck(): Promise<void> {
+    if (this.acknowledged) return;
+    this.acknowledged = true;
+    await this.agent.onFirstAck().catch((err) => this.logger.warn({ err: (err as Error).message }, 'could not record the master\'s first acknowledgement'));
+  }
+
   /** POST to the master's heartbeat, naming this host and its version; resolves only on 200 `{ack: true}` (HeartbeatResponseSchema), read up to the reply cap. */
   private post(body: Pick<HeartbeatRequest, 'status' | 'results' | 'fencing'>): Promise<HeartbeatResponse> {
     const { ini, certPem, keyPem, caPem } = this.settings;
@@ -180,7 +191,7 @@ export class MasterReporter {
         (res) => {
           readReply(res, res.headers['content-length']).then((text) => {
             const parsed = res.statusCode === 200 ? HeartbeatResponseSchema.safeParse(parseJson(text)) : undefined;
-            if (parsed?.success) resolve(parsed.data);
+            if (parsed?.success) void this.firstAck().then(() => resolve(parsed.data));
             else reject(new Error(`master answered ${res.statusCode}: ${text.slice(0, 300)}`));
           }, (err: Error) => reject(new Error(`master answered ${res.statusCode} with ${err.message}`)));
         },

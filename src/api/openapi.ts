@@ -122,7 +122,7 @@ function swarmRoutes(): RouteSpec[] {
       path: '/api/v1/swarm/enroll-bundle',
       summary: 'Enroll an agent host',
       description:
-        "Issues the agent's certificate, creates the host `enrolled` (it turns `active`, and receives deckies, at its agent's first heartbeat) and a one-shot token valid for 5 minutes. Run `command` as root on the agent host: it fetches the install script, which downloads the bundle once. Both downloads (`GET /api/v1/swarm/enroll-bundle/{token}.sh` and `.tgz`, the token their credential; HEAD and other methods 405) are served over HTTPS on the enrollment port (`DECNET_ENROLL_PORT`, not this API port) with the master's certificate, and `command` pins its public key (`curl --pinnedpubkey sha256//…`). Only with `DECNET_ENROLL_PLAIN_HTTP=1` are they also served here over plain HTTP, and `command` uses that.",
+        "Issues the agent's certificate, creates the host `enrolled` (it turns `active`, and receives deckies, at its agent's first heartbeat) and a one-shot token valid for 5 minutes. Run `command` as root on the agent host: it fetches the install script, which downloads the bundle once. Both downloads (`GET /api/v1/swarm/enroll-bundle/{token}.sh` and `.tgz`, the token their credential; HEAD and other methods 405) are served over HTTPS on the enrollment port (`DECNET_ENROLL_PORT`, not this API port) with the master's certificate, and `command` pins its public key (`curl --pinnedpubkey sha256//…`). Only with `DECNET_ENROLL_PLAIN_HTTP=1` are they also served here over plain HTTP, and `command` uses that. The script checks the host's requirements, installs the agent artefact (checked against the sha256 it carries), starts it and waits for its first acknowledged heartbeat. With `reinstall: true`, a new command for a host already enrolled under that name (same uuid): run on the host, it upgrades the agent in place.",
       tag: 'swarm',
       access: 'admin',
       request: { body: { required: true, content: json(EnrollBundleRequestSchema) } },
@@ -132,8 +132,8 @@ function swarmRoutes(): RouteSpec[] {
         content: json(EnrollBundleResponseSchema),
         links: hostLinks('$response.body#/host_uuid'),
       },
-      errors: [400, 409, 413],
-      errorDescriptions: { 409: 'A host of that name is enrolled and not decommissioned' },
+      errors: [400, 404, 409, 413],
+      errorDescriptions: { 404: 'reinstall: no enrolled host of that name', 409: 'A host of that name is enrolled and not decommissioned (without reinstall)' },
     },
     {
       method: 'get',

@@ -214,7 +214,7 @@ export class DecnetApiClient implements LifecycleSource {
   }
 
   /** POST /swarm/enroll-bundle → 201 `{token, command, expires_at, host_uuid}`. */
-  async enroll(body: { agent_name: string; master_host: string; use_ipvlan?: boolean; agent_port?: number }): Promise<EnrollBundleResponse> {
+  async enroll(body: { agent_name: string; master_host: string; use_ipvlan?: boolean; agent_port?: number; reinstall?: boolean }): Promise<EnrollBundleResponse> {
     return this.parse(EnrollBundleResponseSchema, await this.request('POST', '/swarm/enroll-bundle', body), 'enroll');
   }
 

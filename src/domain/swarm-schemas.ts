@@ -17,6 +17,11 @@ export const AGENT_CONFIG_DIR = '/etc/decnet';
 export const AGENT_ARTEFACT_FILE = 'decnet-agent.cjs';
 export const AGENT_INSTALL_DIR = '/usr/local/lib/decnet-agent';
 export const AGENT_BIN_LINK = '/usr/local/bin/decnet-agent';
+/**
+ * In the agent's data directory: written by each run of the agent when the master first
+ * acknowledges its heartbeat; the install script waits for it before saying "enrolled and live".
+ */
+export const AGENT_ACK_FILE = 'master-acknowledged.json';
 
 export const SwarmHostStatusSchema = z
   .enum(['enrolled', 'active', 'unreachable', 'decommissioned'])
@@ -63,6 +68,10 @@ export const EnrollBundleRequestSchema = z
     master_host: MasterHostSchema.meta({ description: 'Host name or IP address under which agents reach the master (API and swarm port)' }),
     use_ipvlan: z.boolean().default(false).meta({ description: 'The host runs its deckies on ipvlan instead of macvlan (Wi-Fi bridged VMs need it)' }),
     agent_port: PortSchema.default(DEFAULT_AGENT_PORT).meta({ description: "The agent's HTTPS port" }),
+    reinstall: z.boolean().default(false).meta({
+      description:
+        'A new install command for a host already enrolled under this name (to upgrade its agent or repair its install): the host keeps its uuid, settings (use_ipvlan, agent_port are ignored) and deckies; its agent gets a new certificate when the new bundle is fetched, and the agent data on the host (jobs) stays',
+    }),
   })
   .strict()
   .meta({ id: 'EnrollBundleRequest', examples: [{ agent_name: 'sensor-a', master_host: '10.0.0.2', use_ipvlan: false }] });

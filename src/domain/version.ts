@@ -6,7 +6,10 @@
 import semver from 'semver';
 import { version } from '../../package.json';
 
-export const DECNET_VERSION: string = version;
+/** Set by scripts/build-agent.ts when it builds an artefact of another version (`--version`). */
+declare const DECNET_BUILD_VERSION: string | undefined;
+
+export const DECNET_VERSION: string = typeof DECNET_BUILD_VERSION === 'string' ? DECNET_BUILD_VERSION : version;
 
 /** A version an agent may report: semver as `npm version` writes it (no `v`, no build metadata). */
 export const isAgentVersion = (value: string): boolean => semver.valid(value) === value;

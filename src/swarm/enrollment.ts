@@ -10,11 +10,12 @@ import { isIP } from 'node:net';
 import { LockMode, UniqueConstraintViolationException } from '@mikro-orm/core';
 import type { EntityManager } from '@mikro-orm/postgresql';
 import { EnrollmentToken, SwarmHost } from '../entities';
-import { ENROLLMENT_TTL_MS, type EnrollBundleRequest, type EnrollBundleResponse } from '../domain/swarm-schemas';
+import { AGENT_ARTEFACT_FILE, ENROLLMENT_TTL_MS, type EnrollBundleRequest, type EnrollBundleResponse } from '../domain/swarm-schemas';
 import { ConflictError, GoneError, NotFoundError } from '../operations/errors';
 import { BUNDLE_FILES, installCommand, packBundle, renderAgentIni, renderInstallScript, renderSystemdUnit, type Download } from './bundle';
+import type { AgentArtefact } from './agent-artefact';
 import { nowOf, type SwarmContext } from './context';
-import { publicKeyPinOf } from './pki';
+import { fingerprintOf, publicKeyPinOf } from './pki';
 
 export const hashEnrollmentToken = (token: string) => createHash('sha256').update(token).digest('hex');
 
@@ -27,14 +28,17 @@ export type EnrollmentTransport = 'https' | 'http';
  * `https://<master_host>:<enroll port>/api/v1/swarm/enroll-bundle/<token>.<ext>` with the pin of
  * the master's key, or `http://<master_host>:<api port>/…` without (IPv6 in brackets).
  */
-export function enrollmentDownload(ctx: SwarmContext, transport: EnrollmentTransport, masterHost: string, token: string, ext: 'sh' | 'tgz'): Download {
-  const host = isIP(masterHost) === 6 ? `[${masterHost}]` : masterHost;
+export function enrollmentDownload(ctx: SwarmContext, transport: EnrollmentTransport, masterHost: string, token: string, ext: 'sh' | 'tgz' | typeof AGENT_ARTEFACT_FILE): Download {
   const port = transport === 'https' ? ctx.enrollPort : ctx.apiPort;
+  // The artefact is served beside the token's downloads: …/{token}/decnet-agent.cjs.
+  const file = ext === AGENT_ARTEFACT_FILE ? `${token}/${ext}` : `${token}.${ext}`;
   return {
-    url: `${transport}://${host}:${port}${ENROLL_BUNDLE_PATH}/${token}.${ext}`,
+    url: `${transport}://${hostForUrl(masterHost)}:${port}${ENROLL_BUNDLE_PATH}/${file}`,
     pin: transport === 'https' ? publicKeyPinOf(ctx.pki.master.certPem) : null,
   };
 }
+
+const hostForUrl = (host: string) => (isIP(host) === 6 ? `[${host}]` : host);
 
 /** The transport of the printed command: HTTPS unless the operator opted into plain HTTP. */
 const commandTransport = (ctx: SwarmContext): EnrollmentTransport => (ctx.plainHttpEnrollment ? 'http' : 'https');
@@ -43,37 +47,46 @@ export async function enrollHost(ctx: SwarmContext, req: EnrollBundleRequest): P
   const now = nowOf(ctx);
   const token = randomBytes(32).toString('base64url');
   const expiresAt = new Date(now.getTime() + ENROLLMENT_TTL_MS);
-  const hostUuid = randomUUID();
   // The agent serves HTTPS (serverAuth) and calls the master (clientAuth). Its address is unknown
   // until the bundle is fetched, so the master will pin this fingerprint rather than check names.
   const issued = await ctx.pki.ca.issueCertificate({ commonName: req.agent_name, sans: [req.agent_name], usage: ['serverAuth', 'clientAuth'] });
+  let hostUuid: string = randomUUID();
   try {
     await ctx.orm.em.fork().transactional(async (em) => {
       const existing = await em.findOne(SwarmHost, { name: req.agent_name, status: { $ne: 'decommissioned' } });
-      if (existing) {
-        if (!(await isAbandonedEnrollment(em, existing, now))) {
-          throw new ConflictError('host_name_taken', `a host named "${req.agent_name}" is already enrolled (${existing.status}); decommission it first (DELETE /swarm/hosts/${existing.uuid})`);
+      if (req.reinstall) {
+        // The same host, a new token and certificate (taken on when the bundle is fetched).
+        if (!existing) throw new NotFoundError(`no enrolled host named "${req.agent_name}" to reinstall; enroll it without reinstall`);
+        hostUuid = existing.uuid;
+      } else {
+        if (existing) {
+          if (!(await isAbandonedEnrollment(em, existing, now))) {
+            throw new ConflictError(
+              'host_name_taken',
+              `a host named "${req.agent_name}" is already enrolled (${existing.status}); decommission it first (DELETE /swarm/hosts/${existing.uuid}), or ask for a new install command for it with reinstall (decnet enroll --reinstall)`,
+            );
+          }
+          // Enrolled, its bundle never fetched and its token expired: the new enrollment replaces it.
+          existing.status = 'decommissioned';
+          existing.notes = appendNote(existing.notes, `replaced by a new enrollment at ${now.toISOString()}: its bundle was never fetched`);
+          await em.flush();
         }
-        // Enrolled, its bundle never fetched and its token expired: the new enrollment replaces it.
-        existing.status = 'decommissioned';
-        existing.notes = appendNote(existing.notes, `replaced by a new enrollment at ${now.toISOString()}: its bundle was never fetched`);
+        em.create(SwarmHost, {
+          uuid: hostUuid,
+          name: req.agent_name,
+          address: null,
+          agentPort: req.agent_port,
+          status: 'enrolled',
+          lastHeartbeat: null,
+          clientCertFingerprint: issued.fingerprint,
+          useIpvlan: req.use_ipvlan,
+          enrolledAt: now,
+          notes: null,
+        });
+        // The token's host_uuid is a foreign key MikroORM does not know about (a plain column), so
+        // its flush order could put the token first: write the host before the token.
         await em.flush();
       }
-      em.create(SwarmHost, {
-        uuid: hostUuid,
-        name: req.agent_name,
-        address: null,
-        agentPort: req.agent_port,
-        status: 'enrolled',
-        lastHeartbeat: null,
-        clientCertFingerprint: issued.fingerprint,
-        useIpvlan: req.use_ipvlan,
-        enrolledAt: now,
-        notes: null,
-      });
-      // The token's host_uuid is a foreign key MikroORM does not know about (a plain column), so
-      // its flush order could put the token first: write the host before the token.
-      await em.flush();
       em.create(EnrollmentToken, {
         tokenHash: hashEnrollmentToken(token),
         hostUuid,
@@ -92,7 +105,7 @@ export async function enrollHost(ctx: SwarmContext, req: EnrollBundleRequest): P
     if (err instanceof UniqueConstraintViolationException) throw new ConflictError('host_name_taken', `a host named "${req.agent_name}" is already enrolled`);
     throw err;
   }
-  ctx.logger.info({ host: req.agent_name, host_uuid: hostUuid, expires_at: expiresAt.toISOString() }, 'swarm host enrolled');
+  ctx.logger.info({ host: req.agent_name, host_uuid: hostUuid, expires_at: expiresAt.toISOString(), reinstall: req.reinstall }, req.reinstall ? 'swarm host reinstall issued' : 'swarm host enrolled');
   return {
     token,
     command: installCommand(enrollmentDownload(ctx, commandTransport(ctx), req.master_host, token, 'sh')),
@@ -133,12 +146,20 @@ export async function liveEnrollment(ctx: SwarmContext, token: string): Promise<
 
 /**
  * GET …/{token}.sh: the install script, as often as asked until the token expires. It fetches the
+ * agent artefact (checked against the sha256 of `artefact`, the one the master serves) and the
  * bundle over the transport it was itself served on (HTTPS: the same pin).
  */
-export async function installScript(ctx: SwarmContext, token: string, transport: EnrollmentTransport): Promise<string> {
+export async function installScript(ctx: SwarmContext, token: string, transport: EnrollmentTransport, artefact: AgentArtefact): Promise<string> {
   const { em, row, host } = await liveEnrollment(ctx, token);
   await em.getConnection().execute('update "enrollment_token" set "script_fetch_count" = "script_fetch_count" + 1 where "token_hash" = ?', [row.tokenHash]);
-  return renderInstallScript({ hostName: host.name, hostUuid: host.uuid, bundle: enrollmentDownload(ctx, transport, row.masterHost, token, 'tgz'), expiresAt: row.expiresAt });
+  return renderInstallScript({
+    hostName: host.name,
+    hostUuid: host.uuid,
+    bundle: enrollmentDownload(ctx, transport, row.masterHost, token, 'tgz'),
+    artefact: { download: enrollmentDownload(ctx, transport, row.masterHost, token, AGENT_ARTEFACT_FILE), sha256: artefact.sha256, version: artefact.version, node: artefact.node },
+    swarmAddress: `${hostForUrl(row.masterHost)}:${ctx.swarmPort}`,
+    expiresAt: row.expiresAt,
+  });
 }
 
 export interface ClaimedBundle {
@@ -163,6 +184,8 @@ export async function claimBundle(ctx: SwarmContext, token: string, fetchedBy: s
     row.fetchedByAddress = fetchedBy;
     row.keyPem = null;
     host.address = fetchedBy;
+    // A reinstall's bundle carries a new certificate: from now on only it is this host's.
+    host.clientCertFingerprint = fingerprintOf(row.certPem);
     const tgz = await packBundle([
       {
         name: BUNDLE_FILES.ini,

@@ -221,7 +221,7 @@ describe('enrollment', () => {
       expect(script).toContain(`MASTER_KEY_PIN='${masterPin()}'`);
       expect(script).toContain('curl -fsS --insecure --pinnedpubkey "$MASTER_KEY_PIN" -o "$tmp/bundle.tgz" "$BUNDLE_URL"');
       expect(script).toContain('/etc/decnet');
-      expect(script).toContain('enable --now decnet-agent.service');
+      expect(script).toContain('restart decnet-agent.service');
       const file = path.join(dir, 'install.sh');
       await fs.writeFile(file, script);
       await execFileAsync('sh', ['-n', file]);
@@ -269,7 +269,7 @@ describe('enrollment', () => {
       expect(stdout).toContain(': OK');
     }
     expect(bundle.key).toMatch(/^-----BEGIN PRIVATE KEY-----/);
-    expect(bundle.unit).toContain('ExecStart=/usr/bin/env decnet agent --config /etc/decnet/decnet.ini');
+    expect(bundle.unit).toContain('ExecStart=/usr/bin/node /usr/local/lib/decnet-agent/decnet-agent.cjs agent --config /etc/decnet/decnet.ini');
     expect(bundle.unit).toContain('WantedBy=multi-user.target');
 
     // The host now has the fetcher's address (loopback, the IPv4-mapped prefix stripped) and the
@@ -304,25 +304,28 @@ describe('enrollment', () => {
     }
   });
 
-  test('the install script runs end to end: it downloads the bundle once, installs it and the unit', async () => {
+  test('the install script runs end to end on a host without systemd: it downloads the agent and the bundle once, installs them and prints the command for the host\'s supervisor', async () => {
     if (process.getuid?.() !== 0) return; // it insists on root, as it will on an agent host
     const e = await enroll('agent-script');
     const script = (await download(e.token, 'sh')).body.toString();
     const target = path.join(dir, 'etc-decnet');
-    const systemd = path.join(dir, 'systemd');
-    const calls = path.join(dir, 'systemctl.calls');
-    const fakeSystemctl = path.join(dir, 'systemctl');
-    await fs.writeFile(fakeSystemctl, `#!/bin/sh\necho "$@" >> '${calls}'\n`, { mode: 0o755 });
+    const installDir = path.join(dir, 'lib-decnet-agent');
+    const binLink = path.join(dir, 'bin', 'decnet-agent');
     const scriptFile = path.join(dir, 'install-run.sh');
     await fs.writeFile(scriptFile, script);
-    const env = { ...process.env, DECNET_AGENT_DIR: target, DECNET_SYSTEMD_DIR: systemd, DECNET_SYSTEMCTL: fakeSystemctl };
+    // No DECNET_SYSTEMCTL, and systemd does not run these machines.
+    const env = { PATH: process.env.PATH, DECNET_AGENT_DIR: target, DECNET_AGENT_INSTALL_DIR: installDir, DECNET_AGENT_BIN_LINK: binLink };
     const { stdout } = await execFileAsync('sh', [scriptFile], { env });
-    expect(stdout).toContain('decnet: agent "agent-script" installed');
+    expect(stdout).toContain(`decnet: agent "agent-script" ${DECNET_VERSION} installed`);
+    expect(stdout).toContain('decnet: no systemd on this host (and DECNET_SYSTEMCTL is not set): the agent is not started.');
+    // node by its absolute path (the supervisor's PATH may differ), the installed artefact, the ini.
+    expect(stdout.split('\n')).toContain(`  ${(await execFileAsync('sh', ['-c', 'command -v node'], { env })).stdout.trim()} ${installDir}/decnet-agent.cjs agent --config ${target}/decnet.ini`);
     expect((await fs.readdir(target)).sort()).toEqual(['agent-key.pem', 'agent.pem', 'ca.pem', 'decnet-agent.service', 'decnet.ini']);
     expect((await fs.stat(path.join(target, 'agent-key.pem'))).mode & 0o777).toBe(0o600);
     expect(parseIni(await fs.readFile(path.join(target, 'decnet.ini'), 'utf8')).agent['host-uuid']).toBe(e.host_uuid);
-    expect(await fs.readFile(path.join(systemd, 'decnet-agent.service'), 'utf8')).toContain(`ExecStart=/usr/bin/env decnet agent --config ${target}/decnet.ini`);
-    expect((await fs.readFile(calls, 'utf8')).trim().split('\n')).toEqual(['daemon-reload', 'enable --now decnet-agent.service']);
+    expect(await fs.realpath(binLink)).toBe(path.join(installDir, 'decnet-agent.cjs'));
+    const { stdout: checked } = await execFileAsync('sha256sum', ['-c', 'decnet-agent.cjs.sha256'], { cwd: installDir });
+    expect(checked.trim()).toBe('decnet-agent.cjs: OK');
     // Running it again fails on the one-shot download, saying so.
     const second = await execFileAsync('sh', [scriptFile], { env }).then(
       () => ({ code: 0, stderr: '' }),
@@ -336,6 +339,10 @@ describe('enrollment', () => {
     const dup = await api.post('/swarm/enroll-bundle', { agent_name: 'agent-a', master_host: '127.0.0.1' });
     expect(dup.status).toBe(409);
     expect(dup.body.error).toMatchObject({ code: 'host_name_taken', message: expect.stringContaining('agent-a') });
+    expect(dup.body.error.message).toContain('reinstall');
+    // A reinstall is for a host that is enrolled: none by that name is 404.
+    const noSuch = await api.post('/swarm/enroll-bundle', { agent_name: 'agent-none', master_host: '127.0.0.1', reinstall: true });
+    expect([noSuch.status, noSuch.body.error?.message]).toEqual([404, expect.stringContaining('no enrolled host named "agent-none" to reinstall')]);
 
     for (const body of [
       { agent_name: 'Bad Name', master_host: '127.0.0.1' },

@@ -246,10 +246,19 @@ describe('bundle', () => {
     await expect(packBundle([{ name: '../x', content: '', mode: 0o644 }])).rejects.toThrow(/flat/);
   });
 
-  test('the install script is valid sh and the unit runs decnet agent with the ini', async () => {
+  test('the install script is valid sh, names the artefact and its sha256; the unit runs the installed agent with node and the ini', async () => {
     const pin = 'sha256//AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA=';
-    const pinned = renderInstallScript({ hostName: 'sensor-a', hostUuid: values.hostUuid, bundle: { url: 'https://m:8771/api/v1/swarm/enroll-bundle/tok.tgz', pin }, expiresAt: new Date(0) });
-    const plain = renderInstallScript({ hostName: 'sensor-a', hostUuid: values.hostUuid, bundle: { url: 'http://m:8080/api/v1/swarm/enroll-bundle/tok.tgz', pin: null }, expiresAt: new Date(0) });
+    const script = (base: string, p: string | null) =>
+      renderInstallScript({
+        hostName: 'sensor-a',
+        hostUuid: values.hostUuid,
+        bundle: { url: `${base}/api/v1/swarm/enroll-bundle/tok.tgz`, pin: p },
+        artefact: { download: { url: `${base}/api/v1/swarm/enroll-bundle/tok/decnet-agent.cjs`, pin: p }, sha256: 'f'.repeat(64), version: '1.2.3', node: '>=20.3' },
+        swarmAddress: 'm:8770',
+        expiresAt: new Date(0),
+      });
+    const pinned = script('https://m:8771', pin);
+    const plain = script('http://m:8080', null);
     for (const script of [pinned, plain]) {
       const file = path.join(dir, 'install.sh');
       await fs.writeFile(file, script);
@@ -261,9 +270,13 @@ describe('bundle', () => {
     expect(pinned).toContain('curl -fsS --insecure --pinnedpubkey "$MASTER_KEY_PIN" -o "$tmp/bundle.tgz" "$BUNDLE_URL"');
     expect(plain).toContain('curl -fsS -o "$tmp/bundle.tgz" "$BUNDLE_URL"');
     expect(plain).not.toContain('--insecure');
+    expect(pinned).toContain(`AGENT_SHA256='${'f'.repeat(64)}'`);
+    expect(pinned).toContain('curl -fsS --insecure --pinnedpubkey "$MASTER_KEY_PIN" -o "$tmp/decnet-agent.cjs" "$AGENT_URL"');
+    // >=20.3 is 20.3.0 at least, as a number the script compares with node's version.
+    expect(pinned).toContain('-ge 20003000 ]');
     expect(installCommand({ url: 'https://m:8771/x.sh', pin })).toBe(`curl -fsS --insecure --pinnedpubkey '${pin}' 'https://m:8771/x.sh' | sudo sh`);
     expect(installCommand({ url: 'http://m:8080/x.sh', pin: null })).toBe("curl -fsS 'http://m:8080/x.sh' | sudo sh");
-    expect(renderSystemdUnit()).toContain('ExecStart=/usr/bin/env decnet agent --config /etc/decnet/decnet.ini');
+    expect(renderSystemdUnit()).toContain('ExecStart=/usr/bin/node /usr/local/lib/decnet-agent/decnet-agent.cjs agent --config /etc/decnet/decnet.ini');
     expect(Object.values(BUNDLE_FILES)).toEqual(['decnet.ini', 'ca.pem', 'agent.pem', 'agent-key.pem', 'decnet-agent.service']);
   });
 
@@ -278,7 +291,7 @@ describe('bundle', () => {
 
 describe('swarm schemas', () => {
   test('enroll-bundle: defaults, and master_host is a host name or IP only (it lands in a shell command)', () => {
-    expect(EnrollBundleRequestSchema.parse({ agent_name: 'a', master_host: '10.0.0.2' })).toEqual({ agent_name: 'a', master_host: '10.0.0.2', use_ipvlan: false, agent_port: 8765 });
+    expect(EnrollBundleRequestSchema.parse({ agent_name: 'a', master_host: '10.0.0.2' })).toEqual({ agent_name: 'a', master_host: '10.0.0.2', use_ipvlan: false, agent_port: 8765, reinstall: false });
     expect(EnrollBundleRequestSchema.parse({ agent_name: 'a', master_host: 'fd00::2', agent_port: 9000, use_ipvlan: true }).agent_port).toBe(9000);
     expect(EnrollBundleRequestSchema.parse({ agent_name: 'a', master_host: 'master-1.lan' }).master_host).toBe('master-1.lan');
     for (const bad of ["x'; rm -rf / #", 'a b', '$(id)', '', 'a..b', '-a', '999.1.1.1', 'fe80::zz', ':::']) {

@@ -15,19 +15,23 @@ import { HttpError } from '../errors';
 
 const SHA256_FILE = `${AGENT_ARTEFACT_FILE}.sha256`;
 
+/** The artefact the master serves, or 503 saying how to build it (the install script names its sha256 too). */
+export async function servedAgentArtefact(swarm: SwarmContext): Promise<AgentArtefact> {
+  try {
+    return await loadAgentArtefact(swarm.agentArtefactPath);
+  } catch (err) {
+    if (err instanceof AgentArtefactUnavailableError) throw new HttpError(503, 'agent_artefact_unavailable', err.message);
+    throw err;
+  }
+}
+
 export function agentArtefactRouter(swarm: SwarmContext): Router {
   const router = Router();
   router.get('/enroll-bundle/:token/:file', async (req, res) => {
     const file = String(req.params.file);
     if (file !== AGENT_ARTEFACT_FILE && file !== SHA256_FILE) throw new NotFoundError(`no such download (expected ${AGENT_ARTEFACT_FILE} or ${SHA256_FILE})`);
     const { host } = await liveEnrollment(swarm, String(req.params.token));
-    let artefact: AgentArtefact;
-    try {
-      artefact = await loadAgentArtefact(swarm.agentArtefactPath);
-    } catch (err) {
-      if (err instanceof AgentArtefactUnavailableError) throw new HttpError(503, 'agent_artefact_unavailable', err.message);
-      throw err;
-    }
+    const artefact = await servedAgentArtefact(swarm);
     res.setHeader('Cache-Control', 'no-store');
     res.setHeader('X-Decnet-Agent-Version', artefact.version);
     if (file === SHA256_FILE) {

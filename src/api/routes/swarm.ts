@@ -13,6 +13,7 @@ import { submitTeardown } from '../../operations/teardown';
 import { requireRole } from '../auth';
 import type { ApiDeps } from '../app';
 import { sendError } from '../errors';
+import { servedAgentArtefact } from './agent-artefact';
 import { triggerOf } from '../trigger';
 
 /**
@@ -38,7 +39,7 @@ export function swarmBundleRouter(swarm: SwarmContext, transport: EnrollmentTran
       const { token, kind } = parsed.data;
       res.setHeader('Cache-Control', 'no-store');
       if (kind === 'sh') {
-        const script = await installScript(swarm, token, transport);
+        const script = await installScript(swarm, token, transport, await servedAgentArtefact(swarm));
         res.type('text/x-shellscript; charset=utf-8').send(script);
         return;
       }

@@ -1,4 +1,4 @@
-/** `decnet enroll <name> [--ipvlan] [--master-host H] [--agent-port P]`: POST /swarm/enroll-bundle. */
+/** `decnet enroll <name> [--ipvlan] [--master-host H] [--agent-port P] [--reinstall]`: POST /swarm/enroll-bundle. */
 import type { Command } from 'commander';
 import type { EnrollBundleResponse } from '../../domain/swarm-schemas';
 import { UsageError, createApiClient } from '../api-client';
@@ -8,6 +8,7 @@ export interface EnrollOptions {
   ipvlan?: boolean;
   masterHost?: string;
   agentPort?: string;
+  reinstall?: boolean;
   json?: boolean;
 }
 
@@ -24,9 +25,11 @@ export function defaultMasterHost(apiUrl: string): string {
   return new URL(apiUrl).hostname.replace(/^\[(.*)\]$/, '$1');
 }
 
-export function formatEnrollment(name: string, answer: EnrollBundleResponse): string {
+export function formatEnrollment(name: string, answer: EnrollBundleResponse, reinstall = false): string {
   return [
-    `enrolled host "${name}" (${answer.host_uuid}); it stays "enrolled" until its agent's first heartbeat`,
+    reinstall
+      ? `a new install command for host "${name}" (${answer.host_uuid}): it installs this master's agent over the one there, keeping its jobs and deckies`
+      : `enrolled host "${name}" (${answer.host_uuid}); it stays "enrolled" until its agent's first heartbeat`,
     `run this as root on the agent host before ${answer.expires_at} (the bundle can be downloaded once):`,
     '',
     `  ${answer.command}`,
@@ -46,9 +49,10 @@ export async function runEnroll(name: string, opts: EnrollOptions, io: Io = proc
     master_host: masterHost,
     use_ipvlan: opts.ipvlan === true,
     ...(agentPort === undefined ? {} : { agent_port: agentPort }),
+    ...(opts.reinstall ? { reinstall: true } : {}),
   });
   if (opts.json) printJson(io, answer);
-  else io.stdout.write(formatEnrollment(name, answer));
+  else io.stdout.write(formatEnrollment(name, answer, opts.reinstall === true));
   return 0;
 }
 
@@ -60,6 +64,7 @@ export function registerEnrollCommand(program: Command): Command {
     .option('--ipvlan', 'the host runs its deckies on ipvlan instead of macvlan (Wi-Fi bridged VMs need it)')
     .option('--master-host <host>', 'the name or address under which the agent reaches this master (default: the API URL host)')
     .option('--agent-port <port>', "the agent's HTTPS port (default 8765)")
+    .option('--reinstall', 'a new install command for a host already enrolled: upgrades its agent in place (its uuid, settings, deckies and jobs stay)')
     .option('--json', "print the API's answer as JSON")
     .action(action((name: string, opts: EnrollOptions) => runEnroll(name, opts)));
 }
