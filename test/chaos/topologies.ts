@@ -38,6 +38,11 @@ function iniFor(stack: TestStack) {
     `[general]\nnet=${stack.lan.subnet}\ngw=${stack.lan.gateway}\ninterface=${stack.lan.parent}\n\n[${prefix}]\nservices=${services.join(',')}\namount=${amount}\n`;
 }
 
+/** What a topology whose deckies run in the stack's own compose project shares. */
+function onStack(stack: TestStack): Pick<Topology, 'api' | 'docker' | 'project' | 'deployIni'> {
+  return { api: apiClient(stack.api, stack.adminToken), docker: stack.docker, project: stack.config.composeProject, deployIni: iniFor(stack) };
+}
+
 /** The pid `decnet up` recorded for one of its parts in `<dataDir>/pids.json`, if that process is alive. */
 async function recordedPid(dataDir: string, part: 'postgres' | 'temporal'): Promise<number> {
   const pid = (await readUpPids(dataDir))?.[part];
@@ -60,10 +65,7 @@ export async function embeddedTopology(slot: number): Promise<Topology> {
   let up: DecnetProcess = spawnDecnet(['up'], stack.env, logFile);
   await waitForHttp(`${stack.api}/readyz`, 180_000);
   return {
-    api: apiClient(stack.api, stack.adminToken),
-    docker: stack.docker,
-    project: stack.config.composeProject,
-    deployIni: iniFor(stack),
+    ...onStack(stack),
     async kill(fault) {
       if (fault === 'master') {
         await sigkill(up);
@@ -97,10 +99,7 @@ export async function splitTopology(slot: number): Promise<Topology> {
   let worker = spawnDecnet(['worker'], stack.env, path.join(dir, 'worker.log'));
   await waitForHttp(`${stack.api}/readyz`, 120_000);
   return {
-    api: apiClient(stack.api, stack.adminToken),
-    docker: stack.docker,
-    project: stack.config.composeProject,
-    deployIni: iniFor(stack),
+    ...onStack(stack),
     async kill(fault) {
       if (fault !== 'worker') throw new Error(`the split topology has no ${fault} to kill`);
       await sigkill(worker);
