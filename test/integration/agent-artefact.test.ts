@@ -20,7 +20,7 @@ import { EnrollmentToken } from '../../src/entities';
 import { hashEnrollmentToken } from '../../src/swarm/enrollment';
 import { fingerprintOf } from '../../src/swarm/pki';
 import { agentRequest, curlPinned, masterCreds, parseEnrollCommand, type Creds } from '../support/agents';
-import { apiClient, waitForTerminal, type ApiClient } from '../support/http';
+import { apiClient, waitFor, waitForTerminal, type ApiClient } from '../support/http';
 import { createTestStack, freePort, type TestStack } from '../support/master';
 import { stop, type DecnetProcess } from '../support/process';
 
@@ -138,15 +138,6 @@ async function hostRow(uuid: string) {
   return (res.body.hosts as any[]).find((h) => h.uuid === uuid);
 }
 
-async function waitFor<T>(what: string, probe: () => Promise<T | undefined>, timeoutMs = 60_000): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    const value = await probe().catch(() => undefined);
-    if (value !== undefined) return value;
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 300));
-  }
-}
 
 const exists = (p: string) =>
   fs.lstat(p).then(
