@@ -58,11 +58,11 @@ export interface RunningMaster {
 export async function startMaster(opts: MasterOptions): Promise<RunningMaster> {
   const { config, logger } = opts;
   const orm = await openOrm(opts.databaseUrl);
-  await migrate(orm);
-  const seeded = await seedAdminToken(orm.em.fork(), config.adminToken).catch(async (err: unknown) => {
+  // Seeded under the migration lock: an API and a worker process starting together would both insert it.
+  const seeded = (await migrate(orm, () => seedAdminToken(orm.em.fork(), config.adminToken)).catch(async (err: unknown) => {
     await orm.close(true);
     throw err;
-  });
+  }))!;
   if (seeded.revoked.length > 0) logger.warn({ revoked_token_ids: seeded.revoked }, 'DECNET_ADMIN_TOKEN changed: the token of its previous value is revoked');
 
   const connection = await Connection.connect({ address: opts.temporalAddress });

@@ -51,16 +51,18 @@ export async function openOrm(clientUrl: string): Promise<MikroORM> {
 const MIGRATION_LOCK_KEY = 0x6465636e;
 
 /**
- * Applies the pending migrations, one process at a time: several `decnet api`/`decnet worker`
- * processes started together on a fresh database would otherwise race to create the same tables.
- * The lock is held by a session of its own, so it goes away with the session, even on a crash.
+ * Applies the pending migrations, then runs `then` (e.g. seeding the admin token), one process at
+ * a time: several `decnet api`/`decnet worker` processes started together on a fresh database would
+ * otherwise race to create the same tables and rows. The lock is held by a session of its own, so
+ * it goes away with the session, even on a crash.
  */
-export async function migrate(orm: MikroORM): Promise<void> {
+export async function migrate<T = void>(orm: MikroORM, then?: () => Promise<T>): Promise<T | undefined> {
   const session = new Client({ connectionString: orm.config.getClientUrl() });
   await session.connect();
   try {
     await session.query('select pg_advisory_lock($1)', [MIGRATION_LOCK_KEY]);
     await orm.getMigrator().up();
+    return await then?.();
   } finally {
     await session.end();
   }
