@@ -27,7 +27,6 @@ import { composeCommand, run } from '../src/compose/command';
 import { openOrm } from '../src/db/orm';
 import { Decky, DeckyLifecycle, DeploymentSettings } from '../src/entities';
 import type { DeckySpec } from '../src/domain/schemas';
-import { buildFixtureImages } from '../test/support/fixture-images';
 import { createVethParent, deleteVethParent } from '../test/support/veth';
 import type { ApiClient } from '../test/support/http';
 import {
@@ -35,9 +34,12 @@ import {
   BENCH_TAG,
   BENCH_TOKEN,
   benchDataDir,
+  buildFixturesButImageless,
+  imageless,
   median,
   ms,
   percentile,
+  postDeploy,
   printTable,
   secs,
   spawnBenchMaster,
@@ -53,15 +55,13 @@ const PARENT = 'dnvbench';
 const PLAIN_PARENT = 'dnvplain';
 /** A /16 of the benchmarking range: room for the largest fleet. */
 const NETWORK = { subnet: '198.19.0.0/16', gateway: '198.19.0.1', interface: PARENT };
-const IMAGELESS_SERVICE = 'vnc';
 const RUNS = 5;
 
 async function main() {
   const { pg, temporal } = await startBenchServices(DATA, { pg: 54349, temporal: 7255, temporalUi: 8255 });
   const catalogue = loadCatalogue({ registry: BENCH_REGISTRY, tag: BENCH_TAG });
-  await buildFixtureImages({ registry: BENCH_REGISTRY, tag: BENCH_TAG, services: [...catalogue.services.keys()].filter((s) => s !== IMAGELESS_SERVICE) });
+  await buildFixturesButImageless(catalogue);
   const docker = new Docker();
-  await docker.getImage(catalogue.imageFor(IMAGELESS_SERVICE)).remove({ force: true }).catch(() => undefined);
   await createVethParent(PARENT);
   await createVethParent(PLAIN_PARENT);
   const master = await spawnBenchMaster({ dataDir: DATA, databaseUrl: pg.url, temporalAddress: temporal.address, project: PROJECT, apiPort: 18090, swarmPort: 18091, enrollPort: 18096 });
@@ -165,22 +165,7 @@ function progress(figures: Figure[]): void {
   process.stderr.write(`  ${f.figure}: ${f.measured}\n`);
 }
 
-/** `count` deckies with the image-less service, as requests of at most 100 (the `amount` limit). */
-function imageless(prefix: string, count: number) {
-  return Array.from({ length: Math.ceil(count / 100) }, (_, i) => ({
-    name: `${prefix}x${i}`,
-    amount: Math.min(100, count - i * 100),
-    services: [IMAGELESS_SERVICE],
-  }));
-}
-
-async function post(api: ApiClient, deckies: unknown[]): Promise<{ elapsed: number; ids: string[] }> {
-  const started = performance.now();
-  const res = await api.post('/deckies/deploy', { network: NETWORK, deckies });
-  const elapsed = performance.now() - started;
-  if (res.status !== 202) throw new Error(`deploy answered ${res.status}: ${JSON.stringify(res.body)}`);
-  return { elapsed, ids: res.body.lifecycle_ids };
-}
+const post = (api: ApiClient, deckies: unknown[]) => postDeploy(api, NETWORK, deckies);
 
 /** The control-plane runs' deckies failed at the image check: no container, no schedule, only rows. */
 async function forgetControlPlaneDeckies(orm: Awaited<ReturnType<typeof openOrm>>): Promise<void> {

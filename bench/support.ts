@@ -4,11 +4,41 @@ import path from 'node:path';
 import { startEmbeddedPostgres } from '../src/infra/embedded-postgres';
 import { findTemporalCli, startTemporalDevServer } from '../src/infra/temporal-cli';
 import { spawnDecnet, stop, waitForHttp, type DecnetProcess } from '../test/support/process';
+import { performance } from 'node:perf_hooks';
+import Docker from 'dockerode';
+import type { Catalogue } from '../src/domain/catalog';
+import { buildFixtureImages } from '../test/support/fixture-images';
 import { apiClient, type ApiClient } from '../test/support/http';
 
 /** The benchmarks' own fixture images (never the tests'). */
 export const BENCH_REGISTRY = 'decnet-bench';
 export const BENCH_TAG = 'fixture';
+/** The one catalogue service the control-plane benchmarks leave without an image: each row ends at the image check. */
+export const IMAGELESS_SERVICE = 'vnc';
+
+/** Every fixture image but the image-less service's, which is removed if another benchmark built it. */
+export async function buildFixturesButImageless(catalogue: Catalogue): Promise<void> {
+  await buildFixtureImages({ registry: BENCH_REGISTRY, tag: BENCH_TAG, services: [...catalogue.services.keys()].filter((s) => s !== IMAGELESS_SERVICE) });
+  await new Docker().getImage(catalogue.imageFor(IMAGELESS_SERVICE)).remove({ force: true }).catch(() => undefined);
+}
+
+/** `count` deckies with the image-less service, as requests of at most 100 (the `amount` limit). */
+export function imageless(prefix: string, count: number) {
+  return Array.from({ length: Math.ceil(count / 100) }, (_, i) => ({
+    name: `${prefix}x${i}`,
+    amount: Math.min(100, count - i * 100),
+    services: [IMAGELESS_SERVICE],
+  }));
+}
+
+/** POST /deckies/deploy, timed to its 202. */
+export async function postDeploy(api: ApiClient, network: unknown, deckies: unknown[]): Promise<{ elapsed: number; ids: string[] }> {
+  const started = performance.now();
+  const res = await api.post('/deckies/deploy', { network, deckies });
+  const elapsed = performance.now() - started;
+  if (res.status !== 202) throw new Error(`deploy answered ${res.status}: ${JSON.stringify(res.body)}`);
+  return { elapsed, ids: res.body.lifecycle_ids };
+}
 
 /** A benchmark's data directory, at the top of the repository (ignored by git). */
 export const benchDataDir = (name: string) => path.join(__dirname, '..', name);

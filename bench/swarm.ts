@@ -21,9 +21,8 @@ import { startMaster } from '../src/master';
 import { loadCatalogue } from '../src/domain/catalog';
 import { LABELS } from '../src/domain/compose-render';
 import { DeploymentSettings } from '../src/entities';
-import { buildFixtureImages } from '../test/support/fixture-images';
 import { createVethParent, deleteVethParent } from '../test/support/veth';
-import { BENCH_REGISTRY, BENCH_TAG, BENCH_TOKEN, benchDataDir, percentile, printTable, secs, startBenchServices, waitForRows, type Figure } from './support';
+import { BENCH_REGISTRY, BENCH_TAG, BENCH_TOKEN, IMAGELESS_SERVICE, benchDataDir, buildFixturesButImageless, percentile, printTable, secs, startBenchServices, waitForRows, type Figure } from './support';
 import { apiClient, type ApiClient } from '../test/support/http';
 import { enrollAgent, masterCreds, startAgent, waitForActive, type TestAgent } from '../test/support/agents';
 import { stop } from '../test/support/process';
@@ -36,8 +35,6 @@ const PROJECT = 'benchswarm';
 const LAN = `${PROJECT}_lan`;
 /** A /22: room for 400 deckies. */
 const NETWORK = { subnet: '198.18.244.0/22', gateway: '198.18.244.1', interface: PARENT };
-/** The one catalogue service the bench leaves without an image. */
-const IMAGELESS_SERVICE = 'vnc';
 
 interface LifecycleRow {
   status: string;
@@ -67,9 +64,7 @@ function stepBreakdown(rows: LifecycleRow[]): string {
 async function main() {
   const { pg, temporal } = await startBenchServices(DATA, { pg: 54359, temporal: 7265, temporalUi: 8265 });
   const catalogue = loadCatalogue({ registry: REGISTRY, tag: TAG });
-  await buildFixtureImages({ registry: REGISTRY, tag: TAG, services: [...catalogue.services.keys()].filter((s) => s !== IMAGELESS_SERVICE) });
-  // bench/deploy-local builds every fixture image: make sure this one is really missing.
-  await new Docker().getImage(catalogue.imageFor(IMAGELESS_SERVICE)).remove({ force: true }).catch(() => undefined);
+  await buildFixturesButImageless(catalogue);
   await createVethParent(PARENT);
   const env: NodeJS.ProcessEnv = {
     ...process.env,
