@@ -1,4 +1,5 @@
 /** What every benchmark starts from: a fresh data directory with its own PostgreSQL and Temporal dev server. */
+import { readFileSync, readdirSync } from 'node:fs';
 import fs from 'node:fs/promises';
 import path from 'node:path';
 import { startEmbeddedPostgres } from '../src/infra/embedded-postgres';
@@ -182,4 +183,43 @@ export async function spawnBenchMaster(opts: {
   };
   await waitForHttp(`http://127.0.0.1:${opts.apiPort}/readyz`);
   return master;
+}
+
+/**
+ * CPU seconds (user + system) used so far by each named process with the processes under it that
+ * are not named themselves, read from /proc: where a benchmark's time went between two readings.
+ */
+export function cpuSecondsOfTrees(roots: Record<string, number>): Record<string, number> {
+  const ticksPerSecond = 100; // USER_HZ on Linux
+  const stats = new Map<number, { ppid: number; ticks: number }>();
+  for (const entry of readdirSync('/proc')) {
+    if (!/^\d+$/.test(entry)) continue;
+    try {
+      const stat = readFileSync(`/proc/${entry}/stat`, 'utf8');
+      // Fields after the command (which may hold spaces): state ppid … utime(14) stime(15).
+      const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+      stats.set(Number(entry), { ppid: Number(fields[1]), ticks: Number(fields[11]) + Number(fields[12]) });
+    } catch {
+      /* the process ended meanwhile */
+    }
+  }
+  // A process counts for the nearest named process above it (or itself): a tree named inside another is its own.
+  const nameOf = new Map(Object.entries(roots).map(([name, pid]) => [pid, name]));
+  const owner = (pid: number): string | undefined => {
+    for (let p = pid; p > 1; p = stats.get(p)?.ppid ?? 0) if (nameOf.has(p)) return nameOf.get(p);
+    return undefined;
+  };
+  const seconds: Record<string, number> = Object.fromEntries(Object.keys(roots).map((name) => [name, 0]));
+  for (const [pid, stat] of stats) {
+    const name = owner(pid);
+    if (name) seconds[name] += stat.ticks / ticksPerSecond;
+  }
+  return seconds;
+}
+
+/** `name a s, name b s, …` of the CPU each tree used between two readings. */
+export function cpuSpent(before: Record<string, number>, after: Record<string, number>): string {
+  return Object.keys(after)
+    .map((name) => `${name} ${(after[name] - (before[name] ?? 0)).toFixed(1)} s`)
+    .join(', ');
 }

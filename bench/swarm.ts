@@ -22,7 +22,7 @@ import { loadCatalogue } from '../src/domain/catalog';
 import { LABELS } from '../src/domain/compose-render';
 import { DeploymentSettings } from '../src/entities';
 import { createVethParent, deleteVethParent } from '../test/support/veth';
-import { BENCH_REGISTRY, BENCH_TAG, BENCH_TOKEN, IMAGELESS_SERVICE, benchDataDir, buildFixturesButImageless, percentile, printTable, secs, startBenchServices, waitForRows, type Figure } from './support';
+import { BENCH_REGISTRY, BENCH_TAG, BENCH_TOKEN, IMAGELESS_SERVICE, benchDataDir, buildFixturesButImageless, cpuSecondsOfTrees, cpuSpent, percentile, printTable, secs, startBenchServices, waitForRows, type Figure } from './support';
 import { apiClient, type ApiClient } from '../test/support/http';
 import { enrollAgent, masterCreds, startAgent, waitForActive, type TestAgent } from '../test/support/agents';
 import { stop } from '../test/support/process';
@@ -116,6 +116,9 @@ async function main() {
     await teardownAll(api);
 
     // 2. 400 deckies through the whole control plane, each agent job ending at the image check.
+    // The bench's own process is the master (its threads, with the bench's polling).
+    const trees = { 'master (this process)': process.pid, 'dev server': temporal.pid, PostgreSQL: pg.pid, ...Object.fromEntries(agents.map((a) => [a.name, a.proc!.child.pid!])) };
+    const cpuBefore = cpuSecondsOfTrees(trees);
     const plane = await timedDeploy(api, ['p', 'q', 's', 't'].map((name) => ({ name, amount: 100, services: [IMAGELESS_SERVICE] })));
     const atCheck = plane.rows.filter((r) => r.status === 'failed' && /not on the Docker engine/.test(r.error ?? '')).length;
     const waits = plane.rows.filter((r) => r.steps.length).map((r) => Date.parse(r.steps[0].started_at) - Date.parse(r.started_at));
@@ -124,6 +127,7 @@ async function main() {
       { figure: 'wait before a row\'s first step, p50 / p95', target: 'p95 ≤ 2 s', measured: `${secs(percentile(waits, 50))} / ${secs(percentile(waits, 95))}` },
     );
     console.log(`where a row's time went: ${stepBreakdown(plane.rows)}`);
+    console.log(`CPU used meanwhile (${secs(plane.wallMs)} of wall time on ${os.cpus().length} cores): ${cpuSpent(cpuBefore, cpuSecondsOfTrees(trees))}`);
     await teardownAll(api);
     printTable('bench/swarm', figures);
   } finally {
