@@ -36,6 +36,8 @@ import {
   BENCH_TOKEN,
   benchDataDir,
   buildFixturesButImageless,
+  cpuSecondsOfTrees,
+  cpuSpent,
   imageless,
   median,
   ms,
@@ -45,6 +47,7 @@ import {
   secs,
   spawnBenchMaster,
   startBenchServices,
+  stepBreakdown,
   waitForRows,
   type Figure,
 } from './support';
@@ -102,11 +105,14 @@ async function main() {
     // 2. The control plane alone.
     if (runs('control-plane')) {
       const rates: number[] = [];
+      const trees = { master: master.proc.child.pid!, 'dev server': temporal.pid, PostgreSQL: pg.pid, 'this benchmark': process.pid };
       for (let run = 0; run < 3; run++) {
+        const cpuBefore = cpuSecondsOfTrees(trees);
         const started = performance.now();
         const { ids } = await post(api, imageless(`cp${run}`, 150));
         const rows = await waitForRows(api, ids);
         const wall = performance.now() - started;
+        process.stderr.write(`    run ${run + 1}: ${secs(wall)}; ${stepBreakdown(rows)}; CPU used meanwhile: ${cpuSpent(cpuBefore, cpuSecondsOfTrees(trees))}\n`);
         const atCheck = rows.filter((r) => r.status === 'failed' && /not on the Docker engine/.test(r.error ?? '')).length;
         if (atCheck !== 150) throw new Error(`only ${atCheck}/150 rows ended at the image check`);
         rates.push(150 / (wall / 1000));

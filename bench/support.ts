@@ -97,6 +97,21 @@ export interface BenchRow {
   steps: Array<{ name: string; started_at: string; finished_at: string }>;
 }
 
+/** Where the rows' time went: from the row's creation to its first step, then each step, p50 and p95. */
+export function stepBreakdown(rows: BenchRow[]): string {
+  const spans = new Map<string, number[]>();
+  const add = (name: string, from: string, to: string) => {
+    const list = spans.get(name) ?? [];
+    list.push(Date.parse(to) - Date.parse(from));
+    spans.set(name, list);
+  };
+  for (const row of rows) {
+    if (row.steps.length) add('(queued)', row.started_at, row.steps[0].started_at);
+    for (const step of row.steps) add(step.name, step.started_at, step.finished_at);
+  }
+  return [...spans].map(([name, v]) => `${name} p50 ${percentile(v, 50)} ms / p95 ${percentile(v, 95)} ms`).join('; ');
+}
+
 /**
  * Polls the rows every `everyMs` (finer than the tests' waitForTerminal, so wall times are not
  * rounded up to its 500 ms), 200 ids per request, until all are terminal.

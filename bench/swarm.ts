@@ -22,7 +22,7 @@ import { loadCatalogue } from '../src/domain/catalog';
 import { LABELS } from '../src/domain/compose-render';
 import { DeploymentSettings } from '../src/entities';
 import { createVethParent, deleteVethParent } from '../test/support/veth';
-import { BENCH_REGISTRY, BENCH_TAG, BENCH_TOKEN, IMAGELESS_SERVICE, benchDataDir, buildFixturesButImageless, cpuSecondsOfTrees, cpuSpent, percentile, printTable, secs, startBenchServices, waitForRows, type Figure } from './support';
+import { BENCH_REGISTRY, BENCH_TAG, BENCH_TOKEN, IMAGELESS_SERVICE, benchDataDir, buildFixturesButImageless, cpuSecondsOfTrees, cpuSpent, percentile, stepBreakdown, printTable, secs, startBenchServices, waitForRows, type BenchRow, type Figure } from './support';
 import { apiClient, type ApiClient } from '../test/support/http';
 import { enrollAgent, masterCreds, startAgent, waitForActive, type TestAgent } from '../test/support/agents';
 import { stop } from '../test/support/process';
@@ -35,31 +35,6 @@ const PROJECT = 'benchswarm';
 const LAN = `${PROJECT}_lan`;
 /** A /22: room for 400 deckies. */
 const NETWORK = { subnet: '198.18.244.0/22', gateway: '198.18.244.1', interface: PARENT };
-
-interface LifecycleRow {
-  status: string;
-  error: string | null;
-  started_at: string;
-  completed_at: string | null;
-  steps: Array<{ name: string; started_at: string; finished_at: string }>;
-}
-
-/** Where the rows' time went: from the row's creation to its first step, then each step, p50 and p95. */
-function stepBreakdown(rows: LifecycleRow[]): string {
-  const spans = new Map<string, number[]>();
-  const add = (name: string, from: string, to: string) => {
-    const list = spans.get(name) ?? [];
-    list.push(Date.parse(to) - Date.parse(from));
-    spans.set(name, list);
-  };
-  for (const row of rows) {
-    if (row.steps.length) add('(queued)', row.started_at, row.steps[0].started_at);
-    for (const step of row.steps) add(step.name, step.started_at, step.finished_at);
-  }
-  const pct = (values: number[], p: number) => [...values].sort((a, b) => a - b)[Math.min(values.length - 1, Math.ceil((p / 100) * values.length) - 1)];
-  return [...spans].map(([name, v]) => `${name} p50 ${pct(v, 50)} ms / p95 ${pct(v, 95)} ms`).join('; ');
-}
-
 
 async function main() {
   const { pg, temporal } = await startBenchServices(DATA, { pg: 54359, temporal: 7265, temporalUi: 8265 });
@@ -156,7 +131,7 @@ async function teardownAll(api: ApiClient) {
   if (ids.length) await waitForAll(api, ids);
 }
 
-async function waitForAll(api: ApiClient, ids: string[]): Promise<LifecycleRow[]> {
+async function waitForAll(api: ApiClient, ids: string[]): Promise<BenchRow[]> {
   return waitForRows(api, ids, { everyMs: 250 });
 }
 
