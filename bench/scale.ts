@@ -35,6 +35,7 @@ import {
   benchDataDir,
   buildFixturesButImageless,
   imageless,
+  masterGauges,
   ms,
   percentile,
   postDeploy,
@@ -57,12 +58,12 @@ const READS = 20;
 const SCHEDULE_CONCURRENCY = 8;
 
 async function main() {
-  const { pg, temporal } = await startBenchServices(DATA, { pg: 54379, temporal: 7285, temporalUi: 8285 });
+  const { pg, temporal } = await startBenchServices(DATA, { pg: 54399, temporal: 7305, temporalUi: 8305 });
   const catalogue = loadCatalogue({ registry: BENCH_REGISTRY, tag: BENCH_TAG });
   await buildFixturesButImageless(catalogue);
   await createVethParent(PARENT);
   const orm = await openOrm(pg.url);
-  const master = await spawnBenchMaster({ dataDir: DATA, databaseUrl: pg.url, temporalAddress: temporal.address, project: PROJECT, apiPort: 18104, swarmPort: 18105, enrollPort: 18106 });
+  const master = await spawnBenchMaster({ dataDir: DATA, databaseUrl: pg.url, temporalAddress: temporal.address, project: PROJECT, apiPort: 18124, swarmPort: 18125, enrollPort: 18126 });
   const { api } = master;
   const pid = master.proc.child.pid!;
   const connection = await Connection.connect({ address: temporal.address });
@@ -113,6 +114,12 @@ async function main() {
 
     const loaded = await memoryOf(pid);
     add({ figure: `master RSS holding ${names.length} deckies, their rows and schedules (peak since start)`, target: '≤ 300 MB', measured: `${mb(loaded.rss)} (${mb(loaded.hwm)})` });
+    const heap = await masterGauges(master.apiBase, ['nodejs_heap_size_used_bytes', 'nodejs_heap_size_total_bytes', 'nodejs_external_memory_bytes']);
+    add({
+      figure: 'of which the main thread\'s JS heap used / allocated, and external memory (its /metrics)',
+      target: '—',
+      measured: `${mb(heap.nodejs_heap_size_used_bytes)} / ${mb(heap.nodejs_heap_size_total_bytes)}, ${mb(heap.nodejs_external_memory_bytes)}`,
+    });
 
     printTable('bench/scale', figures);
   } finally {

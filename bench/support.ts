@@ -238,3 +238,12 @@ export function cpuSpent(before: Record<string, number>, after: Record<string, n
     .map((name) => `${name} ${(after[name] - (before[name] ?? 0)).toFixed(1)} s`)
     .join(', ');
 }
+
+/**
+ * Gauges of the master's own Prometheus metrics (prom-client's defaults). Reading them also
+ * restarts prom-client's event-loop delay histogram: the next reading covers what happened since.
+ */
+export async function masterGauges<N extends string>(apiBase: string, names: N[]): Promise<Record<N, number>> {
+  const text = await (await fetch(new URL('/metrics', apiBase))).text();
+  return Object.fromEntries(names.map((name) => [name, Number(new RegExp(`^${name} (\\S+)`, 'm').exec(text)?.[1])])) as Record<N, number>;
+}
