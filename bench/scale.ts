@@ -48,8 +48,8 @@ import {
 } from './support';
 
 const DATA = benchDataDir('.bench-data-scale');
-const PROJECT = 'benchscale';
-const PARENT = 'dnvbenchscale';
+const PROJECT = 'benchscale1k';
+const PARENT = 'dnvscale1k';
 /** A /22: room for 1,000 deckies. */
 const NETWORK = { subnet: '198.18.236.0/22', gateway: '198.18.236.1', interface: PARENT };
 const DECKIES = 1_000;
