@@ -133,6 +133,9 @@ export async function startMaster(opts: MasterOptions): Promise<RunningMaster> {
   let swarmServer: SwarmServer | undefined;
   let enrollServer: SwarmServer | undefined;
   let sweeper: { stop(): Promise<void> } | undefined;
+  // With the worker in the process, the API reads through connections of its own: the worker's
+  // activities may hold every one of `orm`'s, and an operator's poll must not queue behind them.
+  const apiOrm = opts.runApi !== false && opts.runWorker !== false ? await openOrm(opts.databaseUrl, API_POOL_MAX) : orm;
   if (opts.runApi !== false) {
     swarm = {
       orm,
@@ -147,7 +150,7 @@ export async function startMaster(opts: MasterOptions): Promise<RunningMaster> {
       logger: logger.child({ component: 'swarm' }),
     };
     const app = createApp({
-      operations,
+      operations: { ...operations, orm: apiOrm },
       bus,
       logger,
       role: config.mode,
@@ -196,10 +199,14 @@ export async function startMaster(opts: MasterOptions): Promise<RunningMaster> {
       }
       await workerLoop?.stop();
       await connection.close();
+      if (apiOrm !== orm) await apiOrm.close(true);
       await orm.close(true);
     },
   };
 }
+
+/** The API's own connections when the worker shares the process. */
+const API_POOL_MAX = 4;
 
 const WORKER_RETRY_MIN_MS = 500;
 const WORKER_STATE_POLL_MS = 1_000;

@@ -14,7 +14,10 @@ import { Migration20261129220000AgentVersion } from './migrations/Migration20261
 import { Migration20261129220000HostNetworkDrivers } from './migrations/Migration20261129220000HostNetworkDrivers';
 import { Migration20261129230000DeckyGeneration } from './migrations/Migration20261129230000DeckyGeneration';
 
-export function ormOptions(clientUrl: string): Options {
+/** Connections of an ORM opened without `poolMax`: the worker's activities run up to 20 at once. */
+const DEFAULT_POOL_MAX = 10;
+
+export function ormOptions(clientUrl: string, poolMax = DEFAULT_POOL_MAX): Options {
   return {
     clientUrl,
     entities: entitySchemas,
@@ -37,14 +40,14 @@ export function ormOptions(clientUrl: string): Options {
       transactional: true,
       snapshot: false,
     },
-    pool: { min: 0, max: 10 },
+    pool: { min: 0, max: poolMax },
     debug: false,
     allowGlobalContext: false,
   };
 }
 
-export async function openOrm(clientUrl: string): Promise<MikroORM> {
-  return MikroORM.init(ormOptions(clientUrl));
+export async function openOrm(clientUrl: string, poolMax?: number): Promise<MikroORM> {
+  return MikroORM.init(ormOptions(clientUrl, poolMax));
 }
 
 /** pg_advisory_lock key of the migrator ("decn"). */

@@ -5,6 +5,7 @@
  * runtime state (`degraded`).
  */
 import { WorkflowNotFoundError } from '@temporalio/client';
+import pLimit from 'p-limit';
 import { z } from 'zod';
 import { Decky, DeckyLifecycle, EnrollmentToken, SwarmHost } from '../entities';
 import type {
@@ -253,6 +254,7 @@ async function staleDeckies(ctx: SwarmContext, host: SwarmHost, reported: NonNul
 }
 
 const LifecycleIdSchema = z.uuid();
+const SIGNALS_IN_FLIGHT = 16;
 
 /**
  * Each finished job of this host reaches its lifecycle row's workflow as the `agentResult` signal.
@@ -264,21 +266,28 @@ async function applyAgentResults(ctx: SwarmContext, host: SwarmHost, results: Ag
   const ids = results.map((r) => r.lifecycle_id ?? r.job_id).filter((id) => LifecycleIdSchema.safeParse(id).success);
   const rows = ids.length ? await ctx.orm.em.fork().find(DeckyLifecycle, { id: { $in: ids }, hostUuid: host.uuid }) : [];
   const byId = new Map(rows.map((r) => [r.id, r]));
-  for (const result of results) {
-    const row = byId.get(result.lifecycle_id ?? result.job_id);
-    if (!row) {
-      ctx.logger.debug({ host: host.name, job_id: result.job_id }, 'agent result for no lifecycle row of this host; acknowledged');
-      continue;
-    }
-    if (row.status === 'succeeded' || row.status === 'failed' || !ctx.client) continue;
-    try {
-      await ctx.client.workflow.getHandle(row.workflowId).signal(agentResultSignal, result);
-    } catch (err) {
-      if (!(err instanceof WorkflowNotFoundError)) {
-        ctx.logger.warn({ err, host: host.name, lifecycle_id: row.id, workflow_id: row.workflowId }, 'agent result not signalled; the workflow polls the agent instead');
-      }
-    }
-  }
+  // In parallel, a few at a time: an agent reports up to hundreds of results in one post, and
+  // each signal is a round trip to Temporal the agent's acknowledgement waits for.
+  const signalling = pLimit(SIGNALS_IN_FLIGHT);
+  await Promise.all(
+    results.map((result) =>
+      signalling(async () => {
+        const row = byId.get(result.lifecycle_id ?? result.job_id);
+        if (!row) {
+          ctx.logger.debug({ host: host.name, job_id: result.job_id }, 'agent result for no lifecycle row of this host; acknowledged');
+          return;
+        }
+        if (row.status === 'succeeded' || row.status === 'failed' || !ctx.client) return;
+        try {
+          await ctx.client.workflow.getHandle(row.workflowId).signal(agentResultSignal, result);
+        } catch (err) {
+          if (!(err instanceof WorkflowNotFoundError)) {
+            ctx.logger.warn({ err, host: host.name, lifecycle_id: row.id, workflow_id: row.workflowId }, 'agent result not signalled; the workflow polls the agent instead');
+          }
+        }
+      }),
+    ),
+  );
 }
 
 /**
