@@ -6,7 +6,9 @@
  * in one elected process, and another takes over when it stops or loses its connection.
  */
 import fs from 'node:fs/promises';
+import os from 'node:os';
 import path from 'node:path';
+import pino from 'pino';
 import { randomUUID } from 'node:crypto';
 import { Client } from 'pg';
 import { loadConfig } from '../../src/config';
@@ -16,6 +18,7 @@ import { LEADER_LOCKS } from '../../src/db/leader';
 import { createTestStack, freePort, iniGeneral, requireEnv, type TestStack } from '../support/master';
 import { apiClient, waitFor, waitForTerminal, type ApiClient } from '../support/http';
 import { spawnDecnet, stop, waitForHttp, type DecnetProcess } from '../support/process';
+import { enrollAgent, masterCreds, removeAgentContainers, startAgent, waitForActive, type TestAgent } from '../support/agents';
 
 let stack: TestStack;
 let api: ApiClient;
@@ -25,9 +28,14 @@ let workerMetrics: string;
 /** The test's own session: it outlives the masters it stops. */
 let db: Client;
 const others: RunningMaster[] = [];
+let agent: TestAgent | undefined;
 
 beforeAll(async () => {
-  stack = await createTestStack('fleet', 111, { DECNET_LEADER_RETRY_MS: '500' });
+  stack = await createTestStack('fleet', 111, {
+    DECNET_LEADER_RETRY_MS: '500',
+    // A workflow waiting for an agent polls it only after this: a result sooner came by signal.
+    DECNET_AGENT_POLL_INTERVAL_MS: '600000',
+  });
   apiMaster = await stack.startMaster({ runWorker: false });
   db = new Client({ connectionString: stack.databaseUrl });
   await db.connect();
@@ -38,6 +46,8 @@ beforeAll(async () => {
 });
 
 afterAll(async () => {
+  if (agent?.proc) await stop(agent.proc);
+  if (agent) await removeAgentContainers(stack.docker, agent.project);
   if (worker) await stop(worker);
   for (const master of others) await master.stop();
   await db?.end();
@@ -145,17 +155,55 @@ async function holders(key: number): Promise<number[]> {
 }
 
 /** Another API process of the same fleet: the same database, data directory (its PKI) and task queue, ports of its own. */
-async function anotherApiProcess(): Promise<RunningMaster> {
+async function anotherApiProcess(logger = createLogger(stack.config.logLevel, 'fleet-2')): Promise<RunningMaster> {
   const env = {
     ...stack.env,
     DECNET_API_PORT: String(await freePort()),
     DECNET_SWARM_PORT: String(await freePort()),
     DECNET_ENROLL_PORT: String(await freePort()),
   };
-  const master = await startMaster({ config: loadConfig(env), databaseUrl: stack.databaseUrl, temporalAddress: requireEnv('TEMPORAL_ADDRESS'), logger: createLogger(stack.config.logLevel, 'fleet-2'), runWorker: false });
+  const master = await startMaster({ config: loadConfig(env), databaseUrl: stack.databaseUrl, temporalAddress: requireEnv('TEMPORAL_ADDRESS'), logger, runWorker: false });
   others.push(master);
   return master;
 }
+
+test("an agent heartbeating to a second API process has its job's result reach the workflow the worker process runs", async () => {
+  const lines: Array<{ msg?: string; host?: string }> = [];
+  const second = await anotherApiProcess(pino({ name: 'fleet-2', level: 'info' }, { write: (line: string) => lines.push(JSON.parse(line)) }));
+  const dir = await fs.mkdtemp(path.join(os.tmpdir(), 'decnet-fleet-agent-'));
+  // Enrolled through the first API process; its decnet.ini then points at the second one's swarm port.
+  agent = await enrollAgent(stack, api, dir, {
+    name: 'fa',
+    project: `${stack.config.composeProject}-fa`,
+    useIpvlan: false,
+    env: { DECNET_LAN_NETWORK: `${stack.config.composeProject}_lan` },
+  });
+  const ini = await fs.readFile(agent.iniPath, 'utf8');
+  expect(ini).toMatch(new RegExp(`^master-port=${stack.config.swarmPort}$`, 'm'));
+  await fs.writeFile(agent.iniPath, ini.replace(/^master-port=\d+$/m, `master-port=${new URL(second.swarmUrl!).port}`));
+  await startAgent(agent, await masterCreds(stack));
+  await waitForActive(api, agent);
+  expect(lines.some((l) => l.msg === 'swarm host active' && l.host === 'fa')).toBe(true);
+
+  // Submitted to the first API process, run by the worker process, finished by the result the
+  // agent heartbeats to the second: the workflow's own polling would wait 10 minutes.
+  const started = Date.now();
+  const res = await api.post('/deckies/deploy', { deckies: [{ name: 'onagent', services: ['ssh'] }] });
+  expect([res.status, res.body.error]).toEqual([202, undefined]);
+  const [row] = await waitForTerminal(api, res.body.lifecycle_ids, 120_000);
+  expect([row.status, row.error]).toEqual(['succeeded', null]);
+  expect((await api.get('/deckies/onagent')).body.host_uuid).toBe(agent.hostUuid);
+  expect(Date.now() - started).toBeLessThan(120_000);
+  const teardown = await api.delete('/deckies/onagent');
+  const [gone] = await waitForTerminal(api, teardown.body.lifecycle_ids, 120_000);
+  expect(gone.status).toBe('succeeded');
+  await stop(agent.proc!);
+  await removeAgentContainers(stack.docker, agent.project);
+  agent = undefined;
+  await second.stop();
+  others.splice(others.indexOf(second), 1);
+  await fs.rm(dir, { recursive: true, force: true });
+});
 
 test('exactly one process leads the fleet; when it stops or loses its connection, another takes over within seconds', async () => {
   // The worker child campaigns too; it goes, so the two in-process API processes decide between them.
