@@ -171,8 +171,14 @@ export async function startPgRelay(bus: Bus, opts: PgRelayOptions): Promise<PgRe
   });
   subscriber.events.on('error', (err) => logger.warn({ err }, 'event listener failed'));
   subscriber.notifications.on(EVENTS_CHANNEL, receive);
-  await subscriber.connect();
-  await subscriber.listenTo(EVENTS_CHANNEL);
+  try {
+    await subscriber.connect();
+    await subscriber.listenTo(EVENTS_CHANNEL);
+  } catch (err) {
+    stopOutbound();
+    await subscriber.close().catch(() => undefined);
+    throw err;
+  }
 
   return {
     applicationName,

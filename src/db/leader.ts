@@ -17,6 +17,9 @@ export const LEADER_LOCKS = {
   driftWatcher: 0x64656377, // "decw"
 } as const;
 
+/** The shortest connect and query timeout, for short retry periods (tests). */
+const MIN_TIMEOUT_MS = 2_000;
+
 export interface LeaderJob {
   stop(): Promise<void>;
 }
@@ -66,7 +69,14 @@ export function campaign(opts: ElectionOptions): Election {
     if (stopped) return;
     try {
       if (!client) {
-        const fresh = new Client({ connectionString: opts.databaseUrl, application_name: `decnet-leader-${opts.name}`, keepAlive: true });
+        // A database that does not answer within a period counts as lost: a leader then steps down.
+        const fresh = new Client({
+          connectionString: opts.databaseUrl,
+          application_name: `decnet-leader-${opts.name}`,
+          keepAlive: true,
+          connectionTimeoutMillis: Math.max(opts.retryMs, MIN_TIMEOUT_MS),
+          query_timeout: Math.max(opts.retryMs, MIN_TIMEOUT_MS),
+        });
         fresh.on('error', (err) => logger.debug({ err }, 'leader election connection failed'));
         // A connection killed under a leader: check now, which steps down, rather than at the next period.
         fresh.on('end', () => {
@@ -88,8 +98,12 @@ export function campaign(opts: ElectionOptions): Election {
       await stepDown(err instanceof Error ? err.message : String(err));
     }
   };
+  let attempting = false;
   const tick = () => {
-    busy = busy.then(attempt);
+    // One attempt at a time; a period that finds one under way is skipped, not queued.
+    if (attempting) return;
+    attempting = true;
+    busy = attempt().finally(() => (attempting = false));
   };
   tick();
   const timer = setInterval(tick, opts.retryMs);

@@ -7,6 +7,8 @@ declare module 'pg' {
     /** Shown in pg_stat_activity: tells the product's dedicated connections apart. */
     application_name?: string;
     keepAlive?: boolean;
+    /** Client-side: a query with no answer after this many ms fails. */
+    query_timeout?: number;
   }
 
   export interface QueryResult<Row> {
