@@ -6,6 +6,7 @@
  * its connection every `retryMs` too, and stops the job as soon as it is gone: two leaders can
  * overlap by at most that long, which the jobs tolerate (each of their steps is idempotent).
  */
+import os from 'node:os';
 import { Client } from 'pg';
 import type { Logger } from 'pino';
 
@@ -26,7 +27,7 @@ export interface LeaderJob {
 
 export interface ElectionOptions {
   databaseUrl: string;
-  /** What is elected, for logs and application_name (`decnet-leader-<name>`). */
+  /** What is elected, for logs and application_name (`decnet-leader-<name>@<host>:<pid>`). */
   name: string;
   lockKey: number;
   /** How often a standby tries the lock and a leader checks its connection. */
@@ -72,7 +73,8 @@ export function campaign(opts: ElectionOptions): Election {
         // A database that does not answer within a period counts as lost: a leader then steps down.
         const fresh = new Client({
           connectionString: opts.databaseUrl,
-          application_name: `decnet-leader-${opts.name}`,
+          // Which process leads, in pg_stat_activity (PostgreSQL keeps 63 bytes of it).
+          application_name: `decnet-leader-${opts.name}@${os.hostname()}:${process.pid}`.slice(0, 63),
           keepAlive: true,
           connectionTimeoutMillis: Math.max(opts.retryMs, MIN_TIMEOUT_MS),
           query_timeout: Math.max(opts.retryMs, MIN_TIMEOUT_MS),

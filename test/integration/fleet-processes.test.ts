@@ -3,7 +3,7 @@
  * process (no worker) and a real `decnet worker` child. Events the worker publishes reach the API's
  * GET /events through PostgreSQL; a listener whose connection is killed re-reads what it missed;
  * the worker's /metrics has the Temporal SDK's metrics beside the product's; the fleet's loops run
- * in one elected process, and another takes over when it stops or loses its connection.
+ * in one elected process, and another takes over when it stops, is killed or loses its connection.
  */
 import fs from 'node:fs/promises';
 import os from 'node:os';
@@ -17,7 +17,7 @@ import { createLogger } from '../../src/logger';
 import { LEADER_LOCKS } from '../../src/db/leader';
 import { createTestStack, freePort, iniGeneral, requireEnv, type TestStack } from '../support/master';
 import { apiClient, waitFor, waitForTerminal, type ApiClient } from '../support/http';
-import { spawnDecnet, stop, waitForHttp, type DecnetProcess } from '../support/process';
+import { sigkill, spawnDecnet, stop, waitForHttp, type DecnetProcess } from '../support/process';
 import { enrollAgent, masterCreds, removeAgentContainers, startAgent, waitForActive, type TestAgent } from '../support/agents';
 
 let stack: TestStack;
@@ -145,14 +145,18 @@ test('a listener whose connection is killed re-reads the rows written meanwhile,
   }
 });
 
-/** Who holds a leader lock now: the pids of the granted advisory locks of that key in this database. */
-async function holders(key: number): Promise<number[]> {
-  const { rows } = await db.query<{ pid: number }>(
-    `select pid from pg_locks where locktype = 'advisory' and objid = $1 and granted and database = (select oid from pg_database where datname = current_database())`,
+/** Who holds a leader lock now: the sessions of the granted advisory locks of that key in this database. */
+async function holders(key: number): Promise<Array<{ pid: number; application_name: string }>> {
+  const { rows } = await db.query<{ pid: number; application_name: string }>(
+    `select l.pid, a.application_name from pg_locks l join pg_stat_activity a using (pid)
+      where l.locktype = 'advisory' and l.objid = $1 and l.granted and l.database = (select oid from pg_database where datname = current_database())`,
     [key],
   );
-  return rows.map((r) => r.pid);
+  return rows;
 }
+
+/** The OS pid of the process a leader's session belongs to (`decnet-leader-<job>@<host>:<pid>`). */
+const processOf = (holder: { application_name: string }) => Number(/:(\d+)$/.exec(holder.application_name)?.[1]);
 
 /** Another API process of the same fleet: the same database, data directory (its PKI) and task queue, ports of its own. */
 async function anotherApiProcess(logger = createLogger(stack.config.logLevel, 'fleet-2')): Promise<RunningMaster> {
@@ -205,6 +209,32 @@ test("an agent heartbeating to a second API process has its job's result reach t
   await fs.rm(dir, { recursive: true, force: true });
 });
 
+test('the drift watcher runs in one worker process; when that process is killed, another worker takes over', async () => {
+  const metrics2 = await freePort();
+  const worker2 = spawnDecnet(['worker'], { ...stack.env, DECNET_METRICS_PORT: String(metrics2) }, path.join(stack.config.dataDir, 'worker2.log'));
+  await waitForHttp(`http://127.0.0.1:${metrics2}/metrics`);
+  const only = (want?: number) =>
+    waitFor(`one drift watcher${want ? ` in process ${want}` : ''}`, async () => {
+      const now = await holders(LEADER_LOCKS.driftWatcher);
+      return now.length === 1 && (!want || processOf(now[0]) === want) ? now[0] : undefined;
+    }, 10_000);
+  // The new worker campaigns once its Temporal worker exists (after /metrics answers).
+  await waitFor('the second worker campaigning', async () => {
+    const { rows } = await db.query('select 1 from pg_stat_activity where application_name like $1', [`decnet-leader-driftWatcher@%:${worker2.child.pid}`]);
+    return rows.length === 1 ? true : undefined;
+  }, 60_000);
+  const leaderPid = processOf(await only());
+  expect([worker!.child.pid, worker2.child.pid]).toContain(leaderPid);
+  const [victim, survivor] = leaderPid === worker!.child.pid ? [worker!, worker2] : [worker2, worker!];
+  const killedAt = Date.now();
+  await sigkill(victim);
+  await only(survivor.child.pid);
+  const handOverMs = Date.now() - killedAt;
+  expect(handOverMs).toBeLessThan(5_000);
+  worker = survivor;
+  console.log(`drift watcher: hand-over ${handOverMs} ms after its worker process was SIGKILLed (retry every 500 ms)`);
+});
+
 test('exactly one process leads the fleet; when it stops or loses its connection, another takes over within seconds', async () => {
   // The worker child campaigns too; it goes, so the two in-process API processes decide between them.
   await stop(worker!);
@@ -236,9 +266,9 @@ test('exactly one process leads the fleet; when it stops or loses its connection
 
   // Its lock connection is killed: it steps down, and one process (either) leads again.
   const hostAfterKill = await silentHost();
-  const [pid] = await holders(LEADER_LOCKS.fleet);
+  const [{ pid }] = await holders(LEADER_LOCKS.fleet);
   await db.query('select pg_terminate_backend($1)', [pid]);
-  await waitFor('a new lock holder', async () => ((await holders(LEADER_LOCKS.fleet)).some((p) => p !== pid) ? true : undefined), 5_000);
+  await waitFor('a new lock holder', async () => ((await holders(LEADER_LOCKS.fleet)).some((h) => h.pid !== pid) ? true : undefined), 5_000);
   const afterKill = await leaderOf();
   expect(await holders(LEADER_LOCKS.fleet)).toHaveLength(1);
   await swept(hostAfterKill);
