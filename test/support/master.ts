@@ -32,8 +32,8 @@ export interface TestStack {
   api: string;
   adminToken: string;
   docker: Docker;
-  /** `overrides`: e.g. no worker (an API-only master), a logger the test reads, or other settings. */
-  startMaster(overrides?: Partial<Pick<MasterOptions, 'runWorker' | 'logger' | 'config'>>): Promise<RunningMaster>;
+  /** `overrides`: e.g. no worker (an API-only master) or no API (a worker-only one), a logger the test reads, or other settings. */
+  startMaster(overrides?: Partial<Pick<MasterOptions, 'runApi' | 'runWorker' | 'logger' | 'config'>>): Promise<RunningMaster>;
   stopMaster(): Promise<void>;
   cleanup(): Promise<void>;
 }
