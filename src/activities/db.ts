@@ -7,7 +7,7 @@ import { deckyToSpec } from '../entities/mappers';
 import { IN_FLIGHT_STATUSES, type DeckySpec, type Step } from '../domain/schemas';
 import type { LanNetworkSpec } from '../domain/schemas';
 import type { Bus } from '../bus/bus';
-import { deckyTopic } from '../domain/topics';
+import { deckyTopic, lifecycleEventData } from '../domain/topics';
 import { recordOperationFinished } from '../metrics';
 import type { Catalogue } from '../domain/catalog';
 import { planMutation } from '../operations/mutate';
@@ -53,12 +53,7 @@ const MAX_ERROR_CHARS = 2000;
 
 export function createDbActivities(orm: MikroORM, bus: Bus, catalogue: Catalogue) {
   const publishRow = (row: DeckyLifecycle) =>
-    bus.publish(deckyTopic(row.deckyName, 'lifecycle'), {
-      lifecycle_id: row.id,
-      operation: row.operation,
-      status: row.status,
-      ...(row.error ? { error: row.error } : {}),
-    });
+    bus.publish(deckyTopic(row.deckyName, 'lifecycle'), lifecycleEventData(row));
 
   return {
     /**

@@ -37,7 +37,7 @@ export const DeckyLifecycleSchema = new EntitySchema<DeckyLifecycle>({
     workflowId: { type: 'string' },
     runId: { type: 'string', nullable: true },
     startedAt: { type: 'Date' },
-    updatedAt: { type: 'Date' },
+    updatedAt: { type: 'Date', index: true },
     completedAt: { type: 'Date', nullable: true },
     previousServices: { type: 'json', nullable: true },
     scheduleRun: { type: 'string', nullable: true, unique: true },
