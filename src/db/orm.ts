@@ -13,6 +13,7 @@ import { Migration20261129210000AutoHeal } from './migrations/Migration202611292
 import { Migration20261129220000AgentVersion } from './migrations/Migration20261129220000AgentVersion';
 import { Migration20261129220000HostNetworkDrivers } from './migrations/Migration20261129220000HostNetworkDrivers';
 import { Migration20261129230000DeckyGeneration } from './migrations/Migration20261129230000DeckyGeneration';
+import { Migration20261130000000LifecycleNetworkDriver } from './migrations/Migration20261130000000LifecycleNetworkDriver';
 
 export function ormOptions(clientUrl: string): Options {
   return {
@@ -32,6 +33,7 @@ export function ormOptions(clientUrl: string): Options {
         { name: 'Migration20261129220000AgentVersion', class: Migration20261129220000AgentVersion },
         { name: 'Migration20261129220000HostNetworkDrivers', class: Migration20261129220000HostNetworkDrivers },
         { name: 'Migration20261129230000DeckyGeneration', class: Migration20261129230000DeckyGeneration },
+        { name: 'Migration20261130000000LifecycleNetworkDriver', class: Migration20261130000000LifecycleNetworkDriver },
       ],
       path: path.join(__dirname, 'migrations'),
       transactional: true,

@@ -13,6 +13,7 @@ const WORKFLOW_TYPES: Record<Operation, string> = {
   mutate: 'mutateDeckyWorkflow',
   teardown: 'teardownDeckyWorkflow',
   heal: 'healDeckyWorkflow',
+  move: 'moveDeckyWorkflow',
 };
 
 export interface StartContext {
@@ -21,7 +22,7 @@ export interface StartContext {
   taskQueue: string;
 }
 
-type LifecycleStartRow = Pick<DeckyLifecycle, 'id' | 'deckyName' | 'operation' | 'workflowId' | 'hostUuid' | 'previousServices'>;
+type LifecycleStartRow = Pick<DeckyLifecycle, 'id' | 'deckyName' | 'operation' | 'workflowId' | 'hostUuid' | 'previousServices' | 'networkDriver'>;
 
 /**
  * Start (or find) the workflow of a row and record its run id. Starting twice is harmless: the
@@ -46,6 +47,7 @@ export async function startLifecycleWorkflow(
           deckyName: row.deckyName,
           ...(row.hostUuid ? { hostUuid: row.hostUuid } : {}),
           ...(row.previousServices ? { previousServices: row.previousServices } : {}),
+          ...(row.networkDriver ? { networkDriver: row.networkDriver } : {}),
           ...extraArgs,
         },
       ],

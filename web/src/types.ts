@@ -1,7 +1,7 @@
 /** The API's wire shapes that the UI reads (SPEC §5; src/domain/schemas.ts is the source). */
 
 export type LifecycleStatus = 'pending' | 'running' | 'succeeded' | 'failed';
-export type Operation = 'deploy' | 'mutate' | 'teardown' | 'heal';
+export type Operation = 'deploy' | 'mutate' | 'teardown' | 'heal' | 'move';
 
 export interface LifecycleStep {
   name: string;
