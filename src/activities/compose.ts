@@ -15,8 +15,8 @@ export function createComposeActivities(runtime: ComposeRuntime) {
     },
 
     /** A driver change: the LAN network (and every container on it) taken to `spec.driver`, the decky's base on it. */
-    async moveLanNetwork(spec: LanNetworkSpec, decky: DeckySpec): Promise<string> {
-      return withHeartbeat(() => runtime.moveLanNetwork(spec, decky));
+    async moveLanNetwork(spec: LanNetworkSpec, decky: DeckySpec, changeId: string): Promise<string> {
+      return withHeartbeat(() => runtime.moveLanNetwork(spec, decky, changeId));
     },
 
     async composeUp(decky: DeckySpec, driver: LanNetworkSpec['driver']): Promise<string> {

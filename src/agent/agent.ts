@@ -49,7 +49,9 @@ export const MutateJobRequestSchema = z
   .strict();
 export const TeardownJobRequestSchema = z.object({ ...JobBase, decky: DeckyNameSchema.optional() }).strict();
 /** A driver change: the LAN network taken to `network.driver` with every container on it, then `decky` checked. */
-export const MoveJobRequestSchema = z.object({ ...JobBase, decky: DeckySpecSchema, network: LanNetworkSpecSchema }).strict();
+export const MoveJobRequestSchema = z
+  .object({ ...JobBase, decky: DeckySpecSchema, network: LanNetworkSpecSchema, change_id: z.string().min(1).max(200) })
+  .strict();
 
 type DeployRequest = z.infer<typeof DeployJobRequestSchema>;
 type MutateRequest = z.infer<typeof MutateJobRequestSchema>;
@@ -275,7 +277,7 @@ export async function startAgent(settings: AgentSettings, logger: pino.Logger): 
       if (ipvlanHost && req.network.driver === 'macvlan') {
         throw new RuntimeError('NetworkDriverMismatch', 'this host has ipvlan=true in decnet.ini and never creates a macvlan network; nothing was moved', true);
       }
-      await runtime.moveLanNetwork(req.network, req.decky);
+      await runtime.moveLanNetwork(req.network, req.decky, req.change_id);
       return [await awaitHealthy(req.decky)];
     } catch (err) {
       return [{ decky: req.decky.name, ok: false, error: describeError(err) }];

@@ -44,6 +44,9 @@ export interface DeckyRuntimeState {
   containers: Array<{ service: string; state: string; status: string }>;
 }
 
+/** How many driver changes' outcomes the runtime keeps for their later rows (far more than run at once). */
+const KEPT_MOVE_ATTEMPTS = 32;
+
 /** A container on the LAN network, as it rejoins another: its address (static or given) and DNS aliases. */
 interface LanMember {
   id: string;
@@ -65,6 +68,8 @@ export class ComposeRuntime {
   private ensuringNetwork = new Map<string, Promise<string>>();
   /** The LAN network's driver moves, one after the other (moveLanNetwork). */
   private moving: Promise<unknown> = Promise.resolve();
+  /** The latest driver changes' attempts on this engine, by change. */
+  private readonly moveAttempts = new Map<string, Promise<string>>();
 
   constructor(private readonly opts: RuntimeOptions) {
     this.networkName = opts.networkName ?? lanNetworkName(opts.project);
@@ -198,15 +203,29 @@ export class ComposeRuntime {
    * services in its namespace, are never recreated). When the new driver fails (the engine refuses
    * the network, or the kernel the first container joining it: ipvlan on a kernel without it), the
    * old network is put back the same way and the failure names the driver. Moves run one at a
-   * time on this engine: the first takes every container along, the next find the network moved.
+   * time on this engine, and the rows of one driver change (`changeId`) share one attempt: the
+   * first takes every container along (or is refused), the others get its outcome instead of
+   * taking the LAN from under the deckies again.
    */
-  moveLanNetwork(spec: LanNetworkSpec, decky: DeckySpec): Promise<string> {
-    const move = this.moving.then(() => this.moveLanNetworkOnce(spec, decky));
-    this.moving = move.catch(() => undefined);
-    return move;
+  moveLanNetwork(spec: LanNetworkSpec, decky: DeckySpec, changeId: string): Promise<string> {
+    let attempt = this.moveAttempts.get(changeId);
+    if (!attempt) {
+      attempt = this.moving.then(() => this.moveLanNetworkOnce(spec));
+      this.moving = attempt.catch(() => undefined);
+      this.moveAttempts.set(changeId, attempt);
+      for (const old of [...this.moveAttempts.keys()].slice(0, -KEPT_MOVE_ATTEMPTS)) this.moveAttempts.delete(old);
+      // Only the engine's lasting verdicts are shared; a passing failure is tried again.
+      attempt.catch((err: unknown) => {
+        if (!(err instanceof RuntimeError && err.permanent)) this.moveAttempts.delete(changeId);
+      });
+    }
+    return attempt.then(async (done) => {
+      await this.reattachBaseToLan(decky);
+      return done;
+    });
   }
 
-  private async moveLanNetworkOnce(spec: LanNetworkSpec, decky: DeckySpec): Promise<string> {
+  private async moveLanNetworkOnce(spec: LanNetworkSpec): Promise<string> {
     const existing = await this.inspectLan();
     if (!existing) throw networkConflict(`network ${this.networkName} does not exist on this engine: there is nothing to move to ${spec.driver} (heal or deploy the decky instead)`);
     const pool = existing.IPAM?.Config?.[0] ?? {};
@@ -214,16 +233,11 @@ export class ComposeRuntime {
     if (from.subnet !== spec.subnet || from.gateway !== spec.gateway || from.parent !== spec.parent) {
       throw networkConflict(`network ${this.networkName} is ${from.subnet} via ${from.gateway} on ${from.parent}; a driver change moves deckies to ${spec.subnet} via ${spec.gateway} on ${spec.parent} only when nothing else changes`);
     }
-    let done: string;
-    if (existing.Driver === spec.driver) done = `network ${this.networkName} already ${spec.driver} (an earlier move took it there)`;
-    else {
-      const members = await this.lanMembers();
-      await this.replaceLanNetwork(from, spec, members);
-      done = `moved network ${this.networkName} from ${from.driver} to ${spec.driver} on ${spec.parent}: ${members.length} container(s) rejoined it with their addresses`;
-    }
+    if (existing.Driver === spec.driver) return `network ${this.networkName} already ${spec.driver} (an earlier move took it there)`;
+    const members = await this.lanMembers();
+    await this.replaceLanNetwork(from, spec, members);
     await this.rememberLan(spec);
-    await this.reattachBaseToLan(decky);
-    return done;
+    return `moved network ${this.networkName} from ${from.driver} to ${spec.driver} on ${spec.parent}: ${members.length} container(s) rejoined it with their addresses`;
   }
 
   /** Every container on the LAN network with its address and aliases, as it rejoins a new one. */

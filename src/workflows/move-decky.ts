@@ -6,6 +6,8 @@ import { runLifecycle, type DeckyOperationInput } from './lifecycle';
 export interface MoveDeckyInput extends DeckyOperationInput {
   /** The driver the decky moves to (its lifecycle row's `network_driver`). */
   networkDriver: NetworkDriver;
+  /** The driver change the row belongs to (the start time its rows share): its engine tries it once. */
+  changeId: string;
 }
 
 /**
@@ -23,9 +25,9 @@ export async function moveDeckyWorkflow(input: MoveDeckyInput): Promise<void> {
     );
     const network = { ...plan.network, driver: input.networkDriver };
     if (input.hostUuid) {
-      await runOnAgent(step, input.lifecycleId, input.hostUuid, { kind: 'move', body: { network, decky: plan.decky } });
+      await runOnAgent(step, input.lifecycleId, input.hostUuid, { kind: 'move', body: { network, decky: plan.decky, change_id: input.changeId } });
     } else {
-      await step('move_network', () => compose.moveLanNetwork(network, plan.decky));
+      await step('move_network', () => compose.moveLanNetwork(network, plan.decky, input.changeId));
       await step('verify', () => verify.verifyDecky(plan.decky));
     }
   });
