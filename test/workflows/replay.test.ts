@@ -38,6 +38,7 @@ test('recorded histories exist for every decky workflow', () => {
       'heal-failed@auto-heal.json',
       // The move workflow of a driver change (added with driver changes).
       'move-failed@driver-change.json',
+      'swarm-move-failed@driver-change.json',
     ]),
   );
 });
