@@ -301,6 +301,7 @@ export const DriverMoveFields = {
   lifecycle_ids: z.array(z.uuid()).meta({ description: 'One `move` row (trigger `driver_change`) per running or degraded decky' }),
   moving_to: NetworkDriverSchema.meta({ description: 'The driver the deckies are being moved to' }),
 };
+export type DriverMove = z.infer<z.ZodObject<typeof DriverMoveFields>>;
 
 /** A decky's own auto-heal switch: null follows the fleet's (GET /system/healing). */
 export const AutoHealSettingSchema = z.boolean().nullable().meta({ description: 'true/false for this decky; null follows the fleet-wide setting' });

@@ -65,7 +65,7 @@ export interface DeploymentMode {
   message: string;
 }
 
-export type { SystemLimits, DeployResponseBody as DeployResponse } from '../../src/domain/schemas';
+export type { DriverMove, SystemLimits, DeployResponseBody as DeployResponse } from '../../src/domain/schemas';
 
 export interface MutateIntervalResponse {
   name: string;
