@@ -19,6 +19,23 @@ export function namedDeckies(names: string[]): string {
   return names.slice(0, NAMED_DECKIES).join(', ') + (names.length > NAMED_DECKIES ? ` and ${names.length - NAMED_DECKIES} more` : '');
 }
 
+/** A driver change answers 409 `operation_in_flight` while an earlier one's moves run on the scope. */
+export async function assertNoMoveUnderWay(tx: EntityManager, scope: DriverChangeScope): Promise<void> {
+  const moving = await tx.find(DeckyLifecycle, { hostUuid: scope.hostUuid, operation: 'move', status: { $in: [...IN_FLIGHT_STATUSES] } }, { orderBy: { deckyName: 'asc' } });
+  if (moving.length === 0) return;
+  throw new ConflictError(
+    'operation_in_flight',
+    `${scope.label} is moving ${moving.length} decky(ies) to ${moving[0].networkDriver} (${namedDeckies(moving.map((r) => r.deckyName))}); change its driver again when the moves have finished. Nothing was changed.`,
+    { deckies: moving.map((r) => r.deckyName), lifecycle_ids: moving.map((r) => r.id) },
+  );
+}
+
+/** The deckies of one engine: a swarm host's, or the master's own (`hostUuid` null); `label` names it in messages. */
+export interface DriverChangeScope {
+  hostUuid: string | null;
+  label: string;
+}
+
 /** Deckies that hold a LAN address worth keeping; failed and torn-down ones are not moved. */
 const MOVED_STATES: DeckyState[] = ['running', 'degraded'];
 
@@ -28,7 +45,7 @@ const MOVED_STATES: DeckyState[] = ['running', 'degraded'];
  * `operation_in_flight`) while any decky there has an operation in flight, a move included:
  * that operation works on the network the move replaces.
  */
-export async function planDriverMoves(tx: EntityManager, scope: { hostUuid: string | null; label: string }, driver: NetworkDriver): Promise<DeckyLifecycle[]> {
+export async function planDriverMoves(tx: EntityManager, scope: DriverChangeScope, driver: NetworkDriver): Promise<DeckyLifecycle[]> {
   const deckies = await tx.find(Decky, { hostUuid: scope.hostUuid, state: { $ne: 'torn_down' } }, { orderBy: { name: 'asc' } });
   if (deckies.length === 0) return [];
   const busy = await tx.find(

@@ -7,7 +7,7 @@ import { Decky, DeckyLifecycle, DeploymentSettings, SwarmHost } from '../entitie
 import { FleetConflictError } from '../domain/errors';
 import type { ConfiguredLan, LanDriverMove, LanRequest } from '../domain/lan';
 import type { OperationsContext } from './context';
-import { namedDeckies, planDriverMoves } from './driver-change';
+import { assertNoMoveUnderWay, namedDeckies, planDriverMoves } from './driver-change';
 import { lockFleet } from './locks';
 import { startLifecycleWorkflowsInBackground } from './workflow-start';
 
@@ -73,6 +73,9 @@ export async function setLan(ctx: OperationsContext, lan: LanRequest): Promise<C
     const wanted: LanFields = { interface: lan.interface, subnet: lan.subnet, gateway: lan.gateway, ipRange: lan.ip_range ?? null, ipvlan: lan.driver === 'ipvlan' };
     const changed = changedLanFields(settings, wanted);
     let moves: DeckyLifecycle[] = [];
+    const scope = { hostUuid: null, label: 'the master' };
+    // Even the LAN it has now: the moves under way would change its driver afterwards.
+    await assertNoMoveUnderWay(tx, scope);
     if (changed.length === 1 && changed[0] === 'driver' && settings.subnet) {
       const following = await tx.find(Decky, { hostUuid: { $in: await hostsFollowingLan(tx) } }, { fields: ['name'], orderBy: { name: 'asc' } });
       assertLanMayChange(
@@ -82,7 +85,7 @@ export async function setLan(ctx: OperationsContext, lan: LanRequest): Promise<C
         "They run on swarm hosts that follow the LAN's driver, whose networks the master does not move: tear them down first (or, towards ipvlan, give their hosts use_ipvlan with PATCH /swarm/hosts/{uuid}, which moves them).",
         false,
       );
-      moves = await planDriverMoves(tx, { hostUuid: null, label: 'the master' }, lan.driver);
+      moves = await planDriverMoves(tx, scope, lan.driver);
     } else if (changed.length > 0) {
       const fleet = await tx.find(Decky, {}, { fields: ['name'], orderBy: { name: 'asc' } });
       assertLanMayChange(settings, changed, fleet.map((d) => d.name), 'Tear them down first.');

@@ -29,7 +29,7 @@ import { applyDrift } from '../operations/drift';
 import { driftReason, type ObservedEngine } from '../domain/drift';
 import type { OperationsContext } from '../operations/context';
 import { failOverSilentHosts, type FailoverReport } from '../operations/failover';
-import { namedDeckies, planDriverMoves } from '../operations/driver-change';
+import { assertNoMoveUnderWay, namedDeckies, planDriverMoves } from '../operations/driver-change';
 import { startLifecycleWorkflowsInBackground } from '../operations/workflow-start';
 import { networkForHost } from '../domain/host-assignment';
 import { nowOf, type SwarmContext } from './context';
@@ -90,6 +90,9 @@ export async function patchHost(ctx: SwarmContext, operations: OperationsContext
     const settings = await em.findOneOrFail(DeploymentSettings, { id: 1 });
     const wanted = effectiveDriver(settings, patch.use_ipvlan ?? host.useIpvlan);
     if (patch.use_ipvlan !== undefined) {
+      const scope = { hostUuid: host.uuid, label: `swarm host "${host.name}"` };
+      // Even the driver it has now: the moves under way would change it afterwards.
+      await assertNoMoveUnderWay(em, scope);
       if (wanted !== effectiveDriver(settings, host.useIpvlan)) moves = await moveHostDeckies(ctx, em, host, wanted, patch.force === true);
       if (moves.length === 0) host.useIpvlan = patch.use_ipvlan;
     }
@@ -109,9 +112,10 @@ function effectiveDriver(settings: DeploymentSettings, useIpvlan: boolean): Netw
 
 async function moveHostDeckies(ctx: SwarmContext, em: EntityManager, host: SwarmHost, wanted: NetworkDriver, force: boolean): Promise<DeckyLifecycle[]> {
   if (host.networkDrivers && !host.networkDrivers.includes(wanted)) {
-    const deckies = (await em.find(Decky, { hostUuid: host.uuid, state: { $nin: ['failed', 'torn_down'] } }, { fields: ['name'], orderBy: { name: 'asc' } })).map((d) => d.name);
-    const current = wanted === 'ipvlan' ? 'macvlan' : 'ipvlan';
-    if (!force) {
+    if (force) ctx.logger.warn({ host: host.name, host_uuid: host.uuid, wanted, supported: host.networkDrivers }, "driver change forced past the agent's kernel probe");
+    else {
+      const deckies = (await em.find(Decky, { hostUuid: host.uuid, state: { $nin: ['failed', 'torn_down'] } }, { fields: ['name'], orderBy: { name: 'asc' } })).map((d) => d.name);
+      const current = wanted === 'ipvlan' ? 'macvlan' : 'ipvlan';
       const staying = deckies.length > 0 ? ` Its ${deckies.length} decky(ies) (${namedDeckies(deckies)}) stay on the ${current} network and keep running.` : '';
       throw new ConflictError(
         'driver_unsupported',
@@ -119,7 +123,6 @@ async function moveHostDeckies(ctx: SwarmContext, em: EntityManager, host: Swarm
         { host: host.name, wanted, supported: host.networkDrivers, deckies },
       );
     }
-    ctx.logger.warn({ host: host.name, host_uuid: host.uuid, wanted, supported: host.networkDrivers }, "driver change forced past the agent's kernel probe");
   }
   return planDriverMoves(em, { hostUuid: host.uuid, label: `swarm host "${host.name}"` }, wanted);
 }

@@ -98,6 +98,13 @@ test('switching a host with running deckies to ipvlan: refused on the probe; for
   expect([res.status, res.body.error]).toEqual([202, undefined]);
   expect(res.body).toMatchObject({ uuid: agent.hostUuid, use_ipvlan: false, network_drivers: ['macvlan'], moving_to: 'ipvlan' });
   expect(res.body.lifecycle_ids).toHaveLength(2);
+  // While they move, the host's driver stays as it is, even asked back to the driver it names.
+  const meanwhile = await api.patch(`/swarm/hosts/${agent.hostUuid}`, { use_ipvlan: false });
+  expect([meanwhile.status, meanwhile.body.error?.code, meanwhile.body.error?.message]).toEqual([
+    409,
+    'operation_in_flight',
+    'swarm host "mover" is moving 2 decky(ies) to ipvlan (ds-1, ds-2); change its driver again when the moves have finished. Nothing was changed.',
+  ]);
 
   const rows = await waitForTerminal(api, res.body.lifecycle_ids);
   toRecord.set('swarm-move-failed', rows[0].workflow_id);
