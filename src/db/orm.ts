@@ -14,6 +14,7 @@ import { Migration20261129220000AgentVersion } from './migrations/Migration20261
 import { Migration20261129220000HostNetworkDrivers } from './migrations/Migration20261129220000HostNetworkDrivers';
 import { Migration20261129230000DeckyGeneration } from './migrations/Migration20261129230000DeckyGeneration';
 import { Migration20261130000000LifecycleUpdatedAtIndex } from './migrations/Migration20261130000000LifecycleUpdatedAtIndex';
+import { Migration20261130000001LifecycleNetworkDriver } from './migrations/Migration20261130000001LifecycleNetworkDriver';
 
 /** Connections of an ORM opened without `poolMax`: the worker's activities run up to 20 at once. */
 const DEFAULT_POOL_MAX = 10;
@@ -37,6 +38,7 @@ export function ormOptions(clientUrl: string, poolMax = DEFAULT_POOL_MAX): Optio
         { name: 'Migration20261129220000HostNetworkDrivers', class: Migration20261129220000HostNetworkDrivers },
         { name: 'Migration20261129230000DeckyGeneration', class: Migration20261129230000DeckyGeneration },
         { name: 'Migration20261130000000LifecycleUpdatedAtIndex', class: Migration20261130000000LifecycleUpdatedAtIndex },
+        { name: 'Migration20261130000001LifecycleNetworkDriver', class: Migration20261130000001LifecycleNetworkDriver },
       ],
       path: path.join(__dirname, 'migrations'),
       transactional: true,

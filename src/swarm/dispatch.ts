@@ -12,7 +12,8 @@ import { AgentCallError, type AgentClient } from './agent-client';
 export type AgentJobRequest =
   | { kind: 'deploy'; body: { config: { network: LanNetworkSpec; deckies: DeckySpec[] } } }
   | { kind: 'mutate'; body: { decky: DeckySpec; services: string[]; network: LanNetworkSpec } }
-  | { kind: 'teardown'; body: { decky: string } };
+  | { kind: 'teardown'; body: { decky: string } }
+  | { kind: 'move'; body: { decky: DeckySpec; network: LanNetworkSpec; change_id: string } };
 
 export interface SendOptions {
   /** How long to keep trying an agent that cannot be reached before giving up. */
