@@ -15,7 +15,7 @@ import Docker from 'dockerode';
 import express from 'express';
 import type pino from 'pino';
 import { z } from 'zod';
-import { errorHandler, sendError } from '../api/errors';
+import { errorHandler, sendError } from '../http/errors';
 import { ComposeRuntime } from '../compose/runtime';
 import { probeNetworkDrivers } from '../compose/driver-probe';
 import { RuntimeError } from '../compose/errors';

@@ -15,6 +15,8 @@ export const ENROLLMENT_TTL_MS = 5 * 60 * 1000;
 export const AGENT_CONFIG_DIR = '/etc/decnet';
 /** The agent artefact (one JavaScript file run by `node`), where an agent host installs it, and the command linked to it. */
 export const AGENT_ARTEFACT_FILE = 'decnet-agent.cjs';
+/** Where agents POST their heartbeat, on the master's swarm port (mTLS). */
+export const HEARTBEAT_PATH = '/api/v1/swarm/heartbeat';
 export const AGENT_INSTALL_DIR = '/usr/local/lib/decnet-agent';
 export const AGENT_BIN_LINK = '/usr/local/bin/decnet-agent';
 /**
