@@ -24,7 +24,11 @@ function layeringRules() {
   return [
     restrict(['src/domain/**/*.ts'], [forbid(['../entities', '../entities/*', '../db', '../db/*', '../operations', '../operations/*', ...adapterDirs, ...UPPER.adapters, '../workflows', '../workflows/*', ...UPPER.composition], `src/domain is pure: ${below}`)]),
     restrict(['src/entities/**/*.ts', 'src/db/**/*.ts'], [forbid(['../operations', '../operations/*', ...adapterDirs, ...UPPER.adapters, '../workflows', '../workflows/*', ...UPPER.composition], below)]),
-    restrict(['src/operations/**/*.ts'], [forbid([...adapterDirs, ...UPPER.adapters, '../workflows', '../workflows/*', ...UPPER.composition], below)]),
+    restrict(['src/operations/**/*.ts'], [
+      forbid([...adapterDirs, ...UPPER.adapters, ...UPPER.composition], below),
+      // Workflows are started by name: their types check the names and arguments.
+      { group: ['../workflows', '../workflows/*'], allowTypeImports: true, message: 'operations start workflows by name; import their types only' },
+    ]),
     restrict(
       ['src/activities/**/*.ts', 'src/swarm/**/*.ts', 'src/agent/**/*.ts', 'src/compose/**/*.ts', 'src/bus/**/*.ts', 'src/infra/**/*.ts', 'src/http/**/*.ts'],
       [forbid(['../api', '../api/*', ...UPPER.composition], `the operators' API is an adapter of its own: ${below}; shared HTTP plumbing is in src/http`)],

@@ -7,8 +7,13 @@ import type { Logger } from 'pino';
 import { DeckyLifecycle } from '../entities';
 import type { Operation } from '../domain/schemas';
 import { deckySearchAttributes } from '../domain/workflow-ids';
+import type * as workflows from '../workflows';
+import type { TeardownInput } from '../workflows/teardown-decky';
 
-const WORKFLOW_TYPES: Record<Operation, string> = {
+/** The exported workflow functions' names: a start names one that exists. */
+export type WorkflowName = keyof typeof workflows;
+
+const WORKFLOW_TYPES: Record<Operation, WorkflowName> = {
   deploy: 'deployDeckyWorkflow',
   mutate: 'mutateDeckyWorkflow',
   teardown: 'teardownDeckyWorkflow',
@@ -27,12 +32,13 @@ type LifecycleStartRow = Pick<DeckyLifecycle, 'id' | 'deckyName' | 'operation' |
 /**
  * Start (or find) the workflow of a row and record its run id. Starting twice is harmless: the
  * workflow id is the row's, so a second start finds the first run. The input comes from the row
- * alone (plus `extraArgs`), so the reconciler starts the same workflow the submission would have.
+ * alone (plus a teardown's superseded workflow), so the reconciler starts the same workflow the
+ * submission would have.
  */
 export async function startLifecycleWorkflow(
   ctx: StartContext,
   row: LifecycleStartRow,
-  extraArgs: Record<string, unknown> = {},
+  teardown: Pick<TeardownInput, 'supersedesWorkflowId'> = {},
 ): Promise<string> {
   let runId: string;
   try {
@@ -47,9 +53,9 @@ export async function startLifecycleWorkflow(
           deckyName: row.deckyName,
           ...(row.hostUuid ? { hostUuid: row.hostUuid } : {}),
           ...(row.previousServices ? { previousServices: row.previousServices } : {}),
+          ...teardown,
           // A move's rows were written together: their shared start time names their driver change.
           ...(row.networkDriver ? { networkDriver: row.networkDriver, changeId: row.startedAt.toISOString() } : {}),
-          ...extraArgs,
         },
       ],
       typedSearchAttributes: deckySearchAttributes(row.deckyName, row.operation, row.hostUuid),
