@@ -85,13 +85,21 @@ const startQueue = pLimit(16);
  * died, leaves a `pending` row without a run id, which the reconciler starts.
  */
 export function startLifecycleWorkflowsInBackground(ctx: StartContext & { logger: Logger }, rows: LifecycleStartRow[]): void {
-  for (const row of rows) {
-    void startQueue(() =>
-      startLifecycleWorkflow(ctx, row).catch((err) =>
-        ctx.logger.warn({ err, lifecycle_id: row.id, decky: row.deckyName }, 'workflow start failed; the reconciler retries it'),
-      ),
-    );
-  }
+  for (const row of rows) void startQueue(() => startOrLeaveToReconciler(ctx, row));
+}
+
+/**
+ * Starts a committed row's workflow; a failure is logged, not thrown: the row stays `pending`
+ * without a run id, and the reconciler starts it.
+ */
+export async function startOrLeaveToReconciler(
+  ctx: StartContext & { logger: Logger },
+  row: LifecycleStartRow,
+  teardown: Pick<TeardownInput, 'supersedesWorkflowId'> = {},
+): Promise<void> {
+  await startLifecycleWorkflow(ctx, row, teardown).catch((err) =>
+    ctx.logger.warn({ err, lifecycle_id: row.id, decky: row.deckyName }, 'workflow start failed; the reconciler retries it'),
+  );
 }
 
 /** Runs `fn` in the same bounded queue as the starts (the reconciler's starts and describes). */
