@@ -1,7 +1,8 @@
 /** Activities that read and write the product's state in PostgreSQL, then tell the bus. */
+import { LockMode } from '@mikro-orm/core';
 import type { EntityManager, MikroORM } from '@mikro-orm/postgresql';
 import { ApplicationFailure } from '@temporalio/common';
-import { Decky, DeckyLifecycle, DeploymentSettings, SwarmHost } from '../entities';
+import { Decky, DeckyLifecycle, DeploymentSettings, SwarmHost, loadDeploymentSettings } from '../entities';
 import { networkForHost } from '../domain/host-assignment';
 import { deckyToSpec } from '../entities/mappers';
 import { IN_FLIGHT_STATUSES, type DeckySpec, type NetworkDriver, type Step } from '../domain/schemas';
@@ -117,7 +118,7 @@ export function createDbActivities(orm: MikroORM, bus: Bus, catalogue: Catalogue
       const em = orm.em.fork();
       const decky = await em.findOne(Decky, { name: deckyName });
       if (!decky) throw ApplicationFailure.nonRetryable(`decky ${deckyName} no longer exists`, 'UnknownDecky');
-      const settings = await em.findOneOrFail(DeploymentSettings, { id: 1 });
+      const settings = await loadDeploymentSettings(em);
       if (!settings.interface || !settings.subnet || !settings.gateway) {
         throw ApplicationFailure.nonRetryable('the LAN network (interface, subnet, gateway) is not configured', 'NetworkNotConfigured');
       }
@@ -143,7 +144,7 @@ export function createDbActivities(orm: MikroORM, bus: Bus, catalogue: Catalogue
     async finishLifecycle(lifecycleId: string, outcome: LifecycleOutcome): Promise<LifecycleEnd | null> {
       const em = orm.em.fork();
       const finished = await em.transactional(async (tx): Promise<DeckyLifecycle | LifecycleEnd | null> => {
-        const row = await tx.findOne(DeckyLifecycle, { id: lifecycleId }, { lockMode: 4 /* PESSIMISTIC_WRITE */ });
+        const row = await tx.findOne(DeckyLifecycle, { id: lifecycleId }, { lockMode: LockMode.PESSIMISTIC_WRITE });
         if (!row) return null;
         if (row.status === 'succeeded' || row.status === 'failed') return { status: row.status, error: row.error }; // terminal rows never change
         const now = new Date();

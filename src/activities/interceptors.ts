@@ -7,11 +7,9 @@ import { Context } from '@temporalio/activity';
 import { ApplicationFailure, CancelledFailure } from '@temporalio/common';
 import type { ActivityInterceptorsFactory } from '@temporalio/worker';
 import type { Logger } from 'pino';
-import { OperationSchema } from '../domain/schemas';
+import { parseDeckyWorkflowId } from '../domain/workflow-ids';
 import { activityRetries } from '../metrics';
 
-/** `decky-<name>-<operation>-<lifecycle id>` (src/domain/workflow-ids.ts). */
-const DECKY_WORKFLOW_ID = new RegExp(`^decky-([a-z0-9][a-z0-9-]*)-(${OperationSchema.options.join('|')})-([0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12})$`);
 const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/;
 
 export interface ActivityLogFields {
@@ -26,10 +24,10 @@ export interface ActivityLogFields {
  */
 export function activityLogFields(workflowId: string | undefined, args: unknown[]): ActivityLogFields {
   const fields: ActivityLogFields = workflowId ? { workflow_id: workflowId } : {};
-  const match = workflowId ? DECKY_WORKFLOW_ID.exec(workflowId) : null;
-  if (match) {
-    fields.decky = match[1];
-    fields.lifecycle_id = match[3];
+  const decky = workflowId ? parseDeckyWorkflowId(workflowId) : null;
+  if (decky) {
+    fields.decky = decky.deckyName;
+    fields.lifecycle_id = decky.lifecycleId;
   }
   for (const arg of args) {
     if (typeof arg === 'string' && UUID.test(arg)) fields.lifecycle_id ??= arg;

@@ -1,7 +1,7 @@
 /** Activities that talk to Temporal itself. */
 import type { Client } from '@temporalio/client';
 import type { MikroORM } from '@mikro-orm/postgresql';
-import { Decky, DeploymentSettings } from '../entities';
+import { Decky, loadDeploymentSettings } from '../entities';
 import { deleteMutationSchedule, effectiveMutateInterval, syncMutationSchedule } from '../operations/schedules';
 import { withHeartbeat } from './heartbeat';
 
@@ -12,7 +12,7 @@ export function createTemporalActivities(client: Client, orm: MikroORM, taskQueu
       const em = orm.em.fork();
       const decky = await em.findOne(Decky, { name: deckyName });
       if (!decky) return `decky ${deckyName} is gone; nothing to schedule`;
-      const settings = await em.findOneOrFail(DeploymentSettings, { id: 1 });
+      const settings = await loadDeploymentSettings(em);
       return syncMutationSchedule(client, taskQueue, deckyName, effectiveMutateInterval(decky, settings));
     },
 

@@ -15,16 +15,18 @@ import Docker from 'dockerode';
 import express from 'express';
 import type pino from 'pino';
 import { z } from 'zod';
-import { errorHandler, sendError } from '../api/errors';
+import { errorHandler, sendError } from '../http/errors';
 import { ComposeRuntime } from '../compose/runtime';
 import { probeNetworkDrivers } from '../compose/driver-probe';
 import { RuntimeError } from '../compose/errors';
 import { loadCatalogue } from '../domain/catalog';
-import { DeckyNameSchema, DeckySpecSchema, LanNetworkSpecSchema, type DeckySpec, type LanNetworkSpec } from '../domain/schemas';
+import type { DeckySpec, LanNetworkSpec } from '../domain/schemas';
 import {
   AGENT_ACK_FILE,
   AgentDecommissionRequestSchema,
-  DeckyGenerationSchema,
+  AgentJobKindSchema,
+  AgentJobRequestSchemas,
+  type AgentJobRequestOf,
   type AgentDecommissionResponse,
   type AgentDeckyResult,
   type AgentIni,
@@ -35,28 +37,13 @@ import {
 import { DECNET_VERSION } from '../domain/version';
 import { parseAgentIni } from '../swarm/bundle';
 import { fingerprintOfDer } from '../swarm/pki';
-import { JobIdSchema, JobStore, publicJob, type AgentJob } from './jobs';
+import { JobStore, publicJob, type AgentJob } from './jobs';
 import { MasterReporter } from './reporter';
 
-/** `generation`: the assignment of the job's decky to this host (fencing); absent from masters before it. */
-const JobBase = { job_id: JobIdSchema, lifecycle_id: z.uuid().optional(), generation: DeckyGenerationSchema.optional() };
-
-export const DeployJobRequestSchema = z
-  .object({ ...JobBase, config: z.object({ network: LanNetworkSpecSchema, deckies: z.array(DeckySpecSchema).min(1).max(1000) }).strict() })
-  .strict();
-export const MutateJobRequestSchema = z
-  .object({ ...JobBase, decky: DeckySpecSchema, services: z.array(z.string()).optional(), network: LanNetworkSpecSchema.optional() })
-  .strict();
-export const TeardownJobRequestSchema = z.object({ ...JobBase, decky: DeckyNameSchema.optional() }).strict();
-/** A driver change: the LAN network taken to `network.driver` with every container on it, then `decky` checked. */
-export const MoveJobRequestSchema = z
-  .object({ ...JobBase, decky: DeckySpecSchema, network: LanNetworkSpecSchema, change_id: z.string().min(1).max(200) })
-  .strict();
-
-type DeployRequest = z.infer<typeof DeployJobRequestSchema>;
-type MutateRequest = z.infer<typeof MutateJobRequestSchema>;
-type TeardownRequest = z.infer<typeof TeardownJobRequestSchema>;
-type MoveRequest = z.infer<typeof MoveJobRequestSchema>;
+type DeployRequest = AgentJobRequestOf<'deploy'>;
+type MutateRequest = AgentJobRequestOf<'mutate'>;
+type TeardownRequest = AgentJobRequestOf<'teardown'>;
+type MoveRequest = AgentJobRequestOf<'move'>;
 
 export interface AgentSettings {
   iniPath: string;
@@ -401,10 +388,7 @@ export async function startAgent(settings: AgentSettings, logger: pino.Logger): 
       const accepted: AgentJobAccepted = { job_id: job.job_id, status: job.status, kind: job.kind };
       res.status(202).json(accepted);
     });
-  submit('deploy', DeployJobRequestSchema);
-  submit('mutate', MutateJobRequestSchema);
-  submit('teardown', TeardownJobRequestSchema);
-  submit('move', MoveJobRequestSchema);
+  for (const kind of AgentJobKindSchema.options) submit(kind, AgentJobRequestSchemas[kind]);
   app.post('/decommission', async (req, res) => {
     const body = AgentDecommissionRequestSchema.parse(req.body ?? {});
     if (body.host_uuid !== settings.ini.agent['host-uuid']) {

@@ -6,11 +6,7 @@
 import { randomBytes } from 'node:crypto';
 import fs from 'node:fs/promises';
 import path from 'node:path';
-import { z } from 'zod';
 import type { AgentDeckyResult, AgentJobKind, AgentJobStatus, AgentJobView } from '../domain/swarm-schemas';
-
-/** Job ids become file names: plain characters only. */
-export const JobIdSchema = z.string().regex(/^[A-Za-z0-9][A-Za-z0-9_.:-]{0,199}$/, 'must be 1–200 letters, digits, "_", ".", ":" or "-", starting with a letter or digit');
 
 export interface AgentJob {
   job_id: string;

@@ -14,14 +14,13 @@ import type pino from 'pino';
 import type { DeckyRuntimeState } from '../compose/runtime';
 import type { ObservedEngine } from '../domain/drift';
 import type { NetworkDriver } from '../domain/schemas';
-import { HeartbeatResponseSchema, type HeartbeatRequest, type HeartbeatResponse, type StaleDecky } from '../domain/swarm-schemas';
+import { HEARTBEAT_PATH, HeartbeatResponseSchema, type HeartbeatRequest, type HeartbeatResponse, type StaleDecky } from '../domain/swarm-schemas';
 import { DECNET_VERSION } from '../domain/version';
 import { fingerprintOfDer } from '../swarm/pki';
 import { readReply } from '../swarm/reply';
 import type { JobStore } from './jobs';
 import type { AgentSettings } from './agent';
 
-export const HEARTBEAT_PATH = '/api/v1/swarm/heartbeat';
 const MAX_BACKOFF_MS = 30_000;
 /** Heartbeats unanswered for this many intervals make the agent a returning one: it fences again. */
 const SILENCE_INTERVALS = 2;

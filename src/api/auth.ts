@@ -3,7 +3,7 @@ import type { RequestHandler } from 'express';
 import type { MikroORM } from '@mikro-orm/postgresql';
 import type { Role } from '../domain/schemas';
 import { findToken, recordTokenUse } from '../operations/tokens';
-import { HttpError } from './errors';
+import { HttpError } from '../http/errors';
 
 const RANK: Record<Role, number> = { viewer: 0, admin: 1 };
 

@@ -1,7 +1,7 @@
 /** Request checks that hold for every body, before any route's own zod schema. */
 import type { IncomingMessage } from 'node:http';
 import type { RequestHandler } from 'express';
-import { HttpError } from './errors';
+import { HttpError } from '../http/errors';
 
 /**
  * The deepest nesting a request body may have. The deepest document the API takes (a deploy's

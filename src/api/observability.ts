@@ -4,7 +4,7 @@ import type { Logger } from 'pino';
 import type { MikroORM } from '@mikro-orm/postgresql';
 import { httpRequestDuration, metricsText, setDeckiesByState, setLifecyclesInFlight } from '../metrics';
 import { routePattern } from './openapi';
-import { sendError } from './errors';
+import { sendError } from '../http/errors';
 
 /** Polled constantly by clients and probes: their lines are debug, so info stays readable. */
 const QUIET_ROUTES = new Set(['/api/v1/deckies/lifecycle', '/healthz', '/api/v1/healthz', '/readyz', '/api/v1/readyz', '/metrics', '/docs']);

@@ -6,7 +6,7 @@ import { ObservedEngineSchema } from './drift';
 import { isIP } from 'node:net';
 import { z } from 'zod';
 import { isAgentVersion } from './version';
-import { DriverMoveFields, NetworkDriverSchema } from './schemas';
+import { DeckyNameSchema, DeckySpecSchema, DriverMoveFields, LanNetworkSpecSchema, NetworkDriverSchema } from './schemas';
 
 export const DEFAULT_AGENT_PORT = 8765;
 export const DEFAULT_SWARM_PORT = 8770;
@@ -15,6 +15,8 @@ export const ENROLLMENT_TTL_MS = 5 * 60 * 1000;
 export const AGENT_CONFIG_DIR = '/etc/decnet';
 /** The agent artefact (one JavaScript file run by `node`), where an agent host installs it, and the command linked to it. */
 export const AGENT_ARTEFACT_FILE = 'decnet-agent.cjs';
+/** Where agents POST their heartbeat, on the master's swarm port (mTLS). */
+export const HEARTBEAT_PATH = '/api/v1/swarm/heartbeat';
 export const AGENT_INSTALL_DIR = '/usr/local/lib/decnet-agent';
 export const AGENT_BIN_LINK = '/usr/local/bin/decnet-agent';
 /**
@@ -269,6 +271,22 @@ export const AgentJobKindSchema = z.enum(['deploy', 'mutate', 'teardown', 'move'
 export type AgentJobKind = z.infer<typeof AgentJobKindSchema>;
 export const AgentJobStatusSchema = z.enum(['pending', 'running', 'succeeded', 'failed']);
 export type AgentJobStatus = z.infer<typeof AgentJobStatusSchema>;
+
+/** Job ids become file names on the agent: plain characters only. */
+export const JobIdSchema = z.string().regex(/^[A-Za-z0-9][A-Za-z0-9_.:-]{0,199}$/, 'must be 1–200 letters, digits, "_", ".", ":" or "-", starting with a letter or digit');
+
+/** `generation`: the assignment of the job's decky to this host (fencing); absent from masters before it. */
+const AgentJobBase = { job_id: JobIdSchema, lifecycle_id: z.uuid().optional(), generation: DeckyGenerationSchema.optional() };
+
+/** The jobs the master sends (src/swarm/dispatch.ts) and the agent parses (src/agent/agent.ts), by kind. */
+export const AgentJobRequestSchemas = {
+  deploy: z.object({ ...AgentJobBase, config: z.object({ network: LanNetworkSpecSchema, deckies: z.array(DeckySpecSchema).min(1).max(1000) }).strict() }).strict(),
+  mutate: z.object({ ...AgentJobBase, decky: DeckySpecSchema, services: z.array(z.string()).optional(), network: LanNetworkSpecSchema.optional() }).strict(),
+  teardown: z.object({ ...AgentJobBase, decky: DeckyNameSchema.optional() }).strict(),
+  /** A driver change: the LAN network taken to `network.driver` with every container on it, then `decky` checked. */
+  move: z.object({ ...AgentJobBase, decky: DeckySpecSchema, network: LanNetworkSpecSchema, change_id: z.string().min(1).max(200) }).strict(),
+} satisfies Record<AgentJobKind, z.ZodType>;
+export type AgentJobRequestOf<K extends AgentJobKind> = z.infer<(typeof AgentJobRequestSchemas)[K]>;
 
 /** What became of one decky of an agent job. */
 export const AgentDeckyResultSchema = z.object({ decky: z.string(), ok: z.boolean(), error: z.string().optional() });

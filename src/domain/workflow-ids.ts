@@ -47,6 +47,20 @@ export function workflowIdFor(deckyName: string, operation: Operation, lifecycle
   return `decky-${deckyName}-${operation}-${lifecycleId}`;
 }
 
+/** `decky-<name>-<operation>-<lifecycle id>` read back (an operation is one word, a name may hold dashes). */
+const DECKY_WORKFLOW_ID = /^decky-([a-z0-9][a-z0-9-]*)-([a-z]+)-([0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12})$/;
+
+/** The decky and lifecycle row of a workflow id `workflowIdFor` built; null for any other id. */
+export function parseDeckyWorkflowId(workflowId: string): { deckyName: string; operation: string; lifecycleId: string } | null {
+  const match = DECKY_WORKFLOW_ID.exec(workflowId);
+  return match ? { deckyName: match[1], operation: match[2], lifecycleId: match[3] } : null;
+}
+
+/** The id of the runs a decky's Schedule starts (the Schedule appends each action's time). */
+export function scheduledMutationWorkflowId(deckyName: string): string {
+  return `decky-${deckyName}-scheduled-mutation`;
+}
+
 /** One Schedule per decky (SPEC §9). */
 export function mutationScheduleId(deckyName: string): string {
   return `mutate-${deckyName}`;

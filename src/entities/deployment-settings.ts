@@ -1,4 +1,4 @@
-import { EntitySchema } from '@mikro-orm/core';
+import { EntitySchema, type EntityManager } from '@mikro-orm/core';
 
 /** The singleton row (id 1) holding the LAN the master's fleet lives on and fleet-wide limits. */
 export class DeploymentSettings {
@@ -12,6 +12,11 @@ export class DeploymentSettings {
   deploymentLimit = 10;
   /** Degraded deckies are healed without an operator unless switched off here or per decky. */
   autoHeal = true;
+}
+
+/** The singleton row; a migration inserts it, so it is always there. */
+export function loadDeploymentSettings(em: EntityManager): Promise<DeploymentSettings> {
+  return em.findOneOrFail(DeploymentSettings, { id: 1 });
 }
 
 export const DeploymentSettingsSchema = new EntitySchema<DeploymentSettings>({

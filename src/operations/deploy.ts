@@ -5,7 +5,7 @@
  */
 import { createHash } from 'node:crypto';
 import type { EntityManager } from '@mikro-orm/postgresql';
-import { Decky, DeckyLifecycle, DeploymentSettings, IdempotencyKey, SwarmHost } from '../entities';
+import { Decky, DeckyLifecycle, DeploymentSettings, IdempotencyKey, SwarmHost, loadDeploymentSettings } from '../entities';
 import { specToDeckyFields } from '../entities/mappers';
 import { readFleetDefinition, requestedDeckyCount, resolveFleet, seededRng } from '../domain/fleet';
 import { FleetConflictError, FleetInputError } from '../domain/errors';
@@ -72,7 +72,7 @@ interface PlanInput {
 async function deployTransaction(ctx: OperationsContext, request: DeployRequest, opts: DeployOptions, outcome: 'commit' | 'rollback'): Promise<Planned> {
   // Read before the lock (in a context of its own, so the transaction reads the settings afresh)
   // to bound the request before it is expanded; the fleet is checked against it under the lock.
-  const { deploymentLimit } = await ctx.orm.em.fork().findOneOrFail(DeploymentSettings, { id: 1 });
+  const { deploymentLimit } = await loadDeploymentSettings(ctx.orm.em.fork());
   const { definition, warnings } = readFleetDefinition(request, deploymentLimit);
   const requestHash = createHash('sha256').update(JSON.stringify(request)).digest('hex');
 
@@ -106,7 +106,7 @@ async function replayOrPlan(ctx: OperationsContext, tx: EntityManager, input: Pl
 }
 
 async function planDeploy(ctx: OperationsContext, tx: EntityManager, { definition, warnings, replaceFleet, opts, requestHash }: PlanInput): Promise<Planned> {
-  const settings = await tx.findOneOrFail(DeploymentSettings, { id: 1 });
+  const settings = await loadDeploymentSettings(tx);
   const fleet = await tx.find(Decky, {}, { orderBy: { name: 'asc' } });
   // replace_fleet: deckies absent from the new definition go; same-named ones are redeployed with it.
   const replaced = replaceFleet ? fleet : [];

@@ -4,7 +4,7 @@
  * flight are left to that operation, which ends by writing their state itself.
  */
 import type { EntityManager } from '@mikro-orm/postgresql';
-import { Decky, DeploymentSettings } from '../entities';
+import { Decky, loadDeploymentSettings } from '../entities';
 import { driftReason, type ObservedEngine } from '../domain/drift';
 import { withoutHealNote } from '../domain/heal';
 import { IN_FLIGHT_STATUSES, type DeckyState, type NetworkDriver } from '../domain/schemas';
@@ -23,7 +23,7 @@ const JUDGED_STATES: DeckyState[] = ['running', 'degraded'];
  * changes; returns them for the event stream.
  */
 export async function applyLocalDrift(em: EntityManager, observe: () => Promise<ObservedEngine>): Promise<DeckyStateChange[]> {
-  const settings = await em.findOneOrFail(DeploymentSettings, { id: 1 });
+  const settings = await loadDeploymentSettings(em);
   const driver: NetworkDriver = settings.ipvlan ? 'ipvlan' : 'macvlan';
   return applyDrift(em, { hostUuid: null }, async () => {
     const observed = await observe();

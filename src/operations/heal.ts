@@ -3,13 +3,13 @@
  * workflow like a deploy's, keeping the base container and its IP when it still runs), started by
  * an operator or, for a degraded decky with auto-heal on, by the master itself under a back-off.
  */
-import { Decky, DeckyLifecycle, DeploymentSettings, SwarmHost } from '../entities';
+import { Decky, DeckyLifecycle, DeploymentSettings, SwarmHost, loadDeploymentSettings } from '../entities';
 import { gaveUpNote, healDecision, type HealPolicy } from '../domain/heal';
 import type { DeckyAutoHeal, DeckyState, SystemHealing, Trigger } from '../domain/schemas';
 import { ConflictError, NotFoundError } from './errors';
 import type { OperationsContext } from './context';
 import { createPendingLifecycle, withIdleDecky } from './lifecycle-rows';
-import { startLifecycleWorkflow } from './workflow-start';
+import { startOrLeaveToReconciler } from './workflow-start';
 
 /** A decky being deployed or torn down is its operation's business, not a heal's. */
 const HEALABLE: DeckyState[] = ['running', 'degraded', 'failed'];
@@ -21,7 +21,7 @@ export async function submitHeal(ctx: OperationsContext, deckyName: string, trig
     }
     return createPendingLifecycle(tx, { deckyName, operation: 'heal', trigger, hostUuid: decky.hostUuid });
   });
-  await startLifecycleWorkflow(ctx, row).catch((err) => ctx.logger.warn({ err, lifecycle_id: row.id, decky: deckyName }, 'workflow start failed; the reconciler retries it'));
+  await startOrLeaveToReconciler(ctx, row);
   return { lifecycle_ids: [row.id] };
 }
 
@@ -40,7 +40,7 @@ const HISTORY_ROWS = 50;
  */
 export async function autoHeal(ctx: OperationsContext, policy: HealPolicy, now = new Date()): Promise<AutoHealReport> {
   const em = ctx.orm.em.fork();
-  const settings = await em.findOneOrFail(DeploymentSettings, { id: 1 });
+  const settings = await loadDeploymentSettings(em);
   // A decky on a host that is not live waits for its host (or a redeploy that re-homes it).
   const liveHosts = (await em.find(SwarmHost, { status: 'active' }, { fields: ['uuid'] })).map((h) => h.uuid);
   const deckies = await em.find(Decky, {
@@ -81,7 +81,7 @@ export async function autoHeal(ctx: OperationsContext, policy: HealPolicy, now =
 }
 
 export async function readHealing(ctx: OperationsContext): Promise<SystemHealing> {
-  const settings = await ctx.orm.em.fork().findOneOrFail(DeploymentSettings, { id: 1 });
+  const settings = await loadDeploymentSettings(ctx.orm.em.fork());
   return { auto_heal: settings.autoHeal };
 }
 
@@ -97,6 +97,6 @@ export async function setDeckyAutoHeal(ctx: OperationsContext, deckyName: string
   if (!decky) throw new NotFoundError(`decky "${deckyName}" does not exist`);
   decky.autoHeal = autoHeal;
   await em.flush();
-  const settings = await em.findOneOrFail(DeploymentSettings, { id: 1 });
+  const settings = await loadDeploymentSettings(em);
   return { name: deckyName, auto_heal: autoHeal, effective: autoHeal ?? settings.autoHeal };
 }

@@ -1,5 +1,5 @@
 import { randomUUID } from 'node:crypto';
-import { UniqueConstraintViolationException, type EntityManager } from '@mikro-orm/postgresql';
+import { LockMode, UniqueConstraintViolationException, type EntityManager } from '@mikro-orm/postgresql';
 import { Decky, DeckyLifecycle } from '../entities';
 import { ConflictError, NotFoundError } from './errors';
 import { IN_FLIGHT_STATUSES, type NetworkDriver, type Operation, type Trigger } from '../domain/schemas';
@@ -66,7 +66,7 @@ export async function withIdleDecky<T>(
 ): Promise<T> {
   try {
     return await em.transactional(async (tx) => {
-      const decky = await tx.findOne(Decky, { name: deckyName }, { lockMode: 4 /* PESSIMISTIC_WRITE */ });
+      const decky = await tx.findOne(Decky, { name: deckyName }, { lockMode: LockMode.PESSIMISTIC_WRITE });
       const earlier = await opts.existing?.(tx);
       if (earlier) return earlier;
       if (!decky) throw new NotFoundError(`decky "${deckyName}" does not exist`);

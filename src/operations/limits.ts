@@ -1,5 +1,5 @@
 /** The fleet-wide deployment limit: read, and set (never below the fleet deployed now). A deploy checks it (deploy.ts). */
-import { Decky, DeploymentSettings } from '../entities';
+import { Decky, loadDeploymentSettings } from '../entities';
 import type { SystemLimits } from '../domain/schemas';
 import { ConflictError } from './errors';
 import type { OperationsContext } from './context';
@@ -7,7 +7,7 @@ import { lockFleet } from './locks';
 
 export async function readLimits(ctx: OperationsContext): Promise<SystemLimits> {
   const em = ctx.orm.em.fork();
-  const settings = await em.findOneOrFail(DeploymentSettings, { id: 1 });
+  const settings = await loadDeploymentSettings(em);
   return { deployment_limit: settings.deploymentLimit, deckies_used: await em.count(Decky, {}) };
 }
 
@@ -21,7 +21,7 @@ export async function setDeploymentLimit(ctx: OperationsContext, limit: number):
         deckies_used: used,
       });
     }
-    const settings = await tx.findOneOrFail(DeploymentSettings, { id: 1 });
+    const settings = await loadDeploymentSettings(tx);
     settings.deploymentLimit = limit;
     ctx.logger.info({ deployment_limit: limit }, 'deployment limit set');
     return { deployment_limit: limit, deckies_used: used };

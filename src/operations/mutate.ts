@@ -1,6 +1,6 @@
 /** Submitting a mutation: the decky's desired services change, one lifecycle row, one workflow. */
 import type { EntityManager } from '@mikro-orm/postgresql';
-import { Decky, DeckyLifecycle, DeploymentSettings } from '../entities';
+import { Decky, DeckyLifecycle, loadDeploymentSettings } from '../entities';
 import type { MutateRequest, Trigger } from '../domain/schemas';
 import { checkMutationServices, pickNewServices } from '../domain/mutation';
 import { parseMutateInterval } from '../domain/interval';
@@ -8,7 +8,7 @@ import { createPendingLifecycle, withIdleDecky } from './lifecycle-rows';
 import type { Catalogue } from '../domain/catalog';
 import { NotFoundError } from './errors';
 import type { OperationsContext } from './context';
-import { startLifecycleWorkflow } from './workflow-start';
+import { startOrLeaveToReconciler } from './workflow-start';
 import { effectiveMutateInterval, syncMutationSchedule } from './schedules';
 
 /**
@@ -40,9 +40,7 @@ export async function planMutation(
 
 export async function submitMutation(ctx: OperationsContext, deckyName: string, request: MutateRequest, trigger: Trigger): Promise<{ lifecycle_ids: string[] }> {
   const row = await planMutation(ctx.orm.em.fork(), ctx.catalogue, deckyName, request, trigger);
-  await startLifecycleWorkflow(ctx, row).catch((err) =>
-    ctx.logger.warn({ err, lifecycle_id: row.id, decky: deckyName }, 'workflow start failed; the reconciler retries it'),
-  );
+  await startOrLeaveToReconciler(ctx, row);
   return { lifecycle_ids: [row.id] };
 }
 
@@ -52,7 +50,7 @@ export async function setMutateInterval(ctx: OperationsContext, deckyName: strin
   const em = ctx.orm.em.fork();
   const decky = await em.findOne(Decky, { name: deckyName });
   if (!decky) throw new NotFoundError(`decky "${deckyName}" does not exist`);
-  const settings = await em.findOneOrFail(DeploymentSettings, { id: 1 });
+  const settings = await loadDeploymentSettings(em);
   decky.mutateEnabled = minutes !== null;
   if (minutes !== null) decky.mutateInterval = minutes;
   await em.flush();

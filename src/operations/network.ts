@@ -3,7 +3,7 @@
  * read and change, and the one rule both follow: the LAN cannot change under deployed deckies.
  */
 import type { EntityManager } from '@mikro-orm/postgresql';
-import { Decky, DeckyLifecycle, DeploymentSettings, SwarmHost } from '../entities';
+import { Decky, DeckyLifecycle, DeploymentSettings, SwarmHost, loadDeploymentSettings } from '../entities';
 import { FleetConflictError } from '../domain/errors';
 import type { ConfiguredLan, LanDriverMove, LanRequest } from '../domain/lan';
 import type { OperationsContext } from './context';
@@ -56,7 +56,7 @@ export function configuredLan(settings: DeploymentSettings): ConfiguredLan | nul
 }
 
 export async function currentLan(em: EntityManager): Promise<ConfiguredLan | null> {
-  return configuredLan(await em.findOneOrFail(DeploymentSettings, { id: 1 }));
+  return configuredLan(await loadDeploymentSettings(em));
 }
 
 /**
@@ -69,7 +69,7 @@ export async function currentLan(em: EntityManager): Promise<ConfiguredLan | nul
 export async function setLan(ctx: OperationsContext, lan: LanRequest): Promise<ConfiguredLan | LanDriverMove> {
   const { configured, moves } = await ctx.orm.em.fork().transactional(async (tx) => {
     await lockFleet(tx);
-    const settings = await tx.findOneOrFail(DeploymentSettings, { id: 1 });
+    const settings = await loadDeploymentSettings(tx);
     const wanted: LanFields = { interface: lan.interface, subnet: lan.subnet, gateway: lan.gateway, ipRange: lan.ip_range ?? null, ipvlan: lan.driver === 'ipvlan' };
     const changed = changedLanFields(settings, wanted);
     let moves: DeckyLifecycle[] = [];

@@ -5,7 +5,9 @@
  */
 import { type Client, ScheduleAlreadyRunning, ScheduleNotFoundError, ScheduleOverlapPolicy } from '@temporalio/client';
 import type { Decky, DeploymentSettings } from '../entities';
-import { SEARCH_ATTRIBUTES, mutationScheduleId } from '../domain/workflow-ids';
+import type { scheduledMutationWorkflow } from '../workflows';
+import type { WorkflowName } from './workflow-start';
+import { deckySearchAttributes, mutationScheduleId, scheduledMutationWorkflowId } from '../domain/workflow-ids';
 
 /** Minutes between mutations, or null when mutation is off for the decky. */
 export function effectiveMutateInterval(decky: Pick<Decky, 'mutateEnabled' | 'mutateInterval'>, settings: Pick<DeploymentSettings, 'mutateInterval'>): number | null {
@@ -26,14 +28,11 @@ export async function syncMutationSchedule(client: Client, taskQueue: string, de
       spec,
       action: {
         type: 'startWorkflow',
-        workflowType: 'scheduledMutationWorkflow',
-        workflowId: `decky-${deckyName}-scheduled-mutation`,
+        workflowType: 'scheduledMutationWorkflow' satisfies WorkflowName,
+        workflowId: scheduledMutationWorkflowId(deckyName),
         taskQueue,
-        args: [{ deckyName }],
-        typedSearchAttributes: [
-          { key: SEARCH_ATTRIBUTES.DeckyName, value: deckyName },
-          { key: SEARCH_ATTRIBUTES.Operation, value: 'mutate' },
-        ],
+        args: [{ deckyName }] satisfies Parameters<typeof scheduledMutationWorkflow>,
+        typedSearchAttributes: deckySearchAttributes(deckyName, 'mutate'),
       },
       policies: { overlap: ScheduleOverlapPolicy.SKIP },
       state: { note: `mutates decky ${deckyName} every ${intervalMinutes} min` },

@@ -3,13 +3,14 @@
  * saw) or of every decky of one swarm host. Each cancels whatever runs on its decky, then removes
  * it; all rows are written in one transaction, then the workflows start, as a deploy's do.
  */
+import { LockMode } from '@mikro-orm/core';
 import type { EntityManager } from '@mikro-orm/postgresql';
 import { Decky, DeckyLifecycle, SwarmHost } from '../entities';
 import { IN_FLIGHT_STATUSES, type FleetTeardownResponse, type Trigger } from '../domain/schemas';
 import { ConflictError, NotFoundError } from './errors';
 import type { OperationsContext } from './context';
 import { lockFleet } from './locks';
-import { inStartQueue, startLifecycleWorkflow } from './workflow-start';
+import { inStartQueue, startOrLeaveToReconciler } from './workflow-start';
 import { createPendingLifecycle } from './lifecycle-rows';
 import { CANCELLED_ERROR_PREFIX } from '../domain/workflow-ids';
 
@@ -36,7 +37,7 @@ export async function submitTeardown(ctx: OperationsContext, scope: TeardownScop
 
 /** The deckies of the scope, locked; the fleet's count must be the one the operator confirmed. */
 async function deckiesInScope(tx: EntityManager, scope: TeardownScope): Promise<Decky[]> {
-  const lock = { lockMode: 4 /* PESSIMISTIC_WRITE */ } as const;
+  const lock = { lockMode: LockMode.PESSIMISTIC_WRITE } as const;
   if (scope.kind === 'decky') {
     const decky = await tx.findOne(Decky, { name: scope.name }, lock);
     if (!decky) throw new NotFoundError(`decky "${scope.name}" does not exist`);
@@ -95,7 +96,7 @@ function startTeardowns(ctx: OperationsContext, planned: PlannedTeardown[]): voi
           .cancel()
           .catch((err) => ctx.logger.info({ err, workflow_id: superseded }, 'superseded workflow was not running'));
       }
-      await startLifecycleWorkflow(ctx, row, superseded ? { supersedesWorkflowId: superseded } : {});
-    }).catch((err) => ctx.logger.warn({ err, lifecycle_id: row.id, decky: row.deckyName }, 'workflow start failed; the reconciler retries it'));
+      await startOrLeaveToReconciler(ctx, row, superseded ? { supersedesWorkflowId: superseded } : {});
+    });
   }
 }

@@ -7,8 +7,13 @@ import type { Logger } from 'pino';
 import { DeckyLifecycle } from '../entities';
 import type { Operation } from '../domain/schemas';
 import { deckySearchAttributes } from '../domain/workflow-ids';
+import type * as workflows from '../workflows';
+import type { TeardownInput } from '../workflows/teardown-decky';
 
-const WORKFLOW_TYPES: Record<Operation, string> = {
+/** The exported workflow functions' names: a start names one that exists. */
+export type WorkflowName = keyof typeof workflows;
+
+const WORKFLOW_TYPES: Record<Operation, WorkflowName> = {
   deploy: 'deployDeckyWorkflow',
   mutate: 'mutateDeckyWorkflow',
   teardown: 'teardownDeckyWorkflow',
@@ -27,12 +32,13 @@ type LifecycleStartRow = Pick<DeckyLifecycle, 'id' | 'deckyName' | 'operation' |
 /**
  * Start (or find) the workflow of a row and record its run id. Starting twice is harmless: the
  * workflow id is the row's, so a second start finds the first run. The input comes from the row
- * alone (plus `extraArgs`), so the reconciler starts the same workflow the submission would have.
+ * alone (plus a teardown's superseded workflow), so the reconciler starts the same workflow the
+ * submission would have.
  */
 export async function startLifecycleWorkflow(
   ctx: StartContext,
   row: LifecycleStartRow,
-  extraArgs: Record<string, unknown> = {},
+  teardown: Pick<TeardownInput, 'supersedesWorkflowId'> = {},
 ): Promise<string> {
   let runId: string;
   try {
@@ -47,9 +53,9 @@ export async function startLifecycleWorkflow(
           deckyName: row.deckyName,
           ...(row.hostUuid ? { hostUuid: row.hostUuid } : {}),
           ...(row.previousServices ? { previousServices: row.previousServices } : {}),
+          ...teardown,
           // A move's rows were written together: their shared start time names their driver change.
           ...(row.networkDriver ? { networkDriver: row.networkDriver, changeId: row.startedAt.toISOString() } : {}),
-          ...extraArgs,
         },
       ],
       typedSearchAttributes: deckySearchAttributes(row.deckyName, row.operation, row.hostUuid),
@@ -79,13 +85,21 @@ const startQueue = pLimit(16);
  * died, leaves a `pending` row without a run id, which the reconciler starts.
  */
 export function startLifecycleWorkflowsInBackground(ctx: StartContext & { logger: Logger }, rows: LifecycleStartRow[]): void {
-  for (const row of rows) {
-    void startQueue(() =>
-      startLifecycleWorkflow(ctx, row).catch((err) =>
-        ctx.logger.warn({ err, lifecycle_id: row.id, decky: row.deckyName }, 'workflow start failed; the reconciler retries it'),
-      ),
-    );
-  }
+  for (const row of rows) void startQueue(() => startOrLeaveToReconciler(ctx, row));
+}
+
+/**
+ * Starts a committed row's workflow; a failure is logged, not thrown: the row stays `pending`
+ * without a run id, and the reconciler starts it.
+ */
+export async function startOrLeaveToReconciler(
+  ctx: StartContext & { logger: Logger },
+  row: LifecycleStartRow,
+  teardown: Pick<TeardownInput, 'supersedesWorkflowId'> = {},
+): Promise<void> {
+  await startLifecycleWorkflow(ctx, row, teardown).catch((err) =>
+    ctx.logger.warn({ err, lifecycle_id: row.id, decky: row.deckyName }, 'workflow start failed; the reconciler retries it'),
+  );
 }
 
 /** Runs `fn` in the same bounded queue as the starts (the reconciler's starts and describes). */

@@ -4,16 +4,13 @@
  * id), with the network `networkForHost` (src/domain/host-assignment.ts) gives that host: the rule
  * the deploy plan shows.
  */
-import type { LanNetworkSpec } from '../domain/schemas';
-import type { DeckySpec } from '../domain/schemas';
-import type { AgentJobAccepted } from '../domain/swarm-schemas';
+import type { AgentJobAccepted, AgentJobKind, AgentJobRequestOf } from '../domain/swarm-schemas';
 import { AgentCallError, type AgentClient } from './agent-client';
 
-export type AgentJobRequest =
-  | { kind: 'deploy'; body: { config: { network: LanNetworkSpec; deckies: DeckySpec[] } } }
-  | { kind: 'mutate'; body: { decky: DeckySpec; services: string[]; network: LanNetworkSpec } }
-  | { kind: 'teardown'; body: { decky: string } }
-  | { kind: 'move'; body: { decky: DeckySpec; network: LanNetworkSpec; change_id: string } };
+/** A job as a workflow asks for it: its kind and body; dispatch adds the ids (job, row, generation). */
+export type AgentJobRequest = {
+  [K in AgentJobKind]: { kind: K; body: Omit<AgentJobRequestOf<K>, 'job_id' | 'lifecycle_id' | 'generation'> };
+}[AgentJobKind];
 
 export interface SendOptions {
   /** How long to keep trying an agent that cannot be reached before giving up. */

@@ -8,7 +8,7 @@ import { WorkflowNotFoundError } from '@temporalio/client';
 import pLimit from 'p-limit';
 import { z } from 'zod';
 import type { EntityManager } from '@mikro-orm/postgresql';
-import { Decky, DeckyLifecycle, DeploymentSettings, EnrollmentToken, SwarmHost } from '../entities';
+import { Decky, DeckyLifecycle, DeploymentSettings, EnrollmentToken, SwarmHost, loadDeploymentSettings } from '../entities';
 import type {
   AgentJobResult,
   AgentStatus,
@@ -88,7 +88,7 @@ export async function patchHost(ctx: SwarmContext, operations: OperationsContext
     await lockFleet(em);
     const host = await requireHost(em, uuid);
     let moves: DeckyLifecycle[] = [];
-    const settings = await em.findOneOrFail(DeploymentSettings, { id: 1 });
+    const settings = await loadDeploymentSettings(em);
     const wanted = effectiveDriver(settings, patch.use_ipvlan ?? host.useIpvlan);
     if (patch.use_ipvlan !== undefined) {
       const scope = { hostUuid: host.uuid, label: `swarm host "${host.name}"` };

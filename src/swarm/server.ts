@@ -13,16 +13,13 @@ import https from 'node:https';
 import type { AddressInfo } from 'node:net';
 import type { TLSSocket } from 'node:tls';
 import express from 'express';
-import { HeartbeatRequestSchema } from '../domain/swarm-schemas';
-import { errorHandler, HttpError, sendError } from '../api/errors';
-import { agentArtefactRouter } from '../api/routes/agent-artefact';
-import { swarmBundleRouter } from '../api/routes/swarm';
+import { HEARTBEAT_PATH, HeartbeatRequestSchema } from '../domain/swarm-schemas';
+import { errorHandler, HttpError, sendError } from '../http/errors';
+import { agentArtefactRouter, swarmBundleRouter } from './enrollment-routes';
 import { clientAddress } from './enrollment';
 import { failOver, recordHeartbeat, sweepHosts, type FailoverSettings } from './hosts';
 import { fingerprintOfDer } from './pki';
 import type { SwarmContext } from './context';
-
-export const HEARTBEAT_PATH = '/api/v1/swarm/heartbeat';
 
 function listenerApp(ctx: SwarmContext): express.Express {
   const app = express();

@@ -1,6 +1,6 @@
 /** The body checks that run before JSON.parse and authentication (src/api/input-guards.ts). */
 import { jsonNestingDepth, MAX_JSON_DEPTH, refuseDeepJson } from '../../src/api/input-guards';
-import { HttpError } from '../../src/api/errors';
+import { HttpError } from '../../src/http/errors';
 
 describe('jsonNestingDepth', () => {
   it.each([

@@ -20,7 +20,7 @@ import { setDeckyAutoHeal, submitHeal } from '../../operations/heal';
 import { NotFoundError } from '../../operations/errors';
 import { requireRole } from '../auth';
 import { triggerOf } from '../trigger';
-import { HttpError } from '../errors';
+import { HttpError } from '../../http/errors';
 import type { ApiDeps } from '../app';
 
 export const IdempotencyKeySchema = z.string().min(1).max(255);

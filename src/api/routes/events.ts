@@ -6,7 +6,7 @@
 import { Router } from 'express';
 import { z } from 'zod';
 import { requireRole } from '../auth';
-import { HttpError } from '../errors';
+import { HttpError } from '../../http/errors';
 import type { ApiDeps } from '../app';
 
 export const EventsQuerySchema = z.object({ topic: z.string().max(300).default('') });

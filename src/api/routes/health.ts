@@ -1,7 +1,7 @@
 /** Liveness and readiness; no auth, so orchestrators can probe them. */
 import { Router } from 'express';
 import type { ApiDeps } from '../app';
-import { sendError } from '../errors';
+import { sendError } from '../../http/errors';
 
 export function healthRouter(deps: ApiDeps): Router {
   const router = Router();

@@ -1,55 +1,18 @@
 /**
- * /swarm on the operators' API: enrollment bundles and hosts (SPEC §5, §8). The agents'
- * heartbeat is not here: it lives on the swarm port (src/swarm/server.ts).
+ * /swarm on the operators' API: enrolling hosts and managing them (SPEC §5, §8). The enrollment
+ * downloads are in src/swarm/enrollment-routes.ts; the agents' heartbeat is on the swarm port.
  */
-import { Router, type Request, type Response } from 'express';
-import { BundleFileSchema, EnrollBundleRequestSchema, HostUuidSchema, SwarmHostPatchSchema } from '../../domain/swarm-schemas';
+import { Router } from 'express';
+import { EnrollBundleRequestSchema, HostUuidSchema, SwarmHostPatchSchema } from '../../domain/swarm-schemas';
 import { DECNET_VERSION } from '../../domain/version';
 import { NotFoundError } from '../../operations/errors';
-import { claimBundle, clientAddress, enrollHost, installScript, type EnrollmentTransport } from '../../swarm/enrollment';
+import { enrollHost } from '../../swarm/enrollment';
 import { decommissionHost, listHosts, patchHost } from '../../swarm/hosts';
 import type { SwarmContext } from '../../swarm/context';
 import { submitTeardown } from '../../operations/teardown';
 import { requireRole } from '../auth';
 import type { ApiDeps } from '../app';
-import { sendError } from '../errors';
-import { servedAgentArtefact } from './agent-artefact';
 import { triggerOf } from '../trigger';
-
-/**
- * GET /swarm/enroll-bundle/{token}.sh and .tgz: no bearer token, the enrollment token is the
- * credential. Served on the enrollment HTTPS port, and on the API port only with
- * DECNET_ENROLL_PLAIN_HTTP; `transport` is the listener's, so the script fetches the bundle alike.
- * Only GET: a HEAD (which express would answer with the GET handler) must not spend the one-shot
- * bundle, so it and every other method are 405.
- */
-export function swarmBundleRouter(swarm: SwarmContext, transport: EnrollmentTransport): Router {
-  const router = Router();
-  const getOnly = (req: Request, res: Response) => {
-    res.setHeader('Allow', 'GET');
-    sendError(res, 405, 'method_not_allowed', `${req.method} is not allowed on an enrollment download (GET only: the .tgz can be downloaded once)`);
-  };
-  router
-    .route('/enroll-bundle/:file')
-    // Declared, HEAD no longer falls back to the GET handler.
-    .head(getOnly)
-    .get(async (req, res) => {
-      const parsed = BundleFileSchema.safeParse(String(req.params.file));
-      if (!parsed.success) throw new NotFoundError('no such enrollment bundle (expected <token>.sh or <token>.tgz)');
-      const { token, kind } = parsed.data;
-      res.setHeader('Cache-Control', 'no-store');
-      if (kind === 'sh') {
-        const script = await installScript(swarm, token, transport, await servedAgentArtefact(swarm));
-        res.type('text/x-shellscript; charset=utf-8').send(script);
-        return;
-      }
-      const bundle = await claimBundle(swarm, token, clientAddress(req.socket.remoteAddress));
-      res.setHeader('Content-Disposition', `attachment; filename="decnet-agent-${bundle.hostName}.tgz"`);
-      res.type('application/gzip').send(bundle.tgz);
-    })
-    .all(getOnly);
-  return router;
-}
 
 /** Enrollment and the hosts, behind the admin bearer token. */
 export function swarmRouter(swarm: SwarmContext, deps: Pick<ApiDeps, 'operations' | 'ensureTemporalReachable'>): Router {
