@@ -85,9 +85,12 @@ export function startDriftWatcher(opts: DriftWatcherOptions): { stop(): Promise<
     try {
       stream = (await opts.docker.getEvents({ filters: { type: ['container', 'network'] } })) as unknown as Readable;
       reconnectDelay = 1000;
-      readline.createInterface({ input: stream }).on('line', onEvent);
+      // A dockerd restart resets the stream: readline re-emits the input's error, and an unheard
+      // 'error' would end the process. 'close' follows and reconnects.
+      const failed = (err: Error) => logger.warn({ err }, 'Docker event stream failed');
+      readline.createInterface({ input: stream }).on('line', onEvent).on('error', failed);
       stream.once('close', reconnect);
-      stream.once('error', (err) => logger.warn({ err }, 'Docker event stream failed'));
+      stream.on('error', failed);
       // What happened while no stream was open is found by comparing now.
       void compare();
     } catch (err) {
