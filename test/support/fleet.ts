@@ -1,0 +1,55 @@
+/**
+ * A fleet of `decnet api` and `decnet worker` processes on one PostgreSQL and one Temporal task
+ * queue, as operators scale out (test/cluster, bench/scale-out): each a real child process, an API
+ * counted as started once /readyz answers, a worker once Temporal shows it polling.
+ */
+import os from 'node:os';
+import type { Connection } from '@temporalio/client';
+import { temporal } from '@temporalio/proto';
+import { waitFor } from './http';
+import { spawnDecnet, waitForHttp, type DecnetProcess } from './process';
+
+export interface FleetProcess {
+  name: string;
+  command: 'api' | 'worker';
+  env: NodeJS.ProcessEnv;
+  logFile: string;
+  proc?: DecnetProcess;
+}
+
+/** The identity a worker process gives Temporal (the SDK's default: `<pid>@<hostname>`). */
+export const workerIdentity = (proc: DecnetProcess) => `${proc.child.pid}@${os.hostname()}`;
+
+export const apiBaseOf = (member: Pick<FleetProcess, 'env'>) => `http://127.0.0.1:${member.env.DECNET_API_PORT}/api/v1`;
+
+/** Spawns the member's process and resolves once it serves; rejects if it exits first. */
+export async function startFleetProcess(member: FleetProcess, connection: Connection): Promise<void> {
+  const proc = spawnDecnet([member.command], member.env, member.logFile);
+  member.proc = proc;
+  let started = false;
+  const exited = proc.exited.then((code) => {
+    if (!started) throw new Error(`decnet ${member.command} (${member.name}) exited with ${code} while starting: see ${member.logFile}`);
+  });
+  const ready =
+    member.command === 'api'
+      ? waitForHttp(`http://127.0.0.1:${member.env.DECNET_API_PORT}/readyz`)
+      : untilPolling(connection, member.env.TEMPORAL_NAMESPACE ?? 'default', member.env.DECNET_TASK_QUEUE!, workerIdentity(proc));
+  await Promise.race([ready, exited]);
+  started = true;
+}
+
+/** Until the worker of this identity polls the task queue for both workflow and activity tasks. */
+export async function untilPolling(connection: Connection, namespace: string, taskQueue: string, identity: string): Promise<void> {
+  const { TASK_QUEUE_TYPE_WORKFLOW, TASK_QUEUE_TYPE_ACTIVITY } = temporal.api.enums.v1.TaskQueueType;
+  await waitFor(
+    `worker ${identity} polling ${taskQueue}`,
+    async () => {
+      for (const taskQueueType of [TASK_QUEUE_TYPE_WORKFLOW, TASK_QUEUE_TYPE_ACTIVITY]) {
+        const { pollers } = await connection.workflowService.describeTaskQueue({ namespace, taskQueue: { name: taskQueue }, taskQueueType });
+        if (!pollers?.some((p) => p.identity === identity)) return undefined;
+      }
+      return true;
+    },
+    120_000,
+  );
+}
