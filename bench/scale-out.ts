@@ -40,10 +40,15 @@ const AGENTS = ['a', 'b', 'c', 'd'];
 const TARGET = '≥ 50 rows/s';
 /** Rows whose workflow history is counted for the events-per-row figure. */
 const HISTORY_SAMPLE = 20;
+/** How long the fleet is watched idle before the deploy, for the idle commit rate. */
+const IDLE_WINDOW_MS = 15_000;
 
 interface Setup {
   label: string;
   temporalAddress: string;
+  /** The Temporal server's process, for its CPU time. */
+  temporalPid: number;
+  postgresPid: number;
   workers: number;
 }
 
@@ -62,13 +67,15 @@ async function main() {
     console.log('decnet-deployer bench/scale-out');
     console.log(`machine: ${os.cpus().length} cores; ${AGENTS.length} agents on one dockerd; ${AGENTS.length * DECKIES_PER_AGENT} image-less deckies per run`);
     const setups: Setup[] = [
-      { label: 'dev server (SQLite), 1 worker process', temporalAddress: devServer.address, workers: 1 },
-      { label: 'Temporal server on PostgreSQL (4 shards), 1 worker process', temporalAddress: cluster.address, workers: 1 },
-      { label: 'Temporal server on PostgreSQL (4 shards), 2 worker processes', temporalAddress: cluster.address, workers: 2 },
+      { label: 'dev server (SQLite), 1 worker process', temporalAddress: devServer.address, temporalPid: devServer.pid, postgresPid: pg.pid, workers: 1 },
+      { label: 'Temporal server on PostgreSQL (4 shards), 1 worker process', temporalAddress: cluster.address, temporalPid: cluster.pid, postgresPid: pg.pid, workers: 1 },
+      { label: 'Temporal server on PostgreSQL (4 shards), 2 worker processes', temporalAddress: cluster.address, temporalPid: cluster.pid, postgresPid: pg.pid, workers: 2 },
     ];
     const figures: Figure[] = [];
     let baseline: number | undefined;
     let last: Awaited<ReturnType<typeof controlPlaneRun>> | undefined;
+    // CPU time per row, whatever else the machine runs: the sizing arithmetic's main input.
+    const cpuFigures: Figure[] = [];
     for (const [i, setup] of setups.entries()) {
       const result = await controlPlaneRun(setup, i, adminUrl.toString(), docker);
       baseline ??= result.rowsPerSecond;
@@ -79,13 +86,21 @@ async function main() {
         ratio: `${(result.rowsPerSecond / baseline).toFixed(2)}×`,
       });
       process.stderr.write(`  ${figures.at(-1)!.figure}: ${figures.at(-1)!.measured}\n`);
+      const c = result.cpuPerRow;
+      cpuFigures.push({
+        figure: `${setup.label}: CPU ms per row, API / workers / agents / Temporal / PostgreSQL (total)`,
+        target: '—',
+        measured: `${c.api.toFixed(0)} / ${c.workers.toFixed(0)} / ${c.agents.toFixed(0)} / ${c.temporal.toFixed(0)} / ${c.postgres.toFixed(0)} (${Object.values(c).reduce((a, b) => a + b, 0).toFixed(0)})`,
+      });
       last = result;
     }
     // What one row costs, from the last run (PostgreSQL-backed server): the sizing arithmetic's inputs.
-    const { commitsPerRow } = last!;
+    const { commitsPerRow, idleCommitsPerSecond: idle } = last!;
     figures.push(
+      ...cpuFigures,
       { figure: `history events per row (${HISTORY_SAMPLE} workflows)`, target: '—', measured: last!.eventsPerRow.toFixed(1) },
-      { figure: 'PostgreSQL commits per row: decnet / Temporal persistence / visibility', target: '—', measured: `${commitsPerRow.decnet.toFixed(1)} / ${commitsPerRow.temporal.toFixed(1)} / ${commitsPerRow.visibility.toFixed(1)}` },
+      { figure: 'PostgreSQL commits per row above idle: decnet / Temporal persistence / visibility', target: '—', measured: `${commitsPerRow.decnet.toFixed(1)} / ${commitsPerRow.temporal.toFixed(1)} / ${commitsPerRow.visibility.toFixed(1)}` },
+      { figure: 'PostgreSQL commits per second, idle fleet: decnet / Temporal persistence / visibility', target: '—', measured: `${idle.decnet.toFixed(1)} / ${idle.temporal.toFixed(1)} / ${idle.visibility.toFixed(1)}` },
     );
     printTable('bench/scale-out', figures);
   } finally {
@@ -95,6 +110,39 @@ async function main() {
     await docker.getNetwork(LAN).remove().catch(() => undefined);
     await deleteVethParent(PARENT);
   }
+}
+
+/** Clock ticks per second of /proc/<pid>/stat's utime and stime (USER_HZ, 100 on Linux). */
+const USER_HZ = 100;
+
+/** CPU seconds (user + system, all threads) a process has used so far; 0 once it is gone. */
+async function cpuSecondsOf(pid: number): Promise<number> {
+  const stat = await fs.readFile(`/proc/${pid}/stat`, 'utf8').catch(() => '');
+  // The fields after the command name (which may hold spaces) in parentheses: utime and stime are 14th and 15th of the line.
+  const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+  return fields.length > 12 ? (Number(fields[11]) + Number(fields[12])) / USER_HZ : 0;
+}
+
+/** The PostgreSQL server's processes: the postmaster and its children (one backend per connection). */
+async function postgresPids(postmaster: number): Promise<number[]> {
+  const children = await fs.readFile(`/proc/${postmaster}/task/${postmaster}/children`, 'utf8').catch(() => '');
+  return [postmaster, ...children.split(' ').filter(Boolean).map(Number)];
+}
+
+type CpuShare = 'api' | 'workers' | 'agents' | 'temporal' | 'postgres';
+
+/** CPU seconds so far of each part of the run, by pid, so that a backend that comes or goes counts only its own share. */
+async function cpuByPart(parts: Record<CpuShare, () => Promise<number[]>>): Promise<Map<string, number>> {
+  const seconds = new Map<string, number>();
+  for (const [part, pids] of Object.entries(parts)) for (const pid of await pids()) seconds.set(`${part}:${pid}`, await cpuSecondsOf(pid));
+  return seconds;
+}
+
+/** CPU seconds each part used between two readings. */
+function cpuUsed(before: Map<string, number>, after: Map<string, number>): Record<CpuShare, number> {
+  const used: Record<CpuShare, number> = { api: 0, workers: 0, agents: 0, temporal: 0, postgres: 0 };
+  for (const [key, seconds] of after) used[key.split(':')[0] as CpuShare] += seconds - (before.get(key) ?? 0);
+  return used;
 }
 
 /** Committed transactions so far, by database (pg_stat_database). */
@@ -161,7 +209,21 @@ async function controlPlaneRun(setup: Setup, run: number, adminUrl: string, dock
       await startAgent(agent, creds);
       await waitForActive(api, agent);
     }
+    const pidsOf = (members: Array<{ proc?: { child: { pid?: number } } }>) => async () => members.map((m) => m.proc!.child.pid!);
+    const parts = {
+      api: pidsOf(fleet.slice(0, 1)),
+      workers: pidsOf(fleet.slice(1)),
+      agents: pidsOf(agents),
+      temporal: async () => [setup.temporalPid],
+      postgres: () => postgresPids(setup.postgresPid),
+    };
+    // What the idle fleet commits (Temporal's shard, queue and timer upkeep, the API's loops), so
+    // the per-row figures count the deploy's own.
+    const idleStart = await commitsByDatabase(adminUrl);
+    await new Promise((r) => setTimeout(r, IDLE_WINDOW_MS));
+    const cpuBefore = await cpuByPart(parts);
     const commitsBefore = await commitsByDatabase(adminUrl);
+    const idlePerSecond = (db: string) => ((commitsBefore.get(db) ?? 0) - (idleStart.get(db) ?? 0)) / (IDLE_WINDOW_MS / 1000);
     const started = performance.now();
     const res = await api.post('/deckies/deploy', { network: NETWORK, deckies: AGENTS.map((name) => ({ name: `s${name}`, amount: DECKIES_PER_AGENT, services: ['ssh'] })) });
     if (res.status !== 202) throw new Error(`deploy answered ${res.status}: ${JSON.stringify(res.body)}`);
@@ -171,7 +233,9 @@ async function controlPlaneRun(setup: Setup, run: number, adminUrl: string, dock
     // Each backend reports its counts within a second or so of going idle.
     await new Promise((r) => setTimeout(r, 3_000));
     const commitsAfter = await commitsByDatabase(adminUrl);
-    const commitsPerRow = (db: string) => ((commitsAfter.get(db) ?? 0) - (commitsBefore.get(db) ?? 0)) / rows.length;
+    const cpu = cpuUsed(cpuBefore, await cpuByPart(parts));
+    const runSeconds = wallMs / 1000 + 3;
+    const commitsPerRow = (db: string) => ((commitsAfter.get(db) ?? 0) - (commitsBefore.get(db) ?? 0) - idlePerSecond(db) * runSeconds) / rows.length;
     const client = new Client({ connection });
     const sample = rows.slice(0, HISTORY_SAMPLE);
     let events = 0;
@@ -183,7 +247,9 @@ async function controlPlaneRun(setup: Setup, run: number, adminUrl: string, dock
       load: os.loadavg()[0],
       atCheck,
       eventsPerRow: events / sample.length,
+      cpuPerRow: Object.fromEntries(Object.entries(cpu).map(([part, seconds]) => [part, (seconds * 1000) / rows.length])) as Record<CpuShare, number>,
       commitsPerRow: { decnet: commitsPerRow(`scale_out_${run}`), temporal: commitsPerRow('temporal'), visibility: commitsPerRow('temporal_visibility') },
+      idleCommitsPerSecond: { decnet: idlePerSecond(`scale_out_${run}`), temporal: idlePerSecond('temporal'), visibility: idlePerSecond('temporal_visibility') },
     };
   } finally {
     for (const agent of agents) if (agent.proc) await stop(agent.proc);

@@ -24,6 +24,8 @@ export const apiBaseOf = (member: Pick<FleetProcess, 'env'>) => `http://127.0.0.
 
 /** Spawns the member's process and resolves once it serves; rejects if it exits first. */
 export async function startFleetProcess(member: FleetProcess, connection: Connection): Promise<void> {
+  const running = member.proc && member.proc.child.exitCode === null && member.proc.child.signalCode === null;
+  if (running) throw new Error(`${member.name} still runs (pid ${member.proc!.child.pid}): stop it before starting it again`);
   const proc = spawnDecnet([member.command], member.env, member.logFile);
   member.proc = proc;
   let started = false;
