@@ -1,6 +1,7 @@
 /** The master's Temporal worker: decky workflows plus the activities that touch PostgreSQL, Docker and Temporal. */
 import { createHash } from 'node:crypto';
 import fs from 'node:fs/promises';
+import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
 import { z } from 'zod';
@@ -70,18 +71,53 @@ export interface WorkerOptions {
   logger?: Logger;
 }
 
-let runtimeInstalled = false;
-/** The SDK logs every worker state change at INFO; warnings and errors are what operators need, as JSON lines. */
-function installRuntimeOnce(logger: Logger): void {
-  if (runtimeInstalled) return;
-  // shutdownSignals: []: the CLI owns SIGINT/SIGTERM and stops the worker itself, in order.
-  Runtime.install({ logger: temporalSdkLogger(logger, 'WARN'), shutdownSignals: [] });
-  runtimeInstalled = true;
+/** The SDK runtime's Prometheus exporter, once installed: a loopback port of its own. */
+let sdkMetricsUrl: string | undefined;
+let runtimeInstalled: Promise<void> | undefined;
+/**
+ * The SDK logs every worker state change at INFO; warnings and errors are what operators need, as
+ * JSON lines. Its metrics (activity and workflow-task counters and latencies, slots, polls) go to
+ * an exporter on loopback, which temporalSdkMetrics() reads, so a process has one scrape target.
+ */
+function installRuntimeOnce(logger: Logger): Promise<void> {
+  runtimeInstalled ??= installRuntime(logger);
+  return runtimeInstalled;
+}
+
+async function installRuntime(logger: Logger): Promise<void> {
+  const port = await freeLoopbackPort();
+  Runtime.install({
+    logger: temporalSdkLogger(logger, 'WARN'),
+    // Prometheus conventions: seconds, unit suffixes, counters ending in _total.
+    telemetryOptions: { metrics: { prometheus: { bindAddress: `127.0.0.1:${port}`, countersTotalSuffix: true, unitSuffix: true, useSecondsForDurations: true } } },
+    // shutdownSignals: []: the CLI owns SIGINT/SIGTERM and stops the worker itself, in order.
+    shutdownSignals: [],
+  });
+  sdkMetricsUrl = `http://127.0.0.1:${port}/metrics`;
+}
+
+/** The Temporal SDK runtime's metrics in the Prometheus text format; empty before a worker exists in this process. */
+export async function temporalSdkMetrics(): Promise<string> {
+  if (!sdkMetricsUrl) return '';
+  const res = await fetch(sdkMetricsUrl, { signal: AbortSignal.timeout(5_000) });
+  if (!res.ok) throw new Error(`the Temporal SDK metrics exporter answered ${res.status}`);
+  return res.text();
+}
+
+function freeLoopbackPort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const server = net.createServer();
+    server.once('error', reject);
+    server.listen(0, '127.0.0.1', () => {
+      const { port } = server.address() as net.AddressInfo;
+      server.close(() => resolve(port));
+    });
+  });
 }
 
 export async function createWorker(opts: WorkerOptions): Promise<Worker> {
   const logger = opts.logger ?? createLogger(process.env.DECNET_LOG_LEVEL || 'info');
-  installRuntimeOnce(logger);
+  await installRuntimeOnce(logger);
   const connection = await NativeConnection.connect({ address: opts.temporalAddress });
   // The worker does not own the connection: whoever ends the worker closes it (worker.connection).
   return Worker.create({

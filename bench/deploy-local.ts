@@ -8,6 +8,7 @@
  *  - 10 and 50 real deckies (ssh+http), POST → all rows terminal, next to one plain
  *    `compose up -d` of the same deckies in the same run;
  *  - GET /deckies/lifecycle latency, polled by a separate process during a 100-decky deploy.
+ * Parts may be named on the command line (202, control-plane, compose, lifecycle) to run only those.
  * Between the control-plane runs the benchmark deletes their failed deckies in PostgreSQL: they
  * own no container and no schedule, and tearing 500 down through the API would cost more than
  * what is measured. Sends traffic only to loopback and to the containers it creates on veth
@@ -27,7 +28,6 @@ import { composeCommand, run } from '../src/compose/command';
 import { openOrm } from '../src/db/orm';
 import { Decky, DeckyLifecycle, DeploymentSettings } from '../src/entities';
 import type { DeckySpec } from '../src/domain/schemas';
-import { buildFixtureImages } from '../test/support/fixture-images';
 import { createVethParent, deleteVethParent } from '../test/support/veth';
 import type { ApiClient } from '../test/support/http';
 import {
@@ -35,13 +35,20 @@ import {
   BENCH_TAG,
   BENCH_TOKEN,
   benchDataDir,
+  buildFixturesButImageless,
+  cpuSecondsOfTrees,
+  cpuSpent,
+  imageless,
+  masterGauges,
   median,
   ms,
   percentile,
+  postDeploy,
   printTable,
   secs,
   spawnBenchMaster,
   startBenchServices,
+  stepBreakdown,
   waitForRows,
   type Figure,
 } from './support';
@@ -53,15 +60,19 @@ const PARENT = 'dnvbench';
 const PLAIN_PARENT = 'dnvplain';
 /** A /16 of the benchmarking range: room for the largest fleet. */
 const NETWORK = { subnet: '198.19.0.0/16', gateway: '198.19.0.1', interface: PARENT };
-const IMAGELESS_SERVICE = 'vnc';
 const RUNS = 5;
+/** The parts of the benchmark, in order; `npm run bench:deploy-local -- lifecycle` runs only those named. */
+const PARTS = ['202', 'control-plane', 'compose', 'lifecycle'] as const;
+const asked = process.argv.slice(2);
+const unknownPart = asked.find((a) => !(PARTS as readonly string[]).includes(a));
+if (unknownPart) throw new Error(`unknown part "${unknownPart}"; the parts are ${PARTS.join(', ')}`);
+const runs = (part: (typeof PARTS)[number]) => asked.length === 0 || asked.includes(part);
 
 async function main() {
   const { pg, temporal } = await startBenchServices(DATA, { pg: 54349, temporal: 7255, temporalUi: 8255 });
   const catalogue = loadCatalogue({ registry: BENCH_REGISTRY, tag: BENCH_TAG });
-  await buildFixtureImages({ registry: BENCH_REGISTRY, tag: BENCH_TAG, services: [...catalogue.services.keys()].filter((s) => s !== IMAGELESS_SERVICE) });
+  await buildFixturesButImageless(catalogue);
   const docker = new Docker();
-  await docker.getImage(catalogue.imageFor(IMAGELESS_SERVICE)).remove({ force: true }).catch(() => undefined);
   await createVethParent(PARENT);
   await createVethParent(PLAIN_PARENT);
   const master = await spawnBenchMaster({ dataDir: DATA, databaseUrl: pg.url, temporalAddress: temporal.address, project: PROJECT, apiPort: 18090, swarmPort: 18091, enrollPort: 18096 });
@@ -76,72 +87,91 @@ async function main() {
     console.log(`decnet-deployer bench/deploy-local — ${os.cpus().length} cores (${os.cpus()[0].model}), ${(os.totalmem() / 2 ** 30).toFixed(0)} GB; ${compose}`);
 
     // 1. Time to 202, control-plane deckies, each size RUNS times.
-    for (const count of [1, 10, 50, 500]) {
-      const times: number[] = [];
-      for (let run = 0; run < RUNS; run++) {
-        const { elapsed, ids } = await post(api, imageless(`s${count}r${run}`, count));
-        times.push(elapsed);
-        await waitForRows(api, ids);
-        await forgetControlPlaneDeckies(orm);
+    if (runs('202')) {
+      for (const count of [1, 10, 50, 500]) {
+        const times: number[] = [];
+        for (let run = 0; run < RUNS; run++) {
+          const { elapsed, ids } = await post(api, imageless(`s${count}r${run}`, count));
+          times.push(elapsed);
+          await waitForRows(api, ids);
+          await forgetControlPlaneDeckies(orm);
+        }
+        // 500 is the largest fleet the deployment limit allows; the target is that of 1,000 deckies.
+        const target = count === 50 ? '≤ 150 ms' : count === 500 ? '≤ 1,000 ms (for 1,000)' : '—';
+        figures.push({ figure: `time to 202, ${count} decky(ies), p50 of ${RUNS}`, target, measured: `${ms(median(times))} (${times.map((t) => t.toFixed(0)).join(', ')})` });
+        progress(figures);
       }
-      // 500 is the largest fleet the deployment limit allows; the target is that of 1,000 deckies.
-      const target = count === 50 ? '≤ 150 ms' : count === 500 ? '≤ 1,000 ms (for 1,000)' : '—';
-      figures.push({ figure: `time to 202, ${count} decky(ies), p50 of ${RUNS}`, target, measured: `${ms(median(times))} (${times.map((t) => t.toFixed(0)).join(', ')})` });
-      progress(figures);
     }
 
     // 2. The control plane alone.
-    const rates: number[] = [];
-    for (let run = 0; run < 3; run++) {
-      const started = performance.now();
-      const { ids } = await post(api, imageless(`cp${run}`, 150));
-      const rows = await waitForRows(api, ids);
-      const wall = performance.now() - started;
-      const atCheck = rows.filter((r) => r.status === 'failed' && /not on the Docker engine/.test(r.error ?? '')).length;
-      if (atCheck !== 150) throw new Error(`only ${atCheck}/150 rows ended at the image check`);
-      rates.push(150 / (wall / 1000));
-      await forgetControlPlaneDeckies(orm);
-    }
-    figures.push({ figure: 'local control plane, 150 image-less deckies, POST → all terminal (median of 3)', target: '≥ 50 rows/s', measured: `${median(rates).toFixed(1)} rows/s (${rates.map((r) => r.toFixed(1)).join(', ')})` });
-    progress(figures);
-
-    // 3. Real deckies next to plain compose.
-    for (const count of [10, 50]) {
-      const started = performance.now();
-      const { ids } = await post(api, [{ name: `w${count}`, amount: count, services: ['ssh', 'http'] }]);
-      const rows = await waitForRows(api, ids);
-      const wall = performance.now() - started;
-      const ok = rows.filter((r) => r.status === 'succeeded').length;
-      const specs = ((await api.get('/deckies')).body.deckies as DeckySpec[]).filter((d) => d.name.startsWith(`w${count}-`));
-      await teardownAll(api);
-      const plain = await plainComposeUp(specs, catalogue);
-      figures.push({
-        figure: `${count} deckies (ssh+http), POST → all terminal vs one plain \`compose up -d\``,
-        target: '≤ 1.2×',
-        measured: `${secs(wall)} vs ${secs(plain)} (${ok}/${count} succeeded)`,
-        ratio: `${(wall / plain).toFixed(2)}×`,
-      });
+    if (runs('control-plane')) {
+      const rates: number[] = [];
+      const trees = { master: master.proc.child.pid!, 'dev server': temporal.pid, PostgreSQL: pg.pid, 'this benchmark': process.pid };
+      for (let run = 0; run < 3; run++) {
+        const cpuBefore = cpuSecondsOfTrees(trees);
+        const started = performance.now();
+        const { ids } = await post(api, imageless(`cp${run}`, 150));
+        const rows = await waitForRows(api, ids);
+        const wall = performance.now() - started;
+        process.stderr.write(`    run ${run + 1}: ${secs(wall)}; ${stepBreakdown(rows)}; CPU used meanwhile: ${cpuSpent(cpuBefore, cpuSecondsOfTrees(trees))}\n`);
+        const atCheck = rows.filter((r) => r.status === 'failed' && /not on the Docker engine/.test(r.error ?? '')).length;
+        if (atCheck !== 150) throw new Error(`only ${atCheck}/150 rows ended at the image check`);
+        rates.push(150 / (wall / 1000));
+        await forgetControlPlaneDeckies(orm);
+      }
+      figures.push({ figure: 'local control plane, 150 image-less deckies, POST → all terminal (median of 3)', target: '≥ 50 rows/s', measured: `${median(rates).toFixed(1)} rows/s (${rates.map((r) => r.toFixed(1)).join(', ')})` });
       progress(figures);
     }
 
+    // 3. Real deckies next to plain compose.
+    if (runs('compose')) {
+      for (const count of [10, 50]) {
+        const started = performance.now();
+        const { ids } = await post(api, [{ name: `w${count}`, amount: count, services: ['ssh', 'http'] }]);
+        const rows = await waitForRows(api, ids);
+        const wall = performance.now() - started;
+        const ok = rows.filter((r) => r.status === 'succeeded').length;
+        const specs = ((await api.get('/deckies')).body.deckies as DeckySpec[]).filter((d) => d.name.startsWith(`w${count}-`));
+        await teardownAll(api);
+        const plain = await plainComposeUp(specs, catalogue);
+        figures.push({
+          figure: `${count} deckies (ssh+http), POST → all terminal vs one plain \`compose up -d\``,
+          target: '≤ 1.2×',
+          measured: `${secs(wall)} vs ${secs(plain)} (${ok}/${count} succeeded)`,
+          ratio: `${(wall / plain).toFixed(2)}×`,
+        });
+        progress(figures);
+      }
+    }
+
     // 4. Lifecycle polls from another process while 100 deckies deploy.
-    const { ids } = await post(api, [{ name: 'p', amount: 100, services: ['ssh'] }]);
-    const poller = spawn(process.execPath, ['--import', 'tsx', path.join(__dirname, 'lifecycle-poller.ts'), master.apiBase, BENCH_TOKEN, ids.slice(0, 100).join(',')], {
-      stdio: ['pipe', 'pipe', 'inherit'],
-    });
-    let out = '';
-    poller.stdout.on('data', (chunk) => (out += chunk));
-    const pollerExited = new Promise((resolve) => poller.once('exit', resolve));
-    const rows = await waitForRows(api, ids, { everyMs: 500 });
-    poller.stdin.end();
-    await pollerExited;
-    const latencies = JSON.parse(out) as number[];
-    figures.push({
-      figure: `GET /deckies/lifecycle (100 ids) from a separate process during a 100-decky deploy, ${latencies.length} requests`,
-      target: 'p99 ≤ 20 ms',
-      measured: `p50 ${latencies.length ? ms(percentile(latencies, 50)) : '—'}, p99 ${latencies.length ? ms(percentile(latencies, 99)) : '—'} (${rows.filter((r) => r.status === 'succeeded').length}/100 succeeded)`,
-    });
-    await teardownAll(api);
+    if (runs('lifecycle')) {
+      const lag = ['nodejs_eventloop_lag_p50_seconds', 'nodejs_eventloop_lag_p99_seconds', 'nodejs_eventloop_lag_max_seconds'];
+      await masterGauges(master.apiBase, lag);
+      const { ids } = await post(api, [{ name: 'p', amount: 100, services: ['ssh'] }]);
+      const poller = spawn(process.execPath, ['--import', 'tsx', path.join(__dirname, 'lifecycle-poller.ts'), master.apiBase, BENCH_TOKEN, ids.slice(0, 100).join(',')], {
+        stdio: ['pipe', 'pipe', 'inherit'],
+      });
+      let out = '';
+      poller.stdout.on('data', (chunk) => (out += chunk));
+      const pollerExited = new Promise((resolve) => poller.once('exit', resolve));
+      const rows = await waitForRows(api, ids, { everyMs: 500 });
+      poller.stdin.end();
+      await pollerExited;
+      const latencies = JSON.parse(out) as number[];
+      const delay = await masterGauges(master.apiBase, lag);
+      figures.push({
+        figure: `GET /deckies/lifecycle (100 ids) from a separate process during a 100-decky deploy, ${latencies.length} requests`,
+        target: 'p99 ≤ 20 ms',
+        measured: `p50 ${latencies.length ? ms(percentile(latencies, 50)) : '—'}, p99 ${latencies.length ? ms(percentile(latencies, 99)) : '—'} (${rows.filter((r) => r.status === 'succeeded').length}/100 succeeded)`,
+      });
+      figures.push({
+        figure: "the master's event-loop delay meanwhile (its /metrics), p50 / p99 / max",
+        target: '—',
+        measured: lag.map((name) => ms(delay[name] * 1000)).join(' / '),
+      });
+      await teardownAll(api);
+    }
 
     printTable('bench/deploy-local', figures);
   } finally {
@@ -165,22 +195,7 @@ function progress(figures: Figure[]): void {
   process.stderr.write(`  ${f.figure}: ${f.measured}\n`);
 }
 
-/** `count` deckies with the image-less service, as requests of at most 100 (the `amount` limit). */
-function imageless(prefix: string, count: number) {
-  return Array.from({ length: Math.ceil(count / 100) }, (_, i) => ({
-    name: `${prefix}x${i}`,
-    amount: Math.min(100, count - i * 100),
-    services: [IMAGELESS_SERVICE],
-  }));
-}
-
-async function post(api: ApiClient, deckies: unknown[]): Promise<{ elapsed: number; ids: string[] }> {
-  const started = performance.now();
-  const res = await api.post('/deckies/deploy', { network: NETWORK, deckies });
-  const elapsed = performance.now() - started;
-  if (res.status !== 202) throw new Error(`deploy answered ${res.status}: ${JSON.stringify(res.body)}`);
-  return { elapsed, ids: res.body.lifecycle_ids };
-}
+const post = (api: ApiClient, deckies: unknown[]) => postDeploy(api, NETWORK, deckies);
 
 /** The control-plane runs' deckies failed at the image check: no container, no schedule, only rows. */
 async function forgetControlPlaneDeckies(orm: Awaited<ReturnType<typeof openOrm>>): Promise<void> {

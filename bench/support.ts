@@ -1,14 +1,45 @@
 /** What every benchmark starts from: a fresh data directory with its own PostgreSQL and Temporal dev server. */
+import { readFileSync, readdirSync } from 'node:fs';
 import fs from 'node:fs/promises';
 import path from 'node:path';
 import { startEmbeddedPostgres } from '../src/infra/embedded-postgres';
 import { findTemporalCli, startTemporalDevServer } from '../src/infra/temporal-cli';
 import { spawnDecnet, stop, waitForHttp, type DecnetProcess } from '../test/support/process';
+import { performance } from 'node:perf_hooks';
+import Docker from 'dockerode';
+import type { Catalogue } from '../src/domain/catalog';
+import { buildFixtureImages } from '../test/support/fixture-images';
 import { apiClient, type ApiClient } from '../test/support/http';
 
 /** The benchmarks' own fixture images (never the tests'). */
 export const BENCH_REGISTRY = 'decnet-bench';
 export const BENCH_TAG = 'fixture';
+/** The one catalogue service the control-plane benchmarks leave without an image: each row ends at the image check. */
+export const IMAGELESS_SERVICE = 'vnc';
+
+/** Every fixture image but the image-less service's, which is removed if another benchmark built it. */
+export async function buildFixturesButImageless(catalogue: Catalogue): Promise<void> {
+  await buildFixtureImages({ registry: BENCH_REGISTRY, tag: BENCH_TAG, services: [...catalogue.services.keys()].filter((s) => s !== IMAGELESS_SERVICE) });
+  await new Docker().getImage(catalogue.imageFor(IMAGELESS_SERVICE)).remove({ force: true }).catch(() => undefined);
+}
+
+/** `count` deckies with the image-less service, as requests of at most 100 (the `amount` limit). */
+export function imageless(prefix: string, count: number) {
+  return Array.from({ length: Math.ceil(count / 100) }, (_, i) => ({
+    name: `${prefix}x${i}`,
+    amount: Math.min(100, count - i * 100),
+    services: [IMAGELESS_SERVICE],
+  }));
+}
+
+/** POST /deckies/deploy, timed to its 202. */
+export async function postDeploy(api: ApiClient, network: unknown, deckies: unknown[]): Promise<{ elapsed: number; ids: string[] }> {
+  const started = performance.now();
+  const res = await api.post('/deckies/deploy', { network, deckies });
+  const elapsed = performance.now() - started;
+  if (res.status !== 202) throw new Error(`deploy answered ${res.status}: ${JSON.stringify(res.body)}`);
+  return { elapsed, ids: res.body.lifecycle_ids };
+}
 
 /** A benchmark's data directory, at the top of the repository (ignored by git). */
 export const benchDataDir = (name: string) => path.join(__dirname, '..', name);
@@ -65,6 +96,21 @@ export interface BenchRow {
   started_at: string;
   completed_at: string | null;
   steps: Array<{ name: string; started_at: string; finished_at: string }>;
+}
+
+/** Where the rows' time went: from the row's creation to its first step, then each step, p50 and p95. */
+export function stepBreakdown(rows: BenchRow[]): string {
+  const spans = new Map<string, number[]>();
+  const add = (name: string, from: string, to: string) => {
+    const list = spans.get(name) ?? [];
+    list.push(Date.parse(to) - Date.parse(from));
+    spans.set(name, list);
+  };
+  for (const row of rows) {
+    if (row.steps.length) add('(queued)', row.started_at, row.steps[0].started_at);
+    for (const step of row.steps) add(step.name, step.started_at, step.finished_at);
+  }
+  return [...spans].map(([name, v]) => `${name} p50 ${percentile(v, 50)} ms / p95 ${percentile(v, 95)} ms`).join('; ');
 }
 
 /**
@@ -153,4 +199,52 @@ export async function spawnBenchMaster(opts: {
   };
   await waitForHttp(`http://127.0.0.1:${opts.apiPort}/readyz`);
   return master;
+}
+
+/**
+ * CPU seconds (user + system) used so far by each named process with the processes under it that
+ * are not named themselves, read from /proc: where a benchmark's time went between two readings.
+ */
+export function cpuSecondsOfTrees(roots: Record<string, number>): Record<string, number> {
+  const ticksPerSecond = 100; // USER_HZ on Linux
+  const stats = new Map<number, { ppid: number; ticks: number }>();
+  for (const entry of readdirSync('/proc')) {
+    if (!/^\d+$/.test(entry)) continue;
+    try {
+      const stat = readFileSync(`/proc/${entry}/stat`, 'utf8');
+      // Fields after the command (which may hold spaces): state ppid … utime(14) stime(15).
+      const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+      stats.set(Number(entry), { ppid: Number(fields[1]), ticks: Number(fields[11]) + Number(fields[12]) });
+    } catch {
+      /* the process ended meanwhile */
+    }
+  }
+  // A process counts for the nearest named process above it (or itself): a tree named inside another is its own.
+  const nameOf = new Map(Object.entries(roots).map(([name, pid]) => [pid, name]));
+  const owner = (pid: number): string | undefined => {
+    for (let p = pid; p > 1; p = stats.get(p)?.ppid ?? 0) if (nameOf.has(p)) return nameOf.get(p);
+    return undefined;
+  };
+  const seconds: Record<string, number> = Object.fromEntries(Object.keys(roots).map((name) => [name, 0]));
+  for (const [pid, stat] of stats) {
+    const name = owner(pid);
+    if (name) seconds[name] += stat.ticks / ticksPerSecond;
+  }
+  return seconds;
+}
+
+/** `name a s, name b s, …` of the CPU each tree used between two readings. */
+export function cpuSpent(before: Record<string, number>, after: Record<string, number>): string {
+  return Object.keys(after)
+    .map((name) => `${name} ${(after[name] - (before[name] ?? 0)).toFixed(1)} s`)
+    .join(', ');
+}
+
+/**
+ * Gauges of the master's own Prometheus metrics (prom-client's defaults). Reading them also
+ * restarts prom-client's event-loop delay histogram: the next reading covers what happened since.
+ */
+export async function masterGauges<N extends string>(apiBase: string, names: N[]): Promise<Record<N, number>> {
+  const text = await (await fetch(new URL('/metrics', apiBase))).text();
+  return Object.fromEntries(names.map((name) => [name, Number(new RegExp(`^${name} (\\S+)`, 'm').exec(text)?.[1])])) as Record<N, number>;
 }

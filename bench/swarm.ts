@@ -21,9 +21,8 @@ import { startMaster } from '../src/master';
 import { loadCatalogue } from '../src/domain/catalog';
 import { LABELS } from '../src/domain/compose-render';
 import { DeploymentSettings } from '../src/entities';
-import { buildFixtureImages } from '../test/support/fixture-images';
 import { createVethParent, deleteVethParent } from '../test/support/veth';
-import { BENCH_REGISTRY, BENCH_TAG, BENCH_TOKEN, benchDataDir, percentile, printTable, secs, startBenchServices, waitForRows, type Figure } from './support';
+import { BENCH_REGISTRY, BENCH_TAG, BENCH_TOKEN, IMAGELESS_SERVICE, benchDataDir, buildFixturesButImageless, cpuSecondsOfTrees, cpuSpent, percentile, stepBreakdown, printTable, secs, startBenchServices, waitForRows, type BenchRow, type Figure } from './support';
 import { apiClient, type ApiClient } from '../test/support/http';
 import { enrollAgent, masterCreds, startAgent, waitForActive, type TestAgent } from '../test/support/agents';
 import { stop } from '../test/support/process';
@@ -36,40 +35,11 @@ const PROJECT = 'benchswarm';
 const LAN = `${PROJECT}_lan`;
 /** A /22: room for 400 deckies. */
 const NETWORK = { subnet: '198.18.244.0/22', gateway: '198.18.244.1', interface: PARENT };
-/** The one catalogue service the bench leaves without an image. */
-const IMAGELESS_SERVICE = 'vnc';
-
-interface LifecycleRow {
-  status: string;
-  error: string | null;
-  started_at: string;
-  completed_at: string | null;
-  steps: Array<{ name: string; started_at: string; finished_at: string }>;
-}
-
-/** Where the rows' time went: from the row's creation to its first step, then each step, p50 and p95. */
-function stepBreakdown(rows: LifecycleRow[]): string {
-  const spans = new Map<string, number[]>();
-  const add = (name: string, from: string, to: string) => {
-    const list = spans.get(name) ?? [];
-    list.push(Date.parse(to) - Date.parse(from));
-    spans.set(name, list);
-  };
-  for (const row of rows) {
-    if (row.steps.length) add('(queued)', row.started_at, row.steps[0].started_at);
-    for (const step of row.steps) add(step.name, step.started_at, step.finished_at);
-  }
-  const pct = (values: number[], p: number) => [...values].sort((a, b) => a - b)[Math.min(values.length - 1, Math.ceil((p / 100) * values.length) - 1)];
-  return [...spans].map(([name, v]) => `${name} p50 ${pct(v, 50)} ms / p95 ${pct(v, 95)} ms`).join('; ');
-}
-
 
 async function main() {
   const { pg, temporal } = await startBenchServices(DATA, { pg: 54359, temporal: 7265, temporalUi: 8265 });
   const catalogue = loadCatalogue({ registry: REGISTRY, tag: TAG });
-  await buildFixtureImages({ registry: REGISTRY, tag: TAG, services: [...catalogue.services.keys()].filter((s) => s !== IMAGELESS_SERVICE) });
-  // bench/deploy-local builds every fixture image: make sure this one is really missing.
-  await new Docker().getImage(catalogue.imageFor(IMAGELESS_SERVICE)).remove({ force: true }).catch(() => undefined);
+  await buildFixturesButImageless(catalogue);
   await createVethParent(PARENT);
   const env: NodeJS.ProcessEnv = {
     ...process.env,
@@ -121,6 +91,9 @@ async function main() {
     await teardownAll(api);
 
     // 2. 400 deckies through the whole control plane, each agent job ending at the image check.
+    // The bench's own process is the master (its threads, with the bench's polling).
+    const trees = { 'master (this process)': process.pid, 'dev server': temporal.pid, PostgreSQL: pg.pid, ...Object.fromEntries(agents.map((a) => [a.name, a.proc!.child.pid!])) };
+    const cpuBefore = cpuSecondsOfTrees(trees);
     const plane = await timedDeploy(api, ['p', 'q', 's', 't'].map((name) => ({ name, amount: 100, services: [IMAGELESS_SERVICE] })));
     const atCheck = plane.rows.filter((r) => r.status === 'failed' && /not on the Docker engine/.test(r.error ?? '')).length;
     const waits = plane.rows.filter((r) => r.steps.length).map((r) => Date.parse(r.steps[0].started_at) - Date.parse(r.started_at));
@@ -129,6 +102,7 @@ async function main() {
       { figure: 'wait before a row\'s first step, p50 / p95', target: 'p95 ≤ 2 s', measured: `${secs(percentile(waits, 50))} / ${secs(percentile(waits, 95))}` },
     );
     console.log(`where a row's time went: ${stepBreakdown(plane.rows)}`);
+    console.log(`CPU used meanwhile (${secs(plane.wallMs)} of wall time on ${os.cpus().length} cores): ${cpuSpent(cpuBefore, cpuSecondsOfTrees(trees))}`);
     await teardownAll(api);
     printTable('bench/swarm', figures);
   } finally {
@@ -157,7 +131,7 @@ async function teardownAll(api: ApiClient) {
   if (ids.length) await waitForAll(api, ids);
 }
 
-async function waitForAll(api: ApiClient, ids: string[]): Promise<LifecycleRow[]> {
+async function waitForAll(api: ApiClient, ids: string[]): Promise<BenchRow[]> {
   return waitForRows(api, ids, { everyMs: 250 });
 }
 

@@ -20,6 +20,11 @@ export interface Config {
   imageTag: string;
   composeProject: string;
   reconcileIntervalMs: number;
+  /** A process without the API (`decnet worker`) serves GET /metrics on this port (the API's own port otherwise). */
+  metricsHost: string;
+  metricsPort: number;
+  /** Leader election (reconciler, host sweeper, drift watcher): how often a standby tries the lock and a leader checks its connection. */
+  leaderRetryMs: number;
   /** `decnet up`: how long an embedded part that exited may stay down, restarts included, before `up` exits non-zero. */
   embeddedRestartLimitMs: number;
   logLevel: string;
@@ -117,6 +122,9 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     imageTag: env.DECNET_IMAGE_TAG || 'latest',
     composeProject,
     reconcileIntervalMs: int(env, 'DECNET_RECONCILE_INTERVAL_MS', 30_000),
+    metricsHost: env.DECNET_METRICS_HOST || '127.0.0.1',
+    metricsPort: int(env, 'DECNET_METRICS_PORT', 9464),
+    leaderRetryMs: int(env, 'DECNET_LEADER_RETRY_MS', 5_000),
     embeddedRestartLimitMs: int(env, 'DECNET_EMBEDDED_RESTART_LIMIT_MS', 120_000),
     logLevel: env.DECNET_LOG_LEVEL || 'info',
     swarmHost: env.DECNET_SWARM_HOST || '0.0.0.0',

@@ -1,6 +1,8 @@
 /**
  * The master: migrations, the admin token, the Temporal worker, the API and the reconciler in one
- * process. `decnet up` runs it after starting the embedded parts; tests run it in-process.
+ * process. `decnet up` runs it after starting the embedded parts; tests run it in-process. Several
+ * of them (`decnet api`, `decnet worker`) make one fleet on one PostgreSQL and one Temporal: the
+ * bus is relayed through PostgreSQL, and the fleet-wide loops run in one elected process.
  */
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
@@ -14,6 +16,9 @@ import type { Logger } from 'pino';
 import type { Config } from './config';
 import { openOrm, migrate } from './db/orm';
 import { Bus } from './bus/bus';
+import { startPgRelay, type PgRelay } from './bus/pg-relay';
+import { campaign, LEADER_LOCKS, type Election } from './db/leader';
+import { metricsApp } from './api/observability';
 import { loadCatalogue } from './domain/catalog';
 import { ComposeRuntime } from './compose/runtime';
 import { startDriftWatcher } from './compose/drift-watcher';
@@ -23,7 +28,7 @@ import { reconcileLifecycles } from './operations/reconcile';
 import type { OperationsContext } from './operations/context';
 import { registerSearchAttributes } from './infra/temporal-cli';
 import { SEARCH_ATTRIBUTE_KINDS } from './domain/workflow-ids';
-import { createWorker, type WorkerOptions } from '../worker';
+import { createWorker, temporalSdkMetrics, type WorkerOptions } from '../worker';
 import { loadOrCreatePki, pkiDir, type SwarmPki } from './swarm/pki';
 import { startEnrollmentServer, startHostSweeper, startSwarmServer, type SwarmServer } from './swarm/server';
 import type { SwarmContext } from './swarm/context';
@@ -52,6 +57,12 @@ export interface RunningMaster {
   enrollUrl?: string;
   /** The swarm CA and the master certificate (agents pin it; dispatch presents it). */
   pki: SwarmPki;
+  /** The bus's relay through PostgreSQL (its listening connection's application_name). */
+  relay: PgRelay;
+  /** The elections this process campaigns in: `fleet` (reconciler, host sweeper) always, `driftWatcher` with a worker. */
+  elections: { fleet: Election; driftWatcher?: Election };
+  /** Without the API but with a worker: GET /metrics here (`http://host:DECNET_METRICS_PORT`). */
+  metricsUrl?: string;
   stop(): Promise<void>;
 }
 
@@ -70,6 +81,11 @@ export async function startMaster(opts: MasterOptions): Promise<RunningMaster> {
   const client = new Client({ connection, namespace: config.temporalNamespace });
 
   const bus = new Bus();
+  const relay = await startPgRelay(bus, { orm, logger }).catch(async (err: unknown) => {
+    await connection.close();
+    await orm.close(true);
+    throw err;
+  });
   const catalogue = loadCatalogue({ registry: config.imageRegistry, tag: config.imageTag });
   const docker = new Docker();
   const runtime = new ComposeRuntime({
@@ -85,9 +101,31 @@ export async function startMaster(opts: MasterOptions): Promise<RunningMaster> {
   const wildcard = ['0.0.0.0', '::', ''].includes(config.swarmHost);
   const pki = await loadOrCreatePki(pkiDir(config.dataDir), { masterSans: wildcard ? [] : [config.swarmHost] });
 
+  const swarm: SwarmContext = {
+    orm,
+    pki,
+    client,
+    apiPort: config.apiPort,
+    enrollPort: config.enrollPort,
+    plainHttpEnrollment: config.enrollPlainHttp,
+    swarmPort: config.swarmPort,
+    heartbeatIntervalMs: config.heartbeatIntervalMs,
+    agentArtefactPath: config.agentArtefactPath ?? defaultAgentArtefactPath(),
+    logger: logger.child({ component: 'swarm' }),
+  };
+  const elect = (name: keyof typeof LEADER_LOCKS, lead: () => { stop(): Promise<void> }) =>
+    campaign({ databaseUrl: opts.databaseUrl, name, lockKey: LEADER_LOCKS[name], retryMs: config.leaderRetryMs, logger, lead });
+
   let workerLoop: { stop(): Promise<void> } | undefined;
-  let driftWatcher: { stop(): Promise<void> } | undefined;
+  let driftWatcher: Election | undefined;
+  let metricsServer: http.Server | undefined;
+  let metricsUrl: string | undefined;
   if (opts.runWorker !== false) {
+    if (opts.runApi === false) {
+      // The API's port serves /metrics where there is one; a worker alone gets a port for it.
+      metricsServer = await listen(metricsApp(orm, logger, temporalSdkMetrics), config.metricsHost, config.metricsPort);
+      metricsUrl = `http://${config.metricsHost}:${(metricsServer.address() as AddressInfo).port}`;
+    }
     const workerOptions: WorkerOptions = {
       temporalAddress: opts.temporalAddress,
       namespace: config.temporalNamespace,
@@ -110,11 +148,15 @@ export async function startMaster(opts: MasterOptions): Promise<RunningMaster> {
     };
     // The first worker is created here so a bad configuration fails the start.
     workerLoop = runWorkerForever(await createWorker(workerOptions), () => createWorker(workerOptions), logger);
-    // The worker's process owns the Docker engine the master's deckies run on: it watches it.
-    driftWatcher = startDriftWatcher({ docker, runtime, project: config.composeProject, operations, bus, intervalMs: config.driftIntervalMs, healPolicy: config.healPolicy });
+    // The workers' processes own the Docker engine the master's deckies run on (one engine per
+    // fleet, docs/operations.md): one of them watches it.
+    driftWatcher = elect('driftWatcher', () =>
+      startDriftWatcher({ docker, runtime, project: config.composeProject, operations, bus, intervalMs: config.driftIntervalMs, healPolicy: config.healPolicy }),
+    );
   }
 
-  // Boot reconciliation: rows committed before a crash but never started get their workflow now.
+  // The fleet's loops, in its elected process only: on election, rows committed before a crash but
+  // never started get their workflow at once; then the reconciler's period, and the host sweep.
   const reconcile = async (graceMs: number) => {
     try {
       const report = await reconcileLifecycles(operations, { graceMs });
@@ -123,31 +165,30 @@ export async function startMaster(opts: MasterOptions): Promise<RunningMaster> {
       logger.warn({ err }, 'reconcile failed; will retry');
     }
   };
-  // In the background: the API answers meanwhile, and a restart is ready without waiting for it.
-  const booted = reconcile(0);
-  const reconcileTimer = setInterval(() => void reconcile(config.reconcileIntervalMs), config.reconcileIntervalMs);
+  const fleet = elect('fleet', () => {
+    // In the background: the API answers meanwhile, and a restart is ready without waiting for it.
+    const booted = reconcile(0);
+    const reconcileTimer = setInterval(() => void reconcile(config.reconcileIntervalMs), config.reconcileIntervalMs);
+    const sweeper = startHostSweeper(swarm, config.failover ? { operations, delayMs: config.failoverDelayMs } : undefined);
+    return {
+      async stop() {
+        clearInterval(reconcileTimer);
+        await booted;
+        await sweeper.stop();
+      },
+    };
+  });
 
   let server: http.Server | undefined;
   let apiUrl: string | undefined;
-  let swarm: SwarmContext | undefined;
   let swarmServer: SwarmServer | undefined;
   let enrollServer: SwarmServer | undefined;
-  let sweeper: { stop(): Promise<void> } | undefined;
+  // With the worker in the process, the API reads through connections of its own: the worker's
+  // activities may hold every one of `orm`'s, and an operator's poll must not queue behind them.
+  const apiOrm = opts.runApi !== false && opts.runWorker !== false ? await openOrm(opts.databaseUrl, API_POOL_MAX) : orm;
   if (opts.runApi !== false) {
-    swarm = {
-      orm,
-      pki,
-      client,
-      apiPort: config.apiPort,
-      enrollPort: config.enrollPort,
-      plainHttpEnrollment: config.enrollPlainHttp,
-      swarmPort: config.swarmPort,
-      heartbeatIntervalMs: config.heartbeatIntervalMs,
-      agentArtefactPath: config.agentArtefactPath ?? defaultAgentArtefactPath(),
-      logger: logger.child({ component: 'swarm' }),
-    };
     const app = createApp({
-      operations,
+      operations: { ...operations, orm: apiOrm },
       bus,
       logger,
       role: config.mode,
@@ -155,12 +196,9 @@ export async function startMaster(opts: MasterOptions): Promise<RunningMaster> {
       temporalUi: { url: config.temporalUiUrl, namespace: config.temporalNamespace },
       eventStreams: { maxStreamsPerToken: config.sseMaxStreamsPerToken, maxBufferedBytes: config.sseMaxBufferedBytes },
       swarm,
+      moreMetrics: opts.runWorker !== false ? temporalSdkMetrics : undefined,
     });
-    server = http.createServer(app);
-    await new Promise<void>((resolve, reject) => {
-      server!.once('error', reject);
-      server!.listen(config.apiPort, config.apiHost, resolve);
-    });
+    server = await listen(app, config.apiHost, config.apiPort);
     const address = server.address() as AddressInfo;
     apiUrl = `http://${config.apiHost}:${address.port}`;
     logger.info({ url: apiUrl }, 'API listening');
@@ -169,7 +207,6 @@ export async function startMaster(opts: MasterOptions): Promise<RunningMaster> {
     // Agent hosts download their enrollment where they reach the swarm port, over HTTPS.
     enrollServer = await startEnrollmentServer(swarm, { host: config.swarmHost, port: config.enrollPort });
     if (config.enrollPlainHttp) logger.warn({ api_port: config.apiPort }, 'DECNET_ENROLL_PLAIN_HTTP: enrollment downloads are also served over plain HTTP on the API port, unprotected');
-    sweeper = startHostSweeper(swarm, config.failover ? { operations, delayMs: config.failoverDelayMs } : undefined);
   }
 
   return {
@@ -183,22 +220,38 @@ export async function startMaster(opts: MasterOptions): Promise<RunningMaster> {
     swarmUrl: swarmServer?.url,
     enrollUrl: enrollServer?.url,
     pki,
+    relay,
+    elections: { fleet, driftWatcher },
+    metricsUrl,
     async stop() {
-      clearInterval(reconcileTimer);
-      await booted;
+      await fleet.stop();
       await driftWatcher?.stop();
-      await sweeper?.stop();
       await swarmServer?.close();
       await enrollServer?.close();
       if (server) {
         server.closeAllConnections();
         await new Promise<void>((resolve) => server!.close(() => resolve()));
       }
+      if (metricsServer) await new Promise<void>((resolve) => metricsServer!.close(() => resolve()));
       await workerLoop?.stop();
+      await relay.stop();
       await connection.close();
+      if (apiOrm !== orm) await apiOrm.close(true);
       await orm.close(true);
     },
   };
+}
+
+/** The API's own connections when the worker shares the process. */
+const API_POOL_MAX = 4;
+
+async function listen(app: http.RequestListener, host: string, port: number): Promise<http.Server> {
+  const server = http.createServer(app);
+  await new Promise<void>((resolve, reject) => {
+    server.once('error', reject);
+    server.listen(port, host, resolve);
+  });
+  return server;
 }
 
 const WORKER_RETRY_MIN_MS = 500;

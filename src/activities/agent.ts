@@ -3,7 +3,7 @@ import { Context } from '@temporalio/activity';
 import { ApplicationFailure } from '@temporalio/common';
 import type { MikroORM } from '@mikro-orm/postgresql';
 import { Decky, SwarmHost } from '../entities';
-import { AgentCallError, AgentClient, type AgentTarget } from '../swarm/agent-client';
+import { AgentCallError, AgentClientPool, type AgentTarget } from '../swarm/agent-client';
 import { DispatchFailedError, sendAgentJob, type AgentJobRequest } from '../swarm/dispatch';
 import type { SwarmPki } from '../swarm/pki';
 import { withHeartbeat } from './heartbeat';
@@ -42,6 +42,7 @@ export type AgentJobPoll =
   | { state: 'unreachable'; error: string };
 
 export function createAgentActivities(deps: AgentActivityDeps) {
+  const clients = new AgentClientPool(deps.pki);
   async function targetOf(hostUuid: string): Promise<AgentTarget> {
     const host = await deps.orm.em.fork().findOne(SwarmHost, { uuid: hostUuid });
     if (!host) throw ApplicationFailure.nonRetryable(`swarm host ${hostUuid} does not exist`, 'UnknownHost');
@@ -91,7 +92,7 @@ export function createAgentActivities(deps: AgentActivityDeps) {
       const { log } = Context.current();
       return withHeartbeat(async (signal) => {
         try {
-          const job = await sendAgentJob(deps.pki, host, input.lifecycleId, input.request, {
+          const job = await sendAgentJob(clients.clientFor(host), input.lifecycleId, input.request, {
             lifecycleId: input.lifecycleId,
             generation,
             budgetMs: deps.dispatchBudgetMs,
@@ -109,9 +110,8 @@ export function createAgentActivities(deps: AgentActivityDeps) {
     /** GET /jobs/{id} on the decky's agent: the fallback when its result callback is late or lost. */
     async pollAgentJob(input: { hostUuid: string; jobId: string }): Promise<AgentJobPoll> {
       const host = await targetOf(input.hostUuid);
-      const client = new AgentClient(deps.pki, host, 10_000);
       try {
-        const job = await client.job(input.jobId);
+        const job = await clients.clientFor(host).job(input.jobId);
         if (!job) return { state: 'unknown' };
         if (job.status === 'succeeded' || job.status === 'failed') {
           const failed = job.results.filter((r) => !r.ok).map((r) => `${r.decky}: ${r.error ?? 'failed'}`);
@@ -121,8 +121,6 @@ export function createAgentActivities(deps: AgentActivityDeps) {
       } catch (err) {
         if (err instanceof AgentCallError) return { state: 'unreachable', error: err.message };
         throw err;
-      } finally {
-        await client.close();
       }
     },
   };

@@ -14,6 +14,11 @@ export function createComposeActivities(runtime: ComposeRuntime) {
       return withHeartbeat(() => runtime.ensureLanNetwork(spec));
     },
 
+    /** A driver change: the LAN network (and every container on it) taken to `spec.driver`, the decky's base on it. */
+    async moveLanNetwork(spec: LanNetworkSpec, decky: DeckySpec, changeId: string): Promise<string> {
+      return withHeartbeat(() => runtime.moveLanNetwork(spec, decky, changeId));
+    },
+
     async composeUp(decky: DeckySpec, driver: LanNetworkSpec['driver']): Promise<string> {
       return withHeartbeat(async (signal) => {
         await runtime.checkImages(decky);

@@ -1,13 +1,13 @@
 /** Activities that read and write the product's state in PostgreSQL, then tell the bus. */
-import type { MikroORM } from '@mikro-orm/postgresql';
+import type { EntityManager, MikroORM } from '@mikro-orm/postgresql';
 import { ApplicationFailure } from '@temporalio/common';
 import { Decky, DeckyLifecycle, DeploymentSettings, SwarmHost } from '../entities';
 import { networkForHost } from '../domain/host-assignment';
 import { deckyToSpec } from '../entities/mappers';
-import { IN_FLIGHT_STATUSES, type DeckySpec, type Step } from '../domain/schemas';
+import { IN_FLIGHT_STATUSES, type DeckySpec, type NetworkDriver, type Step } from '../domain/schemas';
 import type { LanNetworkSpec } from '../domain/schemas';
 import type { Bus } from '../bus/bus';
-import { deckyTopic } from '../domain/topics';
+import { deckyTopic, lifecycleEventData } from '../domain/topics';
 import { recordOperationFinished } from '../metrics';
 import type { Catalogue } from '../domain/catalog';
 import { planMutation } from '../operations/mutate';
@@ -51,14 +51,20 @@ export interface ScheduledMutation {
 
 const MAX_ERROR_CHARS = 2000;
 
+/**
+ * A decky moved to `driver`: its engine's LAN network is on it now, so its host (the master's
+ * LAN for the master's own deckies) says so. The driver change itself wrote nothing: until a
+ * move succeeds the deckies are on the old driver, and the host reports that truthfully.
+ */
+async function recordMovedDriver(tx: EntityManager, hostUuid: string | null, driver: NetworkDriver): Promise<void> {
+  const ipvlan = driver === 'ipvlan';
+  if (hostUuid) await tx.nativeUpdate(SwarmHost, { uuid: hostUuid }, { useIpvlan: ipvlan });
+  else await tx.nativeUpdate(DeploymentSettings, { id: 1 }, { ipvlan });
+}
+
 export function createDbActivities(orm: MikroORM, bus: Bus, catalogue: Catalogue) {
   const publishRow = (row: DeckyLifecycle) =>
-    bus.publish(deckyTopic(row.deckyName, 'lifecycle'), {
-      lifecycle_id: row.id,
-      operation: row.operation,
-      status: row.status,
-      ...(row.error ? { error: row.error } : {}),
-    });
+    bus.publish(deckyTopic(row.deckyName, 'lifecycle'), lifecycleEventData(row));
 
   return {
     /**
@@ -150,9 +156,12 @@ export function createDbActivities(orm: MikroORM, bus: Bus, catalogue: Catalogue
         if (decky) {
           if (row.operation === 'teardown' && outcome.ok) tx.remove(decky); // frees the name and the IP
           else if (outcome.ok) Object.assign(decky, { state: 'running', lastError: null, lastSeen: now, ...(row.operation === 'mutate' ? { lastMutated: now } : {}) });
+          // A failed move left the decky on its network as it was: it keeps its state and says why it did not move.
+          else if (row.operation === 'move') decky.lastError = row.error;
           // A failed heal leaves a decky that ran degraded (it may still partly run), a failed one failed.
           else Object.assign(decky, { state: row.operation === 'heal' && decky.state !== 'failed' ? 'degraded' : 'failed', lastError: row.error });
         }
+        if (row.operation === 'move' && outcome.ok && row.networkDriver) await recordMovedDriver(tx, row.hostUuid, row.networkDriver);
         return row;
       });
       if (!(finished instanceof DeckyLifecycle)) return finished;

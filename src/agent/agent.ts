@@ -48,10 +48,15 @@ export const MutateJobRequestSchema = z
   .object({ ...JobBase, decky: DeckySpecSchema, services: z.array(z.string()).optional(), network: LanNetworkSpecSchema.optional() })
   .strict();
 export const TeardownJobRequestSchema = z.object({ ...JobBase, decky: DeckyNameSchema.optional() }).strict();
+/** A driver change: the LAN network taken to `network.driver` with every container on it, then `decky` checked. */
+export const MoveJobRequestSchema = z
+  .object({ ...JobBase, decky: DeckySpecSchema, network: LanNetworkSpecSchema, change_id: z.string().min(1).max(200) })
+  .strict();
 
 type DeployRequest = z.infer<typeof DeployJobRequestSchema>;
 type MutateRequest = z.infer<typeof MutateJobRequestSchema>;
 type TeardownRequest = z.infer<typeof TeardownJobRequestSchema>;
+type MoveRequest = z.infer<typeof MoveJobRequestSchema>;
 
 export interface AgentSettings {
   iniPath: string;
@@ -191,6 +196,7 @@ export async function startAgent(settings: AgentSettings, logger: pino.Logger): 
       if (decommissioned) results = [{ decky: '*', ok: false, error: `the agent was decommissioned at ${decommissioned.decommissioned_at}; it runs no more jobs` }];
       else if (job.kind === 'deploy') results = await runDeploy(job, job.request as DeployRequest);
       else if (job.kind === 'mutate') results = await runMutate(job, job.request as MutateRequest);
+      else if (job.kind === 'move') results = await runMove(job.request as MoveRequest);
       else results = await runTeardown(job.request as TeardownRequest);
     } catch (err) {
       results = [{ decky: '*', ok: false, error: describeError(err) }];
@@ -245,19 +251,36 @@ export async function startAgent(settings: AgentSettings, logger: pino.Logger): 
     try {
       await runtime.checkImages(decky);
       await runtime.up(decky, driver);
-      // Containers settle within seconds; a decky is ok only when all of it runs with its IP.
-      const deadline = Date.now() + 20_000;
-      for (;;) {
-        try {
-          await runtime.verifyHealthy(decky);
-          return { decky: decky.name, ok: true };
-        } catch (err) {
-          if (!(err instanceof RuntimeError && err.type === 'VerifyFailed') || Date.now() > deadline) throw err;
-        }
-        await new Promise((r) => setTimeout(r, 500));
-      }
+      return await awaitHealthy(decky);
     } catch (err) {
       return { decky: decky.name, ok: false, error: describeError(err) };
+    }
+  }
+
+  /** Containers settle within seconds; a decky is ok only when all of it runs with its IP. */
+  async function awaitHealthy(decky: DeckySpec): Promise<AgentDeckyResult> {
+    const deadline = Date.now() + 20_000;
+    for (;;) {
+      try {
+        await runtime.verifyHealthy(decky);
+        return { decky: decky.name, ok: true };
+      } catch (err) {
+        if (!(err instanceof RuntimeError && err.type === 'VerifyFailed') || Date.now() > deadline) throw err;
+      }
+      await new Promise((r) => setTimeout(r, 500));
+    }
+  }
+
+  /** A driver change on this engine; a refused driver leaves every decky on the old network (the runtime puts it back). */
+  async function runMove(req: MoveRequest): Promise<AgentDeckyResult[]> {
+    try {
+      if (ipvlanHost && req.network.driver === 'macvlan') {
+        throw new RuntimeError('NetworkDriverMismatch', 'this host has ipvlan=true in decnet.ini and never creates a macvlan network; nothing was moved', true);
+      }
+      await runtime.moveLanNetwork(req.network, req.decky, req.change_id);
+      return [await awaitHealthy(req.decky)];
+    } catch (err) {
+      return [{ decky: req.decky.name, ok: false, error: describeError(err) }];
     }
   }
 
@@ -381,6 +404,7 @@ export async function startAgent(settings: AgentSettings, logger: pino.Logger): 
   submit('deploy', DeployJobRequestSchema);
   submit('mutate', MutateJobRequestSchema);
   submit('teardown', TeardownJobRequestSchema);
+  submit('move', MoveJobRequestSchema);
   app.post('/decommission', async (req, res) => {
     const body = AgentDecommissionRequestSchema.parse(req.body ?? {});
     if (body.host_uuid !== settings.ini.agent['host-uuid']) {

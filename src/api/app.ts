@@ -33,6 +33,8 @@ export interface ApiDeps {
   eventStreams?: Partial<EventStreamLimits>;
   /** Enrollment and swarm hosts (/swarm); without it those routes are not served. */
   swarm?: SwarmContext;
+  /** More Prometheus text for GET /metrics: the Temporal SDK runtime's, when this process runs a worker. */
+  moreMetrics?: () => Promise<string>;
 }
 
 export function createApp(deps: ApiDeps): express.Express {
@@ -47,7 +49,7 @@ export function createApp(deps: ApiDeps): express.Express {
     next();
   });
   // No auth: Prometheus, the OpenAPI document and its browsable page (SPEC §5).
-  app.get('/metrics', metricsHandler(deps.operations.orm, deps.logger));
+  app.get('/metrics', metricsHandler(deps.operations.orm, deps.logger, deps.moreMetrics));
   app.use(openApiRouter());
   // Before authentication: a body too deep to walk is refused before JSON.parse builds it.
   app.use(express.json({ limit: '1mb', verify: refuseDeepJson }));

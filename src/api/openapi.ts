@@ -37,7 +37,7 @@ import {
   ApiTokensResponseSchema,
   TokenIdSchema,
 } from '../domain/schemas';
-import { ConfiguredLanSchema, LanRequestSchema, SystemNetworkSchema } from '../domain/lan';
+import { ConfiguredLanSchema, LanDriverMoveSchema, LanRequestSchema, SystemNetworkSchema } from '../domain/lan';
 import { CatalogResponseSchema } from './routes/catalog';
 import { DeployQuerySchema, IdempotencyKeySchema } from './routes/deckies';
 import { RequestTriggerSchema } from './trigger';
@@ -48,6 +48,7 @@ import {
   EnrollBundleResponseSchema,
   HostUuidSchema,
   SwarmHostDecommissionResponseSchema,
+  SwarmHostDriverMoveSchema,
   SwarmHostPatchSchema,
   SwarmHostViewSchema,
   SwarmHostsResponseSchema,
@@ -150,16 +151,17 @@ function swarmRoutes(): RouteSpec[] {
       path: '/api/v1/swarm/hosts/{uuid}',
       summary: 'Change a swarm host',
       description:
-        '`use_ipvlan` (the host then gets ipvlan for its deckies) and `notes`. A driver change never cuts running deckies off the LAN: it is refused when the host\'s agent reports a kernel without that driver (`network_drivers`) and while deckies are on the host.',
+        "`use_ipvlan` (the host then gets ipvlan for its deckies) and `notes`. A driver change never cuts running deckies off the LAN: it is refused when the host's agent reports a kernel without that driver (`network_drivers`), unless `force`; with running or degraded deckies on the host it moves them (202): one `move` lifecycle row each (trigger `driver_change`), base containers and IPs kept. `use_ipvlan` changes once a move has succeeded, so it always names the driver the host's deckies are on; a driver the engine refuses fails every row with `IpvlanUnsupported` and the deckies stay on the old driver's network, running, their `last_error` saying why.",
       tag: 'swarm',
       access: 'admin',
       request: { params: HostParams, body: { required: true, content: json(SwarmHostPatchSchema) } },
       status: 200,
       success: { description: 'The host as it is now', content: json(SwarmHostViewSchema) },
+      alternative: { status: 202, success: { description: "The host's deckies are being moved to the new driver; poll the lifecycle ids", content: json(SwarmHostDriverMoveSchema), links: lifecycleLink } },
       errors: [400, 404, 409, 413],
       errorDescriptions: {
         ...noSuchHost,
-        409: 'The driver change is refused: `driver_unsupported` (the agent reports its kernel lacks it) or `deckies_on_host` (tear them down first); nothing was changed',
+        409: 'The driver change is refused, nothing changed: `driver_unsupported` (the agent reports its kernel lacks it; `force` overrides) or `operation_in_flight` (a decky on the host has an operation in flight, a move included)',
       },
     },
     {
@@ -396,14 +398,17 @@ const ROUTES: RouteSpec[] = [
     path: '/api/v1/system/network',
     summary: 'Set the LAN',
     description:
-      'The whole LAN: the interface must exist on this host, the subnet be a network address, the gateway a host inside it, `ip_range` a network inside it. The same values again change nothing; other values are refused while deckies are deployed.',
+      "The whole LAN: the interface must exist on this host, the subnet be a network address, the gateway a host inside it, `ip_range` a network inside it. The same values again change nothing; other values are refused while deckies are deployed, except the `driver` alone: the master's own running and degraded deckies are then moved to it (202), one `move` lifecycle row each (trigger `driver_change`), base containers and IPs kept. The LAN's `driver` changes once a move has succeeded; a driver the engine refuses (ipvlan on a kernel without it) fails every row with `IpvlanUnsupported`, and the deckies stay on the old driver's network, running, their `last_error` saying why.",
     tag: 'system',
     access: 'admin',
     request: { body: { required: true, content: json(LanRequestSchema) } },
     status: 200,
     success: { description: 'The LAN now in use', content: json(ConfiguredLanSchema) },
+    alternative: { status: 202, success: { description: 'The driver alone changed under the master\'s deckies: they are being moved; poll the lifecycle ids', content: json(LanDriverMoveSchema), links: lifecycleLink } },
     errors: [400, 409, 413],
-    errorDescriptions: { 409: 'Deckies are deployed on the current LAN: `error.details.deckies` lists them' },
+    errorDescriptions: {
+      409: '`network_mismatch`: deckies are deployed on the current LAN (`error.details.deckies` lists them), or swarm deckies follow the LAN\'s driver; `operation_in_flight`: a driver change while one of the master\'s deckies has an operation in flight',
+    },
   },
   {
     method: 'get',

@@ -1,6 +1,7 @@
 /**
- * The in-process event bus: workflows' activities publish after each row write, the SSE bridge
- * forwards to operators. All truth stays in PostgreSQL and Temporal; the bus only tells.
+ * The event bus: workflows' activities and the drift watcher publish after each row write, the SSE
+ * bridge forwards to operators. All truth stays in PostgreSQL and Temporal; the bus only tells.
+ * In-process by itself; startPgRelay (./pg-relay) carries it between the processes of one fleet.
  */
 import { EventEmitter } from 'node:events';
 
@@ -12,16 +13,30 @@ export interface BusEvent {
 
 export class Bus {
   private readonly emitter = new EventEmitter();
+  private readonly outbound = new Set<(event: BusEvent) => void>();
 
   constructor() {
     // Every open SSE stream is a listener.
     this.emitter.setMaxListeners(0);
   }
 
+  /** An event of this process: to its own subscribers at once, then to the other processes (when relayed). */
   publish(topic: string, data: Record<string, unknown>): BusEvent {
     const event: BusEvent = { topic, data, at: new Date().toISOString() };
-    this.emitter.emit('event', event);
+    this.deliver(event);
+    for (const send of this.outbound) send(event);
     return event;
+  }
+
+  /** An event another process published (or one re-read after a disconnect): to this process's subscribers only. */
+  deliver(event: BusEvent): void {
+    this.emitter.emit('event', event);
+  }
+
+  /** Every event this process publishes also goes to `send`; returns the function that stops it. */
+  relayOutbound(send: (event: BusEvent) => void): () => void {
+    this.outbound.add(send);
+    return () => this.outbound.delete(send);
   }
 
   /** Subscribe to every topic that starts with `prefix` ('' for all); returns the unsubscribe function. */

@@ -23,7 +23,7 @@ import {
   type SystemLimits,
 } from '../domain/schemas';
 import { EnrollBundleResponseSchema, SwarmHostsResponseSchema, type EnrollBundleResponse, type SwarmHostsResponse } from '../domain/swarm-schemas';
-import { ConfiguredLanSchema, SystemNetworkSchema, type ConfiguredLan, type LanRequest, type SystemNetwork } from '../domain/lan';
+import { ConfiguredLanSchema, LanDriverMoveSchema, SystemNetworkSchema, type ConfiguredLan, type LanDriverMove, type LanRequest, type SystemNetwork } from '../domain/lan';
 
 export const DEFAULT_API_URL = 'http://127.0.0.1:8080';
 /** The lifecycle endpoint takes at most this many ids per request. */
@@ -228,9 +228,9 @@ export class DecnetApiClient implements LifecycleSource {
     return this.parse(SystemNetworkSchema, await this.request('GET', '/system/network'), 'network');
   }
 
-  /** PUT /system/network → the LAN now in use. */
-  async setNetwork(body: LanRequest): Promise<ConfiguredLan> {
-    return this.parse(ConfiguredLanSchema, await this.request('PUT', '/system/network', body), 'network');
+  /** PUT /system/network → the LAN now in use, or (the driver alone changed under the master's deckies) the moves under way. */
+  async setNetwork(body: LanRequest): Promise<ConfiguredLan | LanDriverMove> {
+    return this.parse(z.union([LanDriverMoveSchema, ConfiguredLanSchema]), await this.request('PUT', '/system/network', body), 'network');
   }
 
   /** GET /tokens: every API token, without its secret. */

@@ -17,7 +17,7 @@ const MAX_POLL_FAILURES = 60;
 const MAX_MISSING_POLLS = 10;
 
 /** How many steps each operation usually records, so a bar has a sensible length before it ends. */
-const EXPECTED_STEPS: Partial<Record<Operation, number>> = { deploy: 4, mutate: 4, teardown: 2 };
+const EXPECTED_STEPS: Partial<Record<Operation, number>> = { deploy: 4, mutate: 4, teardown: 2, move: 3 };
 
 export const isTerminal = (row: LifecycleRow) => row.status === 'succeeded' || row.status === 'failed';
 

@@ -9,7 +9,7 @@ import type { Readable } from 'node:stream';
 import type Docker from 'dockerode';
 import type { Bus } from '../bus/bus';
 import { LABELS } from '../domain/compose-render';
-import { deckyTopic } from '../domain/topics';
+import { deckyStateEventData, deckyTopic } from '../domain/topics';
 import type { HealPolicy } from '../domain/heal';
 import { applyLocalDrift } from '../operations/drift';
 import { autoHeal } from '../operations/heal';
@@ -52,7 +52,7 @@ export function startDriftWatcher(opts: DriftWatcherOptions): { stop(): Promise<
         try {
           const changes = await applyLocalDrift(opts.operations.orm.em.fork(), () => opts.runtime.observe());
           for (const change of changes) {
-            opts.bus.publish(deckyTopic(change.name, 'state'), { name: change.name, state: change.state, reason: change.reason });
+            opts.bus.publish(deckyTopic(change.name, 'state'), deckyStateEventData(change));
             logger[change.state === 'degraded' ? 'warn' : 'info']({ decky: change.name, reason: change.reason }, `decky ${change.state}`);
           }
           await autoHeal(opts.operations, opts.healPolicy);

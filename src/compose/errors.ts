@@ -19,6 +19,9 @@ export const missingImage = (image: string) =>
 export const ipvlanUnsupported = (detail: string) =>
   new RuntimeError('IpvlanUnsupported', `this host's kernel does not support ipvlan networks (${detail}); use macvlan on this host`, true);
 
+/** The engine's (or kernel's) words when an ipvlan network or endpoint is refused. */
+export const isIpvlanRefusal = (driver: 'macvlan' | 'ipvlan', message: string) => driver === 'ipvlan' && /not supported|ipvlan/i.test(message);
+
 export const invalidCompose = (detail: string) => new RuntimeError('InvalidCompose', `compose rejected the decky's file: ${detail}`, true);
 
 /**

@@ -12,7 +12,7 @@ import type { ObservedContainer, ObservedEngine } from '../domain/drift';
 import { COMMAND_TIMEOUT_MS, composeCommand, run, type CommandResult } from './command';
 import { UpBatches } from './up-batches';
 import { ComposeProcessFiles } from './process-files';
-import { classifyComposeFailure, ipvlanUnsupported, missingImage, networkConflict, networkDriverMismatch, RuntimeError } from './errors';
+import { classifyComposeFailure, ipvlanUnsupported, isIpvlanRefusal, missingImage, networkConflict, networkDriverMismatch, RuntimeError } from './errors';
 
 
 export interface RuntimeOptions {
@@ -44,6 +44,16 @@ export interface DeckyRuntimeState {
   containers: Array<{ service: string; state: string; status: string }>;
 }
 
+/** How many driver changes' outcomes the runtime keeps for their later rows (far more than run at once). */
+const KEPT_MOVE_ATTEMPTS = 32;
+
+/** A container on the LAN network, as it rejoins another: its address (static or given) and DNS aliases. */
+interface LanMember {
+  id: string;
+  ip: string | undefined;
+  aliases: string[];
+}
+
 /** The container whose network namespace this one joined (`network_mode: service:base`), if any. */
 const namespaceOwner = (c: Docker.ContainerInfo): string | undefined => /^container:(.+)$/.exec(c.HostConfig?.NetworkMode ?? '')?.[1];
 
@@ -56,6 +66,10 @@ export class ComposeRuntime {
   private readonly composeProcesses: ComposeProcessFiles;
   /** Deckies deploying together need the network once: concurrent callers share one check. */
   private ensuringNetwork = new Map<string, Promise<string>>();
+  /** The LAN network's driver moves, one after the other (moveLanNetwork). */
+  private moving: Promise<unknown> = Promise.resolve();
+  /** The latest driver changes' attempts on this engine, by change. */
+  private readonly moveAttempts = new Map<string, Promise<string>>();
 
   constructor(private readonly opts: RuntimeOptions) {
     this.networkName = opts.networkName ?? lanNetworkName(opts.project);
@@ -115,10 +129,7 @@ export class ComposeRuntime {
   private async ensureLanNetworkOnce(spec: LanNetworkSpec): Promise<string> {
     await this.rememberLan(spec);
     const { docker } = this.opts;
-    const existing = await docker
-      .getNetwork(this.networkName)
-      .inspect()
-      .catch((err) => (isNotFound(err) ? undefined : Promise.reject(err)));
+    const existing = await this.inspectLan();
     if (existing) {
       const pool = existing.IPAM?.Config?.[0] ?? {};
       const sameDriver = existing.Driver === spec.driver;
@@ -132,7 +143,7 @@ export class ComposeRuntime {
         if (!sameDriver) {
           throw networkDriverMismatch(
             `network ${this.networkName} is ${existing.Driver} with ${attached} attached container(s); this deploy needs ${spec.driver}. ` +
-              'The network is kept and nothing attached to it was touched: change the LAN driver only with no decky on this engine (tear them down, switch, deploy again)',
+              'The network is kept and nothing attached to it was touched: a driver change moves the deckies on it (the host\'s use_ipvlan, or the LAN\'s driver), a deploy does not',
           );
         }
         throw networkConflict(
@@ -142,18 +153,7 @@ export class ComposeRuntime {
       await docker.getNetwork(this.networkName).remove();
     }
     try {
-      await docker.createNetwork({
-        Name: this.networkName,
-        Driver: spec.driver,
-        CheckDuplicate: true,
-        Options: spec.driver === 'ipvlan' ? { parent: spec.parent, ipvlan_mode: 'l2' } : { parent: spec.parent },
-        // A named IPAM driver: an empty one costs a plugin lookup of about 15 s.
-        IPAM: {
-          Driver: 'default',
-          Config: [{ Subnet: spec.subnet, Gateway: spec.gateway, ...(spec.ipRange ? { IPRange: spec.ipRange } : {}) }],
-        },
-        Labels: { [LABELS.project]: this.opts.project },
-      });
+      await this.createLanNetwork(spec);
     } catch (err) {
       const message = (err as Error).message;
       // Another workflow created it at the same moment (dockerd answers "already exists", or
@@ -166,11 +166,136 @@ export class ComposeRuntime {
         if (!holder) throw new Error(`subnet ${spec.subnet} is being taken by a network that is not listed yet: ${message}`, { cause: err });
         throw networkConflict(`subnet ${spec.subnet} is already used by Docker network "${holder}" on this engine`);
       }
-      if (spec.driver === 'ipvlan' && /not supported|ipvlan/i.test(message)) throw ipvlanUnsupported(message);
+      if (isIpvlanRefusal(spec.driver, message)) throw ipvlanUnsupported(message);
       if (/parent|no such device|interface/i.test(message)) throw networkConflict(`cannot create ${spec.driver} network on ${spec.parent}: ${message}`);
       throw err;
     }
     return `created ${spec.driver} network ${this.networkName} on ${spec.parent}`;
+  }
+
+  private createLanNetwork(spec: LanNetworkSpec): Promise<Docker.Network> {
+    return this.opts.docker.createNetwork({
+      Name: this.networkName,
+      Driver: spec.driver,
+      CheckDuplicate: true,
+      Options: spec.driver === 'ipvlan' ? { parent: spec.parent, ipvlan_mode: 'l2' } : { parent: spec.parent },
+      // A named IPAM driver: an empty one costs a plugin lookup of about 15 s.
+      IPAM: {
+        Driver: 'default',
+        Config: [{ Subnet: spec.subnet, Gateway: spec.gateway, ...(spec.ipRange ? { IPRange: spec.ipRange } : {}) }],
+      },
+      Labels: { [LABELS.project]: this.opts.project },
+    });
+  }
+
+  private inspectLan(): Promise<Docker.NetworkInspectInfo | undefined> {
+    return this.opts.docker
+      .getNetwork(this.networkName)
+      .inspect()
+      .catch((err: unknown) => (isNotFound(err) ? undefined : Promise.reject(err))) as Promise<Docker.NetworkInspectInfo | undefined>;
+  }
+
+  /**
+   * Takes the LAN network to `spec.driver` with every container on it (running or stopped) keeping
+   * its address, then makes sure the decky's base is on it with the decky's IP. Docker holds one
+   * subnet in one network per engine, so the network is replaced: every container leaves the old
+   * one, the new one is created and each rejoins it with its address (its base container, and the
+   * services in its namespace, are never recreated). When the new driver fails (the engine refuses
+   * the network, or the kernel the first container joining it: ipvlan on a kernel without it), the
+   * old network is put back the same way and the failure names the driver. Moves run one at a
+   * time on this engine, and the rows of one driver change (`changeId`) share one attempt: the
+   * first takes every container along (or is refused), the others get its outcome instead of
+   * taking the LAN from under the deckies again.
+   */
+  moveLanNetwork(spec: LanNetworkSpec, decky: DeckySpec, changeId: string): Promise<string> {
+    let attempt = this.moveAttempts.get(changeId);
+    if (!attempt) {
+      attempt = this.moving.then(() => this.moveLanNetworkOnce(spec));
+      this.moving = attempt.catch(() => undefined);
+      this.moveAttempts.set(changeId, attempt);
+      for (const old of [...this.moveAttempts.keys()].slice(0, -KEPT_MOVE_ATTEMPTS)) this.moveAttempts.delete(old);
+      // Only the engine's lasting verdicts are shared; a passing failure is tried again.
+      attempt.catch((err: unknown) => {
+        if (!(err instanceof RuntimeError && err.permanent)) this.moveAttempts.delete(changeId);
+      });
+    }
+    return attempt.then(async (done) => {
+      await this.reattachBaseToLan(decky);
+      return done;
+    });
+  }
+
+  private async moveLanNetworkOnce(spec: LanNetworkSpec): Promise<string> {
+    const existing = await this.inspectLan();
+    if (!existing) throw networkConflict(`network ${this.networkName} does not exist on this engine: there is nothing to move to ${spec.driver} (heal or deploy the decky instead)`);
+    const pool = existing.IPAM?.Config?.[0] ?? {};
+    const from: LanNetworkSpec = { driver: existing.Driver as LanNetworkSpec['driver'], parent: existing.Options?.parent ?? spec.parent, subnet: pool.Subnet ?? spec.subnet, gateway: pool.Gateway ?? spec.gateway, ipRange: pool.IPRange ?? null };
+    if (from.subnet !== spec.subnet || from.gateway !== spec.gateway || from.parent !== spec.parent) {
+      throw networkConflict(`network ${this.networkName} is ${from.subnet} via ${from.gateway} on ${from.parent}; a driver change moves deckies to ${spec.subnet} via ${spec.gateway} on ${spec.parent} only when nothing else changes`);
+    }
+    if (existing.Driver === spec.driver) return `network ${this.networkName} already ${spec.driver} (an earlier move took it there)`;
+    const members = await this.lanMembers();
+    await this.replaceLanNetwork(from, spec, members);
+    await this.rememberLan(spec);
+    return `moved network ${this.networkName} from ${from.driver} to ${spec.driver} on ${spec.parent}: ${members.length} container(s) rejoined it with their addresses`;
+  }
+
+  /** Every container on the LAN network with its address and aliases, as it rejoins a new one. */
+  private async lanMembers(): Promise<LanMember[]> {
+    const attached = await this.opts.docker.listContainers({ all: true, filters: { network: [this.networkName] } });
+    const members: LanMember[] = [];
+    for (const c of attached) {
+      const endpoint = (await this.opts.docker.getContainer(c.Id).inspect()).NetworkSettings.Networks[this.networkName];
+      if (!endpoint) continue;
+      const ip = endpoint.IPAMConfig?.IPv4Address || endpoint.IPAddress || undefined;
+      members.push({ id: c.Id, ip, aliases: endpoint.Aliases ?? [] });
+    }
+    return members;
+  }
+
+  private async replaceLanNetwork(from: LanNetworkSpec, to: LanNetworkSpec, members: LanMember[]): Promise<void> {
+    await this.emptyAndRemoveLan(members.map((m) => m.id));
+    try {
+      await this.createLanNetwork(to);
+      for (const m of members) await this.joinLan(m);
+    } catch (err) {
+      const message = (err as Error).message;
+      const failure =
+        isIpvlanRefusal(to.driver, message) ? ipvlanUnsupported(message) : new RuntimeError('NetworkMoveFailed', `the engine refused the ${to.driver} network: ${message}`, true);
+      try {
+        await this.emptyAndRemoveLan([]);
+        await this.createLanNetwork(from);
+        for (const m of members) await this.joinLan(m);
+      } catch (restoreErr) {
+        throw new RuntimeError(
+          failure.type,
+          `${failure.message}; putting the ${from.driver} network back failed too (${(restoreErr as Error).message}): its containers may be off the LAN until healed`,
+          true,
+        );
+      }
+      throw new RuntimeError(
+        failure.type,
+        `${failure.message}. Nothing moved: network ${this.networkName} is ${from.driver} again and its ${members.length} container(s) rejoined it with their addresses`,
+        true,
+      );
+    }
+  }
+
+  /** Disconnects `ids` and whatever else is on the LAN network, then removes it (if it exists). */
+  private async emptyAndRemoveLan(ids: string[]): Promise<void> {
+    const network = this.opts.docker.getNetwork(this.networkName);
+    const existing = await this.inspectLan();
+    if (!existing) return;
+    const attached = new Set([...ids, ...Object.keys(existing.Containers ?? {})]);
+    for (const id of attached) await network.disconnect({ Container: id, Force: true }).catch((err: unknown) => (isNotFound(err) ? undefined : Promise.reject(err)));
+    await network.remove();
+  }
+
+  private async joinLan(member: LanMember): Promise<void> {
+    await this.opts.docker.getNetwork(this.networkName).connect({
+      Container: member.id,
+      EndpointConfig: { ...(member.ip ? { IPAMConfig: { IPv4Address: member.ip } } : {}), Aliases: member.aliases },
+    });
   }
 
   /**
@@ -374,10 +499,7 @@ export class ComposeRuntime {
   async observe(): Promise<ObservedEngine> {
     const [containers, network] = await Promise.all([
       this.opts.docker.listContainers({ all: true, filters: { label: [`${LABELS.project}=${this.opts.project}`] } }),
-      this.opts.docker
-        .getNetwork(this.networkName)
-        .inspect()
-        .catch((err: unknown) => (isNotFound(err) ? undefined : Promise.reject(err))) as Promise<Docker.NetworkInspectInfo | undefined>,
+      this.inspectLan(),
     ]);
     const deckies: Record<string, ObservedContainer[]> = {};
     for (const c of containers) {

@@ -13,8 +13,13 @@ import { Migration20261129210000AutoHeal } from './migrations/Migration202611292
 import { Migration20261129220000AgentVersion } from './migrations/Migration20261129220000AgentVersion';
 import { Migration20261129220000HostNetworkDrivers } from './migrations/Migration20261129220000HostNetworkDrivers';
 import { Migration20261129230000DeckyGeneration } from './migrations/Migration20261129230000DeckyGeneration';
+import { Migration20261130000000LifecycleUpdatedAtIndex } from './migrations/Migration20261130000000LifecycleUpdatedAtIndex';
+import { Migration20261130000001LifecycleNetworkDriver } from './migrations/Migration20261130000001LifecycleNetworkDriver';
 
-export function ormOptions(clientUrl: string): Options {
+/** Connections of an ORM opened without `poolMax`: the worker's activities run up to 20 at once. */
+const DEFAULT_POOL_MAX = 10;
+
+export function ormOptions(clientUrl: string, poolMax = DEFAULT_POOL_MAX): Options {
   return {
     clientUrl,
     entities: entitySchemas,
@@ -32,19 +37,21 @@ export function ormOptions(clientUrl: string): Options {
         { name: 'Migration20261129220000AgentVersion', class: Migration20261129220000AgentVersion },
         { name: 'Migration20261129220000HostNetworkDrivers', class: Migration20261129220000HostNetworkDrivers },
         { name: 'Migration20261129230000DeckyGeneration', class: Migration20261129230000DeckyGeneration },
+        { name: 'Migration20261130000000LifecycleUpdatedAtIndex', class: Migration20261130000000LifecycleUpdatedAtIndex },
+        { name: 'Migration20261130000001LifecycleNetworkDriver', class: Migration20261130000001LifecycleNetworkDriver },
       ],
       path: path.join(__dirname, 'migrations'),
       transactional: true,
       snapshot: false,
     },
-    pool: { min: 0, max: 10 },
+    pool: { min: 0, max: poolMax },
     debug: false,
     allowGlobalContext: false,
   };
 }
 
-export async function openOrm(clientUrl: string): Promise<MikroORM> {
-  return MikroORM.init(ormOptions(clientUrl));
+export async function openOrm(clientUrl: string, poolMax?: number): Promise<MikroORM> {
+  return MikroORM.init(ormOptions(clientUrl, poolMax));
 }
 
 /** pg_advisory_lock key of the migrator ("decn"). */

@@ -5,7 +5,7 @@
  */
 import { z } from 'zod';
 import { intToIp, ipToInt, parseCidr, type Ipv4Block } from './ip-allocation';
-import { CidrSchema, Ipv4Schema, NetworkDriverSchema, NetworkSchema } from './schemas';
+import { CidrSchema, DriverMoveFields, Ipv4Schema, NetworkDriverSchema, NetworkSchema } from './schemas';
 
 export const LanDriverSchema = NetworkDriverSchema.meta({
   description: 'macvlan: each decky gets its own MAC and IP on the LAN; ipvlan (L2): own IPs, the MAC of the parent (Wi-Fi bridged VMs need it)',
@@ -103,6 +103,13 @@ export const ConfiguredLanSchema = z
   })
   .meta({ id: 'ConfiguredLan', description: 'The LAN in use' });
 export type ConfiguredLan = z.infer<typeof ConfiguredLanSchema>;
+
+/** 202 of PUT /system/network when only the driver changes under the master's own deckies: they are moved. */
+export const LanDriverMoveSchema = ConfiguredLanSchema.extend(DriverMoveFields).meta({
+  id: 'LanDriverMove',
+  description: 'The LAN as it is now (`driver` still the one the deckies are on), and the moves under way',
+});
+export type LanDriverMove = z.infer<typeof LanDriverMoveSchema>;
 
 export const LanSuggestionSchema = z
   .object({ interface: z.string(), subnet: z.string(), gateway: z.string() })

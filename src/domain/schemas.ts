@@ -180,13 +180,18 @@ export const DeckySpecSchema = z.object({
 });
 export type DeckySpec = z.infer<typeof DeckySpecSchema>;
 
-export const OperationSchema = z.enum(['deploy', 'mutate', 'teardown', 'heal']);
+export const NetworkDriverSchema = z.enum(['macvlan', 'ipvlan']);
+export type NetworkDriver = z.infer<typeof NetworkDriverSchema>;
+
+/** `move`: the decky's base container and IP taken to another LAN network driver on the same engine. */
+export const OperationSchema = z.enum(['deploy', 'mutate', 'teardown', 'heal', 'move']);
 export type Operation = z.infer<typeof OperationSchema>;
 /**
  * `reconciler`: the master itself, e.g. an automatic heal of a degraded decky; `failover`: the
- * master re-homing the deckies of a host silent past the failover delay.
+ * master re-homing the deckies of a host silent past the failover delay; `driver_change`: a
+ * host's `use_ipvlan` or the master's LAN driver changed under running deckies, which are moved.
  */
-export const TriggerSchema = z.enum(['operator', 'scheduled', 'cli', 'reconciler', 'failover']);
+export const TriggerSchema = z.enum(['operator', 'scheduled', 'cli', 'reconciler', 'failover', 'driver_change']);
 export type Trigger = z.infer<typeof TriggerSchema>;
 export const LifecycleStatusSchema = z.enum(['pending', 'running', 'succeeded', 'failed']);
 export type LifecycleStatus = z.infer<typeof LifecycleStatusSchema>;
@@ -218,6 +223,7 @@ export const LifecycleRowSchema = z.object({
   steps: z.array(StepSchema),
   workflow_id: z.string(),
   run_id: z.string().nullable(),
+  network_driver: NetworkDriverSchema.nullable().meta({ description: 'A `move` row: the LAN driver it moves the decky to; null for other operations' }),
   started_at: IsoTimestamp,
   updated_at: IsoTimestamp,
   completed_at: IsoTimestamp.nullable(),
@@ -286,13 +292,21 @@ export type MutateIntervalRequest = z.infer<typeof MutateIntervalRequestSchema>;
 /** 202 body of every operation that starts lifecycle rows (mutate, teardown). */
 export const LifecycleIdsResponseSchema = z.object({ lifecycle_ids: z.array(z.string().uuid()) }).meta({ id: 'LifecycleIdsResponse' });
 
+/**
+ * What a driver change answers (202) when deckies must move: their `move` rows. The driver it
+ * names is recorded where it applies (the host's `use_ipvlan`, the LAN's `driver`) once a move
+ * has succeeded; until then that still names the driver the deckies are on.
+ */
+export const DriverMoveFields = {
+  lifecycle_ids: z.array(z.uuid()).meta({ description: 'One `move` row (trigger `driver_change`) per running or degraded decky' }),
+  moving_to: NetworkDriverSchema.meta({ description: 'The driver the deckies are being moved to' }),
+};
+export type DriverMove = z.infer<z.ZodObject<typeof DriverMoveFields>>;
+
 /** A decky's own auto-heal switch: null follows the fleet's (GET /system/healing). */
 export const AutoHealSettingSchema = z.boolean().nullable().meta({ description: 'true/false for this decky; null follows the fleet-wide setting' });
 
 // Response bodies: what the routes answer, typed by these (src/entities/mappers.ts) and documented from them.
-
-export const NetworkDriverSchema = z.enum(['macvlan', 'ipvlan']);
-export type NetworkDriver = z.infer<typeof NetworkDriverSchema>;
 
 /**
  * The LAN network as a Docker engine makes it: what the master's network step, a swarm job's

@@ -6,7 +6,7 @@ import { ObservedEngineSchema } from './drift';
 import { isIP } from 'node:net';
 import { z } from 'zod';
 import { isAgentVersion } from './version';
-import { NetworkDriverSchema } from './schemas';
+import { DriverMoveFields, NetworkDriverSchema } from './schemas';
 
 export const DEFAULT_AGENT_PORT = 8765;
 export const DEFAULT_SWARM_PORT = 8770;
@@ -140,11 +140,23 @@ export const SwarmHostPatchSchema = z
   .object({
     use_ipvlan: z.boolean().optional(),
     notes: z.string().max(2000).nullable().optional().meta({ description: 'Free text; null clears it' }),
+    force: z.boolean().optional().meta({
+      description:
+        "With `use_ipvlan`: change the driver even though the agent's kernel probe (`network_drivers`) says the kernel lacks it, for a probe known to be wrong. The deckies' moves then ask the engine for real; a driver it refuses fails them and leaves the deckies where they were",
+    }),
   })
   .strict()
   .refine((b) => b.use_ipvlan !== undefined || b.notes !== undefined, 'give use_ipvlan, notes or both')
+  .refine((b) => !b.force || b.use_ipvlan !== undefined, { message: 'force applies to a use_ipvlan change only', path: ['force'] })
   .meta({ id: 'SwarmHostPatch', examples: [{ use_ipvlan: true }, { notes: 'rack 3, Wi-Fi bridge' }] });
 export type SwarmHostPatch = z.infer<typeof SwarmHostPatchSchema>;
+
+/** 202 of PATCH /swarm/hosts/{uuid} when deckies run there and its driver changes: they are moved. */
+export const SwarmHostDriverMoveSchema = SwarmHostViewSchema.extend(DriverMoveFields).meta({
+  id: 'SwarmHostDriverMove',
+  description: 'The host as it is now (`use_ipvlan` still the driver its deckies are on), and the moves under way',
+});
+export type SwarmHostDriverMove = z.infer<typeof SwarmHostDriverMoveSchema>;
 
 /** One finished agent job, reported by the heartbeat (applied to workflows by the dispatch work). */
 export const AgentJobResultSchema = z
@@ -252,7 +264,8 @@ export type AgentIni = z.infer<typeof AgentIniSchema>;
  */
 export const SWARM_REPLY_MAX_BYTES = 1024 * 1024;
 
-export const AgentJobKindSchema = z.enum(['deploy', 'mutate', 'teardown']);
+/** `move`: a driver change, the LAN network taken to another driver with the deckies on it. */
+export const AgentJobKindSchema = z.enum(['deploy', 'mutate', 'teardown', 'move']);
 export type AgentJobKind = z.infer<typeof AgentJobKindSchema>;
 export const AgentJobStatusSchema = z.enum(['pending', 'running', 'succeeded', 'failed']);
 export type AgentJobStatus = z.infer<typeof AgentJobStatusSchema>;

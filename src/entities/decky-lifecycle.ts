@@ -1,5 +1,5 @@
 import { EntitySchema } from '@mikro-orm/core';
-import type { LifecycleStatus, Operation, Step, Trigger } from '../domain/schemas';
+import type { LifecycleStatus, NetworkDriver, Operation, Step, Trigger } from '../domain/schemas';
 
 /** One attempt at one operation on one decky. A terminal row (succeeded/failed) never changes again. */
 export class DeckyLifecycle {
@@ -20,6 +20,8 @@ export class DeckyLifecycle {
   previousServices: string[] | null = null;
   /** The Schedule run (its workflow id) that planned a scheduled mutation: one row per run. */
   scheduleRun: string | null = null;
+  /** A `move`: the LAN driver it takes the decky to, so whoever starts its workflow passes it on. */
+  networkDriver: NetworkDriver | null = null;
 }
 
 export const DeckyLifecycleSchema = new EntitySchema<DeckyLifecycle>({
@@ -37,9 +39,10 @@ export const DeckyLifecycleSchema = new EntitySchema<DeckyLifecycle>({
     workflowId: { type: 'string' },
     runId: { type: 'string', nullable: true },
     startedAt: { type: 'Date' },
-    updatedAt: { type: 'Date' },
+    updatedAt: { type: 'Date', index: true },
     completedAt: { type: 'Date', nullable: true },
     previousServices: { type: 'json', nullable: true },
     scheduleRun: { type: 'string', nullable: true, unique: true },
+    networkDriver: { type: 'string', nullable: true },
   },
 });

@@ -49,6 +49,7 @@ export function lifecycleToRow(l: DeckyLifecycle): LifecycleRow {
     steps: l.steps,
     workflow_id: l.workflowId,
     run_id: l.runId,
+    network_driver: l.networkDriver,
     started_at: l.startedAt.toISOString(),
     updated_at: l.updatedAt.toISOString(),
     completed_at: iso(l.completedAt),

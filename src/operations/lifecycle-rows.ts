@@ -2,7 +2,7 @@ import { randomUUID } from 'node:crypto';
 import { UniqueConstraintViolationException, type EntityManager } from '@mikro-orm/postgresql';
 import { Decky, DeckyLifecycle } from '../entities';
 import { ConflictError, NotFoundError } from './errors';
-import { IN_FLIGHT_STATUSES, type Operation, type Trigger } from '../domain/schemas';
+import { IN_FLIGHT_STATUSES, type NetworkDriver, type Operation, type Trigger } from '../domain/schemas';
 import { workflowIdFor } from '../domain/workflow-ids';
 
 /** A new `pending` row, its workflow id fixed now so a restarted master starts the same workflow. */
@@ -16,6 +16,7 @@ export function createPendingLifecycle(
     now?: Date;
     previousServices?: string[];
     scheduleRun?: string;
+    networkDriver?: NetworkDriver;
   },
 ): DeckyLifecycle {
   const id = randomUUID();
@@ -33,6 +34,7 @@ export function createPendingLifecycle(
     updatedAt: now,
     previousServices: row.previousServices ?? null,
     scheduleRun: row.scheduleRun ?? null,
+    networkDriver: row.networkDriver ?? null,
   });
 }
 

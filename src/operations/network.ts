@@ -2,32 +2,28 @@
  * The LAN in the DeploymentSettings row: what GET/PUT /system/network and a deploy's `network`
  * read and change, and the one rule both follow: the LAN cannot change under deployed deckies.
  */
-import type { EntityManager, MikroORM } from '@mikro-orm/postgresql';
-import { Decky, DeploymentSettings } from '../entities';
+import type { EntityManager } from '@mikro-orm/postgresql';
+import { Decky, DeckyLifecycle, DeploymentSettings, SwarmHost } from '../entities';
 import { FleetConflictError } from '../domain/errors';
-import type { ConfiguredLan, LanRequest } from '../domain/lan';
+import type { ConfiguredLan, LanDriverMove, LanRequest } from '../domain/lan';
+import type { OperationsContext } from './context';
+import { assertNoMoveUnderWay, namedDeckies, planDriverMoves } from './driver-change';
 import { lockFleet } from './locks';
+import { startLifecycleWorkflowsInBackground } from './workflow-start';
 
-/** The message names at most this many deckies; the details carry them all. */
-const NAMED_DECKIES = 20;
-
-/**
- * Why deckies are not moved to another driver on one engine: Docker holds one subnet in one
- * network, so the LAN network would have to be removed under them, every decky off the LAN at once.
- */
+/** A driver changed with other LAN fields, or by a deploy, is not a move: what is. */
 const DRIVER_CHANGE_NOTE =
-  'Another driver means another LAN network: the one they use would have to be replaced under them, every decky off the LAN meanwhile (and for good if the kernel refuses the new driver), so they are not moved and keep running. ';
+  "A driver change alone moves deckies instead, base containers and IPs kept: PUT /system/network with only `driver` changed (the master's own deckies) or PATCH /swarm/hosts/{uuid} `use_ipvlan` (a host's). ";
 
 /**
  * Refuses (409 network_mismatch) to change `changed` fields of a configured LAN while `deckies`
  * live on it: they would be stranded on the old one. `remedy` says what the caller can do instead.
  */
-export function assertLanMayChange(settings: DeploymentSettings, changed: string[], deckies: string[], remedy: string): void {
+export function assertLanMayChange(settings: DeploymentSettings, changed: string[], deckies: string[], remedy: string, driverNote = changed.includes('driver')): void {
   if (changed.length === 0 || deckies.length === 0 || !settings.subnet) return;
-  const named = deckies.slice(0, NAMED_DECKIES).join(', ') + (deckies.length > NAMED_DECKIES ? ` and ${deckies.length - NAMED_DECKIES} more` : '');
   throw new FleetConflictError(
     'network_mismatch',
-    `the fleet runs on ${settings.subnet} via ${settings.interface}; this changes ${changed.join(', ')} under ${deckies.length} decky(ies): ${named}. ${changed.includes('driver') ? DRIVER_CHANGE_NOTE : ''}${remedy}`,
+    `the fleet runs on ${settings.subnet} via ${settings.interface}; this changes ${changed.join(', ')} under ${deckies.length} decky(ies): ${namedDeckies(deckies)}. ${driverNote ? DRIVER_CHANGE_NOTE : ''}${remedy}`,
     { changed, deckies },
   );
 }
@@ -65,19 +61,45 @@ export async function currentLan(em: EntityManager): Promise<ConfiguredLan | nul
 
 /**
  * PUT /system/network: sets the whole LAN (validated by LanRequestSchema on this host). The same
- * values again change nothing; other values are refused while deckies are deployed.
+ * values again change nothing; other values are refused while deckies are deployed, except the
+ * driver alone: the master's own running and degraded deckies are moved to it (202, one `move`
+ * row each) and the LAN's driver changes once a move succeeded. Swarm deckies whose host follows
+ * the LAN's driver (no `use_ipvlan`) refuse it: their hosts' networks are not the master's to move.
  */
-export async function setLan(orm: MikroORM, lan: LanRequest): Promise<ConfiguredLan> {
-  return orm.em.fork().transactional(async (tx) => {
+export async function setLan(ctx: OperationsContext, lan: LanRequest): Promise<ConfiguredLan | LanDriverMove> {
+  const { configured, moves } = await ctx.orm.em.fork().transactional(async (tx) => {
     await lockFleet(tx);
     const settings = await tx.findOneOrFail(DeploymentSettings, { id: 1 });
     const wanted: LanFields = { interface: lan.interface, subnet: lan.subnet, gateway: lan.gateway, ipRange: lan.ip_range ?? null, ipvlan: lan.driver === 'ipvlan' };
     const changed = changedLanFields(settings, wanted);
-    if (changed.length > 0) {
+    let moves: DeckyLifecycle[] = [];
+    const scope = { hostUuid: null, label: 'the master' };
+    // Even the LAN it has now: the moves under way would change its driver afterwards.
+    await assertNoMoveUnderWay(tx, scope);
+    if (changed.length === 1 && changed[0] === 'driver' && settings.subnet) {
+      const following = await tx.find(Decky, { hostUuid: { $in: await hostsFollowingLan(tx) } }, { fields: ['name'], orderBy: { name: 'asc' } });
+      assertLanMayChange(
+        settings,
+        changed,
+        following.map((d) => d.name),
+        "They run on swarm hosts that follow the LAN's driver, whose networks the master does not move: tear them down first (or, towards ipvlan, give their hosts use_ipvlan with PATCH /swarm/hosts/{uuid}, which moves them).",
+        false,
+      );
+      moves = await planDriverMoves(tx, scope, lan.driver);
+    } else if (changed.length > 0) {
       const fleet = await tx.find(Decky, {}, { fields: ['name'], orderBy: { name: 'asc' } });
       assertLanMayChange(settings, changed, fleet.map((d) => d.name), 'Tear them down first.');
-      Object.assign(settings, wanted);
     }
-    return configuredLan(settings)!;
+    if (moves.length === 0) Object.assign(settings, wanted);
+    return { configured: configuredLan(settings)!, moves };
   });
+  if (moves.length === 0) return configured;
+  ctx.logger.info({ moving_to: lan.driver, deckies: moves.map((r) => r.deckyName) }, "driver change: moving the master's deckies");
+  startLifecycleWorkflowsInBackground(ctx, moves);
+  return { ...configured, lifecycle_ids: moves.map((r) => r.id), moving_to: lan.driver };
+}
+
+/** Swarm hosts whose deckies get the LAN's driver: those without use_ipvlan (networkForHost). */
+async function hostsFollowingLan(tx: EntityManager): Promise<string[]> {
+  return (await tx.find(SwarmHost, { useIpvlan: false }, { fields: ['uuid'] })).map((h) => h.uuid);
 }

@@ -13,6 +13,7 @@ const WORKFLOW_TYPES: Record<Operation, string> = {
   mutate: 'mutateDeckyWorkflow',
   teardown: 'teardownDeckyWorkflow',
   heal: 'healDeckyWorkflow',
+  move: 'moveDeckyWorkflow',
 };
 
 export interface StartContext {
@@ -21,7 +22,7 @@ export interface StartContext {
   taskQueue: string;
 }
 
-type LifecycleStartRow = Pick<DeckyLifecycle, 'id' | 'deckyName' | 'operation' | 'workflowId' | 'hostUuid' | 'previousServices'>;
+type LifecycleStartRow = Pick<DeckyLifecycle, 'id' | 'deckyName' | 'operation' | 'workflowId' | 'hostUuid' | 'previousServices' | 'networkDriver' | 'startedAt'>;
 
 /**
  * Start (or find) the workflow of a row and record its run id. Starting twice is harmless: the
@@ -46,6 +47,8 @@ export async function startLifecycleWorkflow(
           deckyName: row.deckyName,
           ...(row.hostUuid ? { hostUuid: row.hostUuid } : {}),
           ...(row.previousServices ? { previousServices: row.previousServices } : {}),
+          // A move's rows were written together: their shared start time names their driver change.
+          ...(row.networkDriver ? { networkDriver: row.networkDriver, changeId: row.startedAt.toISOString() } : {}),
           ...extraArgs,
         },
       ],

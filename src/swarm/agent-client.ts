@@ -41,15 +41,20 @@ export class AgentCallError extends Error {
   }
 }
 
+const CONNECTIONS_PER_AGENT = 8;
+
 export class AgentClient {
   private readonly dispatcher: Agent;
 
   constructor(
     pki: Pick<SwarmPki, 'ca' | 'master'>,
-    private readonly target: AgentTarget,
+    readonly target: AgentTarget,
     timeoutMs = 15_000,
   ) {
     this.dispatcher = new Agent({
+      // Kept-alive TLS connections are reused by the next request; a few per host keep the
+      // handshakes (CPU on both sides) few when hundreds of jobs go to one agent at once.
+      connections: CONNECTIONS_PER_AGENT,
       connect: {
         key: pki.master.keyPem,
         cert: pki.master.certPem,
@@ -147,5 +152,26 @@ export class AgentClient {
       throw refuse(`a reply that is not what the agent API promises (${issues.join('; ')})`);
     }
     return parsed.data;
+  }
+}
+
+/**
+ * One AgentClient per agent host, kept for the life of the process: the worker's dispatches and
+ * polls reuse its keep-alive connections instead of a TLS handshake per call. A host whose
+ * address, port or certificate changed (re-enrolled) gets a new client; its old one is closed.
+ */
+export class AgentClientPool {
+  private readonly clients = new Map<string, AgentClient>();
+
+  constructor(private readonly pki: Pick<SwarmPki, 'ca' | 'master'>) {}
+
+  clientFor(target: AgentTarget): AgentClient {
+    const current = this.clients.get(target.uuid);
+    const t = current?.target;
+    if (current && t!.address === target.address && t!.port === target.port && t!.fingerprint === target.fingerprint && t!.name === target.name) return current;
+    void current?.close().catch(() => undefined);
+    const client = new AgentClient(this.pki, target);
+    this.clients.set(target.uuid, client);
+    return client;
   }
 }

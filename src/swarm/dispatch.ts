@@ -7,13 +7,13 @@
 import type { LanNetworkSpec } from '../domain/schemas';
 import type { DeckySpec } from '../domain/schemas';
 import type { AgentJobAccepted } from '../domain/swarm-schemas';
-import { AgentCallError, AgentClient, type AgentTarget } from './agent-client';
-import type { SwarmPki } from './pki';
+import { AgentCallError, type AgentClient } from './agent-client';
 
 export type AgentJobRequest =
   | { kind: 'deploy'; body: { config: { network: LanNetworkSpec; deckies: DeckySpec[] } } }
   | { kind: 'mutate'; body: { decky: DeckySpec; services: string[]; network: LanNetworkSpec } }
-  | { kind: 'teardown'; body: { decky: string } };
+  | { kind: 'teardown'; body: { decky: string } }
+  | { kind: 'move'; body: { decky: DeckySpec; network: LanNetworkSpec; change_id: string } };
 
 export interface SendOptions {
   /** How long to keep trying an agent that cannot be reached before giving up. */
@@ -35,38 +35,33 @@ export class DispatchFailedError extends Error {
  * same job on the agent.
  */
 export async function sendAgentJob(
-  pki: Pick<SwarmPki, 'ca' | 'master'>,
-  host: AgentTarget,
+  client: AgentClient,
   jobId: string,
   request: AgentJobRequest,
   opts: SendOptions & { lifecycleId?: string; generation?: number },
 ): Promise<AgentJobAccepted> {
   const now = opts.now ?? Date.now;
   const deadline = now() + opts.budgetMs;
-  const client = new AgentClient(pki, host);
+  const host = client.target;
   let delay = 1000;
-  try {
-    for (let attempt = 1; ; attempt++) {
-      try {
-        return await client.submitJob(request.kind, {
-          job_id: jobId,
-          ...(opts.lifecycleId ? { lifecycle_id: opts.lifecycleId } : {}),
-          ...(opts.generation !== undefined ? { generation: opts.generation } : {}),
-          ...request.body,
-        });
-      } catch (err) {
-        if (!(err instanceof AgentCallError)) throw err;
-        if (err.permanent) throw new DispatchFailedError(err.message);
-        if (now() + delay > deadline) {
-          throw new DispatchFailedError(`gave up on swarm host "${host.name}" after ${attempt} attempt(s) in ${Math.round(opts.budgetMs / 1000)} s: ${err.message}`);
-        }
-        opts.onRetry?.(attempt, err);
-        await sleep(delay, opts.signal);
-        delay = Math.min(delay * 2, 15_000);
+  for (let attempt = 1; ; attempt++) {
+    try {
+      return await client.submitJob(request.kind, {
+        job_id: jobId,
+        ...(opts.lifecycleId ? { lifecycle_id: opts.lifecycleId } : {}),
+        ...(opts.generation !== undefined ? { generation: opts.generation } : {}),
+        ...request.body,
+      });
+    } catch (err) {
+      if (!(err instanceof AgentCallError)) throw err;
+      if (err.permanent) throw new DispatchFailedError(err.message);
+      if (now() + delay > deadline) {
+        throw new DispatchFailedError(`gave up on swarm host "${host.name}" after ${attempt} attempt(s) in ${Math.round(opts.budgetMs / 1000)} s: ${err.message}`);
       }
+      opts.onRetry?.(attempt, err);
+      await sleep(delay, opts.signal);
+      delay = Math.min(delay * 2, 15_000);
     }
-  } finally {
-    await client.close();
   }
 }
 

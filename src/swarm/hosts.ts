@@ -5,8 +5,10 @@
  * runtime state (`degraded`).
  */
 import { WorkflowNotFoundError } from '@temporalio/client';
+import pLimit from 'p-limit';
 import { z } from 'zod';
-import { Decky, DeckyLifecycle, EnrollmentToken, SwarmHost } from '../entities';
+import type { EntityManager } from '@mikro-orm/postgresql';
+import { Decky, DeckyLifecycle, DeploymentSettings, EnrollmentToken, SwarmHost } from '../entities';
 import type {
   AgentJobResult,
   AgentStatus,
@@ -14,6 +16,7 @@ import type {
   HeartbeatResponse,
   StaleDecky,
   SwarmHostDecommissionResponse,
+  SwarmHostDriverMove,
   SwarmHostPatch,
   SwarmHostView,
 } from '../domain/swarm-schemas';
@@ -27,6 +30,9 @@ import { applyDrift } from '../operations/drift';
 import { driftReason, type ObservedEngine } from '../domain/drift';
 import type { OperationsContext } from '../operations/context';
 import { failOverSilentHosts, type FailoverReport } from '../operations/failover';
+import { assertNoMoveUnderWay, namedDeckies, planDriverMoves } from '../operations/driver-change';
+import { startLifecycleWorkflowsInBackground } from '../operations/workflow-start';
+import { networkForHost } from '../domain/host-assignment';
 import { nowOf, type SwarmContext } from './context';
 
 /** A host silent for this many heartbeat intervals is `unreachable`. */
@@ -71,49 +77,55 @@ async function requireHost(em: ReturnType<SwarmContext['orm']['em']['fork']>, uu
 }
 
 /**
- * PATCH: `use_ipvlan` (applies to the host's next deploys) and `notes`. A driver change is refused
- * (409) when the host's agent reports a kernel without that driver, and while deckies run on the
- * host: its LAN network would have to be replaced under them, cutting every one off the LAN while
- * it still looks `running`. Under the fleet lock, so no deploy places a decky meanwhile.
+ * PATCH: `use_ipvlan` and `notes`. A driver change that the host's deckies would feel (the LAN's
+ * driver is not ipvlan anyway) is refused (409) when the host's agent reports a kernel without
+ * that driver, unless `force`; with running or degraded deckies on the host it moves them (one
+ * `move` row each, answered 202 with their ids) and `use_ipvlan` changes once a move succeeded;
+ * without, it changes at once. Under the fleet lock, so no deploy places a decky meanwhile.
  */
-export async function patchHost(ctx: SwarmContext, uuid: string, patch: SwarmHostPatch): Promise<SwarmHostView> {
-  return ctx.orm.em.fork().transactional(async (em) => {
+export async function patchHost(ctx: SwarmContext, operations: OperationsContext, uuid: string, patch: SwarmHostPatch): Promise<SwarmHostView | SwarmHostDriverMove> {
+  const { view, moves, wanted } = await ctx.orm.em.fork().transactional(async (em) => {
     await lockFleet(em);
     const host = await requireHost(em, uuid);
-    if (patch.use_ipvlan !== undefined && patch.use_ipvlan !== host.useIpvlan) {
-      await assertDriverMayChange(em, host, patch.use_ipvlan ? 'ipvlan' : 'macvlan');
-      host.useIpvlan = patch.use_ipvlan;
+    let moves: DeckyLifecycle[] = [];
+    const settings = await em.findOneOrFail(DeploymentSettings, { id: 1 });
+    const wanted = effectiveDriver(settings, patch.use_ipvlan ?? host.useIpvlan);
+    if (patch.use_ipvlan !== undefined) {
+      const scope = { hostUuid: host.uuid, label: `swarm host "${host.name}"` };
+      // Even the driver it has now: the moves under way would change it afterwards.
+      await assertNoMoveUnderWay(em, scope);
+      if (wanted !== effectiveDriver(settings, host.useIpvlan)) moves = await moveHostDeckies(ctx, em, host, wanted, patch.force === true);
+      if (moves.length === 0) host.useIpvlan = patch.use_ipvlan;
     }
     if (patch.notes !== undefined) host.notes = patch.notes;
-    return hostToView(host);
+    return { view: hostToView(host), moves, wanted };
   });
+  if (moves.length === 0) return view;
+  ctx.logger.info({ host: view.name, host_uuid: uuid, moving_to: wanted, deckies: moves.map((r) => r.deckyName) }, 'driver change: moving the host\'s deckies');
+  startLifecycleWorkflowsInBackground(operations, moves);
+  return { ...view, lifecycle_ids: moves.map((r) => r.id), moving_to: wanted };
 }
 
-/** The message names at most this many deckies. */
-const NAMED_DECKIES = 20;
+/** The driver a host's deckies get: ipvlan when the host or the LAN says so (networkForHost). */
+function effectiveDriver(settings: DeploymentSettings, useIpvlan: boolean): NetworkDriver {
+  return networkForHost<{ driver: NetworkDriver }>({ driver: settings.ipvlan ? 'ipvlan' : 'macvlan' }, { useIpvlan }).network.driver;
+}
 
-async function assertDriverMayChange(em: ReturnType<SwarmContext['orm']['em']['fork']>, host: SwarmHost, wanted: NetworkDriver): Promise<void> {
-  const current: NetworkDriver = host.useIpvlan ? 'ipvlan' : 'macvlan';
-  // Failed and torn-down deckies hold no LAN address worth keeping (the runtime still refuses to
-  // replace a network any container of theirs uses).
-  const deckies = (await em.find(Decky, { hostUuid: host.uuid, state: { $nin: ['failed', 'torn_down'] } }, { fields: ['name'], orderBy: { name: 'asc' } })).map((d) => d.name);
-  const named = deckies.slice(0, NAMED_DECKIES).join(', ') + (deckies.length > NAMED_DECKIES ? ` and ${deckies.length - NAMED_DECKIES} more` : '');
-  const staying = deckies.length > 0 ? ` Its ${deckies.length} decky(ies) (${named}) stay on the ${current} network and keep running.` : '';
+async function moveHostDeckies(ctx: SwarmContext, em: EntityManager, host: SwarmHost, wanted: NetworkDriver, force: boolean): Promise<DeckyLifecycle[]> {
   if (host.networkDrivers && !host.networkDrivers.includes(wanted)) {
-    throw new ConflictError(
-      'driver_unsupported',
-      `swarm host "${host.name}" cannot use ${wanted}: its agent reports that its kernel supports only ${host.networkDrivers.join(', ') || 'no LAN driver'}.${staying}`,
-      { host: host.name, wanted, supported: host.networkDrivers, deckies },
-    );
+    if (force) ctx.logger.warn({ host: host.name, host_uuid: host.uuid, wanted, supported: host.networkDrivers }, "driver change forced past the agent's kernel probe");
+    else {
+      const deckies = (await em.find(Decky, { hostUuid: host.uuid, state: { $nin: ['failed', 'torn_down'] } }, { fields: ['name'], orderBy: { name: 'asc' } })).map((d) => d.name);
+      const current = wanted === 'ipvlan' ? 'macvlan' : 'ipvlan';
+      const staying = deckies.length > 0 ? ` Its ${deckies.length} decky(ies) (${namedDeckies(deckies)}) stay on the ${current} network and keep running.` : '';
+      throw new ConflictError(
+        'driver_unsupported',
+        `swarm host "${host.name}" cannot use ${wanted}: its agent reports that its kernel supports only ${host.networkDrivers.join(', ') || 'no LAN driver'}.${staying}`,
+        { host: host.name, wanted, supported: host.networkDrivers, deckies },
+      );
+    }
   }
-  if (deckies.length > 0) {
-    throw new ConflictError(
-      'deckies_on_host',
-      `swarm host "${host.name}" has ${deckies.length} decky(ies) on ${current} (${named}); switching it to ${wanted} would replace its LAN network under them. ` +
-        `Tear them down first (POST /swarm/hosts/${host.uuid}/teardown), switch, then deploy them again. Nothing was changed.`,
-      { host: host.name, wanted, deckies },
-    );
-  }
+  return planDriverMoves(em, { hostUuid: host.uuid, label: `swarm host "${host.name}"` }, wanted);
 }
 
 /** How long the master waits for an agent to clean up before it decommissions the host without it. */
@@ -253,6 +265,7 @@ async function staleDeckies(ctx: SwarmContext, host: SwarmHost, reported: NonNul
 }
 
 const LifecycleIdSchema = z.uuid();
+const SIGNALS_IN_FLIGHT = 16;
 
 /**
  * Each finished job of this host reaches its lifecycle row's workflow as the `agentResult` signal.
@@ -264,21 +277,28 @@ async function applyAgentResults(ctx: SwarmContext, host: SwarmHost, results: Ag
   const ids = results.map((r) => r.lifecycle_id ?? r.job_id).filter((id) => LifecycleIdSchema.safeParse(id).success);
   const rows = ids.length ? await ctx.orm.em.fork().find(DeckyLifecycle, { id: { $in: ids }, hostUuid: host.uuid }) : [];
   const byId = new Map(rows.map((r) => [r.id, r]));
-  for (const result of results) {
-    const row = byId.get(result.lifecycle_id ?? result.job_id);
-    if (!row) {
-      ctx.logger.debug({ host: host.name, job_id: result.job_id }, 'agent result for no lifecycle row of this host; acknowledged');
-      continue;
-    }
-    if (row.status === 'succeeded' || row.status === 'failed' || !ctx.client) continue;
-    try {
-      await ctx.client.workflow.getHandle(row.workflowId).signal(agentResultSignal, result);
-    } catch (err) {
-      if (!(err instanceof WorkflowNotFoundError)) {
-        ctx.logger.warn({ err, host: host.name, lifecycle_id: row.id, workflow_id: row.workflowId }, 'agent result not signalled; the workflow polls the agent instead');
-      }
-    }
-  }
+  // In parallel, a few at a time: an agent reports up to hundreds of results in one post, and
+  // each signal is a round trip to Temporal the agent's acknowledgement waits for.
+  const signalling = pLimit(SIGNALS_IN_FLIGHT);
+  await Promise.all(
+    results.map((result) =>
+      signalling(async () => {
+        const row = byId.get(result.lifecycle_id ?? result.job_id);
+        if (!row) {
+          ctx.logger.debug({ host: host.name, job_id: result.job_id }, 'agent result for no lifecycle row of this host; acknowledged');
+          return;
+        }
+        if (row.status === 'succeeded' || row.status === 'failed' || !ctx.client) return;
+        try {
+          await ctx.client.workflow.getHandle(row.workflowId).signal(agentResultSignal, result);
+        } catch (err) {
+          if (!(err instanceof WorkflowNotFoundError)) {
+            ctx.logger.warn({ err, host: host.name, lifecycle_id: row.id, workflow_id: row.workflowId }, 'agent result not signalled; the workflow polls the agent instead');
+          }
+        }
+      }),
+    ),
+  );
 }
 
 /**

@@ -3,7 +3,8 @@
  * machine's Docker engine, whose kernel has macvlan and no ipvlan: the agents' probe reports
  * `macvlan` only; switching a host with running deckies to ipvlan is refused and they keep their
  * LAN addresses and `running`; a deploy needing the other driver on the same engine fails its job
- * without detaching anyone; the master's own LAN driver is not changed under its deckies either.
+ * without detaching anyone; the master's LAN driver is not changed under swarm deckies that follow
+ * it. (The moves themselves: driver-move-master.test.ts and driver-move-swarm.test.ts.)
  */
 import fs from 'node:fs/promises';
 import os from 'node:os';
@@ -180,7 +181,7 @@ describe('driver changes on a kernel without ipvlan', () => {
     const lan = (await api.get('/system/network')).body;
     const res = await api.put('/system/network', { interface: lan.interface, subnet: lan.subnet, gateway: lan.gateway, driver: 'ipvlan' });
     expect([res.status, res.body.error.code, res.body.error.details.changed]).toEqual([409, 'network_mismatch', ['driver']]);
-    expect(res.body.error.message).toContain('the one they use would have to be replaced under them');
+    expect(res.body.error.message).toContain("They run on swarm hosts that follow the LAN's driver, whose networks the master does not move");
     expect((await api.get('/system/network')).body.driver).toBe('macvlan');
   });
 
@@ -208,8 +209,8 @@ describe('driver changes on a kernel without ipvlan', () => {
     const held = await api.patch(`/swarm/hosts/${wifi.hostUuid}`, { use_ipvlan: false });
     expect([held.status, held.body.error.code, held.body.error.message]).toEqual([
       409,
-      'deckies_on_host',
-      `swarm host "wifi" has 1 decky(ies) on ipvlan (dc-4); switching it to macvlan would replace its LAN network under them. Tear them down first (POST /swarm/hosts/${wifi.hostUuid}/teardown), switch, then deploy them again. Nothing was changed.`,
+      'operation_in_flight',
+      'swarm host "wifi" has 1 decky(ies) with an operation in flight: dc-4 (deploy); change its driver when they have finished. Nothing was changed.',
     ]);
     const rows = await waitForTerminal(api, res.body.lifecycle_ids);
     expect(rows.map((r) => [r.decky_name, r.status, r.host_uuid])).toEqual([

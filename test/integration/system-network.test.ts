@@ -143,8 +143,14 @@ test('the same LAN again is a no-op 200; another LAN under a deployed decky is 4
     `the fleet runs on ${stack.lan.subnet} via ${stack.lan.parent}; this changes subnet, gateway, ip_range under 1 decky(ies): lan-a. Tear them down first.`,
   );
   expect(refused.body.error.details).toEqual({ changed: ['subnet', 'gateway', 'ip_range'], deckies: ['lan-a'] });
-  const ipvlan = await api.put('/system/network', { ...same, driver: 'ipvlan' });
-  expect([ipvlan.status, ipvlan.body.error.details.changed]).toEqual([409, ['driver']]);
+  // The driver alone moves the decky instead (driver-move-master.test.ts looks at such moves
+  // closely): this kernel refuses ipvlan, so the move fails and the LAN stays macvlan.
+  const ipvlan = await cli(['network', 'set', '--interface', same.interface, '--subnet', same.subnet, '--gateway', same.gateway, '--ip-range', same.ip_range, '--ipvlan']);
+  expect([ipvlan.code, ipvlan.stderr]).toEqual([1, '']);
+  expect(ipvlan.stdout).toContain("moving 1 decky(ies) to ipvlan, base containers and IPs kept; the LAN's driver becomes ipvlan once a move succeeded (a refused driver leaves them on macvlan)");
+  expect(ipvlan.stdout).toContain('IpvlanUnsupported');
+  expect((await api.get('/system/network')).body.driver).toBe('macvlan');
+  expect((await api.get('/deckies/lan-a')).body.state).toBe('running');
 
   const run = await cli(['network', 'set', '--interface', other.interface, '--subnet', other.subnet, '--gateway', other.gateway]);
   expect(run.code).toBe(1);

@@ -32,8 +32,8 @@ export interface TestStack {
   api: string;
   adminToken: string;
   docker: Docker;
-  /** `overrides`: e.g. no worker (an API-only master), a logger the test reads, or other settings. */
-  startMaster(overrides?: Partial<Pick<MasterOptions, 'runWorker' | 'logger' | 'config'>>): Promise<RunningMaster>;
+  /** `overrides`: e.g. no worker (an API-only master) or no API (a worker-only one), a logger the test reads, or other settings. */
+  startMaster(overrides?: Partial<Pick<MasterOptions, 'runApi' | 'runWorker' | 'logger' | 'config'>>): Promise<RunningMaster>;
   stopMaster(): Promise<void>;
   cleanup(): Promise<void>;
 }
@@ -70,6 +70,8 @@ export async function createTestStack(name: string, slot: number, envOverrides: 
     DECNET_SWARM_HOST: '127.0.0.1',
     DECNET_SWARM_PORT: String(await freePort()),
     DECNET_ENROLL_PORT: String(await freePort()),
+    // A worker without the API serves /metrics on a port of its own.
+    DECNET_METRICS_PORT: String(await freePort()),
     DECNET_LOG_LEVEL: process.env.DECNET_LOG_LEVEL ?? 'warn',
     ...envOverrides,
   };

@@ -37,6 +37,7 @@ function row(decky: string, status: LifecycleRow['status'], steps: string[] = []
     id,
     decky_name: decky,
     host_uuid: null,
+    network_driver: null,
     operation: 'deploy',
     trigger: 'cli',
     status,

@@ -38,7 +38,10 @@ describe('assertLanMayChange (deploy and PUT /system/network)', () => {
     }
   });
 
-  it('a driver change says why the deckies are not moved', () => {
-    expect(() => assertLanMayChange(configured, ['driver'], ['d00'], 'x')).toThrow(/: d00\. Another driver means another LAN network: .* so they are not moved and keep running\. x$/);
+  it('a driver changed with other fields says what moves deckies instead, unless the caller says otherwise', () => {
+    expect(() => assertLanMayChange(configured, ['gateway', 'driver'], ['d00'], 'x')).toThrow(
+      /: d00\. A driver change alone moves deckies instead, base containers and IPs kept: PUT \/system\/network with only `driver` changed .* or PATCH \/swarm\/hosts\/\{uuid\} `use_ipvlan` \(a host's\)\. x$/,
+    );
+    expect(() => assertLanMayChange(configured, ['driver'], ['d00'], 'x', false)).toThrow(/: d00\. x$/);
   });
 });

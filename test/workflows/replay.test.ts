@@ -36,6 +36,9 @@ test('recorded histories exist for every decky workflow', () => {
       // The heal workflow (added with auto-heal).
       'heal-succeeded@auto-heal.json',
       'heal-failed@auto-heal.json',
+      // The move workflow of a driver change (added with driver changes).
+      'move-failed@driver-change.json',
+      'swarm-move-failed@driver-change.json',
     ]),
   );
 });

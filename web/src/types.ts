@@ -1,7 +1,7 @@
 /** The API's wire shapes that the UI reads (SPEC §5; src/domain/schemas.ts is the source). */
 
 export type LifecycleStatus = 'pending' | 'running' | 'succeeded' | 'failed';
-export type Operation = 'deploy' | 'mutate' | 'teardown' | 'heal';
+export type Operation = 'deploy' | 'mutate' | 'teardown' | 'heal' | 'move';
 
 export interface LifecycleStep {
   name: string;
@@ -65,7 +65,7 @@ export interface DeploymentMode {
   message: string;
 }
 
-export type { SystemLimits, DeployResponseBody as DeployResponse } from '../../src/domain/schemas';
+export type { DriverMove, SystemLimits, DeployResponseBody as DeployResponse } from '../../src/domain/schemas';
 
 export interface MutateIntervalResponse {
   name: string;

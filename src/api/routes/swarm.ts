@@ -67,7 +67,10 @@ export function swarmRouter(swarm: SwarmContext, deps: Pick<ApiDeps, 'operations
   router.patch('/hosts/:uuid', requireRole('admin'), async (req, res) => {
     const uuid = parseHostUuid(String(req.params.uuid));
     const body = SwarmHostPatchSchema.parse(req.body ?? {});
-    res.json(await patchHost(swarm, uuid, body));
+    // A driver change may start moves: their workflows need Temporal.
+    if (body.use_ipvlan !== undefined) await deps.ensureTemporalReachable();
+    const answer = await patchHost(swarm, deps.operations, uuid, body);
+    res.status('lifecycle_ids' in answer ? 202 : 200).json(answer);
   });
 
   router.post('/hosts/:uuid/teardown', requireRole('admin'), async (req, res) => {

@@ -25,7 +25,11 @@ export function systemRouter(deps: ApiDeps): Router {
 
   router.put('/network', requireRole('admin'), async (req, res) => {
     const lan = lanRequestOnHost(await hostInterfaces()).parse(req.body ?? {});
-    res.json(await setLan(deps.operations.orm, lan));
+    const current = await currentLan(deps.operations.orm.em.fork());
+    // A driver change may start moves: their workflows need Temporal.
+    if (current && current.driver !== lan.driver) await deps.ensureTemporalReachable();
+    const answer = await setLan(deps.operations, lan);
+    res.status('lifecycle_ids' in answer ? 202 : 200).json(answer);
   });
 
   router.get('/limits', requireRole('viewer'), async (_req, res) => {

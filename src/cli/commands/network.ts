@@ -7,6 +7,7 @@ import type { Command } from 'commander';
 import type { ConfiguredLan, SystemNetwork } from '../../domain/lan';
 import { createApiClient } from '../api-client';
 import { action, printJson, processIo, type Io } from '../output';
+import { followOperation } from '../wait';
 
 export interface NetworkSetOptions {
   interface: string;
@@ -15,6 +16,8 @@ export interface NetworkSetOptions {
   ipRange?: string;
   ipvlan?: boolean;
   json?: boolean;
+  /** A driver change that moves deckies: false returns once the API accepted it. */
+  wait?: boolean;
 }
 
 function formatLan(lan: ConfiguredLan): string {
@@ -51,16 +54,21 @@ export async function runNetworkShow(opts: { json?: boolean }, io: Io = processI
 }
 
 export async function runNetworkSet(opts: NetworkSetOptions, io: Io = processIo()): Promise<number> {
-  const lan = await createApiClient().setNetwork({
+  const client = createApiClient();
+  const lan = await client.setNetwork({
     interface: opts.interface,
     subnet: opts.subnet,
     gateway: opts.gateway,
     ...(opts.ipRange === undefined ? {} : { ip_range: opts.ipRange }),
     driver: opts.ipvlan ? 'ipvlan' : 'macvlan',
   });
-  if (opts.json) printJson(io, lan);
-  else io.stdout.write(`LAN set:\n${formatLan(lan)}`);
-  return 0;
+  if (!('lifecycle_ids' in lan)) {
+    if (opts.json) printJson(io, lan);
+    else io.stdout.write(`LAN set:\n${formatLan(lan)}`);
+    return 0;
+  }
+  const message = `moving ${lan.lifecycle_ids.length} decky(ies) to ${lan.moving_to}, base containers and IPs kept; the LAN's driver becomes ${lan.moving_to} once a move succeeded (a refused driver leaves them on ${lan.driver})`;
+  return followOperation(client, { ...lan, message }, { wait: opts.wait !== false, json: opts.json === true, io });
 }
 
 export function registerNetworkCommand(program: Command): Command {
@@ -72,12 +80,13 @@ export function registerNetworkCommand(program: Command): Command {
     .action(action((opts: { json?: boolean }) => runNetworkShow(opts)));
   network
     .command('set')
-    .description('set the LAN (refused while deckies are deployed on another one)')
+    .description("set the LAN (refused while deckies are deployed on another one; the driver alone changed moves the master's deckies to it)")
     .requiredOption('--interface <name>', 'the parent interface on the master host')
     .requiredOption('--subnet <cidr>', 'the LAN as its network address, e.g. 192.168.1.0/24')
     .requiredOption('--gateway <ip>', "the LAN's router, inside the subnet")
     .option('--ip-range <cidr>', 'hand out decky addresses only from this network inside the subnet')
     .option('--ipvlan', 'ipvlan instead of macvlan (deckies share the parent\'s MAC; Wi-Fi bridged VMs need it)')
+    .option('--no-wait', 'a driver change that moves deckies: return once the API accepted it')
     .option('--json', "print the API's answer as JSON")
     .action(action((opts: NetworkSetOptions) => runNetworkSet(opts)));
   return network;

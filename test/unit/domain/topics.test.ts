@@ -1,4 +1,4 @@
-import { deckyTopic, escapeTopicSegment, unescapeTopicSegment } from '../../../src/domain/topics';
+import { deckyStateEventData, deckyTopic, deckyTopicKind, escapeTopicSegment, lifecycleEventData, unescapeTopicSegment } from '../../../src/domain/topics';
 
 describe('topics', () => {
   it('builds decky lifecycle and mutation topics', () => {
@@ -23,5 +23,20 @@ describe('topics', () => {
 
   it('rejects a malformed escape', () => {
     expect(() => unescapeTopicSegment('%zz')).toThrow(URIError);
+  });
+
+  it('tells the kind of a decky topic, escaped names included, and nothing for other topics', () => {
+    expect(deckyTopicKind(deckyTopic('evil.x.mutation', 'lifecycle'))).toBe('lifecycle');
+    expect(deckyTopicKind(deckyTopic('web', 'state'))).toBe('state');
+    expect(deckyTopicKind('decky.web.mutation')).toBe('mutation');
+    expect(deckyTopicKind('decky.web.other')).toBeUndefined();
+    expect(deckyTopicKind('decky.a.b.lifecycle')).toBeUndefined();
+    expect(deckyTopicKind('swarm.host.lifecycle')).toBeUndefined();
+  });
+
+  it('builds the data of lifecycle and state events, an error only when there is one', () => {
+    expect(lifecycleEventData({ id: 'i', operation: 'deploy', status: 'running', error: null })).toEqual({ lifecycle_id: 'i', operation: 'deploy', status: 'running' });
+    expect(lifecycleEventData({ id: 'i', operation: 'deploy', status: 'failed', error: 'boom' })).toEqual({ lifecycle_id: 'i', operation: 'deploy', status: 'failed', error: 'boom' });
+    expect(deckyStateEventData({ name: 'web', state: 'degraded', reason: 'container ssh exited (137)' })).toEqual({ name: 'web', state: 'degraded', reason: 'container ssh exited (137)' });
   });
 });

@@ -8,7 +8,7 @@ import { confirmDialog } from '../confirm';
 import type { View } from '../context';
 import { countdown, fill, fillIfChanged, formatAge, formatTime, h } from '../dom';
 import { alertBox, checkboxField, inputField, showFieldErrors, type Field } from '../forms';
-import type { EnrollBundle, SwarmHost, SwarmHostsResponse } from '../types';
+import type { DriverMove, EnrollBundle, SwarmHost, SwarmHostsResponse } from '../types';
 
 const REFRESH_MS = 5000;
 const HOST_COLUMNS = ['Name', 'Address', 'Status', 'Last heartbeat', 'Agent', 'ipvlan', 'Notes', 'Actions'] as const;
@@ -250,10 +250,12 @@ class HostRow {
     this.toggle.disabled = true;
     this.message.textContent = 'Saving…';
     try {
-      const res = await this.api.patch<Partial<SwarmHost> | { host: SwarmHost }>(`/swarm/hosts/${encodeURIComponent(this.host.uuid)}`, { use_ipvlan: value });
-      const saved = 'host' in res && res.host ? res.host : (res as Partial<SwarmHost>);
-      this.host = { ...this.host, use_ipvlan: typeof saved.use_ipvlan === 'boolean' ? saved.use_ipvlan : value };
-      this.message.textContent = `Saved: ${this.host.use_ipvlan ? 'ipvlan' : 'macvlan'} from the next deploy on.`;
+      const res = await this.api.patch<SwarmHost & Partial<DriverMove>>(`/swarm/hosts/${encodeURIComponent(this.host.uuid)}`, { use_ipvlan: value });
+      this.host = { ...this.host, use_ipvlan: res.use_ipvlan };
+      // 202: its deckies are being moved; the host switches once a move succeeded.
+      this.message.textContent = res.lifecycle_ids
+        ? `Moving ${res.lifecycle_ids.length} decky(ies) to ${res.moving_to}, base containers and IPs kept; the host says ${res.moving_to} once a move succeeded (the fleet page shows each decky's outcome).`
+        : `Saved: ${this.host.use_ipvlan ? 'ipvlan' : 'macvlan'} from the next deploy on.`;
     } catch (err) {
       this.message.textContent = `Not saved: ${errorMessage(err)}`;
     }

@@ -1,0 +1,192 @@
+/**
+ * Carries the bus between the processes of one fleet through PostgreSQL LISTEN/NOTIFY, so every
+ * API process streams what every worker does. A notification is small: the topic and, for a
+ * lifecycle event, only the row id and status (the rest, an error of up to 2,000 characters
+ * included, is read from the row); mutation and state events are small and travel whole.
+ *
+ * A process skips its own notifications (its subscribers had the event at publish time). A
+ * listener that lost its connection reconnects (pg-listen) and re-reads the lifecycle and decky
+ * rows written since shortly before the loss, so what was published meanwhile still reaches its
+ * subscribers; events it already delivered are not delivered again.
+ */
+import { randomUUID } from 'node:crypto';
+import type { MikroORM } from '@mikro-orm/postgresql';
+import createPostgresSubscriber from 'pg-listen';
+import type { Logger } from 'pino';
+import { deckyStateEventData, deckyTopic, deckyTopicKind, lifecycleEventData } from '../domain/topics';
+import { withoutHealNote } from '../domain/heal';
+import type { Bus, BusEvent } from './bus';
+
+export const EVENTS_CHANNEL = 'decnet_events';
+
+/** One notification: who sent it, the topic, when; then the row reference or the data. */
+interface Notice {
+  origin: string;
+  topic: string;
+  at: string;
+  lifecycle?: { id: string; status: string };
+  data?: Record<string, unknown>;
+}
+
+export interface PgRelayOptions {
+  orm: MikroORM;
+  logger: Logger;
+  /** How often the listening connection is checked with a query (a dead one is replaced); default 10 s. */
+  livenessCheckMs?: number;
+}
+
+export interface PgRelay {
+  /** The listening connection's application_name (pg_stat_activity), unique per relay. */
+  applicationName: string;
+  stop(): Promise<void>;
+}
+
+/** PostgreSQL refuses NOTIFY payloads of 8,000 bytes or more. */
+const MAX_PAYLOAD_BYTES = 7_999;
+/** Row timestamps come from several hosts' clocks: the re-read reaches this much further back. */
+const CLOCK_MARGIN_MS = 10_000;
+/** Delivered lifecycle statuses remembered, so a re-read does not repeat them. */
+const REMEMBERED_EVENTS = 50_000;
+const RECONNECT_MAX_MS = 10_000;
+const TERMINAL = new Set(['succeeded', 'failed']);
+
+export async function startPgRelay(bus: Bus, opts: PgRelayOptions): Promise<PgRelay> {
+  const logger = opts.logger.child({ component: 'event-relay' });
+  const origin = randomUUID();
+  const applicationName = `decnet-events-${origin.slice(0, 8)}`;
+  const livenessCheckMs = opts.livenessCheckMs ?? 10_000;
+  const connection = () => opts.orm.em.getConnection();
+
+  // Lifecycle statuses (`id:status`) and decky states this process has delivered.
+  const delivered = new Set<string>();
+  const deckyStates = new Map<string, string>();
+  const remember = (event: BusEvent): boolean => {
+    const kind = deckyTopicKind(event.topic);
+    if (kind === 'lifecycle') {
+      const key = `${String(event.data.lifecycle_id)}:${String(event.data.status)}`;
+      if (delivered.has(key)) return false;
+      delivered.add(key);
+      // A Set iterates in insertion order: the oldest goes first.
+      if (delivered.size > REMEMBERED_EVENTS) delivered.delete(delivered.values().next().value!);
+    } else if (kind === 'state') {
+      deckyStates.set(String(event.data.name), String(event.data.state));
+    }
+    return true;
+  };
+
+  // In order: NOTIFYs sent from pooled connections could otherwise overtake each other.
+  let sending = Promise.resolve();
+  const stopOutbound = bus.relayOutbound((event) => {
+    remember(event);
+    const notice: Notice = { origin, topic: event.topic, at: event.at };
+    if (deckyTopicKind(event.topic) === 'lifecycle') notice.lifecycle = { id: String(event.data.lifecycle_id), status: String(event.data.status) };
+    else notice.data = event.data;
+    const payload = JSON.stringify(notice);
+    if (Buffer.byteLength(payload) > MAX_PAYLOAD_BYTES) {
+      logger.warn({ topic: event.topic, bytes: Buffer.byteLength(payload) }, 'event too large for NOTIFY: only this process streams it');
+      return;
+    }
+    sending = sending
+      .then(() => connection().execute('select pg_notify(?, ?)', [EVENTS_CHANNEL, payload]))
+      .then(
+        () => undefined,
+        (err: unknown) => logger.warn({ err, topic: event.topic }, 'event not sent to the other processes'),
+      );
+  });
+
+  // In order too: a lifecycle notice waits for its row read, and the next one must not overtake it.
+  let receiving = Promise.resolve();
+  const receive = (notice: Notice) => {
+    if (notice.origin === origin) return;
+    receiving = receiving
+      .then(async () => {
+        const event = await eventOf(notice);
+        if (event && remember(event)) bus.deliver(event);
+      })
+      .catch((err: unknown) => logger.warn({ err, topic: notice.topic }, 'event from another process not delivered'));
+  };
+  const eventOf = async (notice: Notice): Promise<BusEvent | undefined> => {
+    if (notice.data) return { topic: notice.topic, data: notice.data, at: notice.at };
+    if (!notice.lifecycle) return undefined;
+    const [row] = await connection().execute<{ operation: string; error: string | null }[]>('select operation, error from decky_lifecycle where id = ?', [notice.lifecycle.id]);
+    if (!row) return undefined;
+    const { id, status } = notice.lifecycle;
+    return { topic: notice.topic, at: notice.at, data: lifecycleEventData({ id, status, operation: row.operation, error: TERMINAL.has(status) ? row.error : null }) };
+  };
+
+  /** Rows written since `since`: their lifecycle statuses and decky states not delivered yet. */
+  const catchUp = async (since: Date) => {
+    const rows = await connection().execute<{ id: string; decky_name: string; operation: string; status: string; error: string | null; updated_at: Date }[]>(
+      `select id, decky_name, operation, status, error, updated_at from decky_lifecycle
+        where updated_at >= ? and status in ('running', 'succeeded', 'failed') order by updated_at`,
+      [since],
+    );
+    const deckies = await connection().execute<{ name: string; state: string; last_error: string | null; updated_at: Date }[]>(
+      `select name, state, last_error, updated_at from decky where updated_at >= ? and state in ('running', 'degraded') order by updated_at`,
+      [since],
+    );
+    let count = 0;
+    for (const row of rows) {
+      const event = { topic: deckyTopic(row.decky_name, 'lifecycle'), at: new Date(row.updated_at).toISOString(), data: lifecycleEventData({ ...row, error: TERMINAL.has(row.status) ? row.error : null }) };
+      if (!remember(event)) continue;
+      bus.deliver(event);
+      count++;
+    }
+    for (const decky of deckies) {
+      // Drift's judgement changed: a decky is `running` unless a state event said otherwise (a row
+      // written by an operation that ended running is its lifecycle event's business, not drift's).
+      if ((deckyStates.get(decky.name) ?? 'running') === decky.state) continue;
+      const reason = decky.state === 'degraded' ? withoutHealNote(decky.last_error) : null;
+      const event = { topic: deckyTopic(decky.name, 'state'), at: new Date(decky.updated_at).toISOString(), data: deckyStateEventData({ name: decky.name, state: decky.state, reason }) };
+      remember(event);
+      bus.deliver(event);
+      count++;
+    }
+    logger.info({ since: since.toISOString(), events: count }, 'event listener reconnected: re-read what it missed');
+  };
+
+  const subscriber = createPostgresSubscriber<{ [EVENTS_CHANNEL]: Notice }>(
+    { connectionString: opts.orm.config.getClientUrl(), application_name: applicationName },
+    {
+      paranoidChecking: livenessCheckMs,
+      // Retry without end (0 = no timeout), backing off to RECONNECT_MAX_MS.
+      retryTimeout: 0,
+      retryInterval: (attempt) => Math.min(500 * 2 ** attempt, RECONNECT_MAX_MS),
+    },
+  );
+  // A dead connection is noticed at once when closed, or by the next liveness check: the re-read reaches back past both.
+  let lostAt: number | undefined;
+  subscriber.events.on('reconnect', (attempt) => {
+    if (attempt === 1) {
+      lostAt = Date.now();
+      logger.warn('event listener lost its connection; reconnecting');
+    }
+  });
+  subscriber.events.on('connected', () => {
+    if (lostAt === undefined) return;
+    const since = new Date(lostAt - livenessCheckMs - CLOCK_MARGIN_MS);
+    lostAt = undefined;
+    // After the notices that arrived before this reconnect; the next ones queue behind it.
+    receiving = receiving.then(() => catchUp(since)).catch((err: unknown) => logger.warn({ err }, 'event listener: missed events not re-read'));
+  });
+  subscriber.events.on('error', (err) => logger.warn({ err }, 'event listener failed'));
+  subscriber.notifications.on(EVENTS_CHANNEL, receive);
+  try {
+    await subscriber.connect();
+    await subscriber.listenTo(EVENTS_CHANNEL);
+  } catch (err) {
+    stopOutbound();
+    await subscriber.close().catch(() => undefined);
+    throw err;
+  }
+
+  return {
+    applicationName,
+    async stop() {
+      stopOutbound();
+      await subscriber.close();
+      await sending;
+      await receiving;
+    },
+  };
+}
