@@ -5,7 +5,8 @@
  * its image check: API → PostgreSQL → Temporal → mTLS dispatch → agent job → result heartbeat →
  * row. The same run three times, each on a fresh decnet database with one `decnet api` process:
  *  - the Temporal CLI's dev server (SQLite), 1 `decnet worker` process;
- *  - the real Temporal server (scripts/setup-cluster.sh) on PostgreSQL, 4 history shards, 1 worker;
+ *  - the real Temporal server (scripts/setup-cluster.sh) on PostgreSQL, 4 history shards (or
+ *    BENCH_HISTORY_SHARDS), 1 worker;
  *  - the same server, 2 worker processes.
  * One embedded PostgreSQL keeps the decnet databases and the Temporal server's. Everything runs
  * under .bench-data-scale-out on loopback, and on a veth pair the bench makes.
@@ -42,6 +43,8 @@ const TARGET = '≥ 50 rows/s';
 const HISTORY_SAMPLE = 20;
 /** How long the fleet is watched idle before the deploy, for the idle commit rate. */
 const IDLE_WINDOW_MS = 15_000;
+/** The PostgreSQL-backed server's history shards (BENCH_HISTORY_SHARDS): fixed for its database's life. */
+const SHARDS = Number(process.env.BENCH_HISTORY_SHARDS ?? 4);
 
 interface Setup {
   label: string;
@@ -60,7 +63,7 @@ async function main() {
   const adminUrl = new URL(pg.url);
   adminUrl.pathname = '/postgres';
   const devServer = await startTemporalDevServer({ cliPath: findTemporalCli(), dbFile: path.join(DATA, 'temporal.db'), port: 7285, uiPort: 8285, logFile: path.join(DATA, 'temporal-dev.log') });
-  const cluster = await startTemporalCluster({ build, postgresAdminUrl: adminUrl.toString(), dataDir: path.join(DATA, 'temporal-server'), portBase: 7420, numHistoryShards: 4 });
+  const cluster = await startTemporalCluster({ build, postgresAdminUrl: adminUrl.toString(), dataDir: path.join(DATA, 'temporal-server'), portBase: 7420, numHistoryShards: SHARDS });
   await createVethParent(PARENT);
   const docker = new Docker();
   try {
@@ -68,8 +71,8 @@ async function main() {
     console.log(`machine: ${os.cpus().length} cores; ${AGENTS.length} agents on one dockerd; ${AGENTS.length * DECKIES_PER_AGENT} image-less deckies per run`);
     const setups: Setup[] = [
       { label: 'dev server (SQLite), 1 worker process', temporalAddress: devServer.address, temporalPid: devServer.pid, postgresPid: pg.pid, workers: 1 },
-      { label: 'Temporal server on PostgreSQL (4 shards), 1 worker process', temporalAddress: cluster.address, temporalPid: cluster.pid, postgresPid: pg.pid, workers: 1 },
-      { label: 'Temporal server on PostgreSQL (4 shards), 2 worker processes', temporalAddress: cluster.address, temporalPid: cluster.pid, postgresPid: pg.pid, workers: 2 },
+      { label: `Temporal server on PostgreSQL (${SHARDS} shards), 1 worker process`, temporalAddress: cluster.address, temporalPid: cluster.pid, postgresPid: pg.pid, workers: 1 },
+      { label: `Temporal server on PostgreSQL (${SHARDS} shards), 2 worker processes`, temporalAddress: cluster.address, temporalPid: cluster.pid, postgresPid: pg.pid, workers: 2 },
     ];
     const figures: Figure[] = [];
     let baseline: number | undefined;

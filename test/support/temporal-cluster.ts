@@ -126,7 +126,9 @@ export async function startTemporalCluster(options: TemporalClusterOptions): Pro
       defaultStore: 'postgres-default',
       visibilityStore: 'postgres-visibility',
       numHistoryShards: options.numHistoryShards ?? 4,
-      datastores: { 'postgres-default': store('temporal', 20), 'postgres-visibility': store('temporal_visibility', 10) },
+      // Per service: the frontend, history, matching and worker services each open these pools, so
+      // at most 4 × 10 connections of PostgreSQL's 100 (the decnet processes share the server).
+      datastores: { 'postgres-default': store('temporal', 8), 'postgres-visibility': store('temporal_visibility', 2) },
     },
     global: { membership: { maxJoinDuration: '30s', broadcastAddress: '127.0.0.1' } },
     services: {
