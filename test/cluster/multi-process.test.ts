@@ -3,9 +3,11 @@
  * 2 `decnet api` and 2 `decnet worker` processes on one PostgreSQL and one task queue, and two
  * real `decnet agent` processes over mTLS, one enrolled through (and heartbeating to) each API
  * process. 20 deckies deployed through API 1, worker 1 SIGKILLed mid-deploy, worker 2 finishes
- * every row. The deckies' service image exists on no engine here, so each agent job ends at its
- * image check: the figure is the control plane (API → PostgreSQL → Temporal → dispatch → agent →
- * result through a heartbeat → workflow → row), not Docker's container work.
+ * every row; API 2 streams every row's transitions (events through PostgreSQL), worker 2's
+ * /metrics counts its activities, a schedule tick makes one row and the reconciler runs in one
+ * elected process. The deckies' service image exists on no engine here, so each agent job ends at
+ * its image check: what is exercised is the control plane (API → PostgreSQL → Temporal → dispatch
+ * → agent → result through a heartbeat → workflow → row), not Docker's container work.
  */
 import fs from 'node:fs/promises';
 import os from 'node:os';
@@ -19,7 +21,9 @@ import { createDatabase } from '../../src/infra/embedded-postgres';
 import { apiClient, waitFor, waitForTerminal, type ApiClient } from '../support/http';
 import { freePort, requireEnv } from '../support/master';
 import { sigkill, stop } from '../support/process';
-import { apiBaseOf, startFleetProcess, workerIdentity, type FleetProcess } from '../support/fleet';
+import { apiBaseOf, leaderHolders, openEventStream, startFleetProcess, workerIdentity, type FleetProcess } from '../support/fleet';
+import { LEADER_LOCKS } from '../../src/db/leader';
+import { Client as PgClient } from 'pg';
 import { enrollAgent, masterCreds, removeAgentContainers, startAgent, waitForActive, type TestAgent } from '../support/agents';
 import { createVethParent, deleteVethParent } from '../support/veth';
 import Docker from 'dockerode';
@@ -130,28 +134,38 @@ interface TaskStart {
   atMs: number;
 }
 
-/** Who started each workflow and activity task of these workflows, and when (from their histories). */
-async function taskStarts(workflowIds: string[]): Promise<TaskStart[]> {
+/**
+ * From these workflows' histories: who started each workflow and activity task, and when, and how
+ * many activities each worker completed.
+ */
+async function taskHistory(workflowIds: string[]): Promise<{ starts: TaskStart[]; completedBy: Map<string, number> }> {
   const starts: TaskStart[] = [];
+  const completedBy = new Map<string, number>();
   for (const workflowId of workflowIds) {
     const history = await client.workflow.getHandle(workflowId).fetchHistory();
     for (const event of history.events ?? []) {
+      const completed = event.activityTaskCompletedEventAttributes?.identity;
+      if (completed) completedBy.set(completed, (completedBy.get(completed) ?? 0) + 1);
       const started = event.workflowTaskStartedEventAttributes ?? event.activityTaskStartedEventAttributes;
       if (!started?.identity) continue;
       starts.push({ workflowId, kind: event.workflowTaskStartedEventAttributes ? 'workflow' : 'activity', identity: started.identity, atMs: tsToMs(event.eventTime!) });
     }
   }
-  return starts;
+  return { starts, completedBy };
 }
 
 let deployRows: any[];
 let killedAtMs: number;
 let worker1Identity: string;
 let worker2Identity: string;
+let activitiesCompletedByWorker2: number;
+/** Every event API 2 streamed from before the deploy on. */
+let api2Events: Awaited<ReturnType<typeof openEventStream>>;
 
 test(`${DECKIES} deckies deployed through API 1; worker 1 SIGKILLed mid-deploy; worker 2 finishes every row`, async () => {
   worker1Identity = workerIdentity(roles.worker1.proc!);
   worker2Identity = workerIdentity(roles.worker2.proc!);
+  api2Events = await openEventStream(apiBaseOf(roles.api2), ADMIN_TOKEN, 'decky.');
   const res = await api1.post('/deckies/deploy', { network: LAN, deckies: [{ name: 'c', amount: DECKIES, services: ['ssh'] }] });
   expect([res.status, res.body.error]).toEqual([202, undefined]);
   const ids: string[] = res.body.lifecycle_ids;
@@ -170,7 +184,8 @@ test(`${DECKIES} deckies deployed through API 1; worker 1 SIGKILLed mid-deploy; 
   expect(deployRows.map((r) => [r.decky_name, r.status, /not on the Docker engine/.test(r.error ?? '') ? 'image check' : r.error])).toEqual(
     deployRows.map((r) => [r.decky_name, 'failed', 'image check']),
   );
-  const starts = await taskStarts(deployRows.map((r) => r.workflow_id));
+  const { starts, completedBy } = await taskHistory(deployRows.map((r) => r.workflow_id));
+  activitiesCompletedByWorker2 = completedBy.get(worker2Identity) ?? 0;
   // Worker 1 really was working on the deploy when it died, and nothing ran on it afterwards.
   expect(starts.some((s) => s.identity === worker1Identity)).toBe(true);
   expect(starts.filter((s) => s.atMs > killedAtMs + 1_000).map((s) => s.identity)).toEqual(starts.filter((s) => s.atMs > killedAtMs + 1_000).map(() => worker2Identity));
@@ -189,7 +204,25 @@ test('an agent heartbeat accepted by either API process reaches its workflow', (
   expect([...byHost.values()].every((n) => n > 0)).toBe(true);
 });
 
-test('a schedule tick makes one mutation row, with two API and two worker processes running', async () => {
+test("GET /events on API 2 saw every row's transitions, though no row was written in its process", async () => {
+  const statusesOf = (id: string) => api2Events.events.filter((e) => e.data.lifecycle_id === id).map((e) => e.data.status);
+  await waitFor('every terminal event on API 2', async () => (deployRows.every((r) => statusesOf(r.id).at(-1) === r.status) ? true : undefined), 15_000);
+  await api2Events.close();
+  // pending → running → failed: the running and the terminal write of every row, the last one last.
+  expect(deployRows.map((r) => [r.decky_name, statusesOf(r.id).includes('running'), statusesOf(r.id).at(-1)])).toEqual(deployRows.map((r) => [r.decky_name, true, 'failed']));
+});
+
+test("worker 2's /metrics counts the activities it ran", async () => {
+  const text = await (await fetch(`http://127.0.0.1:${roles.worker2.env.DECNET_METRICS_PORT}/metrics`)).text();
+  const count = (name: string) =>
+    [...text.matchAll(new RegExp(`^${name}\\{[^}]*task_queue="${taskQueue}"[^}]*\\} (\\d+)`, 'gm'))].reduce((sum, m) => sum + Number(m[1]), 0);
+  // Every attempt it ran counts, the histories keep only each activity's last: at least as many.
+  expect(activitiesCompletedByWorker2).toBeGreaterThan(0);
+  expect(count('temporal_activity_execution_latency_seconds_count')).toBeGreaterThanOrEqual(activitiesCompletedByWorker2);
+  expect(count('temporal_workflow_task_execution_latency_seconds_count')).toBeGreaterThan(0);
+});
+
+test('a schedule tick makes one mutation row, and the reconciler runs in one process, with two API and two worker processes running', async () => {
   // Worker 1 is back (a new process): every process of the fleet runs the same loops again.
   await startRole(roles.worker1);
   const decky = deployRows[0].decky_name as string;
@@ -208,5 +241,18 @@ test('a schedule tick makes one mutation row, with two API and two worker proces
     expect((await schedule.describe()).info.recentActions).toHaveLength(1);
   } finally {
     await orm.close(true);
+  }
+  // The reconciler (and the host sweep) runs in one process of the four, all of which campaign.
+  const db = new PgClient({ connectionString: databaseUrl });
+  await db.connect();
+  try {
+    const pids = Object.values(roles).map((r) => r.proc!.child.pid);
+    const { rows } = await db.query<{ application_name: string }>("select application_name from pg_stat_activity where application_name like 'decnet-leader-fleet@%' and datname = current_database()");
+    expect(rows.map((r) => Number(/:(\d+)$/.exec(r.application_name)?.[1])).sort()).toEqual([...pids].sort());
+    const holders = await leaderHolders(db, LEADER_LOCKS.fleet);
+    expect(holders).toHaveLength(1);
+    expect(pids).toContain(Number(/:(\d+)$/.exec(holders[0].application_name)?.[1]));
+  } finally {
+    await db.end();
   }
 });

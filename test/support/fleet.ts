@@ -5,6 +5,7 @@
  */
 import os from 'node:os';
 import type { Connection } from '@temporalio/client';
+import type { Client } from 'pg';
 import { temporal } from '@temporalio/proto';
 import { waitFor } from './http';
 import { spawnDecnet, waitForHttp, type DecnetProcess } from './process';
@@ -54,4 +55,40 @@ export async function untilPolling(connection: Connection, namespace: string, ta
     },
     120_000,
   );
+}
+
+/** The events of an SSE stream (GET `base`/events?topic=…), as they arrive, until close(). */
+export async function openEventStream(base: string, token: string, topic: string) {
+  const controller = new AbortController();
+  const res = await fetch(`${base}/events?topic=${topic}`, { headers: { authorization: `Bearer ${token}` }, signal: controller.signal });
+  if (res.status !== 200) throw new Error(`GET /events answered ${res.status}`);
+  const events: Array<{ topic: string; data: Record<string, unknown>; at: string }> = [];
+  const reading = (async () => {
+    const decoder = new TextDecoder();
+    let buffer = '';
+    for await (const chunk of res.body as unknown as AsyncIterable<Uint8Array>) {
+      buffer += decoder.decode(chunk, { stream: true });
+      const complete = buffer.lastIndexOf('\n\n');
+      if (complete < 0) continue;
+      for (const match of buffer.slice(0, complete).matchAll(/^data: (.*)$/gm)) events.push(JSON.parse(match[1]));
+      buffer = buffer.slice(complete + 2);
+    }
+  })().catch(() => undefined);
+  return {
+    events,
+    async close() {
+      controller.abort();
+      await reading;
+    },
+  };
+}
+
+/** Who holds a leader lock now: the sessions of the granted advisory locks of that key in `db`'s database. */
+export async function leaderHolders(db: Client, key: number): Promise<Array<{ pid: number; application_name: string }>> {
+  const { rows } = await db.query<{ pid: number; application_name: string }>(
+    `select l.pid, a.application_name from pg_locks l join pg_stat_activity a using (pid)
+      where l.locktype = 'advisory' and l.objid = $1 and l.granted and l.database = (select oid from pg_database where datname = current_database())`,
+    [key],
+  );
+  return rows;
 }
