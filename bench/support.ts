@@ -90,6 +90,7 @@ export const secs = (n: number) => `${(n / 1000).toFixed(2)} s`;
 export interface BenchRow {
   id: string;
   decky_name: string;
+  workflow_id: string;
   status: string;
   error: string | null;
   started_at: string;

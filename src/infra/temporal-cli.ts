@@ -80,7 +80,6 @@ export async function startTemporalDevServer(options: TemporalDevServerOptions):
   const namespace = options.namespace ?? 'default';
   const address = `127.0.0.1:${options.port}`;
   mkdirSync(path.dirname(path.resolve(options.dbFile)), { recursive: true });
-  mkdirSync(path.dirname(path.resolve(options.logFile)), { recursive: true });
 
   const args = [
     'server', 'start-dev',
@@ -98,13 +97,47 @@ export async function startTemporalDevServer(options: TemporalDevServerOptions):
     '--ui-disable-news-fetch',
     ...(namespace === 'default' ? [] : ['--namespace', namespace]),
   ];
+  return startTemporalProcess({
+    binary: options.cliPath,
+    args,
+    what: 'Temporal dev server',
+    address,
+    ports: [options.port, options.uiPort],
+    logFile: options.logFile,
+    ready: () => namespaceAnswers(address, namespace),
+  });
+}
+
+export interface TemporalProcessOptions {
+  binary: string;
+  args: string[];
+  /** For messages: 'Temporal dev server', … */
+  what: string;
+  /** host:port of the frontend gRPC service. */
+  address: string;
+  /** Every port the process binds on 127.0.0.1: each must be free before it starts. */
+  ports: number[];
+  logFile: string;
+  /** Polled every 250 ms until true (or READY_TIMEOUT_MS): the server serves what its users need. */
+  ready(): Promise<boolean>;
+  readyTimeoutMs?: number;
+}
+
+/**
+ * Spawns a Temporal server process (the CLI's dev server, or the real server in the tests that
+ * run against one), its output appended to `logFile`, and resolves once `ready()` says so. Stopped
+ * by pid (SIGTERM), also when this process exits without stopping it.
+ */
+export async function startTemporalProcess(options: TemporalProcessOptions): Promise<RunningTemporal> {
+  const { address, what } = options;
+  mkdirSync(path.dirname(path.resolve(options.logFile)), { recursive: true });
   // Readiness is judged by the port answering, so it must be ours: refuse a port already taken
   // (a leftover server there would look ready while our child fails to bind).
-  for (const port of [options.port, options.uiPort]) {
-    if (await portAnswers(port)) throw new Error(`Temporal dev server: 127.0.0.1:${port} is already in use`);
+  for (const port of options.ports) {
+    if (await portAnswers(port)) throw new Error(`${what}: 127.0.0.1:${port} is already in use`);
   }
   const logFd = openSync(options.logFile, 'a');
-  const child = spawn(options.cliPath, args, { detached: false, stdio: ['ignore', logFd, logFd] });
+  const child = spawn(options.binary, options.args, { detached: false, stdio: ['ignore', logFd, logFd] });
   closeSync(logFd); // the child holds its own copy
   // A spawn failure (ENOENT, EACCES) arrives as an event; keep it for the readiness loop.
   let spawnError: Error | undefined;
@@ -122,23 +155,25 @@ export async function startTemporalDevServer(options: TemporalDevServerOptions):
     return (stopping ??= pid ? terminatePid(pid, 'SIGTERM', 10_000) : Promise.resolve());
   };
 
-  const deadline = Date.now() + READY_TIMEOUT_MS;
+  const timeoutMs = options.readyTimeoutMs ?? READY_TIMEOUT_MS;
+  const deadline = Date.now() + timeoutMs;
   for (;;) {
     if (spawnError || child.exitCode !== null || child.signalCode !== null) {
       process.removeListener('exit', onExit);
       const why = spawnError?.message ?? `exited (${child.exitCode ?? child.signalCode})`;
-      throw new Error(`Temporal dev server on ${address} ${why}; log ${options.logFile}:\n${logTail(options.logFile)}`);
+      throw new Error(`${what} on ${address} ${why}; log ${options.logFile}:\n${logTail(options.logFile)}`);
     }
-    if (await namespaceAnswers(address, namespace)) return { address, pid, exited, stop };
+    if (await options.ready()) return { address, pid, exited, stop };
     if (Date.now() > deadline) {
       await stop();
-      throw new Error(`Temporal dev server on ${address} not ready after ${READY_TIMEOUT_MS / 1000}s; log ${options.logFile}:\n${logTail(options.logFile)}`);
+      throw new Error(`${what} on ${address} not ready after ${timeoutMs / 1000}s; log ${options.logFile}:\n${logTail(options.logFile)}`);
     }
     await sleep(250);
   }
 }
 
-async function namespaceAnswers(address: string, namespace: string): Promise<boolean> {
+/** Whether the frontend at `address` answers for `namespace`. */
+export async function namespaceAnswers(address: string, namespace: string): Promise<boolean> {
   let connection: Connection | undefined;
   try {
     connection = await Connection.connect({ address, connectTimeout: '2s' });

@@ -17,6 +17,7 @@ import { createLogger } from '../../src/logger';
 import { LEADER_LOCKS } from '../../src/db/leader';
 import { createTestStack, freePort, iniGeneral, requireEnv, type TestStack } from '../support/master';
 import { apiClient, waitFor, waitForTerminal, type ApiClient } from '../support/http';
+import { leaderHolders, openEventStream } from '../support/fleet';
 import { sigkill, spawnDecnet, stop, waitForHttp, type DecnetProcess } from '../support/process';
 import { enrollAgent, masterCreds, removeAgentContainers, startAgent, waitForActive, type TestAgent } from '../support/agents';
 
@@ -54,38 +55,12 @@ afterAll(async () => {
   await stack?.cleanup();
 });
 
-/** The events of an SSE stream on `base` (GET /events?topic=…), as they arrive. */
-async function openEvents(base: string, topic: string) {
-  const controller = new AbortController();
-  const res = await fetch(`${base}/events?topic=${topic}`, { headers: { authorization: `Bearer ${stack.adminToken}` }, signal: controller.signal });
-  expect(res.status).toBe(200);
-  const events: Array<{ topic: string; data: Record<string, unknown>; at: string }> = [];
-  const reading = (async () => {
-    const decoder = new TextDecoder();
-    let buffer = '';
-    for await (const chunk of res.body as unknown as AsyncIterable<Uint8Array>) {
-      buffer += decoder.decode(chunk, { stream: true });
-      const complete = buffer.lastIndexOf('\n\n');
-      if (complete < 0) continue;
-      for (const match of buffer.slice(0, complete).matchAll(/^data: (.*)$/gm)) events.push(JSON.parse(match[1]));
-      buffer = buffer.slice(complete + 2);
-    }
-  })().catch(() => undefined);
-  return {
-    events,
-    async close() {
-      controller.abort();
-      await reading;
-    },
-  };
-}
-
 async function workerLog(): Promise<string> {
   return fs.readFile(path.join(stack.config.dataDir, 'worker.log'), 'utf8').catch(() => '');
 }
 
 test('a deploy run by the worker process streams its row transitions on the API process, once each', async () => {
-  const stream = await openEvents(stack.api, 'decky.xp1.');
+  const stream = await openEventStream(stack.api, stack.adminToken, 'decky.xp1.');
   try {
     const res = await api.post('/deckies/deploy', { ini_content: `${iniGeneral(stack.lan)}[xp1]\nservices=ssh\n` });
     expect(res.status).toBe(202);
@@ -119,7 +94,7 @@ test("the worker's /metrics has the Temporal SDK's activity and workflow-task me
 });
 
 test('a listener whose connection is killed re-reads the rows written meanwhile, without repeating what it had', async () => {
-  const stream = await openEvents(stack.api, 'decky.');
+  const stream = await openEventStream(stack.api, stack.adminToken, 'decky.');
   try {
     // A row that ends while the API's listener is away: its NOTIFY never reaches it (here none is sent at all).
     const id = randomUUID();
@@ -144,16 +119,6 @@ test('a listener whose connection is killed re-reads the rows written meanwhile,
     await stream.close();
   }
 });
-
-/** Who holds a leader lock now: the sessions of the granted advisory locks of that key in this database. */
-async function holders(key: number): Promise<Array<{ pid: number; application_name: string }>> {
-  const { rows } = await db.query<{ pid: number; application_name: string }>(
-    `select l.pid, a.application_name from pg_locks l join pg_stat_activity a using (pid)
-      where l.locktype = 'advisory' and l.objid = $1 and l.granted and l.database = (select oid from pg_database where datname = current_database())`,
-    [key],
-  );
-  return rows;
-}
 
 /** The OS pid of the process a leader's session belongs to (`decnet-leader-<job>@<host>:<pid>`). */
 const processOf = (holder: { application_name: string }) => Number(/:(\d+)$/.exec(holder.application_name)?.[1]);
@@ -215,7 +180,7 @@ test('the drift watcher runs in one worker process; when that process is killed,
   await waitForHttp(`http://127.0.0.1:${metrics2}/metrics`);
   const only = (want?: number) =>
     waitFor(`one drift watcher${want ? ` in process ${want}` : ''}`, async () => {
-      const now = await holders(LEADER_LOCKS.driftWatcher);
+      const now = await leaderHolders(db, LEADER_LOCKS.driftWatcher);
       return now.length === 1 && (!want || processOf(now[0]) === want) ? now[0] : undefined;
     }, 10_000);
   // The new worker campaigns once its Temporal worker exists (after /metrics answers).
@@ -247,7 +212,7 @@ test('exactly one process leads the fleet; when it stops or loses its connection
   }, 10_000);
 
   const first = await leaderOf();
-  expect(await holders(LEADER_LOCKS.fleet)).toHaveLength(1);
+  expect(await leaderHolders(db, LEADER_LOCKS.fleet)).toHaveLength(1);
   // The leader runs the host sweeper, at once on election and then every heartbeat interval (30 s
   // here): a host silent for a day, added just before an election, is marked unreachable by it.
   const silentHost = async () => {
@@ -266,11 +231,11 @@ test('exactly one process leads the fleet; when it stops or loses its connection
 
   // Its lock connection is killed: it steps down, and one process (either) leads again.
   const hostAfterKill = await silentHost();
-  const [{ pid }] = await holders(LEADER_LOCKS.fleet);
+  const [{ pid }] = await leaderHolders(db, LEADER_LOCKS.fleet);
   await db.query('select pg_terminate_backend($1)', [pid]);
-  await waitFor('a new lock holder', async () => ((await holders(LEADER_LOCKS.fleet)).some((h) => h.pid !== pid) ? true : undefined), 5_000);
+  await waitFor('a new lock holder', async () => ((await leaderHolders(db, LEADER_LOCKS.fleet)).some((h) => h.pid !== pid) ? true : undefined), 5_000);
   const afterKill = await leaderOf();
-  expect(await holders(LEADER_LOCKS.fleet)).toHaveLength(1);
+  expect(await leaderHolders(db, LEADER_LOCKS.fleet)).toHaveLength(1);
   await swept(hostAfterKill);
 
   // The leader stops (as a process that exits): the other one leads within a few retry periods.
@@ -284,7 +249,7 @@ test('exactly one process leads the fleet; when it stops or loses its connection
   await waitFor('the standby leads', async () => (standby.elections.fleet.isLeader() ? true : undefined), 5_000);
   const handOverMs = Date.now() - stoppedAt;
   await swept(hostAfterStop);
-  expect(await holders(LEADER_LOCKS.fleet)).toHaveLength(1);
+  expect(await leaderHolders(db, LEADER_LOCKS.fleet)).toHaveLength(1);
   expect(handOverMs).toBeLessThan(3_000);
   console.log(`fleet leader: first ${first === apiMaster ? 'A' : 'B'}, after its connection was killed ${afterKill === apiMaster ? 'A' : 'B'}; hand-over after the leader stopped: ${handOverMs} ms (retry every 500 ms)`);
 });

@@ -36,19 +36,22 @@ async function setUpPostgres(): Promise<void> {
     process.env.TEST_DATABASE_ADMIN_URL = process.env.DATABASE_URL;
     return;
   }
-  // A fresh cluster each run (initdb takes about a second), so a test's database never holds
-  // rows from an earlier run.
-  const dataDir = path.join(TEST_DATA_DIR, 'pg');
+  process.env.TEST_DATABASE_ADMIN_URL = await startFreshPostgres('pg', Number(process.env.TEST_PG_PORT ?? 54339));
+}
+
+/**
+ * An embedded PostgreSQL on a fresh cluster under .test-data/<name> (initdb takes about a second,
+ * and a test's database never holds rows from an earlier run), recorded for teardown. Returns the
+ * superuser's URL of its `postgres` database.
+ */
+export async function startFreshPostgres(name: string, port: number): Promise<string> {
+  const dataDir = path.join(TEST_DATA_DIR, name);
   await fs.rm(dataDir, { recursive: true, force: true });
-  const pg = await startEmbeddedPostgres({
-    dataDir,
-    port: Number(process.env.TEST_PG_PORT ?? 54339),
-    logFile: path.join(TEST_DATA_DIR, 'postgres.log'),
-  });
+  const pg = await startEmbeddedPostgres({ dataDir, port, logFile: path.join(TEST_DATA_DIR, `${name === 'pg' ? 'postgres' : name}.log`) });
   await recordService('postgres', pg.pid);
   const adminUrl = new URL(pg.url);
   adminUrl.pathname = '/postgres';
-  process.env.TEST_DATABASE_ADMIN_URL = adminUrl.toString();
+  return adminUrl.toString();
 }
 
 async function setUpTemporal(): Promise<void> {

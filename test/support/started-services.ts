@@ -9,7 +9,8 @@ export const TEST_DATA_DIR = path.resolve(__dirname, '../../.test-data');
 const PIDS_FILE = path.join(TEST_DATA_DIR, 'pids.json');
 const LOCK_FILE = path.join(TEST_DATA_DIR, 'run.lock');
 
-export type ServiceKind = 'postgres' | 'temporal';
+/** The binary's name: the CLI's dev server (`temporal`) or the real server (test/support/temporal-cluster.ts). */
+export type ServiceKind = 'postgres' | 'temporal' | 'temporal-server';
 
 interface RecordedService {
   kind: ServiceKind;
