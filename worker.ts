@@ -89,7 +89,9 @@ async function installRuntime(logger: Logger): Promise<void> {
   Runtime.install({
     logger: temporalSdkLogger(logger, 'WARN'),
     // Prometheus conventions: seconds, unit suffixes, counters ending in _total.
-    telemetryOptions: { metrics: { prometheus: { bindAddress: `127.0.0.1:${port}`, countersTotalSuffix: true, unitSuffix: true, useSecondsForDurations: true } } },
+    telemetryOptions: {
+      metrics: { prometheus: { bindAddress: `127.0.0.1:${port}`, countersTotalSuffix: true, unitSuffix: true, useSecondsForDurations: true } },
+    },
     // shutdownSignals: []: the CLI owns SIGINT/SIGTERM and stops the worker itself, in order.
     shutdownSignals: [],
   });

@@ -75,7 +75,15 @@ async function main() {
   const docker = new Docker();
   await createVethParent(PARENT);
   await createVethParent(PLAIN_PARENT);
-  const master = await spawnBenchMaster({ dataDir: DATA, databaseUrl: pg.url, temporalAddress: temporal.address, project: PROJECT, apiPort: 18090, swarmPort: 18091, enrollPort: 18096 });
+  const master = await spawnBenchMaster({
+    dataDir: DATA,
+    databaseUrl: pg.url,
+    temporalAddress: temporal.address,
+    project: PROJECT,
+    apiPort: 18090,
+    swarmPort: 18091,
+    enrollPort: 18096,
+  });
   const orm = await openOrm(pg.url);
   const { api } = master;
   const figures: Figure[] = [];
@@ -84,7 +92,9 @@ async function main() {
     // The most the product admits (SPEC §3: deployment_limit 1–500).
     await orm.em.fork().nativeUpdate(DeploymentSettings, { id: 1 }, { deploymentLimit: 500 });
     const compose = (await composeCommand()).join(' ');
-    console.log(`decnet-deployer bench/deploy-local — ${os.cpus().length} cores (${os.cpus()[0].model}), ${(os.totalmem() / 2 ** 30).toFixed(0)} GB; ${compose}`);
+    console.log(
+      `decnet-deployer bench/deploy-local — ${os.cpus().length} cores (${os.cpus()[0].model}), ${(os.totalmem() / 2 ** 30).toFixed(0)} GB; ${compose}`,
+    );
 
     // 1. Time to 202, control-plane deckies, each size RUNS times.
     if (runs('202')) {
@@ -98,7 +108,11 @@ async function main() {
         }
         // 500 is the largest fleet the deployment limit allows; the target is that of 1,000 deckies.
         const target = count === 50 ? '≤ 150 ms' : count === 500 ? '≤ 1,000 ms (for 1,000)' : '—';
-        figures.push({ figure: `time to 202, ${count} decky(ies), p50 of ${RUNS}`, target, measured: `${ms(median(times))} (${times.map((t) => t.toFixed(0)).join(', ')})` });
+        figures.push({
+          figure: `time to 202, ${count} decky(ies), p50 of ${RUNS}`,
+          target,
+          measured: `${ms(median(times))} (${times.map((t) => t.toFixed(0)).join(', ')})`,
+        });
         progress(figures);
       }
     }
@@ -113,13 +127,19 @@ async function main() {
         const { ids } = await post(api, imageless(`cp${run}`, 150));
         const rows = await waitForRows(api, ids);
         const wall = performance.now() - started;
-        process.stderr.write(`    run ${run + 1}: ${secs(wall)}; ${stepBreakdown(rows)}; CPU used meanwhile: ${cpuSpent(cpuBefore, cpuSecondsOfTrees(trees))}\n`);
+        process.stderr.write(
+          `    run ${run + 1}: ${secs(wall)}; ${stepBreakdown(rows)}; CPU used meanwhile: ${cpuSpent(cpuBefore, cpuSecondsOfTrees(trees))}\n`,
+        );
         const atCheck = rows.filter((r) => r.status === 'failed' && /not on the Docker engine/.test(r.error ?? '')).length;
         if (atCheck !== 150) throw new Error(`only ${atCheck}/150 rows ended at the image check`);
         rates.push(150 / (wall / 1000));
         await forgetControlPlaneDeckies(orm);
       }
-      figures.push({ figure: 'local control plane, 150 image-less deckies, POST → all terminal (median of 3)', target: '≥ 50 rows/s', measured: `${median(rates).toFixed(1)} rows/s (${rates.map((r) => r.toFixed(1)).join(', ')})` });
+      figures.push({
+        figure: 'local control plane, 150 image-less deckies, POST → all terminal (median of 3)',
+        target: '≥ 50 rows/s',
+        measured: `${median(rates).toFixed(1)} rows/s (${rates.map((r) => r.toFixed(1)).join(', ')})`,
+      });
       progress(figures);
     }
 
@@ -149,9 +169,13 @@ async function main() {
       const lag = ['nodejs_eventloop_lag_p50_seconds', 'nodejs_eventloop_lag_p99_seconds', 'nodejs_eventloop_lag_max_seconds'];
       await masterGauges(master.apiBase, lag);
       const { ids } = await post(api, [{ name: 'p', amount: 100, services: ['ssh'] }]);
-      const poller = spawn(process.execPath, ['--import', 'tsx', path.join(__dirname, 'lifecycle-poller.ts'), master.apiBase, BENCH_TOKEN, ids.slice(0, 100).join(',')], {
-        stdio: ['pipe', 'pipe', 'inherit'],
-      });
+      const poller = spawn(
+        process.execPath,
+        ['--import', 'tsx', path.join(__dirname, 'lifecycle-poller.ts'), master.apiBase, BENCH_TOKEN, ids.slice(0, 100).join(',')],
+        {
+          stdio: ['pipe', 'pipe', 'inherit'],
+        },
+      );
       let out = '';
       poller.stdout.on('data', (chunk) => (out += chunk));
       const pollerExited = new Promise((resolve) => poller.once('exit', resolve));
@@ -181,8 +205,15 @@ async function main() {
     await pg.stop();
     for (const project of [PROJECT, 'benchplain']) {
       const left = await docker.listContainers({ all: true, filters: { label: [`${LABELS.project}=${project}`] } });
-      for (const c of left) await docker.getContainer(c.Id).remove({ force: true }).catch(() => undefined);
-      await docker.getNetwork(`${project}_lan`).remove().catch(() => undefined);
+      for (const c of left)
+        await docker
+          .getContainer(c.Id)
+          .remove({ force: true })
+          .catch(() => undefined);
+      await docker
+        .getNetwork(`${project}_lan`)
+        .remove()
+        .catch(() => undefined);
     }
     await deleteVethParent(PARENT);
     await deleteVethParent(PLAIN_PARENT);

@@ -29,7 +29,15 @@ async function main() {
   const catalogue = loadCatalogue({ registry: BENCH_REGISTRY, tag: BENCH_TAG });
   await buildFixtureImages({ registry: BENCH_REGISTRY, tag: BENCH_TAG, services: [...catalogue.services.keys()] });
   await createVethParent(PARENT);
-  const master = await spawnBenchMaster({ dataDir: DATA, databaseUrl: pg.url, temporalAddress: temporal.address, project: PROJECT, apiPort: API_PORT, swarmPort: 18095, enrollPort: 18097 });
+  const master = await spawnBenchMaster({
+    dataDir: DATA,
+    databaseUrl: pg.url,
+    temporalAddress: temporal.address,
+    project: PROJECT,
+    apiPort: API_PORT,
+    swarmPort: 18095,
+    enrollPort: 18097,
+  });
   const { api } = master;
   const ready: number[] = [];
   const terminal: number[] = [];
@@ -63,8 +71,15 @@ async function main() {
     await pg.stop();
     const docker = new Docker();
     const left = await docker.listContainers({ all: true, filters: { label: [`${LABELS.project}=${PROJECT}`] } });
-    for (const c of left) await docker.getContainer(c.Id).remove({ force: true }).catch(() => undefined);
-    await docker.getNetwork(`${PROJECT}_lan`).remove().catch(() => undefined);
+    for (const c of left)
+      await docker
+        .getContainer(c.Id)
+        .remove({ force: true })
+        .catch(() => undefined);
+    await docker
+      .getNetwork(`${PROJECT}_lan`)
+      .remove()
+      .catch(() => undefined);
     await deleteVethParent(PARENT);
   }
 }

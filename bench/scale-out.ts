@@ -62,8 +62,20 @@ async function main() {
   const pg = await startEmbeddedPostgres({ dataDir: path.join(DATA, 'pg'), port: 54389, logFile: path.join(DATA, 'pg.log') });
   const adminUrl = new URL(pg.url);
   adminUrl.pathname = '/postgres';
-  const devServer = await startTemporalDevServer({ cliPath: findTemporalCli(), dbFile: path.join(DATA, 'temporal.db'), port: 7285, uiPort: 8285, logFile: path.join(DATA, 'temporal-dev.log') });
-  const cluster = await startTemporalCluster({ build, postgresAdminUrl: adminUrl.toString(), dataDir: path.join(DATA, 'temporal-server'), portBase: 7420, numHistoryShards: SHARDS });
+  const devServer = await startTemporalDevServer({
+    cliPath: findTemporalCli(),
+    dbFile: path.join(DATA, 'temporal.db'),
+    port: 7285,
+    uiPort: 8285,
+    logFile: path.join(DATA, 'temporal-dev.log'),
+  });
+  const cluster = await startTemporalCluster({
+    build,
+    postgresAdminUrl: adminUrl.toString(),
+    dataDir: path.join(DATA, 'temporal-server'),
+    portBase: 7420,
+    numHistoryShards: SHARDS,
+  });
   await createVethParent(PARENT);
   const docker = new Docker();
   try {
@@ -71,8 +83,20 @@ async function main() {
     console.log(`machine: ${os.cpus().length} cores; ${AGENTS.length} agents on one dockerd; ${AGENTS.length * DECKIES_PER_AGENT} image-less deckies per run`);
     const setups: Setup[] = [
       { label: 'dev server (SQLite), 1 worker process', temporalAddress: devServer.address, temporalPid: devServer.pid, postgresPid: pg.pid, workers: 1 },
-      { label: `Temporal server on PostgreSQL (${SHARDS} shards), 1 worker process`, temporalAddress: cluster.address, temporalPid: cluster.pid, postgresPid: pg.pid, workers: 1 },
-      { label: `Temporal server on PostgreSQL (${SHARDS} shards), 2 worker processes`, temporalAddress: cluster.address, temporalPid: cluster.pid, postgresPid: pg.pid, workers: 2 },
+      {
+        label: `Temporal server on PostgreSQL (${SHARDS} shards), 1 worker process`,
+        temporalAddress: cluster.address,
+        temporalPid: cluster.pid,
+        postgresPid: pg.pid,
+        workers: 1,
+      },
+      {
+        label: `Temporal server on PostgreSQL (${SHARDS} shards), 2 worker processes`,
+        temporalAddress: cluster.address,
+        temporalPid: cluster.pid,
+        postgresPid: pg.pid,
+        workers: 2,
+      },
     ];
     const figures: Figure[] = [];
     let baseline: number | undefined;
@@ -93,7 +117,11 @@ async function main() {
       cpuFigures.push({
         figure: `${setup.label}: CPU ms per row, API / workers / agents / Temporal / PostgreSQL (total)`,
         target: '—',
-        measured: `${c.api.toFixed(0)} / ${c.workers.toFixed(0)} / ${c.agents.toFixed(0)} / ${c.temporal.toFixed(0)} / ${c.postgres.toFixed(0)} (${Object.values(c).reduce((a, b) => a + b, 0).toFixed(0)})`,
+        measured: `${c.api.toFixed(0)} / ${c.workers.toFixed(0)} / ${c.agents.toFixed(0)} / ${c.temporal.toFixed(0)} / ${c.postgres.toFixed(0)} (${Object.values(
+          c,
+        )
+          .reduce((a, b) => a + b, 0)
+          .toFixed(0)})`,
       });
       last = result;
     }
@@ -102,15 +130,26 @@ async function main() {
     figures.push(
       ...cpuFigures,
       { figure: `history events per row (${HISTORY_SAMPLE} workflows)`, target: '—', measured: last!.eventsPerRow.toFixed(1) },
-      { figure: 'PostgreSQL commits per row above idle: decnet / Temporal persistence / visibility', target: '—', measured: `${commitsPerRow.decnet.toFixed(1)} / ${commitsPerRow.temporal.toFixed(1)} / ${commitsPerRow.visibility.toFixed(1)}` },
-      { figure: 'PostgreSQL commits per second, idle fleet: decnet / Temporal persistence / visibility', target: '—', measured: `${idle.decnet.toFixed(1)} / ${idle.temporal.toFixed(1)} / ${idle.visibility.toFixed(1)}` },
+      {
+        figure: 'PostgreSQL commits per row above idle: decnet / Temporal persistence / visibility',
+        target: '—',
+        measured: `${commitsPerRow.decnet.toFixed(1)} / ${commitsPerRow.temporal.toFixed(1)} / ${commitsPerRow.visibility.toFixed(1)}`,
+      },
+      {
+        figure: 'PostgreSQL commits per second, idle fleet: decnet / Temporal persistence / visibility',
+        target: '—',
+        measured: `${idle.decnet.toFixed(1)} / ${idle.temporal.toFixed(1)} / ${idle.visibility.toFixed(1)}`,
+      },
     );
     printTable('bench/scale-out', figures);
   } finally {
     await cluster.stop();
     await devServer.stop();
     await pg.stop();
-    await docker.getNetwork(LAN).remove().catch(() => undefined);
+    await docker
+      .getNetwork(LAN)
+      .remove()
+      .catch(() => undefined);
     await deleteVethParent(PARENT);
   }
 }
@@ -184,7 +223,13 @@ async function controlPlaneRun(setup: Setup, run: number, adminUrl: string, dock
     name,
     command,
     logFile: path.join(dir, `${name}.log`),
-    env: { ...base, DECNET_API_PORT: String(await freePort()), DECNET_SWARM_PORT: String(await freePort()), DECNET_ENROLL_PORT: String(await freePort()), DECNET_METRICS_PORT: String(await freePort()) },
+    env: {
+      ...base,
+      DECNET_API_PORT: String(await freePort()),
+      DECNET_SWARM_PORT: String(await freePort()),
+      DECNET_ENROLL_PORT: String(await freePort()),
+      DECNET_METRICS_PORT: String(await freePort()),
+    },
   });
   await fs.mkdir(dir, { recursive: true });
   const fleet = [await member('api', 'api')];
@@ -228,7 +273,10 @@ async function controlPlaneRun(setup: Setup, run: number, adminUrl: string, dock
     const commitsBefore = await commitsByDatabase(adminUrl);
     const idlePerSecond = (db: string) => ((commitsBefore.get(db) ?? 0) - (idleStart.get(db) ?? 0)) / (IDLE_WINDOW_MS / 1000);
     const started = performance.now();
-    const res = await api.post('/deckies/deploy', { network: NETWORK, deckies: AGENTS.map((name) => ({ name: `s${name}`, amount: DECKIES_PER_AGENT, services: ['ssh'] })) });
+    const res = await api.post('/deckies/deploy', {
+      network: NETWORK,
+      deckies: AGENTS.map((name) => ({ name: `s${name}`, amount: DECKIES_PER_AGENT, services: ['ssh'] })),
+    });
     if (res.status !== 202) throw new Error(`deploy answered ${res.status}: ${JSON.stringify(res.body)}`);
     const rows = await waitForRows(api, res.body.lifecycle_ids, { everyMs: 250 });
     const wallMs = performance.now() - started;
@@ -252,7 +300,11 @@ async function controlPlaneRun(setup: Setup, run: number, adminUrl: string, dock
       eventsPerRow: events / sample.length,
       cpuPerRow: Object.fromEntries(Object.entries(cpu).map(([part, seconds]) => [part, (seconds * 1000) / rows.length])) as Record<CpuShare, number>,
       commitsPerRow: { decnet: commitsPerRow(`scale_out_${run}`), temporal: commitsPerRow('temporal'), visibility: commitsPerRow('temporal_visibility') },
-      idleCommitsPerSecond: { decnet: idlePerSecond(`scale_out_${run}`), temporal: idlePerSecond('temporal'), visibility: idlePerSecond('temporal_visibility') },
+      idleCommitsPerSecond: {
+        decnet: idlePerSecond(`scale_out_${run}`),
+        temporal: idlePerSecond('temporal'),
+        visibility: idlePerSecond('temporal_visibility'),
+      },
     };
   } finally {
     for (const agent of agents) if (agent.proc) await stop(agent.proc);

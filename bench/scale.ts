@@ -63,7 +63,15 @@ async function main() {
   await buildFixturesButImageless(catalogue);
   await createVethParent(PARENT);
   const orm = await openOrm(pg.url);
-  const master = await spawnBenchMaster({ dataDir: DATA, databaseUrl: pg.url, temporalAddress: temporal.address, project: PROJECT, apiPort: 18124, swarmPort: 18125, enrollPort: 18126 });
+  const master = await spawnBenchMaster({
+    dataDir: DATA,
+    databaseUrl: pg.url,
+    temporalAddress: temporal.address,
+    project: PROJECT,
+    apiPort: 18124,
+    swarmPort: 18125,
+    enrollPort: 18126,
+  });
   const { api } = master;
   const pid = master.proc.child.pid!;
   const connection = await Connection.connect({ address: temporal.address });
@@ -88,7 +96,11 @@ async function main() {
     const wall = performance.now() - started;
     const atCheck = rows.filter((r) => r.status === 'failed' && /not on the Docker engine/.test(r.error ?? '')).length;
     add({ figure: `time to 202, ${DECKIES} deckies in one POST`, target: '≤ 1,000 ms', measured: ms(elapsed) });
-    add({ figure: `${DECKIES} deckies, control plane only (${atCheck}/${DECKIES} ended at the image check), POST → all terminal`, target: '≥ 50 rows/s', measured: `${(DECKIES / (wall / 1000)).toFixed(1)} rows/s (${secs(wall)})` });
+    add({
+      figure: `${DECKIES} deckies, control plane only (${atCheck}/${DECKIES} ended at the image check), POST → all terminal`,
+      target: '≥ 50 rows/s',
+      measured: `${(DECKIES / (wall / 1000)).toFixed(1)} rows/s (${secs(wall)})`,
+    });
 
     const names = (await orm.em.fork().find(Decky, {}, { fields: ['name'] })).map((d) => d.name);
     const config = loadConfig(master.env);
@@ -96,7 +108,11 @@ async function main() {
     const limit = pLimit(SCHEDULE_CONCURRENCY);
     const scheduling = performance.now();
     await Promise.all(names.map((name) => limit(() => syncMutationSchedule(client, config.taskQueue, name, 30))));
-    add({ figure: `${names.length} mutation schedules created (${SCHEDULE_CONCURRENCY} at a time, from the benchmark)`, target: '—', measured: secs(performance.now() - scheduling) });
+    add({
+      figure: `${names.length} mutation schedules created (${SCHEDULE_CONCURRENCY} at a time, from the benchmark)`,
+      target: '—',
+      measured: secs(performance.now() - scheduling),
+    });
 
     const fleetTimes: number[] = [];
     let fleetBytes = 0;
@@ -104,19 +120,32 @@ async function main() {
       const t = performance.now();
       const res = await api.get('/deckies');
       fleetTimes.push(performance.now() - t);
-      if (res.status !== 200 || res.body.deckies.length !== names.length) throw new Error(`GET /deckies answered ${res.status} with ${res.body.deckies?.length} deckies`);
+      if (res.status !== 200 || res.body.deckies.length !== names.length)
+        throw new Error(`GET /deckies answered ${res.status} with ${res.body.deckies?.length} deckies`);
       fleetBytes = JSON.stringify(res.body).length;
     }
-    add({ figure: `GET /deckies, ${names.length} deckies (${(fleetBytes / 1024).toFixed(0)} KB), p50 / p95 of ${READS}`, target: '—', measured: `${ms(percentile(fleetTimes, 50))} / ${ms(percentile(fleetTimes, 95))}` });
+    add({
+      figure: `GET /deckies, ${names.length} deckies (${(fleetBytes / 1024).toFixed(0)} KB), p50 / p95 of ${READS}`,
+      target: '—',
+      measured: `${ms(percentile(fleetTimes, 50))} / ${ms(percentile(fleetTimes, 95))}`,
+    });
     const pageTimes: number[] = [];
     for (let i = 0; i < READS; i++) pageTimes.push(await fleetPage(api));
-    add({ figure: `fleet page's data (GET /deckies, /system/network, /swarm/hosts at once), p50 / p95 of ${READS}`, target: '—', measured: `${ms(percentile(pageTimes, 50))} / ${ms(percentile(pageTimes, 95))}` });
+    add({
+      figure: `fleet page's data (GET /deckies, /system/network, /swarm/hosts at once), p50 / p95 of ${READS}`,
+      target: '—',
+      measured: `${ms(percentile(pageTimes, 50))} / ${ms(percentile(pageTimes, 95))}`,
+    });
 
     const loaded = await memoryOf(pid);
-    add({ figure: `master RSS holding ${names.length} deckies, their rows and schedules (peak since start)`, target: '≤ 300 MB', measured: `${mb(loaded.rss)} (${mb(loaded.hwm)})` });
+    add({
+      figure: `master RSS holding ${names.length} deckies, their rows and schedules (peak since start)`,
+      target: '≤ 300 MB',
+      measured: `${mb(loaded.rss)} (${mb(loaded.hwm)})`,
+    });
     const heap = await masterGauges(master.apiBase, ['nodejs_heap_size_used_bytes', 'nodejs_heap_size_total_bytes', 'nodejs_external_memory_bytes']);
     add({
-      figure: 'of which the main thread\'s JS heap used / allocated, and external memory (its /metrics)',
+      figure: "of which the main thread's JS heap used / allocated, and external memory (its /metrics)",
       target: '—',
       measured: `${mb(heap.nodejs_heap_size_used_bytes)} / ${mb(heap.nodejs_heap_size_total_bytes)}, ${mb(heap.nodejs_external_memory_bytes)}`,
     });
@@ -130,8 +159,15 @@ async function main() {
     await pg.stop();
     const docker = new Docker();
     const left = await docker.listContainers({ all: true, filters: { label: [`${LABELS.project}=${PROJECT}`] } });
-    for (const c of left) await docker.getContainer(c.Id).remove({ force: true }).catch(() => undefined);
-    await docker.getNetwork(`${PROJECT}_lan`).remove().catch(() => undefined);
+    for (const c of left)
+      await docker
+        .getContainer(c.Id)
+        .remove({ force: true })
+        .catch(() => undefined);
+    await docker
+      .getNetwork(`${PROJECT}_lan`)
+      .remove()
+      .catch(() => undefined);
     await deleteVethParent(PARENT);
   }
 }

@@ -20,7 +20,10 @@ export const IMAGELESS_SERVICE = 'vnc';
 /** Every fixture image but the image-less service's, which is removed if another benchmark built it. */
 export async function buildFixturesButImageless(catalogue: Catalogue): Promise<void> {
   await buildFixtureImages({ registry: BENCH_REGISTRY, tag: BENCH_TAG, services: [...catalogue.services.keys()].filter((s) => s !== IMAGELESS_SERVICE) });
-  await new Docker().getImage(catalogue.imageFor(IMAGELESS_SERVICE)).remove({ force: true }).catch(() => undefined);
+  await new Docker()
+    .getImage(catalogue.imageFor(IMAGELESS_SERVICE))
+    .remove({ force: true })
+    .catch(() => undefined);
 }
 
 /** `count` deckies with the image-less service, as requests of at most 100 (the `amount` limit). */

@@ -22,7 +22,24 @@ import { loadCatalogue } from '../src/domain/catalog';
 import { LABELS } from '../src/domain/compose-render';
 import { DeploymentSettings } from '../src/entities';
 import { createVethParent, deleteVethParent } from '../test/support/veth';
-import { BENCH_REGISTRY, BENCH_TAG, BENCH_TOKEN, IMAGELESS_SERVICE, benchDataDir, buildFixturesButImageless, cpuSecondsOfTrees, cpuSpent, percentile, stepBreakdown, printTable, secs, startBenchServices, waitForRows, type BenchRow, type Figure } from './support';
+import {
+  BENCH_REGISTRY,
+  BENCH_TAG,
+  BENCH_TOKEN,
+  IMAGELESS_SERVICE,
+  benchDataDir,
+  buildFixturesButImageless,
+  cpuSecondsOfTrees,
+  cpuSpent,
+  percentile,
+  stepBreakdown,
+  printTable,
+  secs,
+  startBenchServices,
+  waitForRows,
+  type BenchRow,
+  type Figure,
+} from './support';
 import { apiClient, type ApiClient } from '../test/support/http';
 import { enrollAgent, masterCreds, startAgent, waitForActive, type TestAgent } from '../test/support/agents';
 import { stop } from '../test/support/process';
@@ -92,14 +109,26 @@ async function main() {
 
     // 2. 400 deckies through the whole control plane, each agent job ending at the image check.
     // The bench's own process is the master (its threads, with the bench's polling).
-    const trees = { 'master (this process)': process.pid, 'dev server': temporal.pid, PostgreSQL: pg.pid, ...Object.fromEntries(agents.map((a) => [a.name, a.proc!.child.pid!])) };
+    const trees = {
+      'master (this process)': process.pid,
+      'dev server': temporal.pid,
+      PostgreSQL: pg.pid,
+      ...Object.fromEntries(agents.map((a) => [a.name, a.proc!.child.pid!])),
+    };
     const cpuBefore = cpuSecondsOfTrees(trees);
-    const plane = await timedDeploy(api, ['p', 'q', 's', 't'].map((name) => ({ name, amount: 100, services: [IMAGELESS_SERVICE] })));
+    const plane = await timedDeploy(
+      api,
+      ['p', 'q', 's', 't'].map((name) => ({ name, amount: 100, services: [IMAGELESS_SERVICE] })),
+    );
     const atCheck = plane.rows.filter((r) => r.status === 'failed' && /not on the Docker engine/.test(r.error ?? '')).length;
     const waits = plane.rows.filter((r) => r.steps.length).map((r) => Date.parse(r.steps[0].started_at) - Date.parse(r.started_at));
     figures.push(
-      { figure: `400 deckies, control plane only (${atCheck}/400 ended at the image check), POST → all terminal`, target: '≥ 50 rows/s', measured: `${(plane.rows.length / (plane.wallMs / 1000)).toFixed(1)} rows/s (${secs(plane.wallMs)})` },
-      { figure: 'wait before a row\'s first step, p50 / p95', target: 'p95 ≤ 2 s', measured: `${secs(percentile(waits, 50))} / ${secs(percentile(waits, 95))}` },
+      {
+        figure: `400 deckies, control plane only (${atCheck}/400 ended at the image check), POST → all terminal`,
+        target: '≥ 50 rows/s',
+        measured: `${(plane.rows.length / (plane.wallMs / 1000)).toFixed(1)} rows/s (${secs(plane.wallMs)})`,
+      },
+      { figure: "wait before a row's first step, p50 / p95", target: 'p95 ≤ 2 s', measured: `${secs(percentile(waits, 50))} / ${secs(percentile(waits, 95))}` },
     );
     console.log(`where a row's time went: ${stepBreakdown(plane.rows)}`);
     console.log(`CPU used meanwhile (${secs(plane.wallMs)} of wall time on ${os.cpus().length} cores): ${cpuSpent(cpuBefore, cpuSecondsOfTrees(trees))}`);
@@ -111,8 +140,15 @@ async function main() {
     await temporal.stop();
     await pg.stop();
     const left = await docker.listContainers({ all: true, filters: { label: [LABELS.project] } });
-    for (const c of left.filter((c) => c.Labels[LABELS.project].startsWith(`${PROJECT}-`))) await docker.getContainer(c.Id).remove({ force: true }).catch(() => undefined);
-    await docker.getNetwork(LAN).remove().catch(() => undefined);
+    for (const c of left.filter((c) => c.Labels[LABELS.project].startsWith(`${PROJECT}-`)))
+      await docker
+        .getContainer(c.Id)
+        .remove({ force: true })
+        .catch(() => undefined);
+    await docker
+      .getNetwork(LAN)
+      .remove()
+      .catch(() => undefined);
     await deleteVethParent(PARENT);
   }
 }

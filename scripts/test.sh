@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# The whole suite: machine setup, typecheck, lint, jest, then test:cluster (the tests against the
+# The whole suite: machine setup, typecheck, lint, formatting, jest, then test:cluster (the tests against the
 # real Temporal server, built once per machine by scripts/setup-cluster.sh), and last the plain
 # line `N passed, N failed` counting both runs. Extra arguments go to the first jest run only, and
 # then test:cluster is left out (a targeted run).
@@ -10,6 +10,7 @@ bash scripts/setup.sh
 npx tsc -p tsconfig.json --noEmit
 npx tsc -p web/tsconfig.json # the web UI is browser code with its own settings
 npx eslint .
+npx prettier --check . --log-level warn
 
 summaries=$(mktemp -d)
 trap 'rm -rf "$summaries"' EXIT

@@ -151,7 +151,15 @@ export async function startMaster(opts: MasterOptions): Promise<RunningMaster> {
     // The workers' processes own the Docker engine the master's deckies run on (one engine per
     // fleet, docs/operations.md): one of them watches it.
     driftWatcher = elect('driftWatcher', () =>
-      startDriftWatcher({ docker, runtime, project: config.composeProject, operations, bus, intervalMs: config.driftIntervalMs, healPolicy: config.healPolicy }),
+      startDriftWatcher({
+        docker,
+        runtime,
+        project: config.composeProject,
+        operations,
+        bus,
+        intervalMs: config.driftIntervalMs,
+        healPolicy: config.healPolicy,
+      }),
     );
   }
 
@@ -206,7 +214,8 @@ export async function startMaster(opts: MasterOptions): Promise<RunningMaster> {
     swarmServer = await startSwarmServer(swarm, { host: config.swarmHost, port: config.swarmPort });
     // Agent hosts download their enrollment where they reach the swarm port, over HTTPS.
     enrollServer = await startEnrollmentServer(swarm, { host: config.swarmHost, port: config.enrollPort });
-    if (config.enrollPlainHttp) logger.warn({ api_port: config.apiPort }, 'DECNET_ENROLL_PLAIN_HTTP: enrollment downloads are also served over plain HTTP on the API port, unprotected');
+    if (config.enrollPlainHttp)
+      logger.warn({ api_port: config.apiPort }, 'DECNET_ENROLL_PLAIN_HTTP: enrollment downloads are also served over plain HTTP on the API port, unprotected');
   }
 
   return {
@@ -317,7 +326,10 @@ function runWorkerForever(first: Worker, create: () => Promise<Worker>, logger: 
  * error). The SDK has logged the failure's reason itself (`Worker failed`).
  */
 async function untilWorkerEnds(worker: Worker): Promise<unknown> {
-  const run = worker.run().then(() => ({ error: undefined as unknown }), (error: unknown) => ({ error }));
+  const run = worker.run().then(
+    () => ({ error: undefined as unknown }),
+    (error: unknown) => ({ error }),
+  );
   for (;;) {
     const ended = await Promise.race([run, sleep(WORKER_STATE_POLL_MS).then(() => undefined)]);
     if (ended) return ended.error;

@@ -36,10 +36,7 @@ export interface DispatchInput {
 
 /** What polling an agent's job found; `unreachable` is not an outcome, only a reason to keep waiting. */
 export type AgentJobPoll =
-  | { state: 'finished'; ok: boolean; error?: string }
-  | { state: 'waiting'; status: string }
-  | { state: 'unknown' }
-  | { state: 'unreachable'; error: string };
+  { state: 'finished'; ok: boolean; error?: string } | { state: 'waiting'; status: string } | { state: 'unknown' } | { state: 'unreachable'; error: string };
 
 export function createAgentActivities(deps: AgentActivityDeps) {
   const clients = new AgentClientPool(deps.pki);

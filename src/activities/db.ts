@@ -64,8 +64,7 @@ async function recordMovedDriver(tx: EntityManager, hostUuid: string | null, dri
 }
 
 export function createDbActivities(orm: MikroORM, bus: Bus, catalogue: Catalogue) {
-  const publishRow = (row: DeckyLifecycle) =>
-    bus.publish(deckyTopic(row.deckyName, 'lifecycle'), lifecycleEventData(row));
+  const publishRow = (row: DeckyLifecycle) => bus.publish(deckyTopic(row.deckyName, 'lifecycle'), lifecycleEventData(row));
 
   return {
     /**
@@ -76,7 +75,8 @@ export function createDbActivities(orm: MikroORM, bus: Bus, catalogue: Catalogue
       const em = orm.em.fork();
       const row = await em.findOne(DeckyLifecycle, { id: lifecycleId });
       if (!row) throw ApplicationFailure.nonRetryable(`lifecycle ${lifecycleId} does not exist`, 'UnknownLifecycle');
-      if (row.status === 'succeeded' || row.status === 'failed') return { terminal: true, deckyName: row.deckyName, end: { status: row.status, error: row.error } };
+      if (row.status === 'succeeded' || row.status === 'failed')
+        return { terminal: true, deckyName: row.deckyName, end: { status: row.status, error: row.error } };
       row.runId ??= runId;
       const starting = row.status === 'pending';
       if (starting) {
@@ -155,8 +155,10 @@ export function createDbActivities(orm: MikroORM, bus: Bus, catalogue: Catalogue
         row.completedAt = now;
         const decky = await tx.findOne(Decky, { name: row.deckyName });
         if (decky) {
-          if (row.operation === 'teardown' && outcome.ok) tx.remove(decky); // frees the name and the IP
-          else if (outcome.ok) Object.assign(decky, { state: 'running', lastError: null, lastSeen: now, ...(row.operation === 'mutate' ? { lastMutated: now } : {}) });
+          if (row.operation === 'teardown' && outcome.ok)
+            tx.remove(decky); // frees the name and the IP
+          else if (outcome.ok)
+            Object.assign(decky, { state: 'running', lastError: null, lastSeen: now, ...(row.operation === 'mutate' ? { lastMutated: now } : {}) });
           // A failed move left the decky on its network as it was: it keeps its state and says why it did not move.
           else if (row.operation === 'move') decky.lastError = row.error;
           // A failed heal leaves a decky that ran degraded (it may still partly run), a failed one failed.

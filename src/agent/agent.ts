@@ -109,7 +109,9 @@ const DecommissionMarkSchema = z.object({ host_uuid: z.uuid(), decommissioned_at
 type DecommissionMark = z.infer<typeof DecommissionMarkSchema>;
 
 export async function readDecommissionMark(dataDir: string): Promise<DecommissionMark | undefined> {
-  const text = await fs.readFile(path.join(dataDir, DECOMMISSION_MARK), 'utf8').catch((err) => ((err as NodeJS.ErrnoException).code === 'ENOENT' ? undefined : Promise.reject(err)));
+  const text = await fs
+    .readFile(path.join(dataDir, DECOMMISSION_MARK), 'utf8')
+    .catch((err) => ((err as NodeJS.ErrnoException).code === 'ENOENT' ? undefined : Promise.reject(err)));
   return text === undefined ? undefined : DecommissionMarkSchema.parse(JSON.parse(text));
 }
 
@@ -136,7 +138,13 @@ const describeError = (err: unknown) => (err instanceof RuntimeError ? `${err.ty
 export async function startAgent(settings: AgentSettings, logger: pino.Logger): Promise<RunningAgent> {
   const docker = new Docker();
   const catalogue = loadCatalogue({ registry: settings.imageRegistry, tag: settings.imageTag });
-  const runtime = new ComposeRuntime({ docker, project: settings.project, workDir: path.join(settings.dataDir, 'compose'), catalogue, networkName: settings.lanNetwork });
+  const runtime = new ComposeRuntime({
+    docker,
+    project: settings.project,
+    workDir: path.join(settings.dataDir, 'compose'),
+    catalogue,
+    networkName: settings.lanNetwork,
+  });
   const store = await JobStore.open(settings.dataDir);
   const ipvlanHost = settings.ini.decnet.ipvlan;
   // Once at start: the kernel does not gain or lose a driver while the agent runs.
@@ -159,7 +167,12 @@ export async function startAgent(settings: AgentSettings, logger: pino.Logger): 
     observe: () => runtime.observe(),
     networkDrivers,
     onFirstAck: async () => {
-      const ack: AgentAck = { host_uuid: settings.ini.agent['host-uuid'], version: DECNET_VERSION, pid: process.pid, acknowledged_at: new Date().toISOString() };
+      const ack: AgentAck = {
+        host_uuid: settings.ini.agent['host-uuid'],
+        version: DECNET_VERSION,
+        pid: process.pid,
+        acknowledged_at: new Date().toISOString(),
+      };
       await writeDataFile(settings.dataDir, AGENT_ACK_FILE, ack);
       logger.info(ack, 'first heartbeat acknowledged by the master');
     },
@@ -180,7 +193,8 @@ export async function startAgent(settings: AgentSettings, logger: pino.Logger): 
     logger.info({ job_id: job.job_id, kind: job.kind }, 'job running');
     let results: AgentDeckyResult[];
     try {
-      if (decommissioned) results = [{ decky: '*', ok: false, error: `the agent was decommissioned at ${decommissioned.decommissioned_at}; it runs no more jobs` }];
+      if (decommissioned)
+        results = [{ decky: '*', ok: false, error: `the agent was decommissioned at ${decommissioned.decommissioned_at}; it runs no more jobs` }];
       else if (job.kind === 'deploy') results = await runDeploy(job, job.request as DeployRequest);
       else if (job.kind === 'mutate') results = await runMutate(job, job.request as MutateRequest);
       else if (job.kind === 'move') results = await runMove(job.request as MoveRequest);
@@ -291,7 +305,10 @@ export async function startAgent(settings: AgentSettings, logger: pino.Logger): 
       driver = network.driver;
       await runtime.ensureLanNetwork(network);
     } else {
-      const existing = await docker.getNetwork(runtime.networkName).inspect().catch(() => undefined);
+      const existing = await docker
+        .getNetwork(runtime.networkName)
+        .inspect()
+        .catch(() => undefined);
       if (existing?.Driver === 'ipvlan' || existing?.Driver === 'macvlan') driver = existing.Driver;
     }
     try {
@@ -335,7 +352,10 @@ export async function startAgent(settings: AgentSettings, logger: pino.Logger): 
     }
     const mark = decommissioned;
     const cleanup = chain.then(() => removeDeckies());
-    chain = cleanup.then(() => undefined, () => undefined);
+    chain = cleanup.then(
+      () => undefined,
+      () => undefined,
+    );
     const { results, network } = await cleanup;
     return {
       host_uuid: mark.host_uuid,
@@ -373,15 +393,27 @@ export async function startAgent(settings: AgentSettings, logger: pino.Logger): 
     });
   });
   app.get('/status', async (_req, res) => {
-    res.json({ host_uuid: settings.ini.agent['host-uuid'], project: settings.project, ipvlan: ipvlanHost, network_drivers: networkDrivers ?? null, deckies: await runtime.projectDeckies() });
+    res.json({
+      host_uuid: settings.ini.agent['host-uuid'],
+      project: settings.project,
+      ipvlan: ipvlanHost,
+      network_drivers: networkDrivers ?? null,
+      deckies: await runtime.projectDeckies(),
+    });
   });
   const submit = (kind: AgentJobKind, schema: z.ZodType<{ job_id: string; lifecycle_id?: string }>) =>
     app.post(`/${kind}`, async (req, res) => {
       if (decommissioned) {
-        return sendError(res, 410, 'agent_decommissioned', `this agent was decommissioned at ${decommissioned.decommissioned_at} and takes no more jobs; enroll the host again to use it`);
+        return sendError(
+          res,
+          410,
+          'agent_decommissioned',
+          `this agent was decommissioned at ${decommissioned.decommissioned_at} and takes no more jobs; enroll the host again to use it`,
+        );
       }
       // A returning agent takes work only once the master told it what to remove (503: retried).
-      if (reporter.returning()) return sendError(res, 503, 'agent_fencing', 'this agent is back from a silence and removes its stale deckies first; try again shortly');
+      if (reporter.returning())
+        return sendError(res, 503, 'agent_fencing', 'this agent is back from a silence and removes its stale deckies first; try again shortly');
       const body = schema.parse(req.body ?? {});
       const { job, created } = await store.create({ job_id: body.job_id, kind, lifecycle_id: body.lifecycle_id, request: body });
       if (created) enqueue(job);
@@ -438,7 +470,10 @@ export async function startAgent(settings: AgentSettings, logger: pino.Logger): 
   } else {
     reporter.start();
   }
-  logger.info({ port, project: settings.project, host_uuid: settings.ini.agent['host-uuid'], ipvlan: ipvlanHost, resumed: unfinished.length }, 'decnet agent listening (mTLS)');
+  logger.info(
+    { port, project: settings.project, host_uuid: settings.ini.agent['host-uuid'], ipvlan: ipvlanHost, resumed: unfinished.length },
+    'decnet agent listening (mTLS)',
+  );
 
   return {
     url: `https://127.0.0.1:${port}`,

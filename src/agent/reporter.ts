@@ -106,7 +106,14 @@ export class MasterReporter {
           job_id: j.job_id,
           ...(j.lifecycle_id ? { lifecycle_id: j.lifecycle_id } : {}),
           ok: j.status === 'succeeded',
-          ...(failed.length > 0 ? { error: failed.map((r) => `${r.decky}: ${r.error ?? 'failed'}`).join('; ').slice(0, 2000) } : {}),
+          ...(failed.length > 0
+            ? {
+                error: failed
+                  .map((r) => `${r.decky}: ${r.error ?? 'failed'}`)
+                  .join('; ')
+                  .slice(0, 2000),
+              }
+            : {}),
         };
       });
       await this.post({ results });
@@ -160,7 +167,7 @@ export class MasterReporter {
   private async firstAck(): Promise<void> {
     if (this.acknowledged) return;
     this.acknowledged = true;
-    await this.agent.onFirstAck().catch((err) => this.logger.warn({ err: (err as Error).message }, 'could not record the master\'s first acknowledgement'));
+    await this.agent.onFirstAck().catch((err) => this.logger.warn({ err: (err as Error).message }, "could not record the master's first acknowledgement"));
   }
 
   /** POST to the master's heartbeat, naming this host and its version; resolves only on 200 `{ack: true}` (HeartbeatResponseSchema), read up to the reply cap. */
@@ -188,11 +195,14 @@ export class MasterReporter {
             fingerprintOfDer(cert.raw) === pinned ? undefined : new Error(`the master's certificate does not match master-fingerprint ${pinned}`),
         },
         (res) => {
-          readReply(res, res.headers['content-length']).then((text) => {
-            const parsed = res.statusCode === 200 ? HeartbeatResponseSchema.safeParse(parseJson(text)) : undefined;
-            if (parsed?.success) void this.firstAck().then(() => resolve(parsed.data));
-            else reject(new Error(`master answered ${res.statusCode}: ${text.slice(0, 300)}`));
-          }, (err: Error) => reject(new Error(`master answered ${res.statusCode} with ${err.message}`)));
+          readReply(res, res.headers['content-length']).then(
+            (text) => {
+              const parsed = res.statusCode === 200 ? HeartbeatResponseSchema.safeParse(parseJson(text)) : undefined;
+              if (parsed?.success) void this.firstAck().then(() => resolve(parsed.data));
+              else reject(new Error(`master answered ${res.statusCode}: ${text.slice(0, 300)}`));
+            },
+            (err: Error) => reject(new Error(`master answered ${res.statusCode} with ${err.message}`)),
+          );
         },
       );
       req.on('timeout', () => req.destroy(new Error('timeout talking to the master')));

@@ -44,7 +44,10 @@ export function agentInstallLayout(env: NodeJS.ProcessEnv = process.env): AgentI
 /** True when this process runs the artefact installed in `layout.installDir` (not a checkout or a copy elsewhere). */
 export async function runsInstalledArtefact(layout: AgentInstallLayout, script = process.argv[1]): Promise<boolean> {
   if (!script) return false;
-  const [running, installed] = await Promise.all([fs.realpath(script).catch(() => ''), fs.realpath(path.join(layout.installDir, AGENT_ARTEFACT_FILE)).catch(() => undefined)]);
+  const [running, installed] = await Promise.all([
+    fs.realpath(script).catch(() => ''),
+    fs.realpath(path.join(layout.installDir, AGENT_ARTEFACT_FILE)).catch(() => undefined),
+  ]);
   return running === installed;
 }
 

@@ -77,7 +77,10 @@ export function createApp(deps: ApiDeps): express.Express {
 }
 
 /** A cheap gRPC health check with a short deadline, so requests fail fast with 503. */
-export function temporalProbe(connection: { healthService: { check(req: object): Promise<unknown> }; withDeadline<T>(d: number, fn: () => Promise<T>): Promise<T> }) {
+export function temporalProbe(connection: {
+  healthService: { check(req: object): Promise<unknown> };
+  withDeadline<T>(d: number, fn: () => Promise<T>): Promise<T>;
+}) {
   return async () => {
     try {
       await connection.withDeadline(Date.now() + 2000, () => connection.healthService.check({}));

@@ -24,7 +24,8 @@ export function authenticate(orm: MikroORM): RequestHandler {
 
 export function requireRole(role: Role): RequestHandler {
   return (req, _res, next) => {
-    if (!req.role || RANK[req.role] < RANK[role]) return next(new HttpError(403, 'forbidden', `this needs the ${role} role; your token is ${req.role ?? 'none'}`));
+    if (!req.role || RANK[req.role] < RANK[role])
+      return next(new HttpError(403, 'forbidden', `this needs the ${role} role; your token is ${req.role ?? 'none'}`));
     next();
   };
 }

@@ -88,5 +88,9 @@ export const rejectNulCharacters: RequestHandler = (req, _res, next) => {
   const path = findNulCharacter(req.body);
   if (!path) return next();
   const where = path.length ? path.join('.') : 'body';
-  next(new HttpError(400, 'invalid_input', `${where}: must not contain NUL (\\u0000) characters`, [{ path: path.join('.'), message: 'must not contain NUL (\\u0000) characters' }]));
+  next(
+    new HttpError(400, 'invalid_input', `${where}: must not contain NUL (\\u0000) characters`, [
+      { path: path.join('.'), message: 'must not contain NUL (\\u0000) characters' },
+    ]),
+  );
 };

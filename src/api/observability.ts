@@ -46,7 +46,9 @@ export function metricsHandler(orm: MikroORM, logger: Logger, more?: () => Promi
       connection
         .execute(`select operation, status, count(*) as count from decky_lifecycle where status in ('pending', 'running') group by operation, status`)
         .then((rows) => setLifecyclesInFlight(rows as { operation: string; status: string; count: string }[])),
-      connection.execute(`select state, count(*) as count from decky group by state`).then((rows) => setDeckiesByState(rows as { state: string; count: string }[])),
+      connection
+        .execute(`select state, count(*) as count from decky group by state`)
+        .then((rows) => setDeckiesByState(rows as { state: string; count: string }[])),
     ])
       .catch((err: unknown) => logger.debug({ err }, 'metrics: fleet gauges not read'))
       .then(() => Promise.all([metricsText(), more?.().catch((err: unknown) => (logger.warn({ err }, 'metrics: Temporal SDK metrics not read'), ''))]))

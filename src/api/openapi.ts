@@ -157,7 +157,14 @@ function swarmRoutes(): RouteSpec[] {
       request: { params: HostParams, body: { required: true, content: json(SwarmHostPatchSchema) } },
       status: 200,
       success: { description: 'The host as it is now', content: json(SwarmHostViewSchema) },
-      alternative: { status: 202, success: { description: "The host's deckies are being moved to the new driver; poll the lifecycle ids", content: json(SwarmHostDriverMoveSchema), links: lifecycleLink } },
+      alternative: {
+        status: 202,
+        success: {
+          description: "The host's deckies are being moved to the new driver; poll the lifecycle ids",
+          content: json(SwarmHostDriverMoveSchema),
+          links: lifecycleLink,
+        },
+      },
       errors: [400, 404, 409, 413],
       errorDescriptions: {
         ...noSuchHost,
@@ -168,8 +175,7 @@ function swarmRoutes(): RouteSpec[] {
       method: 'delete',
       path: '/api/v1/swarm/hosts/{uuid}',
       summary: 'Decommission a swarm host',
-      description:
-        `First the host's agent, if it answers within ${DECOMMISSION_AGENT_TIMEOUT_MS / 1000} s, removes its deckies and LAN network and stops taking jobs (\`agent_cleanup\` says what it did, or that it did not answer); no deploy places a decky meanwhile. Then the host's certificate is refused on the swarm port; its deckies keep their host (those the agent removed show \`degraded\`) and are re-homed by the next deploy. Asking twice answers the same without calling the agent again.`,
+      description: `First the host's agent, if it answers within ${DECOMMISSION_AGENT_TIMEOUT_MS / 1000} s, removes its deckies and LAN network and stops taking jobs (\`agent_cleanup\` says what it did, or that it did not answer); no deploy places a decky meanwhile. Then the host's certificate is refused on the swarm port; its deckies keep their host (those the agent removed show \`degraded\`) and are re-homed by the next deploy. Asking twice answers the same without calling the agent again.`,
       tag: 'swarm',
       access: 'admin',
       request: { params: HostParams },
@@ -182,7 +188,8 @@ function swarmRoutes(): RouteSpec[] {
       method: 'post',
       path: '/api/v1/swarm/hosts/{uuid}/teardown',
       summary: 'Tear down every decky of a swarm host',
-      description: 'One teardown lifecycle row per decky of the host, committed together; a decky already being torn down answers with its row. 409 when another operation is in flight on any of them.',
+      description:
+        'One teardown lifecycle row per decky of the host, committed together; a decky already being torn down answers with its row. 409 when another operation is in flight on any of them.',
       tag: 'swarm',
       access: 'admin',
       request: { params: HostParams, headers: TriggerHeaders },
@@ -206,7 +213,8 @@ function tokenRoutes(): RouteSpec[] {
       method: 'get',
       path: '/api/v1/tokens',
       summary: 'API tokens',
-      description: 'Every token, revoked ones included, oldest first: id, name, role, source, created, last used, revoked. Never the secret: only its hash is stored.',
+      description:
+        'Every token, revoked ones included, oldest first: id, name, role, source, created, last used, revoked. Never the secret: only its hash is stored.',
       tag: 'tokens',
       access: 'admin',
       status: 200,
@@ -216,7 +224,8 @@ function tokenRoutes(): RouteSpec[] {
       method: 'delete',
       path: '/api/v1/tokens/{id}',
       summary: 'Revoke an API token',
-      description: 'The token is refused (401) from the next request on and stays listed with `revoked_at`. Revoking it again answers the same. The last valid admin token cannot be revoked.',
+      description:
+        'The token is refused (401) from the next request on and stays listed with `revoked_at`. Revoking it again answers the same. The last valid admin token cannot be revoked.',
       tag: 'tokens',
       access: 'admin',
       request: { params: TokenParams },
@@ -404,10 +413,17 @@ const ROUTES: RouteSpec[] = [
     request: { body: { required: true, content: json(LanRequestSchema) } },
     status: 200,
     success: { description: 'The LAN now in use', content: json(ConfiguredLanSchema) },
-    alternative: { status: 202, success: { description: 'The driver alone changed under the master\'s deckies: they are being moved; poll the lifecycle ids', content: json(LanDriverMoveSchema), links: lifecycleLink } },
+    alternative: {
+      status: 202,
+      success: {
+        description: "The driver alone changed under the master's deckies: they are being moved; poll the lifecycle ids",
+        content: json(LanDriverMoveSchema),
+        links: lifecycleLink,
+      },
+    },
     errors: [400, 409, 413],
     errorDescriptions: {
-      409: '`network_mismatch`: deckies are deployed on the current LAN (`error.details.deckies` lists them), or swarm deckies follow the LAN\'s driver; `operation_in_flight`: a driver change while one of the master\'s deckies has an operation in flight',
+      409: "`network_mismatch`: deckies are deployed on the current LAN (`error.details.deckies` lists them), or swarm deckies follow the LAN's driver; `operation_in_flight`: a driver change while one of the master's deckies has an operation in flight",
     },
   },
   {
@@ -445,7 +461,8 @@ const ROUTES: RouteSpec[] = [
     method: 'put',
     path: '/api/v1/system/healing',
     summary: 'Switch auto-heal fleet-wide',
-    description: "A decky's own setting (PUT /deckies/{name}/auto-heal) overrides it. After repeated failed heals a decky waits longer each time, then stays degraded and says so until healed by hand.",
+    description:
+      "A decky's own setting (PUT /deckies/{name}/auto-heal) overrides it. After repeated failed heals a decky waits longer each time, then stays degraded and says so until healed by hand.",
     tag: 'system',
     access: 'admin',
     request: { body: { required: true, content: json(SystemHealingSchema) } },
@@ -476,30 +493,26 @@ const ROUTES: RouteSpec[] = [
     status: 200,
     success: { description: 'The catalogue', content: json(CatalogResponseSchema) },
   },
-  ...(['/healthz', '/api/v1/healthz'] as const).map(
-    (p): RouteSpec => ({
-      method: 'get',
-      path: p,
-      summary: 'Liveness',
-      tag: 'operations',
-      access: 'public',
-      status: 200,
-      success: { description: 'The process answers', content: json(HealthResponseSchema) },
-    }),
-  ),
-  ...(['/readyz', '/api/v1/readyz'] as const).map(
-    (p): RouteSpec => ({
-      method: 'get',
-      path: p,
-      summary: 'Readiness',
-      description: 'PostgreSQL and Temporal both answer; 503 names the one that does not.',
-      tag: 'operations',
-      access: 'public',
-      status: 200,
-      success: { description: 'Ready', content: json(ReadyResponseSchema) },
-      errors: [503],
-    }),
-  ),
+  ...(['/healthz', '/api/v1/healthz'] as const).map((p): RouteSpec => ({
+    method: 'get',
+    path: p,
+    summary: 'Liveness',
+    tag: 'operations',
+    access: 'public',
+    status: 200,
+    success: { description: 'The process answers', content: json(HealthResponseSchema) },
+  })),
+  ...(['/readyz', '/api/v1/readyz'] as const).map((p): RouteSpec => ({
+    method: 'get',
+    path: p,
+    summary: 'Readiness',
+    description: 'PostgreSQL and Temporal both answer; 503 names the one that does not.',
+    tag: 'operations',
+    access: 'public',
+    status: 200,
+    success: { description: 'Ready', content: json(ReadyResponseSchema) },
+    errors: [503],
+  })),
   {
     method: 'get',
     path: '/metrics',
@@ -541,9 +554,7 @@ function buildRegistry(): OpenAPIRegistry {
       responses[status] = {
         description: route.errorDescriptions?.[status] ?? ERROR_DESCRIPTIONS[status],
         content: json(ErrorBodySchema),
-        ...(status === 503
-          ? { headers: { 'Retry-After': { description: 'Seconds to wait before retrying', schema: { type: 'integer' } } } }
-          : {}),
+        ...(status === 503 ? { headers: { 'Retry-After': { description: 'Seconds to wait before retrying', schema: { type: 'integer' } } } } : {}),
       };
     }
     const roleNote = route.access === 'public' ? 'No authentication.' : `Role: \`${route.access}\`.`;

@@ -108,10 +108,16 @@ export async function startPgRelay(bus: Bus, opts: PgRelayOptions): Promise<PgRe
   const eventOf = async (notice: Notice): Promise<BusEvent | undefined> => {
     if (notice.data) return { topic: notice.topic, data: notice.data, at: notice.at };
     if (!notice.lifecycle) return undefined;
-    const [row] = await connection().execute<{ operation: string; error: string | null }[]>('select operation, error from decky_lifecycle where id = ?', [notice.lifecycle.id]);
+    const [row] = await connection().execute<{ operation: string; error: string | null }[]>('select operation, error from decky_lifecycle where id = ?', [
+      notice.lifecycle.id,
+    ]);
     if (!row) return undefined;
     const { id, status } = notice.lifecycle;
-    return { topic: notice.topic, at: notice.at, data: lifecycleEventData({ id, status, operation: row.operation, error: TERMINAL.has(status) ? row.error : null }) };
+    return {
+      topic: notice.topic,
+      at: notice.at,
+      data: lifecycleEventData({ id, status, operation: row.operation, error: TERMINAL.has(status) ? row.error : null }),
+    };
   };
 
   /** Rows written since `since`: their lifecycle statuses and decky states not delivered yet. */
@@ -127,7 +133,11 @@ export async function startPgRelay(bus: Bus, opts: PgRelayOptions): Promise<PgRe
     );
     let count = 0;
     for (const row of rows) {
-      const event = { topic: deckyTopic(row.decky_name, 'lifecycle'), at: new Date(row.updated_at).toISOString(), data: lifecycleEventData({ ...row, error: TERMINAL.has(row.status) ? row.error : null }) };
+      const event = {
+        topic: deckyTopic(row.decky_name, 'lifecycle'),
+        at: new Date(row.updated_at).toISOString(),
+        data: lifecycleEventData({ ...row, error: TERMINAL.has(row.status) ? row.error : null }),
+      };
       if (!remember(event)) continue;
       bus.deliver(event);
       count++;
@@ -137,7 +147,11 @@ export async function startPgRelay(bus: Bus, opts: PgRelayOptions): Promise<PgRe
       // written by an operation that ended running is its lifecycle event's business, not drift's).
       if ((deckyStates.get(decky.name) ?? 'running') === decky.state) continue;
       const reason = decky.state === 'degraded' ? withoutHealNote(decky.last_error) : null;
-      const event = { topic: deckyTopic(decky.name, 'state'), at: new Date(decky.updated_at).toISOString(), data: deckyStateEventData({ name: decky.name, state: decky.state, reason }) };
+      const event = {
+        topic: deckyTopic(decky.name, 'state'),
+        at: new Date(decky.updated_at).toISOString(),
+        data: deckyStateEventData({ name: decky.name, state: decky.state, reason }),
+      };
       remember(event);
       bus.deliver(event);
       count++;

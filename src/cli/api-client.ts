@@ -23,7 +23,15 @@ import {
   type SystemLimits,
 } from '../domain/schemas';
 import { EnrollBundleResponseSchema, SwarmHostsResponseSchema, type EnrollBundleResponse, type SwarmHostsResponse } from '../domain/swarm-schemas';
-import { ConfiguredLanSchema, LanDriverMoveSchema, SystemNetworkSchema, type ConfiguredLan, type LanDriverMove, type LanRequest, type SystemNetwork } from '../domain/lan';
+import {
+  ConfiguredLanSchema,
+  LanDriverMoveSchema,
+  SystemNetworkSchema,
+  type ConfiguredLan,
+  type LanDriverMove,
+  type LanRequest,
+  type SystemNetwork,
+} from '../domain/lan';
 
 export const DEFAULT_API_URL = 'http://127.0.0.1:8080';
 /** The lifecycle endpoint takes at most this many ids per request. */
@@ -85,7 +93,9 @@ export function loadCliSettings(env: NodeJS.ProcessEnv = process.env): CliSettin
     }
     const parsed = CliConfigFileSchema.safeParse(json);
     if (!parsed.success) {
-      throw new UsageError(`${configPath} must be {"api_url": "...", "api_token": "..."}: ${parsed.error.issues.map((i) => `${i.path.join('.') || '(root)'}: ${i.message}`).join('; ')}`);
+      throw new UsageError(
+        `${configPath} must be {"api_url": "...", "api_token": "..."}: ${parsed.error.issues.map((i) => `${i.path.join('.') || '(root)'}: ${i.message}`).join('; ')}`,
+      );
     }
     file = parsed.data;
   }
@@ -102,7 +112,10 @@ function normaliseApiUrl(raw: string): string {
     throw new UsageError(`the API URL "${raw}" is not a URL (expected something like ${DEFAULT_API_URL})`);
   }
   if (url.protocol !== 'http:' && url.protocol !== 'https:') throw new UsageError(`the API URL "${raw}" must be http:// or https://`);
-  return url.toString().replace(/\/+$/, '').replace(/\/api\/v1$/, '');
+  return url
+    .toString()
+    .replace(/\/+$/, '')
+    .replace(/\/api\/v1$/, '');
 }
 
 export interface DeployAccepted {
@@ -146,7 +159,12 @@ export interface LifecycleSource {
 
 const LifecycleResponseSchema = z.object({ rows: z.array(LifecycleRowSchema) });
 const LifecycleIdsSchema = z.looseObject({ lifecycle_ids: z.array(z.string()) });
-const DeployAcceptedSchema = LifecycleIdsSchema.extend({ message: z.string(), mode: z.enum(['swarm', 'unihost']), deckies: z.array(z.string()), plan: DeployPlanSchema });
+const DeployAcceptedSchema = LifecycleIdsSchema.extend({
+  message: z.string(),
+  mode: z.enum(['swarm', 'unihost']),
+  deckies: z.array(z.string()),
+  plan: DeployPlanSchema,
+});
 
 export class DecnetApiClient implements LifecycleSource {
   constructor(readonly settings: CliSettings) {}
@@ -214,7 +232,13 @@ export class DecnetApiClient implements LifecycleSource {
   }
 
   /** POST /swarm/enroll-bundle → 201 `{token, command, expires_at, host_uuid}`. */
-  async enroll(body: { agent_name: string; master_host: string; use_ipvlan?: boolean; agent_port?: number; reinstall?: boolean }): Promise<EnrollBundleResponse> {
+  async enroll(body: {
+    agent_name: string;
+    master_host: string;
+    use_ipvlan?: boolean;
+    agent_port?: number;
+    reinstall?: boolean;
+  }): Promise<EnrollBundleResponse> {
     return this.parse(EnrollBundleResponseSchema, await this.request('POST', '/swarm/enroll-bundle', body), 'enroll');
   }
 
@@ -276,7 +300,8 @@ export class DecnetApiClient implements LifecycleSource {
       const snippet = text.trim().slice(0, 200);
       throw new ApiError(res.status, `http_${res.status}`, `the API answered ${res.status} ${res.statusText}${snippet ? `: ${snippet}` : ''}`);
     }
-    if (text && json === undefined) throw new ApiError(res.status, 'invalid_response', `${method} ${apiPath} answered ${res.status} with a body that is not JSON`);
+    if (text && json === undefined)
+      throw new ApiError(res.status, 'invalid_response', `${method} ${apiPath} answered ${res.status} with a body that is not JSON`);
     return json;
   }
 
@@ -298,7 +323,9 @@ function describeFetchFailure(err: unknown): string {
 export function createApiClient(env: NodeJS.ProcessEnv = process.env): DecnetApiClient {
   const settings = loadCliSettings(env);
   if (!settings.apiToken) {
-    throw new UsageError(`no API token: set DECNET_API_TOKEN or "api_token" in ${settings.configPath} (create one with \`decnet token create --name <who> --role admin\`)`);
+    throw new UsageError(
+      `no API token: set DECNET_API_TOKEN or "api_token" in ${settings.configPath} (create one with \`decnet token create --name <who> --role admin\`)`,
+    );
   }
   return new DecnetApiClient(settings);
 }

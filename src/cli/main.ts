@@ -29,7 +29,9 @@ const serverSide = {
   up: () => import('./up'),
 };
 
-const program = new Command('decnet').description('Deploy and mutate honeypot deckies with durable Temporal workflows').version(DECNET_VERSION, '--version', 'print the decnet version');
+const program = new Command('decnet')
+  .description('Deploy and mutate honeypot deckies with durable Temporal workflows')
+  .version(DECNET_VERSION, '--version', 'print the decnet version');
 // Usage errors exit 2 (commander would exit 1): commander throws instead of exiting, main maps the code.
 // Set before the subcommands are created: they inherit it.
 program.exitOverride().showHelpAfterError('(run `decnet help <command>` for its usage)');

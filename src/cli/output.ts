@@ -24,7 +24,8 @@ export function reportError(io: Io, err: unknown, json: boolean): number {
   }
   if (err instanceof ApiError) {
     io.stderr.write(`error: ${err.message}\n`);
-    if (json) printJson(io, { status: err.status, error: { code: err.code, message: err.message, ...(err.details === undefined ? {} : { details: err.details }) } });
+    if (json)
+      printJson(io, { status: err.status, error: { code: err.code, message: err.message, ...(err.details === undefined ? {} : { details: err.details }) } });
     return EXIT_FAILED;
   }
   const message = err instanceof Error ? err.message : String(err);

@@ -14,7 +14,6 @@ import { UpBatches } from './up-batches';
 import { ComposeProcessFiles } from './process-files';
 import { classifyComposeFailure, ipvlanUnsupported, isIpvlanRefusal, missingImage, networkConflict, networkDriverMismatch, RuntimeError } from './errors';
 
-
 export interface RuntimeOptions {
   docker: Docker;
   project: string;
@@ -143,7 +142,7 @@ export class ComposeRuntime {
         if (!sameDriver) {
           throw networkDriverMismatch(
             `network ${this.networkName} is ${existing.Driver} with ${attached} attached container(s); this deploy needs ${spec.driver}. ` +
-              'The network is kept and nothing attached to it was touched: a driver change moves the deckies on it (the host\'s use_ipvlan, or the LAN\'s driver), a deploy does not',
+              "The network is kept and nothing attached to it was touched: a driver change moves the deckies on it (the host's use_ipvlan, or the LAN's driver), a deploy does not",
           );
         }
         throw networkConflict(
@@ -227,11 +226,22 @@ export class ComposeRuntime {
 
   private async moveLanNetworkOnce(spec: LanNetworkSpec): Promise<string> {
     const existing = await this.inspectLan();
-    if (!existing) throw networkConflict(`network ${this.networkName} does not exist on this engine: there is nothing to move to ${spec.driver} (heal or deploy the decky instead)`);
+    if (!existing)
+      throw networkConflict(
+        `network ${this.networkName} does not exist on this engine: there is nothing to move to ${spec.driver} (heal or deploy the decky instead)`,
+      );
     const pool = existing.IPAM?.Config?.[0] ?? {};
-    const from: LanNetworkSpec = { driver: existing.Driver as LanNetworkSpec['driver'], parent: existing.Options?.parent ?? spec.parent, subnet: pool.Subnet ?? spec.subnet, gateway: pool.Gateway ?? spec.gateway, ipRange: pool.IPRange ?? null };
+    const from: LanNetworkSpec = {
+      driver: existing.Driver as LanNetworkSpec['driver'],
+      parent: existing.Options?.parent ?? spec.parent,
+      subnet: pool.Subnet ?? spec.subnet,
+      gateway: pool.Gateway ?? spec.gateway,
+      ipRange: pool.IPRange ?? null,
+    };
     if (from.subnet !== spec.subnet || from.gateway !== spec.gateway || from.parent !== spec.parent) {
-      throw networkConflict(`network ${this.networkName} is ${from.subnet} via ${from.gateway} on ${from.parent}; a driver change moves deckies to ${spec.subnet} via ${spec.gateway} on ${spec.parent} only when nothing else changes`);
+      throw networkConflict(
+        `network ${this.networkName} is ${from.subnet} via ${from.gateway} on ${from.parent}; a driver change moves deckies to ${spec.subnet} via ${spec.gateway} on ${spec.parent} only when nothing else changes`,
+      );
     }
     if (existing.Driver === spec.driver) return `network ${this.networkName} already ${spec.driver} (an earlier move took it there)`;
     const members = await this.lanMembers();
@@ -260,8 +270,9 @@ export class ComposeRuntime {
       for (const m of members) await this.joinLan(m);
     } catch (err) {
       const message = (err as Error).message;
-      const failure =
-        isIpvlanRefusal(to.driver, message) ? ipvlanUnsupported(message) : new RuntimeError('NetworkMoveFailed', `the engine refused the ${to.driver} network: ${message}`, true);
+      const failure = isIpvlanRefusal(to.driver, message)
+        ? ipvlanUnsupported(message)
+        : new RuntimeError('NetworkMoveFailed', `the engine refused the ${to.driver} network: ${message}`, true);
       try {
         await this.emptyAndRemoveLan([]);
         await this.createLanNetwork(from);
@@ -287,7 +298,8 @@ export class ComposeRuntime {
     const existing = await this.inspectLan();
     if (!existing) return;
     const attached = new Set([...ids, ...Object.keys(existing.Containers ?? {})]);
-    for (const id of attached) await network.disconnect({ Container: id, Force: true }).catch((err: unknown) => (isNotFound(err) ? undefined : Promise.reject(err)));
+    for (const id of attached)
+      await network.disconnect({ Container: id, Force: true }).catch((err: unknown) => (isNotFound(err) ? undefined : Promise.reject(err)));
     await network.remove();
   }
 
@@ -355,7 +367,13 @@ export class ComposeRuntime {
   private async awaitOwnNetwork(timeoutMs = 3000): Promise<boolean> {
     const deadline = Date.now() + timeoutMs;
     for (;;) {
-      const exists = await this.opts.docker.getNetwork(this.networkName).inspect().then(() => true, () => false);
+      const exists = await this.opts.docker
+        .getNetwork(this.networkName)
+        .inspect()
+        .then(
+          () => true,
+          () => false,
+        );
       if (exists || Date.now() >= deadline) return exists;
       await new Promise((r) => setTimeout(r, 200));
     }
@@ -395,7 +413,12 @@ export class ComposeRuntime {
       // The last teardown on this engine may have removed the LAN network after our network step.
       if (signal?.aborted || (await this.lanNetworkExists())) throw err;
       const lan = await this.rememberedLan();
-      if (!lan) throw new RuntimeError('LanNetworkGone', `network ${this.networkName} was removed by a teardown after the network step, and no LAN was ever made sure of here to re-create it`, false);
+      if (!lan)
+        throw new RuntimeError(
+          'LanNetworkGone',
+          `network ${this.networkName} was removed by a teardown after the network step, and no LAN was ever made sure of here to re-create it`,
+          false,
+        );
       const recreated = await this.ensureLanNetwork(lan);
       await this.upBatches.up(decky.name, file, { signal, failure });
       return `compose up ${path.basename(file)} (${recreated} again: a teardown had removed it)`;
@@ -505,17 +528,15 @@ export class ComposeRuntime {
     for (const c of containers) {
       const decky = c.Labels[LABELS.decky];
       if (!decky) continue;
-      (deckies[decky] ??= []).push(
-        {
-          role: c.Labels[LABELS.role] === ROLES.base ? ROLES.base : (c.Labels[LABELS.service] ?? ''),
-          name: (c.Names[0] ?? c.Id).replace(/^\//, ''),
-          state: c.State,
-          status: c.Status,
-          id: c.Id,
-          lanIp: c.NetworkSettings?.Networks?.[this.networkName]?.IPAddress || undefined,
-          namespaceOwner: namespaceOwner(c),
-        },
-      );
+      (deckies[decky] ??= []).push({
+        role: c.Labels[LABELS.role] === ROLES.base ? ROLES.base : (c.Labels[LABELS.service] ?? ''),
+        name: (c.Names[0] ?? c.Id).replace(/^\//, ''),
+        state: c.State,
+        status: c.Status,
+        id: c.Id,
+        lanIp: c.NetworkSettings?.Networks?.[this.networkName]?.IPAddress || undefined,
+        namespaceOwner: namespaceOwner(c),
+      });
     }
     const holders: Record<string, string> = {};
     for (const attached of Object.values(network?.Containers ?? {})) {

@@ -50,14 +50,18 @@ export class UpBatches {
       this.pending.set(decky, entry);
       // A cancelled operation stops waiting at once; a batch already running it goes on, and
       // the decky's teardown waits for it (settled()).
-      signal?.addEventListener('abort', () => {
-        const queued = this.pending.get(decky);
-        if (queued) {
-          queued.waiters = queued.waiters.filter((w) => w !== waiter);
-          if (queued.waiters.length === 0) this.pending.delete(decky);
-        }
-        reject(signal.reason);
-      }, { once: true });
+      signal?.addEventListener(
+        'abort',
+        () => {
+          const queued = this.pending.get(decky);
+          if (queued) {
+            queued.waiters = queued.waiters.filter((w) => w !== waiter);
+            if (queued.waiters.length === 0) this.pending.delete(decky);
+          }
+          reject(signal.reason);
+        },
+        { once: true },
+      );
       this.draining ??= this.drain();
     });
   }
@@ -82,8 +86,7 @@ export class UpBatches {
   }
 
   private async runBatch(batch: PendingUp[]): Promise<void> {
-    const settle = (entry: PendingUp, err?: unknown) =>
-      entry.waiters.forEach((w) => (err === undefined ? w.resolve() : w.reject(err)));
+    const settle = (entry: PendingUp, err?: unknown) => entry.waiters.forEach((w) => (err === undefined ? w.resolve() : w.reject(err)));
     try {
       const result = await this.opts.runUp(batch.map((e) => e.file));
       if (result.code === 0) return batch.forEach((entry) => settle(entry));

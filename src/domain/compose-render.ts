@@ -182,10 +182,9 @@ function configEnvironment(config: Record<string, string>, decky: string, servic
   for (const [key, value] of Object.entries(config)) {
     const variable = `DECNET_CFG_${key.toUpperCase().replace(/[^A-Z0-9_]/g, '_')}`;
     if (sourceKey[variable] !== undefined) {
-      throw new FleetInputError(
-        `decky "${decky}" service "${service}": config keys "${sourceKey[variable]}" and "${key}" both map to ${variable}`,
-        { path: ['service_config', service, key] },
-      );
+      throw new FleetInputError(`decky "${decky}" service "${service}": config keys "${sourceKey[variable]}" and "${key}" both map to ${variable}`, {
+        path: ['service_config', service, key],
+      });
     }
     sourceKey[variable] = key;
     environment[variable] = escapeInterpolation(value);

@@ -172,9 +172,7 @@ function planRequest(request: DeckyRequest, index: number, catalogue: Catalogue,
   request.services?.forEach((service, i) => checkDeckyService(service, ['deckies', index, 'services', i], catalogue, custom));
   const duplicate = request.services?.find((s, i) => request.services?.indexOf(s) !== i);
   if (duplicate) throw inputError(['deckies', index, 'services'], `service "${duplicate}" is listed twice`);
-  Object.keys(request.service_config ?? {}).forEach((service) =>
-    checkDeckyService(service, ['deckies', index, 'service_config', service], catalogue, custom),
-  );
+  Object.keys(request.service_config ?? {}).forEach((service) => checkDeckyService(service, ['deckies', index, 'service_config', service], catalogue, custom));
   return {
     services: request.services,
     archetype,

@@ -62,8 +62,14 @@ const CUSTOM_KEYS: Record<string, keyof CustomService> = { binary: 'image', exec
 
 /** configparser's getboolean() words, so DECNET files keep working. */
 const BOOLEAN_WORDS: Record<string, boolean> = {
-  true: true, yes: true, on: true, '1': true,
-  false: false, no: false, off: false, '0': false,
+  true: true,
+  yes: true,
+  on: true,
+  '1': true,
+  false: false,
+  no: false,
+  off: false,
+  '0': false,
 };
 
 export interface ParseIniOptions {
@@ -262,7 +268,10 @@ function isDeckyKey(key: string): key is DeckyKey {
 function deckyValue(key: DeckyKey, entry: IniEntry, serviceName: (name: string) => string): unknown {
   switch (key) {
     case 'services':
-      return entry.value.split(',').map((s) => serviceName(s.trim())).filter(Boolean);
+      return entry.value
+        .split(',')
+        .map((s) => serviceName(s.trim()))
+        .filter(Boolean);
     case 'amount':
       if (!/^\d+$/.test(entry.value)) throw atKey(entry.line, key, `must be a whole number 1–100, got ${JSON.stringify(entry.value)}`);
       return Number(entry.value);

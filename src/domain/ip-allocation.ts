@@ -70,11 +70,11 @@ export function allocateIps({ subnet, gateway, ipRange, reserved, count }: Alloc
   }
   if (allocated.length < count) {
     const poolName = ipRange === undefined ? `subnet ${subnet}` : `ip_range ${ipRange} of subnet ${subnet}`;
-    throw new FleetConflictError(
-      'pool_exhausted',
-      `not enough free IPs in ${poolName}: ${count} needed, ${allocated.length} free`,
-      { needed: count, free: allocated.length, pool: ipRange ?? subnet },
-    );
+    throw new FleetConflictError('pool_exhausted', `not enough free IPs in ${poolName}: ${count} needed, ${allocated.length} free`, {
+      needed: count,
+      free: allocated.length,
+      pool: ipRange ?? subnet,
+    });
   }
   return allocated;
 }

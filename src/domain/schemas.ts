@@ -27,7 +27,11 @@ export const DeckyNameSchema = z
 
 /** Mutation interval: whole minutes, or a string such as "30m", "2h", "2d", "1w", "1M", "1y"; null switches it off. */
 export const MutateIntervalSchema = z.union([
-  z.number().int().min(1).max(525_600 * 10),
+  z
+    .number()
+    .int()
+    .min(1)
+    .max(525_600 * 10),
   z.string().regex(/^\d+\s*(m|h|d|w|M|y)?$/, 'must be minutes or a duration like "30m", "2d", "1M", "1y"'),
   z.null(),
 ]);
@@ -36,7 +40,11 @@ export const NetworkSchema = z
   .object({
     subnet: CidrSchema,
     gateway: Ipv4Schema,
-    interface: z.string().min(1).max(15).regex(/^[A-Za-z0-9_.:@-]+$/, 'must be a network interface name'),
+    interface: z
+      .string()
+      .min(1)
+      .max(15)
+      .regex(/^[A-Za-z0-9_.:@-]+$/, 'must be a network interface name'),
     ip_range: CidrSchema.optional(),
     ipvlan: z.boolean().optional(),
   })
@@ -56,10 +64,13 @@ export const ServiceNameSchema = z.string().regex(/^[a-z0-9][a-z0-9_]*$/, 'must 
 export const CustomServiceSchema = z
   .object({
     image: z.string().min(1).max(255).regex(/^\S+$/, 'must be an image reference without spaces'),
-    exec: z.array(z.string()).min(1, 'must name the program to run').max(256).optional()
+    exec: z
+      .array(z.string())
+      .min(1, 'must name the program to run')
+      .max(256)
+      .optional()
       .meta({ description: "The container's command as an argv list, run without a shell; absent: the image's own command" }),
-    ports: z.array(z.number().int().min(1).max(65535)).max(64).optional()
-      .meta({ description: 'Ports it listens on, told to it as DECNET_PORTS' }),
+    ports: z.array(z.number().int().min(1).max(65535)).max(64).optional().meta({ description: 'Ports it listens on, told to it as DECNET_PORTS' }),
   })
   .strict()
   .meta({ id: 'CustomService', examples: [{ image: 'registry.local/tarpit:1.2', exec: ['/usr/bin/tarpit', '--port', '2222'], ports: [2222] }] });
@@ -92,7 +103,10 @@ export const DeckyRequestSchema = z
     amount: z.number().int('must be a whole number 1–100').min(1, 'must be 1–100').max(100, 'must be 1–100').optional(),
     mutate_interval: MutateIntervalSchema.optional(),
     distro: z.string().min(1).max(64).optional(),
-    hostname: z.string().regex(/^[A-Za-z0-9][A-Za-z0-9-]{0,62}$/, 'must be a valid host name').optional(),
+    hostname: z
+      .string()
+      .regex(/^[A-Za-z0-9][A-Za-z0-9-]{0,62}$/, 'must be a valid host name')
+      .optional(),
     nmap_os: NmapOsSchema.optional().meta({ description: "OS family of the network fingerprint; default: the archetype's, else from the distro" }),
     service_config: ServiceConfigSchema.optional(),
   })
@@ -203,37 +217,46 @@ export type DeckyState = z.infer<typeof DeckyStateSchema>;
 /** An ISO 8601 instant as Date#toISOString writes it; `format` only documents it. */
 const IsoTimestamp = z.string().meta({ format: 'date-time' });
 
-export const StepSchema = z.object({
-  name: z.string(),
-  started_at: z.string(),
-  finished_at: z.string(),
-  ok: z.boolean(),
-  detail: z.string().optional(),
-}).meta({ id: 'Step' });
+export const StepSchema = z
+  .object({
+    name: z.string(),
+    started_at: z.string(),
+    finished_at: z.string(),
+    ok: z.boolean(),
+    detail: z.string().optional(),
+  })
+  .meta({ id: 'Step' });
 export type Step = z.infer<typeof StepSchema>;
 
-export const LifecycleRowSchema = z.object({
-  id: z.string().uuid(),
-  decky_name: z.string(),
-  host_uuid: z.string().nullable(),
-  operation: OperationSchema,
-  trigger: TriggerSchema,
-  status: LifecycleStatusSchema,
-  error: z.string().nullable(),
-  steps: z.array(StepSchema),
-  workflow_id: z.string(),
-  run_id: z.string().nullable(),
-  network_driver: NetworkDriverSchema.nullable().meta({ description: 'A `move` row: the LAN driver it moves the decky to; null for other operations' }),
-  started_at: IsoTimestamp,
-  updated_at: IsoTimestamp,
-  completed_at: IsoTimestamp.nullable(),
-}).meta({ id: 'LifecycleRow', description: 'One operation on one decky, driven by one workflow' });
+export const LifecycleRowSchema = z
+  .object({
+    id: z.string().uuid(),
+    decky_name: z.string(),
+    host_uuid: z.string().nullable(),
+    operation: OperationSchema,
+    trigger: TriggerSchema,
+    status: LifecycleStatusSchema,
+    error: z.string().nullable(),
+    steps: z.array(StepSchema),
+    workflow_id: z.string(),
+    run_id: z.string().nullable(),
+    network_driver: NetworkDriverSchema.nullable().meta({ description: 'A `move` row: the LAN driver it moves the decky to; null for other operations' }),
+    started_at: IsoTimestamp,
+    updated_at: IsoTimestamp,
+    completed_at: IsoTimestamp.nullable(),
+  })
+  .meta({ id: 'LifecycleRow', description: 'One operation on one decky, driven by one workflow' });
 export type LifecycleRow = z.infer<typeof LifecycleRowSchema>;
 
 export const LifecycleQuerySchema = z.object({
   ids: z
     .union([z.string(), z.array(z.string())])
-    .transform((v) => (Array.isArray(v) ? v : [v]).flatMap((s) => s.split(',')).map((s) => s.trim()).filter(Boolean))
+    .transform((v) =>
+      (Array.isArray(v) ? v : [v])
+        .flatMap((s) => s.split(','))
+        .map((s) => s.trim())
+        .filter(Boolean),
+    )
     .pipe(z.array(z.string().uuid('each id must be a lifecycle uuid')).min(1, 'ids is required').max(200, 'at most 200 ids')),
 });
 
@@ -262,12 +285,14 @@ export const ApiTokensResponseSchema = z.object({ tokens: z.array(ApiTokenViewSc
 
 export const TokenIdSchema = z.uuid('must be a token id (a uuid, from GET /tokens)');
 
-export const DeploymentModeSchema = z.object({
-  mode: z.enum(['swarm', 'unihost']),
-  role: z.enum(['master', 'agent']),
-  swarm_host_count: z.number().int(),
-  message: z.string(),
-}).meta({ id: 'DeploymentMode' });
+export const DeploymentModeSchema = z
+  .object({
+    mode: z.enum(['swarm', 'unihost']),
+    role: z.enum(['master', 'agent']),
+    swarm_host_count: z.number().int(),
+    message: z.string(),
+  })
+  .meta({ id: 'DeploymentMode' });
 export type DeploymentMode = z.infer<typeof DeploymentModeSchema>;
 
 export const ErrorBodySchema = z
@@ -286,7 +311,10 @@ export const MutateRequestSchema = z
 export type MutateRequest = z.infer<typeof MutateRequestSchema>;
 
 /** PUT /deckies/{name}/mutate-interval: the same shape the wizard and the CLI send. */
-export const MutateIntervalRequestSchema = z.object({ mutate_interval: MutateIntervalSchema }).strict().meta({ id: 'MutateIntervalRequest', examples: [{ mutate_interval: '2h' }, { mutate_interval: 90 }, { mutate_interval: null }] });
+export const MutateIntervalRequestSchema = z
+  .object({ mutate_interval: MutateIntervalSchema })
+  .strict()
+  .meta({ id: 'MutateIntervalRequest', examples: [{ mutate_interval: '2h' }, { mutate_interval: 90 }, { mutate_interval: null }] });
 export type MutateIntervalRequest = z.infer<typeof MutateIntervalRequestSchema>;
 
 /** 202 body of every operation that starts lifecycle rows (mutate, teardown). */
@@ -354,7 +382,9 @@ export const DeployPlanSchema = z
       .array(z.object({ name: DeckyNameSchema, from_host: PlanHostSchema, to_host: PlanHostSchema }))
       .meta({ description: 'Deckies of decommissioned or silent swarm hosts that move to a live one' }),
     teardowns: z.array(DeckyNameSchema).meta({ description: 'replace_fleet: the deckies the new definition drops' }),
-    warnings: z.array(z.string()).meta({ description: 'What the definition holds but the deploy skips, e.g. an INI subsection of a decky the file does not define (line-numbered)' }),
+    warnings: z
+      .array(z.string())
+      .meta({ description: 'What the definition holds but the deploy skips, e.g. an INI subsection of a decky the file does not define (line-numbered)' }),
   })
   .meta({ id: 'DeployPlan', description: 'What a deploy does: the LAN, each decky with its IP, host and network driver, re-homed orphans, teardowns' });
 export type DeployPlan = z.infer<typeof DeployPlanSchema>;
@@ -365,7 +395,9 @@ export const DeployResponseSchema = z
   .object({
     message: z.string(),
     mode: z.enum(['swarm', 'unihost']),
-    lifecycle_ids: z.array(z.string().uuid()).meta({ description: 'One per deployed decky, in the order of `deckies` (orphans re-homed to live swarm hosts come last)' }),
+    lifecycle_ids: z
+      .array(z.string().uuid())
+      .meta({ description: 'One per deployed decky, in the order of `deckies` (orphans re-homed to live swarm hosts come last)' }),
     deckies: z.array(z.string()),
     teardown_lifecycle_ids: z.array(z.string().uuid()).meta({ description: 'replace_fleet: the deckies the new definition drops' }),
     // Its `warnings` say what the definition holds but the deploy skipped.
@@ -405,7 +437,7 @@ export const MutateIntervalResponseSchema = z
       .int()
       .positive()
       .nullable()
-      .meta({ description: "Minutes set on this decky; null when the global interval applies or mutation is off" }),
+      .meta({ description: 'Minutes set on this decky; null when the global interval applies or mutation is off' }),
     effective_interval: z
       .number()
       .int()
@@ -417,15 +449,17 @@ export const MutateIntervalResponseSchema = z
 export type MutateIntervalResponse = z.infer<typeof MutateIntervalResponseSchema>;
 
 export const HealthResponseSchema = z.object({ status: z.literal('ok') }).meta({ id: 'HealthResponse' });
-export const ReadyResponseSchema = z
-  .object({ status: z.literal('ready'), database: z.literal(true), temporal: z.literal(true) })
-  .meta({ id: 'ReadyResponse' });
+export const ReadyResponseSchema = z.object({ status: z.literal('ready'), database: z.literal(true), temporal: z.literal(true) }).meta({ id: 'ReadyResponse' });
 
 /** DELETE /deckies: the fleet size the operator saw, so a stale page cannot tear down more than it showed. */
 export const FleetTeardownQuerySchema = z
   .object({
     // Missing is not a 400: the 409 that answers it tells the current fleet size.
-    confirm: z.string().regex(/^\d{1,9}$/, 'confirm must be the fleet size, a whole number').transform(Number).optional(),
+    confirm: z
+      .string()
+      .regex(/^\d{1,9}$/, 'confirm must be the fleet size, a whole number')
+      .transform(Number)
+      .optional(),
   })
   .strict()
   .meta({ id: 'FleetTeardownQuery' });
@@ -452,13 +486,16 @@ export type FleetQuery = z.infer<typeof FleetQuerySchema>;
 
 /** GET/PUT /system/healing: whether degraded deckies are healed without an operator. */
 export const SystemHealingSchema = z
-  .object({ auto_heal: z.boolean().meta({ description: 'Fleet-wide default; a decky\'s own auto_heal overrides it' }) })
+  .object({ auto_heal: z.boolean().meta({ description: "Fleet-wide default; a decky's own auto_heal overrides it" }) })
   .strict()
   .meta({ id: 'SystemHealing', examples: [{ auto_heal: true }] });
 export type SystemHealing = z.infer<typeof SystemHealingSchema>;
 
 /** PUT /deckies/{name}/auto-heal. */
-export const DeckyAutoHealUpdateSchema = z.object({ auto_heal: AutoHealSettingSchema }).strict().meta({ id: 'DeckyAutoHealUpdate', examples: [{ auto_heal: false }] });
+export const DeckyAutoHealUpdateSchema = z
+  .object({ auto_heal: AutoHealSettingSchema })
+  .strict()
+  .meta({ id: 'DeckyAutoHealUpdate', examples: [{ auto_heal: false }] });
 
 /** 200 of PUT /deckies/{name}/auto-heal. */
 export const DeckyAutoHealSchema = z

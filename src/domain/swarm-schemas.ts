@@ -31,9 +31,7 @@ export const SwarmHostStatusSchema = z
 export type SwarmHostStatus = z.infer<typeof SwarmHostStatusSchema>;
 
 /** A host's name: the agent certificate's common name and the systemd/ini label. */
-export const SwarmHostNameSchema = z
-  .string()
-  .regex(/^[a-z0-9][a-z0-9-]{0,62}$/, 'must match ^[a-z0-9][a-z0-9-]{0,62}$ (lower-case letters, digits, dashes)');
+export const SwarmHostNameSchema = z.string().regex(/^[a-z0-9][a-z0-9-]{0,62}$/, 'must match ^[a-z0-9][a-z0-9-]{0,62}$ (lower-case letters, digits, dashes)');
 
 /**
  * A DNS name whose last label starts with a letter, an IPv4 address, or something shaped like an
@@ -84,7 +82,8 @@ export const EnrollBundleResponseSchema = z
   .object({
     token: z.string().meta({ description: 'One-shot bundle token; the credential of the .sh and .tgz downloads' }),
     command: z.string().meta({
-      description: "What to run as root on the agent host: curl over HTTPS with the master's public key pinned (--pinnedpubkey), or plain HTTP when the master opted in (DECNET_ENROLL_PLAIN_HTTP)",
+      description:
+        "What to run as root on the agent host: curl over HTTPS with the master's public key pinned (--pinnedpubkey), or plain HTTP when the master opted in (DECNET_ENROLL_PLAIN_HTTP)",
     }),
     expires_at: z.iso.datetime(),
     host_uuid: z.uuid(),
@@ -227,18 +226,12 @@ export const StaleDeckySchema = z
   .meta({ id: 'StaleDecky' });
 export type StaleDecky = z.infer<typeof StaleDeckySchema>;
 
-export const HeartbeatResponseSchema = z
-  .object({ ack: z.literal(true), remove: z.array(StaleDeckySchema).optional() })
-  .meta({ id: 'HeartbeatResponse' });
+export const HeartbeatResponseSchema = z.object({ ack: z.literal(true), remove: z.array(StaleDeckySchema).optional() }).meta({ id: 'HeartbeatResponse' });
 export type HeartbeatResponse = z.infer<typeof HeartbeatResponseSchema>;
 
 /** The `ini` package reads `true`/`false` as booleans; quoted ones stay text. */
 const boolText = z.union([z.boolean(), z.enum(['true', 'false']).transform((v) => v === 'true')]);
-const portText = z
-  .string()
-  .regex(/^\d+$/, 'must be a port number')
-  .transform(Number)
-  .pipe(PortSchema);
+const portText = z.string().regex(/^\d+$/, 'must be a port number').transform(Number).pipe(PortSchema);
 
 /**
  * The agent's decnet.ini as the `ini` package reads it (strings): `[decnet]` and `[agent]`. File
@@ -273,14 +266,18 @@ export const AgentJobStatusSchema = z.enum(['pending', 'running', 'succeeded', '
 export type AgentJobStatus = z.infer<typeof AgentJobStatusSchema>;
 
 /** Job ids become file names on the agent: plain characters only. */
-export const JobIdSchema = z.string().regex(/^[A-Za-z0-9][A-Za-z0-9_.:-]{0,199}$/, 'must be 1–200 letters, digits, "_", ".", ":" or "-", starting with a letter or digit');
+export const JobIdSchema = z
+  .string()
+  .regex(/^[A-Za-z0-9][A-Za-z0-9_.:-]{0,199}$/, 'must be 1–200 letters, digits, "_", ".", ":" or "-", starting with a letter or digit');
 
 /** `generation`: the assignment of the job's decky to this host (fencing); absent from masters before it. */
 const AgentJobBase = { job_id: JobIdSchema, lifecycle_id: z.uuid().optional(), generation: DeckyGenerationSchema.optional() };
 
 /** The jobs the master sends (src/swarm/dispatch.ts) and the agent parses (src/agent/agent.ts), by kind. */
 export const AgentJobRequestSchemas = {
-  deploy: z.object({ ...AgentJobBase, config: z.object({ network: LanNetworkSpecSchema, deckies: z.array(DeckySpecSchema).min(1).max(1000) }).strict() }).strict(),
+  deploy: z
+    .object({ ...AgentJobBase, config: z.object({ network: LanNetworkSpecSchema, deckies: z.array(DeckySpecSchema).min(1).max(1000) }).strict() })
+    .strict(),
   mutate: z.object({ ...AgentJobBase, decky: DeckySpecSchema, services: z.array(z.string()).optional(), network: LanNetworkSpecSchema.optional() }).strict(),
   teardown: z.object({ ...AgentJobBase, decky: DeckyNameSchema.optional() }).strict(),
   /** A driver change: the LAN network taken to `network.driver` with every container on it, then `decky` checked. */

@@ -13,4 +13,12 @@ import { IdempotencyKeySchema } from './idempotency-key';
 import { SwarmHostSchema } from './swarm-host';
 import { EnrollmentTokenSchema } from './enrollment-token';
 
-export const entitySchemas = [DeploymentSettingsSchema, DeckySchema, DeckyLifecycleSchema, ApiTokenSchema, IdempotencyKeySchema, SwarmHostSchema, EnrollmentTokenSchema];
+export const entitySchemas = [
+  DeploymentSettingsSchema,
+  DeckySchema,
+  DeckyLifecycleSchema,
+  ApiTokenSchema,
+  IdempotencyKeySchema,
+  SwarmHostSchema,
+  EnrollmentTokenSchema,
+];

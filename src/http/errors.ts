@@ -25,7 +25,9 @@ export function isDependencyDown(err: unknown): boolean {
   const e = err as { code?: unknown; message?: string; name?: string };
   if (typeof e?.code === 'string' && /^(ECONNREFUSED|ECONNRESET|ETIMEDOUT|EPIPE|57P01|57P03|08\d\d\d)$/.test(e.code)) return true;
   if (e?.code === 14 /* gRPC UNAVAILABLE */ || e?.code === 4 /* DEADLINE_EXCEEDED */) return true;
-  return /Connection terminated|connect ECONNREFUSED|Timeout acquiring a connection|the database system is (starting up|shutting down)|UNAVAILABLE|Failed to connect before the deadline/i.test(e?.message ?? '');
+  return /Connection terminated|connect ECONNREFUSED|Timeout acquiring a connection|the database system is (starting up|shutting down)|UNAVAILABLE|Failed to connect before the deadline/i.test(
+    e?.message ?? '',
+  );
 }
 
 export function zodDetails(err: ZodError) {

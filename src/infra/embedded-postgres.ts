@@ -159,7 +159,10 @@ async function replaceLegacyPassword(port: number, passwordFile: string): Promis
       if ((err as { code?: string }).code !== '28P01') throw err;
     }
   }
-  if (!client) throw new Error(`embedded PostgreSQL on port ${port}: no password file at ${passwordFile} and the superuser password is not the former default; restore the file or reset the password`);
+  if (!client)
+    throw new Error(
+      `embedded PostgreSQL on port ${port}: no password file at ${passwordFile} and the superuser password is not the former default; restore the file or reset the password`,
+    );
   try {
     const password = (await readSecret(pendingFile)) ?? (await writeNewPassword(pendingFile, undefined));
     // ALTER USER takes no bind parameters: the password is base64url, so it needs no escaping.
@@ -223,10 +226,7 @@ async function loadEmbeddedPostgres(): Promise<typeof EmbeddedPostgresClass> {
 
 async function ensurePostgresUser(): Promise<OsUser> {
   const lookup = async (): Promise<OsUser> => {
-    const [uid, gid] = await Promise.all([
-      execFileAsync('id', ['-u', PG_USER]),
-      execFileAsync('id', ['-g', PG_USER]),
-    ]);
+    const [uid, gid] = await Promise.all([execFileAsync('id', ['-u', PG_USER]), execFileAsync('id', ['-g', PG_USER])]);
     return { uid: Number(uid.stdout.trim()), gid: Number(gid.stdout.trim()) };
   };
   try {

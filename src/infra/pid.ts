@@ -22,7 +22,10 @@ export function pidsFileOf(dataDir: string): string {
 
 /** The recorded pids, or undefined when there is no (valid) file. */
 export async function readUpPids(dataDir: string): Promise<UpPids | undefined> {
-  const json: unknown = await fs.readFile(pidsFileOf(dataDir), 'utf8').then(JSON.parse, () => undefined).catch(() => undefined);
+  const json: unknown = await fs
+    .readFile(pidsFileOf(dataDir), 'utf8')
+    .then(JSON.parse, () => undefined)
+    .catch(() => undefined);
   const parsed = UpPidsSchema.safeParse(json);
   return parsed.success ? parsed.data : undefined;
 }

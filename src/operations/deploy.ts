@@ -9,7 +9,17 @@ import { Decky, DeckyLifecycle, DeploymentSettings, IdempotencyKey, SwarmHost, l
 import { specToDeckyFields } from '../entities/mappers';
 import { readFleetDefinition, requestedDeckyCount, resolveFleet, seededRng } from '../domain/fleet';
 import { FleetConflictError, FleetInputError } from '../domain/errors';
-import { IN_FLIGHT_STATUSES, type DeckyRequest, type DeployPlan, type DeployRequest, type PlannedDecky, type DeployResponseBody, type FleetDefinition, type Network, type Trigger } from '../domain/schemas';
+import {
+  IN_FLIGHT_STATUSES,
+  type DeckyRequest,
+  type DeployPlan,
+  type DeployRequest,
+  type PlannedDecky,
+  type DeployResponseBody,
+  type FleetDefinition,
+  type Network,
+  type Trigger,
+} from '../domain/schemas';
 import { ConflictError } from './errors';
 import type { OperationsContext } from './context';
 import { startLifecycleWorkflowsInBackground } from './workflow-start';
@@ -113,7 +123,11 @@ async function planDeploy(ctx: OperationsContext, tx: EntityManager, { definitio
   const kept = replaceFleet ? [] : fleet;
 
   checkDeploymentLimit(definition.deckies, kept.length, settings.deploymentLimit);
-  const network = applyNetwork(settings, definition.network, kept.map((d) => d.name));
+  const network = applyNetwork(
+    settings,
+    definition.network,
+    kept.map((d) => d.name),
+  );
   const resolve = (holding: Decky[]) =>
     resolveFleet(definition.deckies, {
       catalogue: ctx.catalogue,
@@ -134,7 +148,10 @@ async function planDeploy(ctx: OperationsContext, tx: EntityManager, { definitio
   );
   const replacedBusy = replaced.filter((d) => busy.has(d.name));
   if (replacedBusy.length > 0) {
-    throw new ConflictError('operation_in_flight', `an operation is in flight on ${replacedBusy.map((d) => d.name).join(', ')}; wait for it before replacing the fleet`);
+    throw new ConflictError(
+      'operation_in_flight',
+      `an operation is in flight on ${replacedBusy.map((d) => d.name).join(', ')}; wait for it before replacing the fleet`,
+    );
   }
 
   const now = new Date();
@@ -222,11 +239,15 @@ async function planDeploy(ctx: OperationsContext, tx: EntityManager, { definitio
 function checkDeploymentLimit(requested: DeckyRequest[], keptCount: number, limit: number): void {
   const asked = requestedDeckyCount(requested);
   if (keptCount + asked > limit) {
-    throw new FleetConflictError('deployment_limit', `deploying ${asked} decky(ies) next to ${keptCount} existing would exceed the deployment limit of ${limit}`, {
-      deployment_limit: limit,
-      deckies_used: keptCount,
-      requested: asked,
-    });
+    throw new FleetConflictError(
+      'deployment_limit',
+      `deploying ${asked} decky(ies) next to ${keptCount} existing would exceed the deployment limit of ${limit}`,
+      {
+        deployment_limit: limit,
+        deckies_used: keptCount,
+        requested: asked,
+      },
+    );
   }
 }
 
@@ -252,14 +273,23 @@ function applyNetwork(settings: DeploymentSettings, requested: Partial<Network> 
   });
   assertLanMayChange(settings, changed, keptDeckies, 'Tear them down or use replace_fleet.');
   if (!merged.interface || !merged.subnet || !merged.gateway) {
-    throw new FleetInputError('no LAN network is configured: set it (PUT /api/v1/system/network, `decnet network set`, or the web wizard), or give [general] net, gw and interface (INI) or network {subnet, gateway, interface} (JSON)', {
-      key: 'network',
-    });
+    throw new FleetInputError(
+      'no LAN network is configured: set it (PUT /api/v1/system/network, `decnet network set`, or the web wizard), or give [general] net, gw and interface (INI) or network {subnet, gateway, interface} (JSON)',
+      {
+        key: 'network',
+      },
+    );
   }
   // A LAN given with the deploy follows the rules of PUT /system/network (its interface is
   // checked where the deckies run: on the master's engine or by each agent).
   if (changed.length > 0) {
-    const checked = LanRequestSchema.safeParse({ interface: merged.interface, subnet: merged.subnet, gateway: merged.gateway, ip_range: merged.ip_range, driver: merged.ipvlan ? 'ipvlan' : 'macvlan' });
+    const checked = LanRequestSchema.safeParse({
+      interface: merged.interface,
+      subnet: merged.subnet,
+      gateway: merged.gateway,
+      ip_range: merged.ip_range,
+      driver: merged.ipvlan ? 'ipvlan' : 'macvlan',
+    });
     if (!checked.success) {
       const issue = checked.error.issues[0];
       throw new FleetInputError(`network.${issue.path.join('.')}: ${issue.message}`, { key: 'network', path: ['network', ...issue.path.map(String)] });

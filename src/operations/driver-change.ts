@@ -21,7 +21,11 @@ export function namedDeckies(names: string[]): string {
 
 /** A driver change answers 409 `operation_in_flight` while an earlier one's moves run on the scope. */
 export async function assertNoMoveUnderWay(tx: EntityManager, scope: DriverChangeScope): Promise<void> {
-  const moving = await tx.find(DeckyLifecycle, { hostUuid: scope.hostUuid, operation: 'move', status: { $in: [...IN_FLIGHT_STATUSES] } }, { orderBy: { deckyName: 'asc' } });
+  const moving = await tx.find(
+    DeckyLifecycle,
+    { hostUuid: scope.hostUuid, operation: 'move', status: { $in: [...IN_FLIGHT_STATUSES] } },
+    { orderBy: { deckyName: 'asc' } },
+  );
   if (moving.length === 0) return;
   throw new ConflictError(
     'operation_in_flight',
@@ -64,5 +68,7 @@ export async function planDriverMoves(tx: EntityManager, scope: DriverChangeScop
   const now = new Date();
   return deckies
     .filter((d) => MOVED_STATES.includes(d.state))
-    .map((d) => createPendingLifecycle(tx, { deckyName: d.name, operation: 'move', trigger: 'driver_change', hostUuid: scope.hostUuid, networkDriver: driver, now }));
+    .map((d) =>
+      createPendingLifecycle(tx, { deckyName: d.name, operation: 'move', trigger: 'driver_change', hostUuid: scope.hostUuid, networkDriver: driver, now }),
+    );
 }

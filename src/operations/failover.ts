@@ -34,19 +34,20 @@ export async function failOverSilentHosts(ctx: OperationsContext, silentBefore: 
     await lockFleet(tx);
     const silent = await silentHosts();
     if (silent.length === 0) return empty;
-    const stranded = await tx.find(
-      Decky,
-      { hostUuid: { $in: silent.map((h) => h.uuid) }, state: { $ne: 'torn_down' } },
-      { orderBy: { name: 'asc' } },
-    );
+    const stranded = await tx.find(Decky, { hostUuid: { $in: silent.map((h) => h.uuid) }, state: { $ne: 'torn_down' } }, { orderBy: { name: 'asc' } });
     const busy = new Set(
-      (await tx.find(DeckyLifecycle, { deckyName: { $in: stranded.map((d) => d.name) }, status: { $in: [...IN_FLIGHT_STATUSES] } }, { fields: ['deckyName'] })).map((r) => r.deckyName),
+      (
+        await tx.find(DeckyLifecycle, { deckyName: { $in: stranded.map((d) => d.name) }, status: { $in: [...IN_FLIGHT_STATUSES] } }, { fields: ['deckyName'] })
+      ).map((r) => r.deckyName),
     );
     const moving = stranded.filter((d) => !busy.has(d.name));
     if (moving.length === 0) return empty;
     // With no live host the master takes them (the mode rule: no live host, it deploys locally).
     const live = ctx.role === 'agent' ? [] : (await liveSwarmHosts(tx)).map((h) => h.uuid);
-    const placement = assignHostsRoundRobin(moving.map((d) => ({ name: d.name, hostUuid: null })), live);
+    const placement = assignHostsRoundRobin(
+      moving.map((d) => ({ name: d.name, hostUuid: null })),
+      live,
+    );
     const result = { report: { rehomed: [] } as FailoverReport, rows: [] as DeckyLifecycle[] };
     for (const decky of moving) {
       const from = decky.hostUuid!;

@@ -17,7 +17,9 @@ const HEALABLE: DeckyState[] = ['running', 'degraded', 'failed'];
 export async function submitHeal(ctx: OperationsContext, deckyName: string, trigger: Trigger): Promise<{ lifecycle_ids: string[] }> {
   const row = await withIdleDecky(ctx.orm.em.fork(), deckyName, (tx, decky) => {
     if (!HEALABLE.includes(decky.state)) {
-      throw new ConflictError('not_healable', `decky "${deckyName}" is ${decky.state}; only a running, degraded or failed decky can be healed`, { state: decky.state });
+      throw new ConflictError('not_healable', `decky "${deckyName}" is ${decky.state}; only a running, degraded or failed decky can be healed`, {
+        state: decky.state,
+      });
     }
     return createPendingLifecycle(tx, { deckyName, operation: 'heal', trigger, hostUuid: decky.hostUuid });
   });

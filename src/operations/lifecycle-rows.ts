@@ -72,9 +72,13 @@ export async function withIdleDecky<T>(
       if (!decky) throw new NotFoundError(`decky "${deckyName}" does not exist`);
       const inFlight = await findInFlight(tx, deckyName);
       if (inFlight) {
-        throw new ConflictError('operation_in_flight', `decky "${deckyName}" has a ${inFlight.operation} in flight (lifecycle ${inFlight.id}); try again when it has finished`, {
-          lifecycle_id: inFlight.id,
-        });
+        throw new ConflictError(
+          'operation_in_flight',
+          `decky "${deckyName}" has a ${inFlight.operation} in flight (lifecycle ${inFlight.id}); try again when it has finished`,
+          {
+            lifecycle_id: inFlight.id,
+          },
+        );
       }
       return fn(tx, decky);
     });

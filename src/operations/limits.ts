@@ -27,4 +27,3 @@ export async function setDeploymentLimit(ctx: OperationsContext, limit: number):
     return { deployment_limit: limit, deckies_used: used };
   });
 }
-

@@ -29,16 +29,30 @@ export async function planMutation(
     em,
     deckyName,
     (tx, decky) => {
-      const services = request.services ? checkMutationServices(request.services, catalogue, decky.customServices) : pickNewServices(decky, catalogue, Math.random);
+      const services = request.services
+        ? checkMutationServices(request.services, catalogue, decky.customServices)
+        : pickNewServices(decky, catalogue, Math.random);
       const previousServices = decky.services;
       decky.services = services;
-      return createPendingLifecycle(tx, { deckyName, operation: 'mutate', trigger, hostUuid: decky.hostUuid, previousServices, ...(scheduleRun ? { scheduleRun } : {}) });
+      return createPendingLifecycle(tx, {
+        deckyName,
+        operation: 'mutate',
+        trigger,
+        hostUuid: decky.hostUuid,
+        previousServices,
+        ...(scheduleRun ? { scheduleRun } : {}),
+      });
     },
     { existing: scheduleRun ? (tx) => tx.findOne(DeckyLifecycle, { scheduleRun }) : undefined },
   );
 }
 
-export async function submitMutation(ctx: OperationsContext, deckyName: string, request: MutateRequest, trigger: Trigger): Promise<{ lifecycle_ids: string[] }> {
+export async function submitMutation(
+  ctx: OperationsContext,
+  deckyName: string,
+  request: MutateRequest,
+  trigger: Trigger,
+): Promise<{ lifecycle_ids: string[] }> {
   const row = await planMutation(ctx.orm.em.fork(), ctx.catalogue, deckyName, request, trigger);
   await startOrLeaveToReconciler(ctx, row);
   return { lifecycle_ids: [row.id] };

@@ -19,7 +19,13 @@ const DRIVER_CHANGE_NOTE =
  * Refuses (409 network_mismatch) to change `changed` fields of a configured LAN while `deckies`
  * live on it: they would be stranded on the old one. `remedy` says what the caller can do instead.
  */
-export function assertLanMayChange(settings: DeploymentSettings, changed: string[], deckies: string[], remedy: string, driverNote = changed.includes('driver')): void {
+export function assertLanMayChange(
+  settings: DeploymentSettings,
+  changed: string[],
+  deckies: string[],
+  remedy: string,
+  driverNote = changed.includes('driver'),
+): void {
   if (changed.length === 0 || deckies.length === 0 || !settings.subnet) return;
   throw new FleetConflictError(
     'network_mismatch',
@@ -70,7 +76,13 @@ export async function setLan(ctx: OperationsContext, lan: LanRequest): Promise<C
   const { configured, moves } = await ctx.orm.em.fork().transactional(async (tx) => {
     await lockFleet(tx);
     const settings = await loadDeploymentSettings(tx);
-    const wanted: LanFields = { interface: lan.interface, subnet: lan.subnet, gateway: lan.gateway, ipRange: lan.ip_range ?? null, ipvlan: lan.driver === 'ipvlan' };
+    const wanted: LanFields = {
+      interface: lan.interface,
+      subnet: lan.subnet,
+      gateway: lan.gateway,
+      ipRange: lan.ip_range ?? null,
+      ipvlan: lan.driver === 'ipvlan',
+    };
     const changed = changedLanFields(settings, wanted);
     let moves: DeckyLifecycle[] = [];
     const scope = { hostUuid: null, label: 'the master' };
@@ -88,7 +100,12 @@ export async function setLan(ctx: OperationsContext, lan: LanRequest): Promise<C
       moves = await planDriverMoves(tx, scope, lan.driver);
     } else if (changed.length > 0) {
       const fleet = await tx.find(Decky, {}, { fields: ['name'], orderBy: { name: 'asc' } });
-      assertLanMayChange(settings, changed, fleet.map((d) => d.name), 'Tear them down first.');
+      assertLanMayChange(
+        settings,
+        changed,
+        fleet.map((d) => d.name),
+        'Tear them down first.',
+      );
     }
     if (moves.length === 0) Object.assign(settings, wanted);
     return { configured: configuredLan(settings)!, moves };

@@ -10,7 +10,10 @@ import type { WorkflowName } from './workflow-start';
 import { deckySearchAttributes, mutationScheduleId, scheduledMutationWorkflowId } from '../domain/workflow-ids';
 
 /** Minutes between mutations, or null when mutation is off for the decky. */
-export function effectiveMutateInterval(decky: Pick<Decky, 'mutateEnabled' | 'mutateInterval'>, settings: Pick<DeploymentSettings, 'mutateInterval'>): number | null {
+export function effectiveMutateInterval(
+  decky: Pick<Decky, 'mutateEnabled' | 'mutateInterval'>,
+  settings: Pick<DeploymentSettings, 'mutateInterval'>,
+): number | null {
   if (!decky.mutateEnabled) return null;
   return decky.mutateInterval ?? settings.mutateInterval;
 }

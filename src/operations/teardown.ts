@@ -51,9 +51,13 @@ async function deckiesInScope(tx: EntityManager, scope: TeardownScope): Promise<
   const deckies = await tx.find(Decky, scope.kind === 'host' ? { hostUuid: scope.hostUuid } : {}, { ...lock, orderBy: { name: 'asc' } });
   if (scope.kind === 'fleet' && scope.confirm !== deckies.length) {
     const said = scope.confirm === undefined ? 'no confirm was given' : `confirm=${scope.confirm} was given`;
-    throw new ConflictError('fleet_size_mismatch', `the fleet has ${deckies.length} decky(ies) and ${said}; send confirm=${deckies.length} to tear them all down`, {
-      fleet_size: deckies.length,
-    });
+    throw new ConflictError(
+      'fleet_size_mismatch',
+      `the fleet has ${deckies.length} decky(ies) and ${said}; send confirm=${deckies.length} to tear them all down`,
+      {
+        fleet_size: deckies.length,
+      },
+    );
   }
   return deckies;
 }

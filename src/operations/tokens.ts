@@ -67,7 +67,10 @@ export async function revokeToken(em: EntityManager, id: string): Promise<ApiTok
     if (!token) throw new NotFoundError(`API token ${id} does not exist`);
     if (token.revokedAt) return tokenToView(token);
     if (token.role === 'admin' && admins.length === 1) {
-      throw new ConflictError('last_admin_token', `API token ${id} is the last valid admin token; create another admin token first (decnet token create --role admin)`);
+      throw new ConflictError(
+        'last_admin_token',
+        `API token ${id} is the last valid admin token; create another admin token first (decnet token create --role admin)`,
+      );
     }
     token.revokedAt = new Date();
     return tokenToView(token);

@@ -27,7 +27,10 @@ export interface StartContext {
   taskQueue: string;
 }
 
-type LifecycleStartRow = Pick<DeckyLifecycle, 'id' | 'deckyName' | 'operation' | 'workflowId' | 'hostUuid' | 'previousServices' | 'networkDriver' | 'startedAt'>;
+type LifecycleStartRow = Pick<
+  DeckyLifecycle,
+  'id' | 'deckyName' | 'operation' | 'workflowId' | 'hostUuid' | 'previousServices' | 'networkDriver' | 'startedAt'
+>;
 
 /**
  * Start (or find) the workflow of a row and record its run id. Starting twice is harmless: the

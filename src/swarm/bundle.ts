@@ -10,7 +10,15 @@ import path from 'node:path';
 import { parse as parseIni } from 'ini';
 import semver from 'semver';
 import { create as createTar } from 'tar';
-import { AGENT_ACK_FILE, AGENT_ARTEFACT_FILE, AGENT_BIN_LINK, AGENT_CONFIG_DIR, AGENT_INSTALL_DIR, AgentIniSchema, type AgentIni } from '../domain/swarm-schemas';
+import {
+  AGENT_ACK_FILE,
+  AGENT_ARTEFACT_FILE,
+  AGENT_BIN_LINK,
+  AGENT_CONFIG_DIR,
+  AGENT_INSTALL_DIR,
+  AgentIniSchema,
+  type AgentIni,
+} from '../domain/swarm-schemas';
 
 export const BUNDLE_FILES = {
   ini: 'decnet.ini',
@@ -35,7 +43,7 @@ export interface AgentIniValues {
 export function renderAgentIni(v: AgentIniValues, enrolledAt = new Date()): string {
   return [
     `; decnet agent "${v.name}", enrolled ${enrolledAt.toISOString()}`,
-    '; file paths are relative to this file; master-fingerprint pins the master\'s swarm certificate',
+    "; file paths are relative to this file; master-fingerprint pins the master's swarm certificate",
     '[decnet]',
     'mode=agent',
     `ipvlan=${v.ipvlan}`,
@@ -323,7 +331,10 @@ export async function packBundle(files: readonly BundleFile[]): Promise<Buffer> 
       await fs.chmod(path.join(dir, f.name), f.mode);
     }
     const chunks: Buffer[] = [];
-    const stream = createTar({ gzip: true, cwd: dir, portable: true }, files.map((f) => f.name));
+    const stream = createTar(
+      { gzip: true, cwd: dir, portable: true },
+      files.map((f) => f.name),
+    );
     for await (const chunk of stream) chunks.push(Buffer.from(chunk as Uint8Array));
     return Buffer.concat(chunks);
   } finally {

@@ -53,7 +53,9 @@ export async function sendAgentJob(
       if (!(err instanceof AgentCallError)) throw err;
       if (err.permanent) throw new DispatchFailedError(err.message);
       if (now() + delay > deadline) {
-        throw new DispatchFailedError(`gave up on swarm host "${host.name}" after ${attempt} attempt(s) in ${Math.round(opts.budgetMs / 1000)} s: ${err.message}`);
+        throw new DispatchFailedError(
+          `gave up on swarm host "${host.name}" after ${attempt} attempt(s) in ${Math.round(opts.budgetMs / 1000)} s: ${err.message}`,
+        );
       }
       opts.onRetry?.(attempt, err);
       await sleep(delay, opts.signal);
@@ -66,9 +68,13 @@ function sleep(ms: number, signal?: AbortSignal): Promise<void> {
   return new Promise((resolve, reject) => {
     if (signal?.aborted) return reject(signal.reason);
     const timer = setTimeout(resolve, ms);
-    signal?.addEventListener('abort', () => {
-      clearTimeout(timer);
-      reject(signal.reason);
-    }, { once: true });
+    signal?.addEventListener(
+      'abort',
+      () => {
+        clearTimeout(timer);
+        reject(signal.reason);
+      },
+      { once: true },
+    );
   });
 }

@@ -28,7 +28,13 @@ export type EnrollmentTransport = 'https' | 'http';
  * `https://<master_host>:<enroll port>/api/v1/swarm/enroll-bundle/<token>.<ext>` with the pin of
  * the master's key, or `http://<master_host>:<api port>/…` without (IPv6 in brackets).
  */
-export function enrollmentDownload(ctx: SwarmContext, transport: EnrollmentTransport, masterHost: string, token: string, ext: 'sh' | 'tgz' | typeof AGENT_ARTEFACT_FILE): Download {
+export function enrollmentDownload(
+  ctx: SwarmContext,
+  transport: EnrollmentTransport,
+  masterHost: string,
+  token: string,
+  ext: 'sh' | 'tgz' | typeof AGENT_ARTEFACT_FILE,
+): Download {
   const port = transport === 'https' ? ctx.enrollPort : ctx.apiPort;
   // The artefact is served beside the token's downloads: …/{token}/decnet-agent.cjs.
   const file = ext === AGENT_ARTEFACT_FILE ? `${token}/${ext}` : `${token}.${ext}`;
@@ -105,7 +111,10 @@ export async function enrollHost(ctx: SwarmContext, req: EnrollBundleRequest): P
     if (err instanceof UniqueConstraintViolationException) throw new ConflictError('host_name_taken', `a host named "${req.agent_name}" is already enrolled`);
     throw err;
   }
-  ctx.logger.info({ host: req.agent_name, host_uuid: hostUuid, expires_at: expiresAt.toISOString(), reinstall: req.reinstall }, req.reinstall ? 'swarm host reinstall issued' : 'swarm host enrolled');
+  ctx.logger.info(
+    { host: req.agent_name, host_uuid: hostUuid, expires_at: expiresAt.toISOString(), reinstall: req.reinstall },
+    req.reinstall ? 'swarm host reinstall issued' : 'swarm host enrolled',
+  );
   return {
     token,
     command: installCommand(enrollmentDownload(ctx, commandTransport(ctx), req.master_host, token, 'sh')),
@@ -156,7 +165,12 @@ export async function installScript(ctx: SwarmContext, token: string, transport:
     hostName: host.name,
     hostUuid: host.uuid,
     bundle: enrollmentDownload(ctx, transport, row.masterHost, token, 'tgz'),
-    artefact: { download: enrollmentDownload(ctx, transport, row.masterHost, token, AGENT_ARTEFACT_FILE), sha256: artefact.sha256, version: artefact.version, node: artefact.node },
+    artefact: {
+      download: enrollmentDownload(ctx, transport, row.masterHost, token, AGENT_ARTEFACT_FILE),
+      sha256: artefact.sha256,
+      version: artefact.version,
+      node: artefact.node,
+    },
     swarmAddress: `${hostForUrl(row.masterHost)}:${ctx.swarmPort}`,
     expiresAt: row.expiresAt,
   });
@@ -175,7 +189,8 @@ export async function claimBundle(ctx: SwarmContext, token: string, fetchedBy: s
   const now = nowOf(ctx);
   return ctx.orm.em.fork().transactional(async (em) => {
     const row = await liveToken(em, token, now, true);
-    if (row.bundleFetchedAt) throw new GoneError(`this enrollment bundle was already downloaded at ${row.bundleFetchedAt.toISOString()}; enroll the host again`);
+    if (row.bundleFetchedAt)
+      throw new GoneError(`this enrollment bundle was already downloaded at ${row.bundleFetchedAt.toISOString()}; enroll the host again`);
     if (!row.keyPem) throw new GoneError('this enrollment bundle is no longer available; enroll the host again');
     const host = await em.findOne(SwarmHost, { uuid: row.hostUuid }, { lockMode: LockMode.PESSIMISTIC_WRITE });
     if (!host || host.status === 'decommissioned') throw new GoneError('the host of this enrollment token was decommissioned');

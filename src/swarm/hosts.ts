@@ -83,7 +83,12 @@ async function requireHost(em: ReturnType<SwarmContext['orm']['em']['fork']>, uu
  * `move` row each, answered 202 with their ids) and `use_ipvlan` changes once a move succeeded;
  * without, it changes at once. Under the fleet lock, so no deploy places a decky meanwhile.
  */
-export async function patchHost(ctx: SwarmContext, operations: OperationsContext, uuid: string, patch: SwarmHostPatch): Promise<SwarmHostView | SwarmHostDriverMove> {
+export async function patchHost(
+  ctx: SwarmContext,
+  operations: OperationsContext,
+  uuid: string,
+  patch: SwarmHostPatch,
+): Promise<SwarmHostView | SwarmHostDriverMove> {
   const { view, moves, wanted } = await ctx.orm.em.fork().transactional(async (em) => {
     await lockFleet(em);
     const host = await requireHost(em, uuid);
@@ -101,7 +106,7 @@ export async function patchHost(ctx: SwarmContext, operations: OperationsContext
     return { view: hostToView(host), moves, wanted };
   });
   if (moves.length === 0) return view;
-  ctx.logger.info({ host: view.name, host_uuid: uuid, moving_to: wanted, deckies: moves.map((r) => r.deckyName) }, 'driver change: moving the host\'s deckies');
+  ctx.logger.info({ host: view.name, host_uuid: uuid, moving_to: wanted, deckies: moves.map((r) => r.deckyName) }, "driver change: moving the host's deckies");
   startLifecycleWorkflowsInBackground(operations, moves);
   return { ...view, lifecycle_ids: moves.map((r) => r.id), moving_to: wanted };
 }
@@ -113,9 +118,12 @@ function effectiveDriver(settings: DeploymentSettings, useIpvlan: boolean): Netw
 
 async function moveHostDeckies(ctx: SwarmContext, em: EntityManager, host: SwarmHost, wanted: NetworkDriver, force: boolean): Promise<DeckyLifecycle[]> {
   if (host.networkDrivers && !host.networkDrivers.includes(wanted)) {
-    if (force) ctx.logger.warn({ host: host.name, host_uuid: host.uuid, wanted, supported: host.networkDrivers }, "driver change forced past the agent's kernel probe");
+    if (force)
+      ctx.logger.warn({ host: host.name, host_uuid: host.uuid, wanted, supported: host.networkDrivers }, "driver change forced past the agent's kernel probe");
     else {
-      const deckies = (await em.find(Decky, { hostUuid: host.uuid, state: { $nin: ['failed', 'torn_down'] } }, { fields: ['name'], orderBy: { name: 'asc' } })).map((d) => d.name);
+      const deckies = (
+        await em.find(Decky, { hostUuid: host.uuid, state: { $nin: ['failed', 'torn_down'] } }, { fields: ['name'], orderBy: { name: 'asc' } })
+      ).map((d) => d.name);
       const current = wanted === 'ipvlan' ? 'macvlan' : 'ipvlan';
       const staying = deckies.length > 0 ? ` Its ${deckies.length} decky(ies) (${namedDeckies(deckies)}) stay on the ${current} network and keep running.` : '';
       throw new ConflictError(
@@ -154,7 +162,11 @@ export async function decommissionHost(ctx: SwarmContext, uuid: string): Promise
       await em.nativeUpdate(
         Decky,
         { name: { $in: agentCleanup.removed_deckies }, hostUuid: uuid },
-        { state: 'degraded', lastError: `swarm host "${host.name}" was decommissioned and its agent removed the decky; the next deploy re-homes it`, updatedAt: now },
+        {
+          state: 'degraded',
+          lastError: `swarm host "${host.name}" was decommissioned and its agent removed the decky; the next deploy re-homes it`,
+          updatedAt: now,
+        },
       );
     }
     ctx.logger.info({ host: host.name, host_uuid: uuid, agent_reached: agentCleanup.reached }, 'swarm host decommissioned');
@@ -207,7 +219,10 @@ export async function recordHeartbeat(ctx: SwarmContext, body: HeartbeatRequest,
   if (!host) throw new NotFoundError(`swarm host ${body.host_uuid} is not enrolled`);
   if (host.status === 'decommissioned') throw new ForbiddenError('host_decommissioned', `swarm host "${host.name}" was decommissioned; enroll it again`);
   if (caller.certFingerprint !== host.clientCertFingerprint) {
-    ctx.logger.warn({ host: host.name, host_uuid: host.uuid, presented: caller.certFingerprint, from: caller.remoteAddress }, 'heartbeat with another certificate than the host\'s');
+    ctx.logger.warn(
+      { host: host.name, host_uuid: host.uuid, presented: caller.certFingerprint, from: caller.remoteAddress },
+      "heartbeat with another certificate than the host's",
+    );
     throw new ForbiddenError('certificate_mismatch', `the client certificate is not the one issued to swarm host "${host.name}"`);
   }
   const remove = await staleDeckies(ctx, host, body.status?.deckies ?? []);
@@ -230,9 +245,13 @@ export async function recordHeartbeat(ctx: SwarmContext, body: HeartbeatRequest,
     },
   );
   if (updated === 0) throw new ForbiddenError('host_decommissioned', `swarm host "${host.name}" was decommissioned; enroll it again`);
-  if (host.status !== 'active') ctx.logger.info({ host: host.name, host_uuid: host.uuid, was: host.status, agent_version: body.agent_version }, 'swarm host active');
+  if (host.status !== 'active')
+    ctx.logger.info({ host: host.name, host_uuid: host.uuid, was: host.status, agent_version: body.agent_version }, 'swarm host active');
   else if (body.agent_version && body.agent_version !== host.agentVersion) {
-    ctx.logger.info({ host: host.name, host_uuid: host.uuid, agent_version: body.agent_version, was: host.agentVersion }, 'swarm host runs another agent version');
+    ctx.logger.info(
+      { host: host.name, host_uuid: host.uuid, agent_version: body.agent_version, was: host.agentVersion },
+      'swarm host runs another agent version',
+    );
   }
   if (body.results?.length) await applyAgentResults(ctx, host, body.results);
   if (body.status?.observed) await applyAgentObservation(ctx, host, body.status.observed);
@@ -257,8 +276,10 @@ async function staleDeckies(ctx: SwarmContext, host: SwarmHost, reported: NonNul
     // A decky held without a generation was not placed by this master's dispatch (an agent from
     // before fencing, or jobs sent by hand): only a row giving it to another host removes it.
     if (!row) reason = d.generation !== undefined ? `decky "${d.name}" is no longer in the fleet` : undefined;
-    else if (row.hostUuid !== host.uuid) reason = `decky "${d.name}" was re-homed ${row.hostUuid ? `to swarm host ${row.hostUuid}` : 'to the master'} (generation ${row.generation})`;
-    else if (d.generation !== undefined && held < row.generation) reason = `decky "${d.name}" is held at generation ${held}; its assignment is at generation ${row.generation}`;
+    else if (row.hostUuid !== host.uuid)
+      reason = `decky "${d.name}" was re-homed ${row.hostUuid ? `to swarm host ${row.hostUuid}` : 'to the master'} (generation ${row.generation})`;
+    else if (d.generation !== undefined && held < row.generation)
+      reason = `decky "${d.name}" is held at generation ${held}; its assignment is at generation ${row.generation}`;
     if (reason) stale.push({ name: d.name, generation: held, reason });
   }
   return stale;
@@ -293,7 +314,10 @@ async function applyAgentResults(ctx: SwarmContext, host: SwarmHost, results: Ag
           await ctx.client.workflow.getHandle(row.workflowId).signal(agentResultSignal, result);
         } catch (err) {
           if (!(err instanceof WorkflowNotFoundError)) {
-            ctx.logger.warn({ err, host: host.name, lifecycle_id: row.id, workflow_id: row.workflowId }, 'agent result not signalled; the workflow polls the agent instead');
+            ctx.logger.warn(
+              { err, host: host.name, lifecycle_id: row.id, workflow_id: row.workflowId },
+              'agent result not signalled; the workflow polls the agent instead',
+            );
           }
         }
       }),
@@ -309,8 +333,12 @@ async function applyAgentStatus(ctx: SwarmContext, host: SwarmHost, deckies: Non
   const em = ctx.orm.em.fork();
   const notRunning = deckies.filter((d) => d.running === false).map((d) => d.name);
   const running = deckies.filter((d) => d.running === true).map((d) => d.name);
-  const degraded = notRunning.length ? await em.nativeUpdate(Decky, { hostUuid: host.uuid, name: { $in: notRunning }, state: 'running' }, { state: 'degraded' }) : 0;
-  const recovered = running.length ? await em.nativeUpdate(Decky, { hostUuid: host.uuid, name: { $in: running }, state: 'degraded' }, { state: 'running', lastSeen: nowOf(ctx) }) : 0;
+  const degraded = notRunning.length
+    ? await em.nativeUpdate(Decky, { hostUuid: host.uuid, name: { $in: notRunning }, state: 'running' }, { state: 'degraded' })
+    : 0;
+  const recovered = running.length
+    ? await em.nativeUpdate(Decky, { hostUuid: host.uuid, name: { $in: running }, state: 'degraded' }, { state: 'running', lastSeen: nowOf(ctx) })
+    : 0;
   if (degraded || recovered) ctx.logger.info({ host: host.name, degraded, recovered }, 'decky states from the agent status');
 }
 
@@ -319,8 +347,13 @@ async function applyAgentStatus(ctx: SwarmContext, host: SwarmHost, deckies: Non
  * master's own (src/operations/drift.ts): `degraded` with the reason, `running` once fixed.
  */
 async function applyAgentObservation(ctx: SwarmContext, host: SwarmHost, observed: ObservedEngine): Promise<void> {
-  const changes = await applyDrift(ctx.orm.em.fork(), { hostUuid: host.uuid }, async () => (decky) => driftReason(decky, observed.deckies[decky.name] ?? [], observed.lan));
-  for (const change of changes) ctx.logger[change.state === 'degraded' ? 'warn' : 'info']({ host: host.name, decky: change.name, reason: change.reason }, `decky ${change.state}`);
+  const changes = await applyDrift(
+    ctx.orm.em.fork(),
+    { hostUuid: host.uuid },
+    async () => (decky) => driftReason(decky, observed.deckies[decky.name] ?? [], observed.lan),
+  );
+  for (const change of changes)
+    ctx.logger[change.state === 'degraded' ? 'warn' : 'info']({ host: host.name, decky: change.name, reason: change.reason }, `decky ${change.state}`);
 }
 
 export interface SweepReport {
@@ -340,8 +373,12 @@ export async function sweepHosts(ctx: SwarmContext): Promise<SweepReport> {
     `update "swarm_host" set "status" = 'unreachable' where "status" = 'active' and "last_heartbeat" < ? returning "uuid", "name"`,
     [cutoff],
   );
-  const wiped: unknown[] = await conn.execute(`update "enrollment_token" set "key_pem" = null where "key_pem" is not null and "expires_at" <= ? returning "token_hash"`, [now]);
-  for (const h of unreachable) ctx.logger.warn({ host: h.name, host_uuid: h.uuid, silent_for_ms: MISSED_HEARTBEATS * ctx.heartbeatIntervalMs }, 'swarm host unreachable: no heartbeat');
+  const wiped: unknown[] = await conn.execute(
+    `update "enrollment_token" set "key_pem" = null where "key_pem" is not null and "expires_at" <= ? returning "token_hash"`,
+    [now],
+  );
+  for (const h of unreachable)
+    ctx.logger.warn({ host: h.name, host_uuid: h.uuid, silent_for_ms: MISSED_HEARTBEATS * ctx.heartbeatIntervalMs }, 'swarm host unreachable: no heartbeat');
   return { unreachable, wipedKeys: wiped.length };
 }
 

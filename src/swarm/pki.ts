@@ -240,7 +240,8 @@ async function loadOrCreatePair(
   if (existing.certPem === undefined && existing.keyPem === undefined) {
     const pair = await create();
     if (await linkNew(keyFile, pair.keyPem, 0o600)) {
-      if (!(await linkNew(certFile, pair.certPem, 0o644))) throw new Error(`${certFile} appeared while its key was being created; remove both ${files.cert} and ${files.key}`);
+      if (!(await linkNew(certFile, pair.certPem, 0o644)))
+        throw new Error(`${certFile} appeared while its key was being created; remove both ${files.cert} and ${files.key}`);
       return pair;
     }
     // Another process created the key first: use its pair.
@@ -254,7 +255,9 @@ async function loadOrCreatePair(
       return pair;
     }
     if (Date.now() > deadline) {
-      throw new Error(`incomplete key pair in ${dir}: ${again.keyPem === undefined ? files.key : files.cert} is missing; restore it or remove ${files.cert} and ${files.key}`);
+      throw new Error(
+        `incomplete key pair in ${dir}: ${again.keyPem === undefined ? files.key : files.cert} is missing; restore it or remove ${files.cert} and ${files.key}`,
+      );
     }
     await new Promise((r) => setTimeout(r, 100));
   }

@@ -22,7 +22,9 @@ export async function readReply(stream: NodeJS.ReadableStream & { destroy(): unk
     stream.destroy();
     const failure = err as getRawBody.RawBodyError;
     if (failure.type === 'entity.too.large') {
-      throw new ReplyError(`a reply over the ${SWARM_REPLY_MAX_BYTES}-byte limit (${failure.length ?? `at least ${failure.received ?? SWARM_REPLY_MAX_BYTES + 1}`} bytes); it was not read`);
+      throw new ReplyError(
+        `a reply over the ${SWARM_REPLY_MAX_BYTES}-byte limit (${failure.length ?? `at least ${failure.received ?? SWARM_REPLY_MAX_BYTES + 1}`} bytes); it was not read`,
+      );
     }
     throw new ReplyError(`a reply that could not be read whole: ${failure.message}`);
   }

@@ -6,7 +6,6 @@ import { agent, agentDispatch } from './activities';
 import type { StepRunner } from './lifecycle';
 import { agentResultSignal } from './signals';
 
-
 const seconds = (ms: number) => `${Math.round(ms / 1000)} s`;
 
 /**
@@ -15,13 +14,7 @@ const seconds = (ms: number) => `${Math.round(ms / 1000)} s`;
  * Fails naming the host when the agent refuses, fails, stays unreachable past the budget, or
  * takes longer than the result timeout.
  */
-export async function runOnAgent(
-  step: StepRunner,
-  lifecycleId: string,
-  hostUuid: string,
-  request: AgentJobRequest,
-  known?: AgentHostPlan,
-): Promise<void> {
+export async function runOnAgent(step: StepRunner, lifecycleId: string, hostUuid: string, request: AgentJobRequest, known?: AgentHostPlan): Promise<void> {
   let result: { ok: boolean; error?: string } | undefined;
   setHandler(agentResultSignal, (r) => {
     if (r.job_id === lifecycleId) result ??= r;
@@ -53,7 +46,10 @@ export async function runOnAgent(
         unreachableSince = undefined;
       }
       if (Date.now() >= deadline) {
-        throw ApplicationFailure.nonRetryable(`swarm host "${host.name}" did not finish job ${lifecycleId} within ${seconds(host.resultTimeoutMs)}`, 'AgentTimeout');
+        throw ApplicationFailure.nonRetryable(
+          `swarm host "${host.name}" did not finish job ${lifecycleId} within ${seconds(host.resultTimeoutMs)}`,
+          'AgentTimeout',
+        );
       }
     }
     const outcome = result as { ok: boolean; error?: string }; // the loop only ends with a result

@@ -1,5 +1,14 @@
 /** Driving one lifecycle row through its steps; shared by every decky workflow. */
-import { ActivityFailure, ApplicationFailure, CancellationScope, CancelledFailure, isCancellation, patched, upsertSearchAttributes, workflowInfo } from '@temporalio/workflow';
+import {
+  ActivityFailure,
+  ApplicationFailure,
+  CancellationScope,
+  CancelledFailure,
+  isCancellation,
+  patched,
+  upsertSearchAttributes,
+  workflowInfo,
+} from '@temporalio/workflow';
 import type { Step } from '../domain/schemas';
 import type { LifecycleEnd, LifecycleOutcome } from '../activities/db';
 import type { DeployPlan } from '../activities/db';

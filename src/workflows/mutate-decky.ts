@@ -20,7 +20,11 @@ export async function mutateDeckyWorkflow(input: MutateInput): Promise<void> {
       await runOnAgent(step, input.lifecycleId, input.hostUuid, { kind: 'mutate', body: { decky: plan.decky, services: newServices, network: plan.network } });
       return { mutation: { old_services: input.previousServices ?? [], new_services: newServices } };
     }
-    const before = await step('remove_stale', () => compose.removeStaleServices(plan.decky), (r) => `removed ${r.removed.join(', ') || 'nothing'}`);
+    const before = await step(
+      'remove_stale',
+      () => compose.removeStaleServices(plan.decky),
+      (r) => `removed ${r.removed.join(', ') || 'nothing'}`,
+    );
     await step('compose_up', () => compose.composeUp(plan.decky, plan.network.driver));
     await step('verify', () => verify.verifyDecky(plan.decky));
     return { mutation: { old_services: input.previousServices ?? before.running, new_services: newServices } };

@@ -113,7 +113,9 @@ async function chaosRun(t: Topology, fault: Fault, seed: number): Promise<RunRes
   await t.kill(fault);
   const readyMs = Date.now() - killedAt;
 
-  const rows = await waitForTerminal(t.api, ids, TERMINAL_BOUND_MS).catch(async () => (await t.api.get(`/deckies/lifecycle?ids=${ids.join(',')}`)).body.rows as any[]);
+  const rows = await waitForTerminal(t.api, ids, TERMINAL_BOUND_MS).catch(
+    async () => (await t.api.get(`/deckies/lifecycle?ids=${ids.join(',')}`)).body.rows as any[],
+  );
   const terminal = rows.filter((r) => r.status === 'succeeded' || r.status === 'failed');
   const result: RunResult = {
     fault,
@@ -153,7 +155,10 @@ async function inspectFleet(t: Topology, names: string[]): Promise<Pick<RunResul
     if (decky.state !== 'running') continue;
     const mine = containers.filter((c) => c.Labels[LABELS.decky] === name);
     const expected = ['base', ...decky.services].sort();
-    const actual = mine.filter((c) => c.State === 'running').map((c) => (c.Labels[LABELS.role] === ROLES.base ? 'base' : c.Labels[LABELS.service])).sort();
+    const actual = mine
+      .filter((c) => c.State === 'running')
+      .map((c) => (c.Labels[LABELS.role] === ROLES.base ? 'base' : c.Labels[LABELS.service]))
+      .sort();
     if (JSON.stringify(actual) !== JSON.stringify(expected)) lying.push(`${name} running with [${actual.join(',')}], expected [${expected.join(',')}]`);
   }
   return { duplicates, lying };
@@ -169,7 +174,10 @@ async function tearDown(t: Topology, names: string[]): Promise<void> {
 }
 
 function formatTable(all: RunResult[]): string {
-  const lines = ['fault | runs | rows in flight at kill | rows ok | rows failed (reason) | stuck | duplicates | lying | time to ready (median, max)', '--- | --- | --- | --- | --- | --- | --- | --- | ---'];
+  const lines = [
+    'fault | runs | rows in flight at kill | rows ok | rows failed (reason) | stuck | duplicates | lying | time to ready (median, max)',
+    '--- | --- | --- | --- | --- | --- | --- | --- | ---',
+  ];
   for (const fault of [...new Set(all.map((r) => r.fault))]) {
     const runs = all.filter((r) => r.fault === fault);
     const ready = runs.map((r) => r.readyMs).sort((a, b) => a - b);

@@ -86,14 +86,20 @@ test(`a decky broken ${RUNS} times behind the master's back is degraded within 5
     const degradedMs = await until('degraded', brokenAt, 5_000).catch(async (err) => {
       // A heal may already have finished: it is running again, and the heal row says it happened.
       const decky = (await api.get('/deckies/dc1')).body;
-      if (decky.state === 'running' && decky.last_lifecycle?.operation === 'heal' && new Date(decky.last_lifecycle.started_at).getTime() >= brokenAt) return Date.now() - brokenAt;
+      if (decky.state === 'running' && decky.last_lifecycle?.operation === 'heal' && new Date(decky.last_lifecycle.started_at).getTime() >= brokenAt)
+        return Date.now() - brokenAt;
       throw err;
     });
     const runningMs = await until('running', brokenAt, 60_000);
     timings.push({ fault, degradedMs, runningMs });
     const base = await (await containerOf(ROLES.base)).inspect();
-    expect([fault, base.State.Running, base.NetworkSettings.Networks[`${stack.config.composeProject}_lan`]?.IPAddress]).toEqual([fault, true, stack.lan.ip(10)]);
-    for (const service of ['ssh', 'http']) expect([fault, service, (await (await containerOf(service)).inspect()).State.Running]).toEqual([fault, service, true]);
+    expect([fault, base.State.Running, base.NetworkSettings.Networks[`${stack.config.composeProject}_lan`]?.IPAddress]).toEqual([
+      fault,
+      true,
+      stack.lan.ip(10),
+    ]);
+    for (const service of ['ssh', 'http'])
+      expect([fault, service, (await (await containerOf(service)).inspect()).State.Running]).toEqual([fault, service, true]);
   }
   expect(timings.length).toBeGreaterThanOrEqual(Math.min(RUNS, FAULTS.length));
 }, 300_000);

@@ -147,7 +147,14 @@ export async function swarmTopology(slot: number): Promise<Topology> {
       if (agent.proc) await stop(agent.proc);
       await stop(masterProc);
       const left = await stack.docker.listContainers({ all: true, filters: { label: [`${LABELS.project}=${agent.project}`] } });
-      await Promise.all(left.map((c) => stack.docker.getContainer(c.Id).remove({ force: true }).catch(() => undefined)));
+      await Promise.all(
+        left.map((c) =>
+          stack.docker
+            .getContainer(c.Id)
+            .remove({ force: true })
+            .catch(() => undefined),
+        ),
+      );
       await stack.cleanup();
       await fs.rm(dir, { recursive: true, force: true });
     },

@@ -78,7 +78,12 @@ beforeAll(async () => {
     DECNET_FAILOVER: 'off',
     DECNET_RECONCILE_INTERVAL_MS: String(RECONCILE_INTERVAL_MS),
   };
-  for (const [name, command] of [['api1', 'api'], ['api2', 'api'], ['worker1', 'worker'], ['worker2', 'worker']] as const) {
+  for (const [name, command] of [
+    ['api1', 'api'],
+    ['api2', 'api'],
+    ['worker1', 'worker'],
+    ['worker2', 'worker'],
+  ] as const) {
     roles[name] = {
       name,
       command,
@@ -103,7 +108,10 @@ beforeAll(async () => {
   expect((await api1.put('/system/limits', { deployment_limit: DECKIES })).status).toBe(200);
 
   const creds = await masterCreds({ config: { dataDir: shared.DECNET_DATA_DIR! } });
-  for (const [name, api, role] of [['a', api1, roles.api1], ['b', api2, roles.api2]] as const) {
+  for (const [name, api, role] of [
+    ['a', api1, roles.api1],
+    ['b', api2, roles.api2],
+  ] as const) {
     const agent = await enrollAgent({ api: apiBaseOf(role), env: role.env }, api, dir, {
       name,
       project: `${PROJECT}-${name}`,
@@ -122,7 +130,10 @@ afterAll(async () => {
   await connection?.close();
   await removeAgentContainers(docker, `${PROJECT}-a`);
   await removeAgentContainers(docker, `${PROJECT}-b`);
-  await docker.getNetwork(`${PROJECT}_lan`).remove().catch(() => undefined);
+  await docker
+    .getNetwork(`${PROJECT}_lan`)
+    .remove()
+    .catch(() => undefined);
   await deleteVethParent(PARENT);
   if (dir) await fs.rm(dir, { recursive: true, force: true });
 });
@@ -148,7 +159,12 @@ async function taskHistory(workflowIds: string[]): Promise<{ starts: TaskStart[]
       if (completed) completedBy.set(completed, (completedBy.get(completed) ?? 0) + 1);
       const started = event.workflowTaskStartedEventAttributes ?? event.activityTaskStartedEventAttributes;
       if (!started?.identity) continue;
-      starts.push({ workflowId, kind: event.workflowTaskStartedEventAttributes ? 'workflow' : 'activity', identity: started.identity, atMs: tsToMs(event.eventTime!) });
+      starts.push({
+        workflowId,
+        kind: event.workflowTaskStartedEventAttributes ? 'workflow' : 'activity',
+        identity: started.identity,
+        atMs: tsToMs(event.eventTime!),
+      });
     }
   }
   return { starts, completedBy };
@@ -188,7 +204,9 @@ test(`${DECKIES} deckies deployed through API 1; worker 1 SIGKILLed mid-deploy; 
   activitiesCompletedByWorker2 = completedBy.get(worker2Identity) ?? 0;
   // Worker 1 really was working on the deploy when it died, and nothing ran on it afterwards.
   expect(starts.some((s) => s.identity === worker1Identity)).toBe(true);
-  expect(starts.filter((s) => s.atMs > killedAtMs + 1_000).map((s) => s.identity)).toEqual(starts.filter((s) => s.atMs > killedAtMs + 1_000).map(() => worker2Identity));
+  expect(starts.filter((s) => s.atMs > killedAtMs + 1_000).map((s) => s.identity)).toEqual(
+    starts.filter((s) => s.atMs > killedAtMs + 1_000).map(() => worker2Identity),
+  );
   // Every row's workflow was closed by worker 2.
   const lastWorkflowTask = new Map(starts.filter((s) => s.kind === 'workflow').map((s) => [s.workflowId, s.identity]));
   expect(new Set(lastWorkflowTask.values())).toEqual(new Set([worker2Identity]));
@@ -209,7 +227,9 @@ test("GET /events on API 2 saw every row's transitions, though no row was writte
   await waitFor('every terminal event on API 2', async () => (deployRows.every((r) => statusesOf(r.id).at(-1) === r.status) ? true : undefined), 15_000);
   await api2Events.close();
   // pending → running → failed: the running and the terminal write of every row, the last one last.
-  expect(deployRows.map((r) => [r.decky_name, statusesOf(r.id).includes('running'), statusesOf(r.id).at(-1)])).toEqual(deployRows.map((r) => [r.decky_name, true, 'failed']));
+  expect(deployRows.map((r) => [r.decky_name, statusesOf(r.id).includes('running'), statusesOf(r.id).at(-1)])).toEqual(
+    deployRows.map((r) => [r.decky_name, true, 'failed']),
+  );
 });
 
 test("worker 2's /metrics counts the activities it ran", async () => {
@@ -247,7 +267,9 @@ test('a schedule tick makes one mutation row, and the reconciler runs in one pro
   await db.connect();
   try {
     const pids = Object.values(roles).map((r) => r.proc!.child.pid);
-    const { rows } = await db.query<{ application_name: string }>("select application_name from pg_stat_activity where application_name like 'decnet-leader-fleet@%' and datname = current_database()");
+    const { rows } = await db.query<{ application_name: string }>(
+      "select application_name from pg_stat_activity where application_name like 'decnet-leader-fleet@%' and datname = current_database()",
+    );
     expect(rows.map((r) => Number(/:(\d+)$/.exec(r.application_name)?.[1])).sort()).toEqual([...pids].sort());
     const holders = await leaderHolders(db, LEADER_LOCKS.fleet);
     expect(holders).toHaveLength(1);

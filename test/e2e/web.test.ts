@@ -159,7 +159,12 @@ describe('the web UI', () => {
 
     const catalog = await api.get('/catalog');
     expect(catalog.status).toBe(200);
-    expect(catalog.body.services).toEqual(expect.arrayContaining([{ name: 'smb', ports: [445, 139] }, { name: 'vnc', ports: [5900] }]));
+    expect(catalog.body.services).toEqual(
+      expect.arrayContaining([
+        { name: 'smb', ports: [445, 139] },
+        { name: 'vnc', ports: [5900] },
+      ]),
+    );
     expect(catalog.body.archetypes).toEqual(expect.arrayContaining([{ name: 'windows-workstation', services: ['smb', 'rdp'], nmap_os: 'windows' }]));
     expect(catalog.body.temporal_ui).toEqual({ url: stack.config.temporalUiUrl, namespace: stack.config.temporalNamespace });
     expect((await apiClient(stack.api).get('/catalog')).status).toBe(401);
@@ -198,10 +203,16 @@ describe('the web UI', () => {
     // The LAN: the master's detected default, filled in and editable, explained, not yet used.
     const lanField = (label: string) => page.locator('#wizard-lan').getByLabel(label, { exact: true });
     await lanField('Interface').waitFor();
-    const shown = { interface: await lanField('Interface').inputValue(), subnet: await lanField('Subnet').inputValue(), gateway: await lanField('Gateway').inputValue() };
+    const shown = {
+      interface: await lanField('Interface').inputValue(),
+      subnet: await lanField('Subnet').inputValue(),
+      gateway: await lanField('Gateway').inputValue(),
+    };
     expect(shown).toEqual(fresh.suggestion ?? { interface: '', subnet: '', gateway: '' });
     if (fresh.suggestion) expect(await page.locator('#lan-intro').textContent()).toContain(`detected ${fresh.suggestion.interface}`);
-    expect(await page.locator('#lan-explanation').textContent()).toContain(`With macvlan on ${shown.interface || 'that interface'}, each decky gets its own MAC address and IP on that LAN`);
+    expect(await page.locator('#lan-explanation').textContent()).toContain(
+      `With macvlan on ${shown.interface || 'that interface'}, each decky gets its own MAC address and IP on that LAN`,
+    );
     expect(await lanField('Use ipvlan instead of macvlan').isChecked()).toBe(false);
     await snap('wizard-4-lan-detected');
     // Nothing detected is used unseen: deploying before "Use this LAN" only asks for it.
@@ -244,7 +255,8 @@ describe('the web UI', () => {
     expect(await page.locator('#deploy-progress li').count()).toBe(2);
     const statuses = await waitForLines(['ws-01', 'ws-02']);
     expect(statuses).toEqual({ 'ws-01': 'succeeded', 'ws-02': 'succeeded' });
-    for (const name of ['ws-01', 'ws-02']) expect((await progressLine(name).locator('.line-head').textContent())!.trim()).toMatch(new RegExp(`^\\[OK\\] ${name}\\b`));
+    for (const name of ['ws-01', 'ws-02'])
+      expect((await progressLine(name).locator('.line-head').textContent())!.trim()).toMatch(new RegExp(`^\\[OK\\] ${name}\\b`));
     // Each step's timing, on demand.
     await progressLine('ws-01').getByText('Step timings').click();
     const steps = progressLine('ws-01').locator('.steps-table tbody tr');
@@ -262,7 +274,7 @@ describe('the web UI', () => {
     }
   }, 240_000);
 
-  test('a wizard deploy where one decky misses its image shows [FAIL] with the image name next to the other\'s [OK]', async () => {
+  test("a wizard deploy where one decky misses its image shows [FAIL] with the image name next to the other's [OK]", async () => {
     const missing = `${requireEnv('TEST_IMAGE_REGISTRY')}/vnc:${requireEnv('TEST_IMAGE_TAG')}`;
     const keep = await stack.docker.getImage(missing).inspect();
     await stack.docker.getImage(missing).remove({ noprune: true });
@@ -271,7 +283,7 @@ describe('the web UI', () => {
         { archetype: 'deaddeck', name: 'okay', mutate: false },
         { archetype: null, name: 'vncbox', services: ['ssh', 'vnc'] },
       ]);
-      expect(await page.locator('.other-groups').textContent()).toContain('okay: deaddeck; services ssh (the archetype\'s); mutation off');
+      expect(await page.locator('.other-groups').textContent()).toContain("okay: deaddeck; services ssh (the archetype's); mutation off");
       await snap('wizard-4-review-two-groups');
       await deployButton().click();
       const statuses = await waitForLines(['okay', 'vncbox']);
@@ -291,7 +303,7 @@ describe('the web UI', () => {
     }
   }, 240_000);
 
-  test('with deckies deployed the LAN is shown read-only; changing it is refused with the API\'s message naming them', async () => {
+  test("with deckies deployed the LAN is shown read-only; changing it is refused with the API's message naming them", async () => {
     allowHttpErrors(400, 409);
     await fillWizard([{ archetype: null, name: 'later' }]);
     const summary = page.locator('#lan-summary');
@@ -319,7 +331,7 @@ describe('the web UI', () => {
     expect(await page.evaluate('document.activeElement.id')).toBe('lan-change');
   });
 
-  test('a name clash: the dry run shows the API\'s 409 message before the click and Deploy stays disabled; an invalid name shows the API\'s message next to the name field', async () => {
+  test("a name clash: the dry run shows the API's 409 message before the click and Deploy stays disabled; an invalid name shows the API's message next to the name field", async () => {
     allowHttpErrors(400, 409);
     const expected = await api.post('/deckies/deploy', { deckies: [{ name: 'ws', amount: 2, archetype: 'windows-workstation', mutate_interval: 30 }] });
     expect(expected.status).toBe(409);
@@ -379,14 +391,28 @@ describe('the web UI', () => {
     expect(await row.getByRole('button', { name: 'Heal' }).isHidden()).toBe(true);
     const broken = fleetRow('vncbox');
     await broken.getByRole('button', { name: 'Heal' }).click();
-    await until('the heal to finish', async () => (await broken.locator('.row-progress li').getAttribute('data-status').catch(() => null))?.match(/succeeded|failed/));
+    await until('the heal to finish', async () =>
+      (
+        await broken
+          .locator('.row-progress li')
+          .getAttribute('data-status')
+          .catch(() => null)
+      )?.match(/succeeded|failed/),
+    );
     expect((await broken.locator('.row-progress li .line-head').textContent())!.trim()).toMatch(/^\[OK\] heal vncbox/);
     expect((await api.get('/deckies/vncbox')).body.state).toBe('running');
     await until('the Heal button to go', async () => broken.getByRole('button', { name: 'Heal' }).isHidden());
 
     // Mutate: its own progress line, then new services in the column.
     await row.getByRole('button', { name: 'Mutate' }).click();
-    await until('the mutation to finish', async () => (await row.locator('.row-progress li').getAttribute('data-status').catch(() => null))?.match(/succeeded|failed/));
+    await until('the mutation to finish', async () =>
+      (
+        await row
+          .locator('.row-progress li')
+          .getAttribute('data-status')
+          .catch(() => null)
+      )?.match(/succeeded|failed/),
+    );
     expect((await row.locator('.row-progress li .line-head').textContent())!.trim()).toMatch(/^\[OK\] mutate ws-01/);
     const mutated = (await api.get('/deckies/ws-01')).body;
     expect(mutated.services.join(', ')).not.toBe('smb, rdp');
@@ -515,7 +541,9 @@ describe('the web UI', () => {
     const lines = page.locator('#fleet-teardown-progress li');
     await until('one progress line per decky', async () => (await lines.count()) === names.length, 10_000);
     await until('every line [OK]', async () => (await lines.locator('.line-head').allTextContents()).every((t) => t.trim().startsWith('[OK]')));
-    expect((await lines.locator('.line-head').allTextContents()).map((t) => t.trim().split(/\s+/).slice(0, 3).join(' '))).toEqual(names.map((n: string) => `[OK] teardown ${n}`));
+    expect((await lines.locator('.line-head').allTextContents()).map((t) => t.trim().split(/\s+/).slice(0, 3).join(' '))).toEqual(
+      names.map((n: string) => `[OK] teardown ${n}`),
+    );
     await page.getByText('No deckies yet.').waitFor();
     expect(await button.isDisabled()).toBe(true);
     expect((await api.get('/deckies')).body.deckies).toEqual([]);

@@ -51,8 +51,18 @@ afterAll(async () => {
   for (const p of running) await stop(p);
   for (const project of projects) {
     const containers = await stack.docker.listContainers({ all: true, filters: { label: [`${LABELS.project}=${project}`] } });
-    await Promise.all(containers.map((c) => stack.docker.getContainer(c.Id).remove({ force: true }).catch(() => undefined)));
-    await stack.docker.getNetwork(`${project}_lan`).remove().catch(() => undefined);
+    await Promise.all(
+      containers.map((c) =>
+        stack.docker
+          .getContainer(c.Id)
+          .remove({ force: true })
+          .catch(() => undefined),
+      ),
+    );
+    await stack.docker
+      .getNetwork(`${project}_lan`)
+      .remove()
+      .catch(() => undefined);
   }
   await stack?.cleanup();
   if (dir) await fs.rm(dir, { recursive: true, force: true });
@@ -138,7 +148,6 @@ async function hostRow(uuid: string) {
   return (res.body.hosts as any[]).find((h) => h.uuid === uuid);
 }
 
-
 const exists = (p: string) =>
   fs.lstat(p).then(
     () => true,
@@ -177,7 +186,10 @@ test('served with an enrollment token: the bytes the build hashed and their sha2
   // A build missing on the master, or changed after its sha256 was written: 503 saying what to do.
   await fs.rename(built.path, `${built.path}.aside`);
   const missing = await download(e, 'decnet-agent.cjs');
-  expect([missing.status, missing.json().error]).toEqual([503, { code: 'agent_artefact_unavailable', message: expect.stringContaining('npm run build:agent') }]);
+  expect([missing.status, missing.json().error]).toEqual([
+    503,
+    { code: 'agent_artefact_unavailable', message: expect.stringContaining('npm run build:agent') },
+  ]);
   await fs.copyFile(`${built.path}.aside`, built.path);
   await fs.appendFile(built.path, '\n// one more line\n');
   const tampered = await download(e, 'decnet-agent.cjs');
@@ -234,7 +246,11 @@ describe('an agent host with nothing but node', () => {
       DECNET_HEARTBEAT_INTERVAL_MS: String(HEARTBEAT_MS),
     });
     // Started through the command link, from the host's root directory, as the unit would.
-    const child = spawn(process.execPath, [layout.binLink, 'agent', '--config', path.join(layout.configDir, 'decnet.ini')], { cwd: layout.root, env, stdio: ['ignore', log.fd, log.fd] });
+    const child = spawn(process.execPath, [layout.binLink, 'agent', '--config', path.join(layout.configDir, 'decnet.ini')], {
+      cwd: layout.root,
+      env,
+      stdio: ['ignore', log.fd, log.fd],
+    });
     proc = { child, exited: new Promise((resolve) => child.once('exit', (code) => resolve(code))) };
     running.push(proc);
     await log.close();
@@ -340,7 +356,12 @@ describe('decnet-agent agent uninstall', () => {
     await fs.writeFile(path.join(elsewhere, 'keep.txt'), 'mine');
     await fs.mkdir(layout.systemdDir, { recursive: true });
     await fs.writeFile(path.join(layout.systemdDir, 'decnet-agent.service'), '[Unit]\n');
-    const run = await runArtefact(built.path, ['agent', 'uninstall'], hostEnv(layout, { DECNET_AGENT_DIR: elsewhere, DECNET_SYSTEMCTL: path.join(layout.root, 'no-systemctl') }), layout.root);
+    const run = await runArtefact(
+      built.path,
+      ['agent', 'uninstall'],
+      hostEnv(layout, { DECNET_AGENT_DIR: elsewhere, DECNET_SYSTEMCTL: path.join(layout.root, 'no-systemctl') }),
+      layout.root,
+    );
     expect(run.code).toBe(0);
     expect(run.stdout).toContain(`decnet: configuration directory ${elsewhere}: left in place, it holds no decnet.ini`);
     expect(run.stdout).toMatch(/no-systemctl not found: no systemd here\? stop the agent where it is supervised/);

@@ -54,8 +54,18 @@ afterAll(async () => {
   }
   if (stack) {
     const containers = await stack.docker.listContainers({ all: true, filters: { label: [`${LABELS.project}=${PROJECT}`] } });
-    await Promise.all(containers.map((c) => stack.docker.getContainer(c.Id).remove({ force: true }).catch(() => undefined)));
-    await stack.docker.getNetwork(`${PROJECT}_lan`).remove().catch(() => undefined);
+    await Promise.all(
+      containers.map((c) =>
+        stack.docker
+          .getContainer(c.Id)
+          .remove({ force: true })
+          .catch(() => undefined),
+      ),
+    );
+    await stack.docker
+      .getNetwork(`${PROJECT}_lan`)
+      .remove()
+      .catch(() => undefined);
   }
   await stack?.cleanup();
   if (dir) await fs.rm(dir, { recursive: true, force: true });
@@ -140,7 +150,8 @@ async function installed(host: AgentHost): Promise<string[]> {
   return (await fs.readdir(host.root)).filter((f) => !own.has(f));
 }
 
-const bundleFetched = async (token: string) => (await stack.master!.orm.em.fork().findOneOrFail(EnrollmentToken, { tokenHash: hashEnrollmentToken(token) })).bundleFetchedAt;
+const bundleFetched = async (token: string) =>
+  (await stack.master!.orm.em.fork().findOneOrFail(EnrollmentToken, { tokenHash: hashEnrollmentToken(token) })).bundleFetchedAt;
 
 async function hostRow(uuid: string) {
   const res = await api.get('/swarm/hosts');
@@ -151,7 +162,11 @@ test('a host whose Docker engine does not answer: the script names it and its fi
   const host = await agentHost('no-engine');
   const e = await enroll('inst-no-engine');
   const fakeDocker = path.join(host.root, 'cwd', 'docker-without-engine');
-  await fs.writeFile(fakeDocker, '#!/bin/sh\necho "Cannot connect to the Docker daemon at unix:///var/run/docker.sock. Is the docker daemon running?" >&2\nexit 1\n', { mode: 0o755 });
+  await fs.writeFile(
+    fakeDocker,
+    '#!/bin/sh\necho "Cannot connect to the Docker daemon at unix:///var/run/docker.sock. Is the docker daemon running?" >&2\nexit 1\n',
+    { mode: 0o755 },
+  );
   const run = await runInstall(host, e.command, { DECNET_DOCKER: fakeDocker });
   expect(run.code).toBe(1);
   expect(run.stderr).toContain(`decnet: missing: a Docker engine that answers (${fakeDocker} info: Cannot connect to the Docker daemon`);
@@ -186,7 +201,9 @@ test('a tampered artefact (one byte changed) is refused by the sha256 the script
       (err: { code: number; stderr: string }) => err,
     );
     expect(run.code).toBe(1);
-    expect(run.stderr).toContain(`decnet: refused: the downloaded agent's sha256 is ${tamperedSha}, not ${built.sha256} as this script says; nothing was installed`);
+    expect(run.stderr).toContain(
+      `decnet: refused: the downloaded agent's sha256 is ${tamperedSha}, not ${built.sha256} as this script says; nothing was installed`,
+    );
   } finally {
     await fs.writeFile(built.path, original);
     await fs.writeFile(`${built.path}.sha256`, originalSha);
@@ -210,16 +227,27 @@ describe('a fresh host: the served script installs the agent, which goes live an
     if (pid) agentPids.push(pid.trim());
   });
 
-  const explain = async () => `exit ${run.code}\nstdout:\n${run.stdout}\nstderr:\n${run.stderr}\nagent log:\n${await fs.readFile(host.log, 'utf8').catch(() => '')}`;
+  const explain = async () =>
+    `exit ${run.code}\nstdout:\n${run.stdout}\nstderr:\n${run.stderr}\nagent log:\n${await fs.readFile(host.log, 'utf8').catch(() => '')}`;
 
   test('the script installs the artefact, its link, the bundle and the unit, starts it and says "enrolled and live" once the master acknowledged it', async () => {
     expect({ code: run.code, out: run.code === 0 ? '' : await explain() }).toEqual({ code: 0, out: '' });
-    expect(run.stdout).toContain(`decnet: agent "inst-a" ${DECNET_VERSION} installed: ${host.installDir}/decnet-agent.cjs (command ${host.binLink}), configuration in ${host.configDir}`);
+    expect(run.stdout).toContain(
+      `decnet: agent "inst-a" ${DECNET_VERSION} installed: ${host.installDir}/decnet-agent.cjs (command ${host.binLink}), configuration in ${host.configDir}`,
+    );
     expect(run.stdout.trimEnd().split('\n').at(-1)).toBe('decnet: agent "inst-a" enrolled and live (the master acknowledged its first heartbeat)');
-    expect((await fs.readFile(host.calls, 'utf8')).trim().split('\n')).toEqual(['daemon-reload', 'enable decnet-agent.service', 'restart decnet-agent.service']);
+    expect((await fs.readFile(host.calls, 'utf8')).trim().split('\n')).toEqual([
+      'daemon-reload',
+      'enable decnet-agent.service',
+      'restart decnet-agent.service',
+    ]);
     const unit = await fs.readFile(path.join(host.systemdDir, 'decnet-agent.service'), 'utf8');
     expect(unit).toContain(`ExecStart=/usr/bin/node ${host.installDir}/decnet-agent.cjs agent --config ${host.configDir}/decnet.ini\n`);
-    expect(createHash('sha256').update(await fs.readFile(path.join(host.installDir, 'decnet-agent.cjs'))).digest('hex')).toBe(built.sha256);
+    expect(
+      createHash('sha256')
+        .update(await fs.readFile(path.join(host.installDir, 'decnet-agent.cjs')))
+        .digest('hex'),
+    ).toBe(built.sha256);
     expect(await fs.realpath(host.binLink)).toBe(path.join(host.installDir, 'decnet-agent.cjs'));
     const ack = JSON.parse(await fs.readFile(path.join(host.configDir, 'data', 'master-acknowledged.json'), 'utf8'));
     expect(ack).toMatchObject({ host_uuid: hostUuid, version: DECNET_VERSION, pid: Number(agentPids[0]) });
@@ -263,7 +291,11 @@ describe('a fresh host: the served script installs the agent, which goes live an
     expect(run.stdout.trimEnd().split('\n').at(-1)).toBe('decnet: agent "inst-a" enrolled and live (the master acknowledged its first heartbeat)');
     expect(pid).not.toBe(previousPid);
     expect(() => process.kill(Number(previousPid), 0)).toThrow();
-    expect((await fs.readFile(host.calls, 'utf8')).trim().split('\n').slice(3)).toEqual(['daemon-reload', 'enable decnet-agent.service', 'restart decnet-agent.service']);
+    expect((await fs.readFile(host.calls, 'utf8')).trim().split('\n').slice(3)).toEqual([
+      'daemon-reload',
+      'enable decnet-agent.service',
+      'restart decnet-agent.service',
+    ]);
     expect((await execFileAsync(process.execPath, [host.binLink, 'agent', '--version'], { env: { PATH: PLAIN_PATH } })).stdout.trim()).toBe(newer);
 
     const row = await hostRow(hostUuid);

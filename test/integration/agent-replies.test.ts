@@ -45,27 +45,40 @@ beforeAll(async () => {
   dir = await fs.mkdtemp(path.join(os.tmpdir(), 'decnet-agent-replies-'));
   pki = await loadOrCreatePki(path.join(dir, 'pki'));
   const agentCert = await pki.ca.issueCertificate({ commonName: 'fake-agent', sans: ['fake-agent'], usage: ['serverAuth', 'clientAuth'] });
-  server = https.createServer({ key: agentCert.keyPem, cert: agentCert.certPem, ca: [pki.ca.certPem], requestCert: true, rejectUnauthorized: true }, (req, res) => {
-    const reply = replies.get(`${req.method} ${req.url}`) ?? { status: 404, body: '{"error":{"code":"not_found","message":"no job"}}' };
-    const body = Buffer.from(reply.body);
-    res.writeHead(reply.status, { 'content-type': 'application/json', ...(reply.chunked ? {} : { 'content-length': body.length }) });
-    // Written in 64 KiB pieces, counting what the socket took, so a client that stops reading shows.
-    let offset = 0;
-    const key = `${req.method} ${req.url}`;
-    const pump = () => {
-      while (offset < body.length) {
-        const piece = body.subarray(offset, offset + 65536);
-        offset += piece.length;
-        written.set(key, offset);
-        if (!res.write(piece)) return void res.once('drain', pump);
-      }
-      res.end();
-    };
-    res.on('error', () => undefined);
-    pump();
-  });
+  server = https.createServer(
+    { key: agentCert.keyPem, cert: agentCert.certPem, ca: [pki.ca.certPem], requestCert: true, rejectUnauthorized: true },
+    (req, res) => {
+      const reply = replies.get(`${req.method} ${req.url}`) ?? { status: 404, body: '{"error":{"code":"not_found","message":"no job"}}' };
+      const body = Buffer.from(reply.body);
+      res.writeHead(reply.status, { 'content-type': 'application/json', ...(reply.chunked ? {} : { 'content-length': body.length }) });
+      // Written in 64 KiB pieces, counting what the socket took, so a client that stops reading shows.
+      let offset = 0;
+      const key = `${req.method} ${req.url}`;
+      const pump = () => {
+        while (offset < body.length) {
+          const piece = body.subarray(offset, offset + 65536);
+          offset += piece.length;
+          written.set(key, offset);
+          if (!res.write(piece)) return void res.once('drain', pump);
+        }
+        res.end();
+      };
+      res.on('error', () => undefined);
+      pump();
+    },
+  );
   await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  client = new AgentClient(pki, { uuid: '00000000-0000-4000-8000-000000000001', name: 'fake', address: '127.0.0.1', port: (server.address() as AddressInfo).port, fingerprint: agentCert.fingerprint }, 10_000);
+  client = new AgentClient(
+    pki,
+    {
+      uuid: '00000000-0000-4000-8000-000000000001',
+      name: 'fake',
+      address: '127.0.0.1',
+      port: (server.address() as AddressInfo).port,
+      fingerprint: agentCert.fingerprint,
+    },
+    10_000,
+  );
 });
 
 afterAll(async () => {
@@ -98,16 +111,22 @@ test('a reply that is not of its schema is refused, permanently, naming the fiel
   replies.set('GET /jobs/j2', { status: 200, body: JSON.stringify(job({ job_id: 'j2', status: 'exploded' })) });
   const badStatus = await refusal(client.job('j2'));
   expect(badStatus.permanent).toBe(true);
-  expect(badStatus.message).toMatch(/^agent "fake" at https:\/\/127\.0\.0\.1:\d+ answered GET \/jobs\/j2 with a reply that is not what the agent API promises \(status: /);
+  expect(badStatus.message).toMatch(
+    /^agent "fake" at https:\/\/127\.0\.0\.1:\d+ answered GET \/jobs\/j2 with a reply that is not what the agent API promises \(status: /,
+  );
 
   replies.set('GET /jobs/j3', { status: 200, body: JSON.stringify({ job_id: 'j3', results: 'all good' }) });
   expect((await refusal(client.job('j3'))).message).toMatch(/results: /);
 
   replies.set('POST /mutate', { status: 202, body: JSON.stringify({ accepted: true }) });
-  expect((await refusal(client.submitJob('mutate', { job_id: 'j4' }))).message).toMatch(/answered POST \/mutate with a reply that is not what the agent API promises \(job_id: /);
+  expect((await refusal(client.submitJob('mutate', { job_id: 'j4' }))).message).toMatch(
+    /answered POST \/mutate with a reply that is not what the agent API promises \(job_id: /,
+  );
 
   replies.set('POST /teardown', { status: 202, body: '<html>hello</html>' });
-  expect((await refusal(client.submitJob('teardown', { job_id: 'j5' }))).message).toMatch(/answered POST \/teardown with a reply that is not JSON: <html>hello<\/html>$/);
+  expect((await refusal(client.submitJob('teardown', { job_id: 'j5' }))).message).toMatch(
+    /answered POST \/teardown with a reply that is not JSON: <html>hello<\/html>$/,
+  );
 
   replies.set('POST /decommission', { status: 200, body: JSON.stringify({ host_uuid: 'not-a-uuid' }) });
   expect((await refusal(client.decommission({ host_uuid: '00000000-0000-4000-8000-000000000001' }))).permanent).toBe(true);

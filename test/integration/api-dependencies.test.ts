@@ -22,7 +22,11 @@ let base: string;
 
 beforeAll(async () => {
   const [pgPort, temporalPort] = [await freePort(), await freePort()];
-  orm = await MikroORM.init({ ...ormOptions(`postgres://postgres:password@127.0.0.1:${pgPort}/decnet`), connect: false, pool: { min: 0, max: 2, acquireTimeoutMillis: 3000 } });
+  orm = await MikroORM.init({
+    ...ormOptions(`postgres://postgres:password@127.0.0.1:${pgPort}/decnet`),
+    connect: false,
+    pool: { min: 0, max: 2, acquireTimeoutMillis: 3000 },
+  });
   connection = Connection.lazy({ address: `127.0.0.1:${temporalPort}` });
   const logger = createLogger('silent');
   const app = createApp({

@@ -73,8 +73,26 @@ describe('input bounds before work', () => {
     const names = (n: number) => Array.from({ length: n }, (_, i) => ({ name: `lim-${i}`, services: ['ssh'] }));
     const cases: [string, unknown, string][] = [
       ['11 deckies', { network: network(), deckies: names(11) }, 'the request asks for 11 deckies, over the deployment limit of 10'],
-      ['amounts summing to 12', { network: network(), deckies: [{ name: 'a', amount: 6 }, { name: 'b', amount: 6 }] }, 'the request asks for 12 deckies, over the deployment limit of 10'],
-      ['an INI of 11 decky sections', { ini_content: names(11).map((d) => `[${d.name}]\n`).join('') }, 'the INI defines 11 deckies, over the deployment limit of 10'],
+      [
+        'amounts summing to 12',
+        {
+          network: network(),
+          deckies: [
+            { name: 'a', amount: 6 },
+            { name: 'b', amount: 6 },
+          ],
+        },
+        'the request asks for 12 deckies, over the deployment limit of 10',
+      ],
+      [
+        'an INI of 11 decky sections',
+        {
+          ini_content: names(11)
+            .map((d) => `[${d.name}]\n`)
+            .join(''),
+        },
+        'the INI defines 11 deckies, over the deployment limit of 10',
+      ],
       ['an INI whose amounts sum to 11', { ini_content: '[a]\namount=10\n[b]\n' }, 'the request asks for 11 deckies, over the deployment limit of 10'],
     ];
     for (const [label, body, message] of cases) {
@@ -239,7 +257,10 @@ describe('API tokens', () => {
 describe('event streams', () => {
   const openStream = (token: string, topic: string) => {
     const controller = new AbortController();
-    return fetch(`${stack.api}/events?topic=${topic}`, { headers: { authorization: `Bearer ${token}` }, signal: controller.signal }).then((res) => ({ res, close: () => controller.abort() }));
+    return fetch(`${stack.api}/events?topic=${topic}`, { headers: { authorization: `Bearer ${token}` }, signal: controller.signal }).then((res) => ({
+      res,
+      close: () => controller.abort(),
+    }));
   };
 
   test(`at most ${MAX_STREAMS} streams per token: one more is 429; other tokens are counted apart; a closed one frees its place`, async () => {
@@ -248,7 +269,9 @@ describe('event streams', () => {
     const over = await openStream(stack.adminToken, 'none.');
     const body = (await over.res.json()) as { error: { code: string; message: string } };
     expect([over.res.status, body.error.code]).toEqual([429, 'too_many_streams']);
-    expect(body.error.message).toBe(`this API token has ${MAX_STREAMS} event streams open, the most it may (DECNET_SSE_MAX_STREAMS_PER_TOKEN); close one first`);
+    expect(body.error.message).toBe(
+      `this API token has ${MAX_STREAMS} event streams open, the most it may (DECNET_SSE_MAX_STREAMS_PER_TOKEN); close one first`,
+    );
     const other = await openStream(await createApiToken(em(), 'sse-other', 'viewer'), 'none.');
     expect(other.res.status).toBe(200);
     other.close();
@@ -296,7 +319,10 @@ describe('event streams', () => {
 });
 
 test('/docs keeps a pasted token only in the page: nothing in localStorage, gone after a reload', async () => {
-  const browser = await chromium.launch({ executablePath: process.env.CHROMIUM_PATH ?? '/usr/bin/chromium', args: ['--headless', '--no-sandbox', '--disable-gpu'] });
+  const browser = await chromium.launch({
+    executablePath: process.env.CHROMIUM_PATH ?? '/usr/bin/chromium',
+    args: ['--headless', '--no-sandbox', '--disable-gpu'],
+  });
   try {
     const page = await browser.newPage();
     await page.goto(`${origin}/docs`);

@@ -51,7 +51,7 @@ async function composeProcessesOf(file: string): Promise<number[]> {
   return matching.filter((_, i) => !matching.includes(parents[i]));
 }
 
-test('the retry of a killed worker\'s compose up waits for the compose process it left running', async () => {
+test("the retry of a killed worker's compose up waits for the compose process it left running", async () => {
   const decky = {
     name: 'orphaned',
     ip: stack.lan.ip(40),
@@ -67,7 +67,10 @@ test('the retry of a killed worker\'s compose up waits for the compose process i
   };
   const file = runtime.composeFile(decky.name);
   const input = { project: stack.config.composeProject, workDir, registry: requireEnv('TEST_IMAGE_REGISTRY'), tag: requireEnv('TEST_IMAGE_TAG'), decky };
-  const worker = spawn(process.execPath, ['--import', 'tsx', path.join(REPO, 'test/support/compose-up-child.ts'), JSON.stringify(input)], { cwd: REPO, stdio: 'ignore' });
+  const worker = spawn(process.execPath, ['--import', 'tsx', path.join(REPO, 'test/support/compose-up-child.ts'), JSON.stringify(input)], {
+    cwd: REPO,
+    stdio: 'ignore',
+  });
   const exited = new Promise((resolve) => worker.once('exit', resolve));
 
   // SIGKILL the "worker" as soon as its compose process runs: the compose process lives on.
@@ -103,7 +106,13 @@ test('the retry of a killed worker\'s compose up waits for the compose process i
   expect(orphans.some(isProcessAlive)).toBe(false);
   expect(await runtime.verifyHealthy(decky)).toContain(`base on ${decky.ip}`);
   const containers = await runtime.deckyContainers(decky.name);
-  expect(containers.map((c) => (c.Labels[LABELS.role] === ROLES.base ? 'base' : c.Labels[LABELS.service])).sort()).toEqual(['base', 'ftp', 'http', 'ssh', 'telnet']);
+  expect(containers.map((c) => (c.Labels[LABELS.role] === ROLES.base ? 'base' : c.Labels[LABELS.service])).sort()).toEqual([
+    'base',
+    'ftp',
+    'http',
+    'ssh',
+    'telnet',
+  ]);
   // The finished process's pid file is gone; a teardown finds nothing to wait for.
   await expect(fs.stat(path.join(path.dirname(file), `${decky.name}.pid`))).rejects.toMatchObject({ code: 'ENOENT' });
   expect(await runtime.down(decky.name)).toBe('removed 5 container(s)');

@@ -124,7 +124,11 @@ describe("DECNET's INI format", () => {
 
   test('bad custom services are a 400 naming what is wrong', async () => {
     const network = { subnet: stack.lan.subnet, gateway: stack.lan.gateway, interface: stack.lan.parent };
-    const clash = await api.post('/deckies/deploy', { deckies: [{ name: 'c1', services: ['ssh'] }], network, custom_services: { ssh: { image: fixtureImage() } } });
+    const clash = await api.post('/deckies/deploy', {
+      deckies: [{ name: 'c1', services: ['ssh'] }],
+      network,
+      custom_services: { ssh: { image: fixtureImage() } },
+    });
     expect([clash.status, clash.body.error.message]).toEqual([400, 'custom_services.ssh: "ssh" is a catalogue service; give the custom service another name']);
 
     const unknownKey = await api.post('/deckies/deploy', { ini_content: '[c2]\nservices=x\n[custom-x]\nbinary=x:1\nport=22\n' });

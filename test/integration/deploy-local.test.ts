@@ -147,7 +147,12 @@ amount=2
     const repeated = await api.get(`/deckies/lifecycle?${ids.map((id) => `ids=${id}`).join('&')}`);
     expect(repeated.status).toBe(200);
     expect(repeated.body.rows.map((r: { id: string }) => r.id).sort()).toEqual([...firstIds].sort());
-    const mixed = await api.get(`/deckies/lifecycle?ids=${ids.slice(0, 100).join(',')}&${ids.slice(100).map((id) => `ids=${id}`).join('&')}`);
+    const mixed = await api.get(
+      `/deckies/lifecycle?ids=${ids.slice(0, 100).join(',')}&${ids
+        .slice(100)
+        .map((id) => `ids=${id}`)
+        .join('&')}`,
+    );
     expect(mixed.body.rows).toHaveLength(3);
     const tooMany = await api.get(`/deckies/lifecycle?${[...ids, randomUUID()].map((id) => `ids=${id}`).join('&')}`);
     expect(tooMany.status).toBe(400);
@@ -208,7 +213,12 @@ amount=2
     expect(denied.status).toBe(403);
     expect(denied.body.error.code).toBe('forbidden');
     expect((await viewer.get('/deckies')).status).toBe(200);
-    expect((await viewer.get('/system/deployment-mode')).body).toEqual({ mode: 'unihost', role: 'master', swarm_host_count: 0, message: 'will deploy locally' });
+    expect((await viewer.get('/system/deployment-mode')).body).toEqual({
+      mode: 'unihost',
+      role: 'master',
+      swarm_host_count: 0,
+      message: 'will deploy locally',
+    });
   });
 
   test('a decky with a missing image fails naming the image while the others succeed', async () => {
@@ -314,7 +324,10 @@ amount=2
 
   test('the event stream carries each row write of a deploy, in order', async () => {
     const controller = new AbortController();
-    const stream = await fetch(`${stack.api}/events?topic=decky.sse1.`, { headers: { authorization: `Bearer ${stack.adminToken}` }, signal: controller.signal });
+    const stream = await fetch(`${stack.api}/events?topic=decky.sse1.`, {
+      headers: { authorization: `Bearer ${stack.adminToken}` },
+      signal: controller.signal,
+    });
     expect(stream.status).toBe(200);
     expect(stream.headers.get('content-type')).toContain('text/event-stream');
     const res = await api.post('/deckies/deploy', { deckies: [{ name: 'sse1', services: ['ssh'] }] });

@@ -53,7 +53,10 @@ async function until(state: string, timeoutMs = 5_000): Promise<{ decky: any; ms
 
 test('a killed service container: degraded with its exit code within 5 s, on the event stream and the metric; started again: running', async () => {
   const controller = new AbortController();
-  const stream = await fetch(`${stack.api}/events?topic=decky.dr1.state`, { headers: { authorization: `Bearer ${stack.adminToken}` }, signal: controller.signal });
+  const stream = await fetch(`${stack.api}/events?topic=decky.dr1.state`, {
+    headers: { authorization: `Bearer ${stack.adminToken}` },
+    signal: controller.signal,
+  });
   await (await container('ssh'))!.kill();
   const { decky } = await until('degraded');
   expect(decky.last_error).toBe('container ssh exited (137)');
@@ -90,7 +93,7 @@ test('the base container disconnected from the LAN, then its IP taken by another
   });
   await squatter.start();
   const reason = async () => (await api.get('/deckies/dr1')).body.last_error;
-  for (const deadline = Date.now() + 5_000; !(await reason()).includes('held by another'); ) {
+  for (const deadline = Date.now() + 5_000; !(await reason()).includes('held by another');) {
     if (Date.now() > deadline) throw new Error(`reason stayed "${await reason()}"`);
     await new Promise((r) => setTimeout(r, 100));
   }

@@ -45,7 +45,14 @@ afterAll(async () => {
 
 async function removeProject(project: string) {
   const containers = await stack.docker.listContainers({ all: true, filters: { label: [`${LABELS.project}=${project}`] } });
-  await Promise.all(containers.map((c) => stack.docker.getContainer(c.Id).remove({ force: true }).catch(() => undefined)));
+  await Promise.all(
+    containers.map((c) =>
+      stack.docker
+        .getContainer(c.Id)
+        .remove({ force: true })
+        .catch(() => undefined),
+    ),
+  );
 }
 
 const lanNetwork = () => `${stack.config.composeProject}_lan`;
@@ -155,7 +162,7 @@ describe('driver changes on a kernel without ipvlan', () => {
     const submitted = await agentRequest(wifi, master, 'POST', '/deploy', { job_id: 'job-dc-wifi', config: { network, deckies: [decky] } });
     expect(submitted.status).toBe(202);
     let job: any;
-    for (const deadline = Date.now() + 60_000; ; ) {
+    for (const deadline = Date.now() + 60_000; ;) {
       job = (await agentRequest(wifi, master, 'GET', '/jobs/job-dc-wifi')).body;
       if (job.status === 'succeeded' || job.status === 'failed') break;
       if (Date.now() > deadline) throw new Error(`job still ${job.status}`);
@@ -166,7 +173,9 @@ describe('driver changes on a kernel without ipvlan', () => {
       {
         decky: 'dc-wifi',
         ok: false,
-        error: expect.stringMatching(new RegExp(`^NetworkDriverMismatch: network ${lanNetwork()} is macvlan with 2 attached container\\(s\\); this deploy needs ipvlan\\.`)),
+        error: expect.stringMatching(
+          new RegExp(`^NetworkDriverMismatch: network ${lanNetwork()} is macvlan with 2 attached container\\(s\\); this deploy needs ipvlan\\.`),
+        ),
       },
     ]);
     expect((await stack.docker.getNetwork(lanNetwork()).inspect()).Driver).toBe('macvlan');
@@ -191,7 +200,10 @@ describe('driver changes on a kernel without ipvlan', () => {
     const rows = await waitForTerminal(api, res.body.lifecycle_ids);
     expect(rows.map((r) => r.status)).toEqual(['succeeded', 'succeeded']);
     const refused = await api.patch(`/swarm/hosts/${wired.hostUuid}`, { use_ipvlan: true });
-    expect([refused.status, refused.body.error.message]).toEqual([409, 'swarm host "wired" cannot use ipvlan: its agent reports that its kernel supports only macvlan.']);
+    expect([refused.status, refused.body.error.message]).toEqual([
+      409,
+      'swarm host "wired" cannot use ipvlan: its agent reports that its kernel supports only macvlan.',
+    ]);
   });
 
   test('a host with a decky still on its way keeps its driver; a failed decky does not hold it', async () => {

@@ -96,7 +96,11 @@ test("switching the master's LAN to ipvlan moves its deckies; refused by this ke
   // The network was really replaced (a new one), and put back as it was: macvlan, same pool.
   const networkAfter = await stack.docker.getNetwork(lanNetwork()).inspect();
   expect(networkAfter.Id).not.toBe(networkBefore.Id);
-  expect([networkAfter.Driver, networkAfter.Options, networkAfter.IPAM?.Config?.[0]]).toEqual([networkBefore.Driver, networkBefore.Options, networkBefore.IPAM?.Config?.[0]]);
+  expect([networkAfter.Driver, networkAfter.Options, networkAfter.IPAM?.Config?.[0]]).toEqual([
+    networkBefore.Driver,
+    networkBefore.Options,
+    networkBefore.IPAM?.Config?.[0],
+  ]);
   // Same containers (never recreated), all running, each base at its IP on the LAN.
   const after = await containers();
   expect(after).toEqual(before);

@@ -47,8 +47,18 @@ afterAll(async () => {
 
 async function removeProject(project: string) {
   const containers = await stack.docker.listContainers({ all: true, filters: { label: [`${LABELS.project}=${project}`] } });
-  await Promise.all(containers.map((c) => stack.docker.getContainer(c.Id).remove({ force: true }).catch(() => undefined)));
-  await stack.docker.getNetwork(`${project}_lan`).remove().catch(() => undefined);
+  await Promise.all(
+    containers.map((c) =>
+      stack.docker
+        .getContainer(c.Id)
+        .remove({ force: true })
+        .catch(() => undefined),
+    ),
+  );
+  await stack.docker
+    .getNetwork(`${project}_lan`)
+    .remove()
+    .catch(() => undefined);
 }
 
 const lanNetwork = () => `${agent.project}_lan`;
@@ -91,7 +101,11 @@ test('switching a host with running deckies to ipvlan: refused on the probe; for
   const refused = await api.patch(`/swarm/hosts/${agent.hostUuid}`, { use_ipvlan: true });
   expect([refused.status, refused.body.error.code]).toEqual([409, 'driver_unsupported']);
   const noChange = await api.patch(`/swarm/hosts/${agent.hostUuid}`, { force: true, notes: 'x' });
-  expect([noChange.status, noChange.body.error.code, noChange.body.error.message]).toEqual([400, 'invalid_input', expect.stringContaining('force applies to a use_ipvlan change only')]);
+  expect([noChange.status, noChange.body.error.code, noChange.body.error.message]).toEqual([
+    400,
+    'invalid_input',
+    expect.stringContaining('force applies to a use_ipvlan change only'),
+  ]);
 
   // Forced past the probe: the moves ask the engine for real.
   const res = await api.patch(`/swarm/hosts/${agent.hostUuid}`, { use_ipvlan: true, force: true });
@@ -111,7 +125,11 @@ test('switching a host with running deckies to ipvlan: refused on the probe; for
   expect(rows.map((r) => r.decky_name).sort()).toEqual(['ds-1', 'ds-2']);
   for (const row of rows) {
     expect(row).toMatchObject({ operation: 'move', trigger: 'driver_change', network_driver: 'ipvlan', status: 'failed', host_uuid: agent.hostUuid });
-    expect(row.error).toMatch(new RegExp(`^AgentJobFailed: swarm host "mover": ${row.decky_name}: IpvlanUnsupported: this host's kernel does not support ipvlan networks \\(.*operation not supported.*\\)`));
+    expect(row.error).toMatch(
+      new RegExp(
+        `^AgentJobFailed: swarm host "mover": ${row.decky_name}: IpvlanUnsupported: this host's kernel does not support ipvlan networks \\(.*operation not supported.*\\)`,
+      ),
+    );
     expect(row.error).toContain(`Nothing moved: network ${lanNetwork()} is macvlan again and its 2 container(s) rejoined it with their addresses`);
     expect(row.steps.map((s: { name: string; ok: boolean }) => [s.name, s.ok])).toEqual([
       ['render', true],
@@ -124,7 +142,11 @@ test('switching a host with running deckies to ipvlan: refused on the probe; for
   // The network was replaced and put back as it was; the same base containers run at their IPs.
   const networkAfter = await stack.docker.getNetwork(lanNetwork()).inspect();
   expect(networkAfter.Id).not.toBe(networkBefore.Id);
-  expect([networkAfter.Driver, networkAfter.Options, networkAfter.IPAM?.Config?.[0]]).toEqual([networkBefore.Driver, networkBefore.Options, networkBefore.IPAM?.Config?.[0]]);
+  expect([networkAfter.Driver, networkAfter.Options, networkAfter.IPAM?.Config?.[0]]).toEqual([
+    networkBefore.Driver,
+    networkBefore.Options,
+    networkBefore.IPAM?.Config?.[0],
+  ]);
   expect(await bases()).toEqual(before);
   // The host says the driver its deckies are on; they run, as the agent's next reports agree, and say why they did not move.
   expect(await hostView()).toMatchObject({ use_ipvlan: false, network_drivers: ['macvlan'] });

@@ -117,7 +117,7 @@ describe('local', () => {
     expect([replay.status, replay.body]).toEqual([200, deployed.body.plan]);
   });
 
-  test('every refusal of the deploy is the dry run\'s too: bad INI (400), name clash, reused key (409)', async () => {
+  test("every refusal of the deploy is the dry run's too: bad INI (400), name clash, reused key (409)", async () => {
     const before = await writtenState();
     const cases: Array<[unknown, Record<string, string>?]> = [
       [{ ini_content: `${general()}\n[bad]\nservices=ssh\namount=lots\n` }],
@@ -143,7 +143,13 @@ describe('local', () => {
 
   test('replace_fleet: the dry run lists the deckies it would tear down', async () => {
     const before = await writtenState();
-    const plan = await dryRun({ deckies: [{ name: 'web', services: ['ssh'] }, { name: 'db', services: ['mysql'] }], replace_fleet: true });
+    const plan = await dryRun({
+      deckies: [
+        { name: 'web', services: ['ssh'] },
+        { name: 'db', services: ['mysql'] },
+      ],
+      replace_fleet: true,
+    });
     expect([plan.status, plan.body.error]).toEqual([200, undefined]);
     expect(plan.body.deckies.map((d: any) => d.name)).toEqual(['web', 'db']);
     expect(plan.body.teardowns).toEqual(['ws-01', 'ws-02']);
@@ -184,7 +190,7 @@ describe('local', () => {
     }
   });
 
-  test('decnet deploy --dry-run prints the plan as a table and deploys nothing; its refusals are the deploy\'s', async () => {
+  test("decnet deploy --dry-run prints the plan as a table and deploys nothing; its refusals are the deploy's", async () => {
     const home = path.join(dir, 'home');
     await fs.mkdir(home, { recursive: true });
     const file = path.join(dir, 'cli.ini');

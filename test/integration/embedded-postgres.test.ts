@@ -63,7 +63,12 @@ test('a cluster of an earlier version (password `password`, no file) keeps worki
   expect(password).not.toBe('password');
   expect(await tryPassword(port, password)).toBe('ok');
   expect(await tryPassword(port, 'password')).toBe('28P01');
-  expect(await fs.access(`${passwordFileOf(dataDir)}.pending`).then(() => true, () => false)).toBe(false);
+  expect(
+    await fs.access(`${passwordFileOf(dataDir)}.pending`).then(
+      () => true,
+      () => false,
+    ),
+  ).toBe(false);
 
   // A start that crashed between writing the new password and renaming its file: the pending
   // password is already the server's, and the next start finishes the move.

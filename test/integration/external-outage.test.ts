@@ -30,7 +30,13 @@ beforeAll(async () => {
   const [pgPort, temporalPort, uiPort] = [await freePort(), await freePort(), await freePort()];
   startPostgres = () => startPostgresProcess(path.join(dir, 'pg'), pgPort, path.join(dir, 'postgres.log'));
   startTemporal = () =>
-    startTemporalDevServer({ cliPath: findTemporalCli(), dbFile: path.join(dir, 'temporal.db'), port: temporalPort, uiPort, logFile: path.join(dir, 'temporal.log') });
+    startTemporalDevServer({
+      cliPath: findTemporalCli(),
+      dbFile: path.join(dir, 'temporal.db'),
+      port: temporalPort,
+      uiPort,
+      logFile: path.join(dir, 'temporal.log'),
+    });
   postgres = await startPostgres();
   temporal = await startTemporal();
   stack = await createTestStack('outage', 66, { DATABASE_URL: postgres.url, TEMPORAL_ADDRESS: temporal.address });

@@ -59,7 +59,14 @@ describe('deployment limit', () => {
     expect((await viewer.get('/system/limits')).status).toBe(200);
     expect((await viewer.put('/system/limits', { deployment_limit: 5 })).status).toBe(403);
 
-    for (const body of [{ deployment_limit: 0 }, { deployment_limit: 501 }, { deployment_limit: 2.5 }, { deployment_limit: '3' }, {}, { deployment_limit: 3, extra: 1 }]) {
+    for (const body of [
+      { deployment_limit: 0 },
+      { deployment_limit: 501 },
+      { deployment_limit: 2.5 },
+      { deployment_limit: '3' },
+      {},
+      { deployment_limit: 3, extra: 1 },
+    ]) {
       const res = await api.put('/system/limits', body);
       expect([JSON.stringify(body), res.status]).toEqual([JSON.stringify(body), 400]);
       expect(res.body.error.message).toMatch(/deployment_limit|extra/);
@@ -154,7 +161,11 @@ describe('a fleet of 3', () => {
     const rows = await allSucceed(res.body.lifecycle_ids);
     expect(rows.map((r) => r.operation)).toEqual(['teardown', 'teardown', 'teardown']);
     // The one that finished last on this engine removed the network.
-    expect(rows.flatMap((r) => r.steps).filter((s: { name: string; detail?: string }) => s.name === 'compose_down' && s.detail?.includes(`removed network ${lanName()}`))).toHaveLength(1);
+    expect(
+      rows
+        .flatMap((r) => r.steps)
+        .filter((s: { name: string; detail?: string }) => s.name === 'compose_down' && s.detail?.includes(`removed network ${lanName()}`)),
+    ).toHaveLength(1);
     expect((await api.get('/deckies')).body.deckies).toEqual([]);
     expect(await projectContainers()).toEqual([]);
     expect(await lanExists()).toBe(false);
@@ -164,7 +175,7 @@ describe('a fleet of 3', () => {
 describe('decnet teardown --all', () => {
   const cli = (args: string[]) => runDecnet(args, cliEnvFor(stack, home));
 
-  test('a fleet teardown supersedes the operations in flight, as a decky\'s own teardown does: they fail as cancelled, nothing is left', async () => {
+  test("a fleet teardown supersedes the operations in flight, as a decky's own teardown does: they fail as cancelled, nothing is left", async () => {
     const deploys = await deploy(['ca', 'cb']);
     const res = await api.delete('/deckies?confirm=2');
     expect([res.status, res.body.deckies]).toEqual([202, ['ca', 'cb']]);
@@ -233,7 +244,9 @@ describe('the LAN network and a deploy racing the last teardown', () => {
     expect(await runtime.ensureLanNetwork(spec)).toMatch(/^created macvlan network/);
     // The last teardown elsewhere on this engine removes the network between this deploy's steps.
     expect(await runtime.removeLanNetworkIfUnused()).toBe(`removed network ${lanName()}`);
-    expect(await runtime.up(decky, 'macvlan')).toBe(`compose up racer.yml (created macvlan network ${lanName()} on ${stack.lan.parent} again: a teardown had removed it)`);
+    expect(await runtime.up(decky, 'macvlan')).toBe(
+      `compose up racer.yml (created macvlan network ${lanName()} on ${stack.lan.parent} again: a teardown had removed it)`,
+    );
     expect(await runtime.verifyHealthy(decky)).toContain(`base on ${decky.ip}`);
 
     // Only the base joins the network: the services live in its namespace.

@@ -103,7 +103,9 @@ test('a listener whose connection is killed re-reads the rows written meanwhile,
         values ($1, 'ghost', 'deploy', 'api', 'failed', 'failed while the listener was away', '[]', 'ghost-wf', now(), now(), now())`,
       [id],
     );
-    const killed = await db.query<{ killed: boolean }>(`select pg_terminate_backend(pid) as killed from pg_stat_activity where application_name = $1`, [apiMaster.relay.applicationName]);
+    const killed = await db.query<{ killed: boolean }>(`select pg_terminate_backend(pid) as killed from pg_stat_activity where application_name = $1`, [
+      apiMaster.relay.applicationName,
+    ]);
     expect(killed.rows).toEqual([{ killed: true }]);
     await waitFor('the re-read event', async () => (stream.events.some((e) => e.data.lifecycle_id === id) ? true : undefined), 20_000);
     // xp1's transitions were delivered before the loss and fall in the re-read's window: not again.
@@ -114,7 +116,11 @@ test('a listener whose connection is killed re-reads the rows written meanwhile,
     // Reconnected: the next event from the worker's process arrives live again.
     const res = await api.delete('/deckies/xp1');
     expect(res.status).toBe(202);
-    await waitFor('the teardown events', async () => (stream.events.some((e) => e.topic === 'decky.xp1.lifecycle' && e.data.status === 'succeeded') ? true : undefined), 120_000);
+    await waitFor(
+      'the teardown events',
+      async () => (stream.events.some((e) => e.topic === 'decky.xp1.lifecycle' && e.data.status === 'succeeded') ? true : undefined),
+      120_000,
+    );
   } finally {
     await stream.close();
   }
@@ -131,7 +137,13 @@ async function anotherApiProcess(logger = createLogger(stack.config.logLevel, 'f
     DECNET_SWARM_PORT: String(await freePort()),
     DECNET_ENROLL_PORT: String(await freePort()),
   };
-  const master = await startMaster({ config: loadConfig(env), databaseUrl: stack.databaseUrl, temporalAddress: requireEnv('TEMPORAL_ADDRESS'), logger, runWorker: false });
+  const master = await startMaster({
+    config: loadConfig(env),
+    databaseUrl: stack.databaseUrl,
+    temporalAddress: requireEnv('TEMPORAL_ADDRESS'),
+    logger,
+    runWorker: false,
+  });
   others.push(master);
   return master;
 }
@@ -179,15 +191,23 @@ test('the drift watcher runs in one worker process; when that process is killed,
   const worker2 = spawnDecnet(['worker'], { ...stack.env, DECNET_METRICS_PORT: String(metrics2) }, path.join(stack.config.dataDir, 'worker2.log'));
   await waitForHttp(`http://127.0.0.1:${metrics2}/metrics`);
   const only = (want?: number) =>
-    waitFor(`one drift watcher${want ? ` in process ${want}` : ''}`, async () => {
-      const now = await leaderHolders(db, LEADER_LOCKS.driftWatcher);
-      return now.length === 1 && (!want || processOf(now[0]) === want) ? now[0] : undefined;
-    }, 10_000);
+    waitFor(
+      `one drift watcher${want ? ` in process ${want}` : ''}`,
+      async () => {
+        const now = await leaderHolders(db, LEADER_LOCKS.driftWatcher);
+        return now.length === 1 && (!want || processOf(now[0]) === want) ? now[0] : undefined;
+      },
+      10_000,
+    );
   // The new worker campaigns once its Temporal worker exists (after /metrics answers).
-  await waitFor('the second worker campaigning', async () => {
-    const { rows } = await db.query('select 1 from pg_stat_activity where application_name like $1', [`decnet-leader-driftWatcher@%:${worker2.child.pid}`]);
-    return rows.length === 1 ? true : undefined;
-  }, 60_000);
+  await waitFor(
+    'the second worker campaigning',
+    async () => {
+      const { rows } = await db.query('select 1 from pg_stat_activity where application_name like $1', [`decnet-leader-driftWatcher@%:${worker2.child.pid}`]);
+      return rows.length === 1 ? true : undefined;
+    },
+    60_000,
+  );
   const leaderPid = processOf(await only());
   expect([worker!.child.pid, worker2.child.pid]).toContain(leaderPid);
   const [victim, survivor] = leaderPid === worker!.child.pid ? [worker!, worker2] : [worker2, worker!];
@@ -206,10 +226,15 @@ test('exactly one process leads the fleet; when it stops or loses its connection
   worker = undefined;
   const second = await anotherApiProcess();
   const masters = [apiMaster, second];
-  const leaderOf = () => waitFor('one leader', async () => {
-    const leading = masters.filter((m) => m.elections.fleet.isLeader());
-    return leading.length === 1 ? leading[0] : undefined;
-  }, 10_000);
+  const leaderOf = () =>
+    waitFor(
+      'one leader',
+      async () => {
+        const leading = masters.filter((m) => m.elections.fleet.isLeader());
+        return leading.length === 1 ? leading[0] : undefined;
+      },
+      10_000,
+    );
 
   const first = await leaderOf();
   expect(await leaderHolders(db, LEADER_LOCKS.fleet)).toHaveLength(1);
@@ -224,10 +249,14 @@ test('exactly one process leads the fleet; when it stops or loses its connection
     return uuid;
   };
   const swept = (uuid: string) =>
-    waitFor(`host ${uuid} swept`, async () => {
-      const { rows } = await db.query<{ status: string }>('select status from swarm_host where uuid = $1', [uuid]);
-      return rows[0]?.status === 'unreachable' ? true : undefined;
-    }, 10_000);
+    waitFor(
+      `host ${uuid} swept`,
+      async () => {
+        const { rows } = await db.query<{ status: string }>('select status from swarm_host where uuid = $1', [uuid]);
+        return rows[0]?.status === 'unreachable' ? true : undefined;
+      },
+      10_000,
+    );
 
   // Its lock connection is killed: it steps down, and one process (either) leads again.
   const hostAfterKill = await silentHost();
@@ -251,5 +280,7 @@ test('exactly one process leads the fleet; when it stops or loses its connection
   await swept(hostAfterStop);
   expect(await leaderHolders(db, LEADER_LOCKS.fleet)).toHaveLength(1);
   expect(handOverMs).toBeLessThan(3_000);
-  console.log(`fleet leader: first ${first === apiMaster ? 'A' : 'B'}, after its connection was killed ${afterKill === apiMaster ? 'A' : 'B'}; hand-over after the leader stopped: ${handOverMs} ms (retry every 500 ms)`);
+  console.log(
+    `fleet leader: first ${first === apiMaster ? 'A' : 'B'}, after its connection was killed ${afterKill === apiMaster ? 'A' : 'B'}; hand-over after the leader stopped: ${handOverMs} ms (retry every 500 ms)`,
+  );
 });

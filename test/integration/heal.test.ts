@@ -40,11 +40,17 @@ beforeAll(async () => {
 afterAll(async () => {
   if (stack?.master) await recordHistories(toRecord);
   await stack?.cleanup();
-  await stack?.docker.getImage(FRAGILE_IMAGE).remove().catch(() => undefined);
+  await stack?.docker
+    .getImage(FRAGILE_IMAGE)
+    .remove()
+    .catch(() => undefined);
 });
 
 async function containerOf(decky: string, role: string) {
-  const all = await stack.docker.listContainers({ all: true, filters: { label: [`${LABELS.project}=${stack.config.composeProject}`, `${LABELS.decky}=${decky}`] } });
+  const all = await stack.docker.listContainers({
+    all: true,
+    filters: { label: [`${LABELS.project}=${stack.config.composeProject}`, `${LABELS.decky}=${decky}`] },
+  });
   return all.find((c) => (role === ROLES.base ? c.Labels[LABELS.role] === ROLES.base : c.Labels[LABELS.service] === role));
 }
 
@@ -63,7 +69,7 @@ const heals = async (name: string) => ((await api.get(`/deckies/${name}`)).body.
 test('a killed service container: degraded, healed by the reconciler, running with the same base container', async () => {
   const base = (await containerOf('h1', ROLES.base))!;
   await stack.docker.getContainer((await containerOf('h1', 'ssh'))!.Id).kill();
-  await until('h1', (d) => d.state === 'degraded' || (d.last_lifecycle?.operation === 'heal'), 'degraded', 5_000);
+  await until('h1', (d) => d.state === 'degraded' || d.last_lifecycle?.operation === 'heal', 'degraded', 5_000);
   const healed = await until('h1', (d) => d.state === 'running' && d.last_lifecycle?.operation === 'heal' && d.last_lifecycle.status === 'succeeded', 'healed');
   expect([healed.last_lifecycle.trigger, healed.last_error]).toEqual(['reconciler', null]);
   expect(healed.last_lifecycle.steps.map((s: any) => s.name)).toEqual(['render', 'network', 'compose_up', 'verify']);
@@ -112,7 +118,8 @@ test('a heal that keeps failing backs off, then stops and says why; bad heal req
   await stack.docker.getContainer((await containerOf('h2', 'fragile'))!.Id).kill();
   // Its image is gone: each heal fails at compose_up.
   await stack.docker.getImage(FRAGILE_IMAGE).remove();
-  const says = /^container fragile exited \(137\); auto-heal stopped after 2 failed heal\(s\) \(last: MissingImage: .*\); heal it by hand: POST \/api\/v1\/deckies\/h2\/heal$/;
+  const says =
+    /^container fragile exited \(137\); auto-heal stopped after 2 failed heal\(s\) \(last: MissingImage: .*\); heal it by hand: POST \/api\/v1\/deckies\/h2\/heal$/;
   const gaveUp = await until('h2', (d) => says.test(d.last_error ?? ''), 'gave up');
   expect(gaveUp.state).toBe('degraded');
   const failed = await heals('h2');

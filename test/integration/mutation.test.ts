@@ -40,13 +40,19 @@ afterAll(async () => {
 });
 
 async function containers(decky: string) {
-  const list = await stack.docker.listContainers({ all: true, filters: { label: [`${LABELS.project}=${stack.config.composeProject}`, `${LABELS.decky}=${decky}`] } });
+  const list = await stack.docker.listContainers({
+    all: true,
+    filters: { label: [`${LABELS.project}=${stack.config.composeProject}`, `${LABELS.decky}=${decky}`] },
+  });
   const base = list.find((c) => c.Labels[LABELS.role] === ROLES.base)!;
   const info = await stack.docker.getContainer(base.Id).inspect();
   return {
     baseId: base.Id,
     baseIp: info.NetworkSettings.Networks[`${stack.config.composeProject}_lan`].IPAddress,
-    services: list.filter((c) => c.Labels[LABELS.role] === ROLES.service && c.State === 'running').map((c) => c.Labels[LABELS.service]).sort(),
+    services: list
+      .filter((c) => c.Labels[LABELS.role] === ROLES.service && c.State === 'running')
+      .map((c) => c.Labels[LABELS.service])
+      .sort(),
   };
 }
 
@@ -163,7 +169,9 @@ test('triggering the schedule produces a scheduled row that succeeds', async () 
 test('a paused schedule with a short interval mutates nothing, and resumes when unpaused', async () => {
   await schedule().update((previous) => ({ ...previous, spec: { intervals: [{ every: 3_000 }], jitter: 0 } }));
   await schedule().pause('test: paused');
-  await until('in-flight rows to finish', async () => ((await stack.master!.orm.em.fork().count(DeckyLifecycle, { deckyName: 'mut', status: { $in: ['pending', 'running'] } })) === 0 ? true : undefined));
+  await until('in-flight rows to finish', async () =>
+    (await stack.master!.orm.em.fork().count(DeckyLifecycle, { deckyName: 'mut', status: { $in: ['pending', 'running'] } })) === 0 ? true : undefined,
+  );
   const whilePaused = (await scheduledRows()).length;
   await new Promise((r) => setTimeout(r, 10_000));
   expect((await scheduledRows()).length).toBe(whilePaused);
@@ -175,7 +183,9 @@ test('a paused schedule with a short interval mutates nothing, and resumes when 
 });
 
 test('a scheduled plan retried after its commit gets its own row back, and the reconciler resumes it with its old services', async () => {
-  await until('no operation in flight', async () => ((await stack.master!.orm.em.fork().count(DeckyLifecycle, { deckyName: 'mut', status: { $in: ['pending', 'running'] } })) === 0 ? true : undefined));
+  await until('no operation in flight', async () =>
+    (await stack.master!.orm.em.fork().count(DeckyLifecycle, { deckyName: 'mut', status: { $in: ['pending', 'running'] } })) === 0 ? true : undefined,
+  );
   const { orm, bus, operations } = stack.master!;
   const before = (await api.get('/deckies/mut')).body.services;
   const activities = createDbActivities(orm, bus, operations.catalogue);
@@ -206,7 +216,9 @@ test('a scheduled plan retried after its commit gets its own row back, and the r
 });
 
 test('teardown deletes the schedule', async () => {
-  await until('no operation in flight', async () => ((await stack.master!.orm.em.fork().count(DeckyLifecycle, { deckyName: 'mut', status: { $in: ['pending', 'running'] } })) === 0 ? true : undefined));
+  await until('no operation in flight', async () =>
+    (await stack.master!.orm.em.fork().count(DeckyLifecycle, { deckyName: 'mut', status: { $in: ['pending', 'running'] } })) === 0 ? true : undefined,
+  );
   const res = await api.delete('/deckies/mut');
   const [row] = await waitForTerminal(api, res.body.lifecycle_ids);
   expect(row.status).toBe('succeeded');

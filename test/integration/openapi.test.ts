@@ -66,14 +66,7 @@ const ROUTES: Record<string, string[]> = {
   '/metrics': ['get'],
   '/openapi.json': ['get'],
 };
-const PUBLIC = new Set([
-  '/healthz',
-  '/readyz',
-  '/api/v1/healthz',
-  '/api/v1/readyz',
-  '/metrics',
-  '/openapi.json',
-]);
+const PUBLIC = new Set(['/healthz', '/readyz', '/api/v1/healthz', '/api/v1/readyz', '/metrics', '/openapi.json']);
 const ADMIN = new Set([
   'post /api/v1/deckies/deploy',
   'delete /api/v1/deckies',
@@ -149,7 +142,12 @@ describe('GET /openapi.json', () => {
   });
 
   test('every documented operation is served by the API (none falls through to the catch-all 404)', async () => {
-    const sample: Record<string, string> = { name: 'no-such-decky', uuid: '00000000-0000-4000-8000-000000000000', id: '00000000-0000-4000-8000-000000000000', token: 'x'.repeat(32) };
+    const sample: Record<string, string> = {
+      name: 'no-such-decky',
+      uuid: '00000000-0000-4000-8000-000000000000',
+      id: '00000000-0000-4000-8000-000000000000',
+      token: 'x'.repeat(32),
+    };
     for (const [route, methods] of Object.entries(doc.paths as Record<string, Record<string, unknown>>)) {
       if (route === '/api/v1/events') continue; // an endless stream; covered by its own test
       const url = origin + route.replace(/\{(\w+)\}/g, (_m, p: string) => sample[p]);
@@ -182,7 +180,9 @@ describe('GET /openapi.json', () => {
     expect(body('/api/v1/deckies/{name}/mutate-interval', 'put')).toEqual({ $ref: '#/components/schemas/MutateIntervalRequest' });
     expect(doc.paths['/api/v1/deckies/{name}/mutate'].post.requestBody.required).toBe(false);
     // The responses come from the same module: DeckyView is what deckyToView returns.
-    expect(Object.keys(schemas.DeckyView.properties)).toEqual(expect.arrayContaining(['name', 'ip', 'services', 'state', 'last_lifecycle', 'created_at', 'nmap_os', 'custom_services']));
+    expect(Object.keys(schemas.DeckyView.properties)).toEqual(
+      expect.arrayContaining(['name', 'ip', 'services', 'state', 'last_lifecycle', 'created_at', 'nmap_os', 'custom_services']),
+    );
   });
 });
 
@@ -242,8 +242,8 @@ test('/metrics reports the queue depth: lifecycle rows not yet terminal, by oper
 test(`schemathesis: at least ${MIN_REQUESTS} generated requests, no 5xx, every response as documented`, async () => {
   // A configured LAN lets generated deploys without a `network` pass validation and reach the
   // transaction and the workflow starts (which no worker runs here).
-  await stack.master!.orm.em
-    .fork()
+  await stack
+    .master!.orm.em.fork()
     .nativeUpdate(DeploymentSettings, { id: 1 }, { interface: stack.lan.parent, subnet: stack.lan.subnet, gateway: stack.lan.gateway });
   // Kept after the run (like the service logs): the HAR has every request and response.
   const reportDir = path.join(TEST_DATA_DIR, 'schemathesis');

@@ -66,13 +66,15 @@ test('deploying 2 deckies raises decnet_operations_total{deploy,succeeded} by ex
   // HTTP durations by route pattern: the deploy and the lifecycle polls, never a raw path.
   const http = after.get('decnet_http_request_duration_seconds')!;
   expect(sampleValue(after, 'decnet_http_request_duration_seconds_count', { method: 'POST', route: '/api/v1/deckies/deploy', status: '202' })).toBe(1);
-  expect(sampleValue(after, 'decnet_http_request_duration_seconds_count', { method: 'GET', route: '/api/v1/deckies/lifecycle', status: '200' })).toBeGreaterThanOrEqual(1);
+  expect(
+    sampleValue(after, 'decnet_http_request_duration_seconds_count', { method: 'GET', route: '/api/v1/deckies/lifecycle', status: '200' }),
+  ).toBeGreaterThanOrEqual(1);
   const documented = new Set([...Object.keys(openApiDocument().paths ?? {}), '/docs', 'unmatched']);
   const routes = new Set(http.samples.map((s) => s.labels.route));
   expect([...routes].filter((r) => !documented.has(r))).toEqual([]);
 });
 
-test('a workflow list query by DeckyName returns that decky\'s workflows', async () => {
+test("a workflow list query by DeckyName returns that decky's workflows", async () => {
   const [a] = rows;
   const teardown = await api.delete('/deckies/obs-a');
   expect(teardown.status).toBe(202);

@@ -65,7 +65,7 @@ test('a master killed with SIGKILL mid-deploy finishes the deploy after it start
     const name = `k-0${i}`;
     const mine = containers.filter((c) => c.Labels[LABELS.decky] === name);
     // Each container exists exactly once: the base and its two services.
-    expect(mine.map((c) => c.Labels[LABELS.role] === ROLES.base ? 'base' : c.Labels[LABELS.service]).sort()).toEqual(['base', 'http', 'ssh']);
+    expect(mine.map((c) => (c.Labels[LABELS.role] === ROLES.base ? 'base' : c.Labels[LABELS.service])).sort()).toEqual(['base', 'http', 'ssh']);
     expect(mine.every((c) => c.State === 'running')).toBe(true);
   }
   const all = await api.get('/deckies');
@@ -98,7 +98,12 @@ test('a master killed with SIGKILL mid-mutation finishes the mutation after it s
   expect(row).toMatchObject({ status: 'succeeded', operation: 'mutate' });
   const mine = (await projectContainers()).filter((c) => c.Labels[LABELS.decky] === 'k-01');
   expect(mine.find((c) => c.Labels[LABELS.role] === ROLES.base)!.Id).toBe(base.Id);
-  expect(mine.filter((c) => c.Labels[LABELS.role] === ROLES.service).map((c) => c.Labels[LABELS.service]).sort()).toEqual(['ftp', 'snmp', 'telnet']);
+  expect(
+    mine
+      .filter((c) => c.Labels[LABELS.role] === ROLES.service)
+      .map((c) => c.Labels[LABELS.service])
+      .sort(),
+  ).toEqual(['ftp', 'snmp', 'telnet']);
   expect(mine.every((c) => c.State === 'running')).toBe(true);
   await stop(proc);
   proc = undefined;

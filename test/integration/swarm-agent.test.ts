@@ -16,7 +16,14 @@ import { AgentJobViewSchema } from '../../src/domain/swarm-schemas';
 import { createTestStack, type TestStack } from '../support/master';
 import { apiClient, type ApiClient } from '../support/http';
 import { sigkill, stop, type DecnetProcess } from '../support/process';
-import { agentRequest, enrollAgent as enrollTestAgent, masterCreds, startAgent as startTestAgent, type Creds, type TestAgent as Agent } from '../support/agents';
+import {
+  agentRequest,
+  enrollAgent as enrollTestAgent,
+  masterCreds,
+  startAgent as startTestAgent,
+  type Creds,
+  type TestAgent as Agent,
+} from '../support/agents';
 import { createVethParent, deleteVethParent } from '../support/veth';
 
 const HEARTBEAT_MS = 2000;
@@ -54,8 +61,18 @@ afterAll(async () => {
 
 async function removeProject(project: string) {
   const containers = await docker.listContainers({ all: true, filters: { label: [`${LABELS.project}=${project}`] } });
-  await Promise.all(containers.map((c) => docker.getContainer(c.Id).remove({ force: true }).catch(() => undefined)));
-  await docker.getNetwork(`${project}_lan`).remove().catch(() => undefined);
+  await Promise.all(
+    containers.map((c) =>
+      docker
+        .getContainer(c.Id)
+        .remove({ force: true })
+        .catch(() => undefined),
+    ),
+  );
+  await docker
+    .getNetwork(`${project}_lan`)
+    .remove()
+    .catch(() => undefined);
 }
 
 const enrollAgent = (name: string, project: string, useIpvlan: boolean) => enrollTestAgent(stack, api, dir, { name, project, useIpvlan });
@@ -101,7 +118,10 @@ describe('decnet agent', () => {
   let b: Agent;
   const deployA = () => ({
     job_id: 'job-deploy-a1',
-    config: { network: { driver: 'macvlan', parent: stack.lan.parent, subnet: stack.lan.subnet, gateway: stack.lan.gateway }, deckies: [decky('web1', stack.lan.ip(21))] },
+    config: {
+      network: { driver: 'macvlan', parent: stack.lan.parent, subnet: stack.lan.subnet, gateway: stack.lan.gateway },
+      deckies: [decky('web1', stack.lan.ip(21))],
+    },
   });
 
   beforeAll(async () => {
@@ -210,7 +230,9 @@ describe('decnet agent', () => {
     expect(job.notes).toEqual([expect.stringContaining('macvlan forced to ipvlan')]);
     // This kernel runs no ipvlan containers ("operation not supported"): the job says so clearly.
     expect(job.status).toBe('failed');
-    expect(job.results).toEqual([{ decky: 'wifi1', ok: false, error: expect.stringMatching(/^IpvlanUnsupported: this host's kernel does not support ipvlan/) }]);
+    expect(job.results).toEqual([
+      { decky: 'wifi1', ok: false, error: expect.stringMatching(/^IpvlanUnsupported: this host's kernel does not support ipvlan/) },
+    ]);
     expect(job.results[0].error).toMatch(/operation not supported/);
     // No macvlan network was created for this project at any point.
     const macvlans = (await docker.listNetworks()).filter((n) => n.Name === 'tagentb_lan' && n.Driver === 'macvlan');
@@ -221,7 +243,10 @@ describe('decnet agent', () => {
     await stack.stopMaster();
     const res = await agentRequest(a, master, 'POST', '/deploy', {
       job_id: 'job-deploy-a2',
-      config: { network: { driver: 'macvlan', parent: stack.lan.parent, subnet: stack.lan.subnet, gateway: stack.lan.gateway }, deckies: [decky('web2', stack.lan.ip(22))] },
+      config: {
+        network: { driver: 'macvlan', parent: stack.lan.parent, subnet: stack.lan.subnet, gateway: stack.lan.gateway },
+        deckies: [decky('web2', stack.lan.ip(22))],
+      },
     });
     expect(res.status).toBe(202);
     const job = await waitForJob(a, 'job-deploy-a2');
@@ -245,7 +270,11 @@ describe('decnet agent', () => {
 
   test("a deploy job runs the decky's custom services as the master would: their image, their argv, in the decky's namespace", async () => {
     const argv = ['/bin/sh', '-c', 'exec sleep "$0"', '3600'];
-    const byo = { ...decky('byo1', stack.lan.ip(23)), services: ['ssh', 'tarpit'], custom_services: { tarpit: { image: `${registry()}/base:${tag()}`, exec: argv, ports: [2222] } } };
+    const byo = {
+      ...decky('byo1', stack.lan.ip(23)),
+      services: ['ssh', 'tarpit'],
+      custom_services: { tarpit: { image: `${registry()}/base:${tag()}`, exec: argv, ports: [2222] } },
+    };
     const network = { driver: 'macvlan', parent: stack.lan.parent, subnet: stack.lan.subnet, gateway: stack.lan.gateway };
     expect((await agentRequest(a, master, 'POST', '/deploy', { job_id: 'job-deploy-byo1', config: { network, deckies: [byo] } })).status).toBe(202);
     expect(await waitForJob(a, 'job-deploy-byo1')).toMatchObject({ status: 'succeeded', results: [{ decky: 'byo1', ok: true }] });

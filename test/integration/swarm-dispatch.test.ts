@@ -155,15 +155,19 @@ test('5 deckies go a,b,a,b,a; every row succeeds through dispatch and agent_resu
   expect((await projectContainers(b)).length).toBe(4);
 });
 
-test("a decky whose containers its agent reports not running is degraded with the reason, and running again once they are", async () => {
+test('a decky whose containers its agent reports not running is degraded with the reason, and running again once they are', async () => {
   // Only the agent's report here: no auto-heal restarting the container meanwhile (heal.test.ts heals).
   expect((await api.put('/deckies/sw-03/auto-heal', { auto_heal: false })).status).toBe(200);
   const service = (await projectContainers(agents.a, 'sw-03')).find((c) => c.Labels[LABELS.role] === ROLES.service)!;
   await stack.docker.getContainer(service.Id).stop({ t: 1 });
-  const degraded = await waitFor('sw-03 degraded', async () => {
-    const view = (await api.get('/deckies/sw-03')).body;
-    return view.state === 'degraded' ? view : undefined;
-  }, 30_000);
+  const degraded = await waitFor(
+    'sw-03 degraded',
+    async () => {
+      const view = (await api.get('/deckies/sw-03')).body;
+      return view.state === 'degraded' ? view : undefined;
+    },
+    30_000,
+  );
   expect(degraded.last_error).toMatch(new RegExp(`^container ${service.Labels[LABELS.service]} exited \\(\\d+\\)$`));
   await stack.docker.getContainer(service.Id).start();
   await waitFor('sw-03 running', async () => ((await api.get('/deckies/sw-03')).body.state === 'running' ? true : undefined), 30_000);
@@ -180,7 +184,12 @@ test('mutate of a swarm decky goes through its agent: new services, same base co
   toRecord.set('swarm-mutate-succeeded', row.workflow_id);
   const after = await projectContainers(b, 'sw-02');
   expect(after.find((c) => c.Labels[LABELS.role] === ROLES.base)!.Id).toBe(before.Id);
-  expect(after.filter((c) => c.Labels[LABELS.role] === ROLES.service).map((c) => c.Labels[LABELS.service]).sort()).toEqual(['ftp', 'telnet']);
+  expect(
+    after
+      .filter((c) => c.Labels[LABELS.role] === ROLES.service)
+      .map((c) => c.Labels[LABELS.service])
+      .sort(),
+  ).toEqual(['ftp', 'telnet']);
   expect((await api.get('/deckies/sw-02')).body.services).toEqual(['ftp', 'telnet']);
 });
 
@@ -258,10 +267,12 @@ test('the master SIGKILLed mid swarm deploy: the agent finishes meanwhile, the r
   const [row] = await waitForTerminal(api, [id]);
   expect([row.status, row.error, stepNames(row)]).toEqual(['succeeded', null, ['render', 'dispatch', 'agent_result', 'schedule']]);
   toRecord.set('swarm-deploy-master-killed', row.workflow_id);
-  await waitFor('the result to be acknowledged', async () => ((await agentRequest(a, master, 'GET', `/jobs/${id}`)).body.result_acknowledged ? true : undefined));
+  await waitFor('the result to be acknowledged', async () =>
+    (await agentRequest(a, master, 'GET', `/jobs/${id}`)).body.result_acknowledged ? true : undefined,
+  );
 });
 
-test("deckies of a decommissioned host are re-homed to a live host by the next deploy and run there", async () => {
+test('deckies of a decommissioned host are re-homed to a live host by the next deploy and run there', async () => {
   const { a, b } = agents;
   expect((await api.delete(`/swarm/hosts/${b.hostUuid}`)).status).toBe(200);
   // The host is gone: its agent and containers with it.
@@ -277,7 +288,7 @@ test("deckies of a decommissioned host are re-homed to a live host by the next d
     expect(await hostOf(name)).toBe(a.hostUuid);
     expect((await projectContainers(a, name)).every((c) => c.State === 'running')).toBe(true);
   }
-  expect(((await projectContainers(a, 'sw-02')).map((c) => c.Labels[LABELS.service] ?? 'base')).sort()).toEqual(['base', 'ftp', 'telnet']);
+  expect((await projectContainers(a, 'sw-02')).map((c) => c.Labels[LABELS.service] ?? 'base').sort()).toEqual(['base', 'ftp', 'telnet']);
 });
 
 test('a use_ipvlan host gets ipvlan in its shard and network request (the kernel refuses it, the row says so, naming the host); the other host stays macvlan', async () => {
@@ -311,7 +322,10 @@ test('decnet swarm-deploy: the same shards (ipvlan forced on c, macvlan on a), t
   const { a } = agents;
   await stop(a.proc!);
   const fleet = path.join(dir, 'fleet.ini');
-  await fs.writeFile(fleet, `[general]\nnet=${stack.lan.subnet}\ngw=${stack.lan.gateway}\ninterface=${stack.lan.parent}\n\n[y1]\nservices=ssh\n\n[y2]\nservices=ssh\n`);
+  await fs.writeFile(
+    fleet,
+    `[general]\nnet=${stack.lan.subnet}\ngw=${stack.lan.gateway}\ninterface=${stack.lan.parent}\n\n[y1]\nservices=ssh\n\n[y2]\nservices=ssh\n`,
+  );
   const cli = runDecnet(['swarm-deploy', '-f', fleet], cliEnvFor(stack, dir));
   await waitFor('y2 to fail on c', async () => ((await api.get('/deckies/y2')).body.last_lifecycle?.status === 'failed' ? true : undefined), 120_000);
   await startAgent(a, master);

@@ -85,7 +85,9 @@ function httpsRequest(url: string, method = 'GET'): Promise<Download> {
     const req = https.request(url, { method, ca: [stack.master!.pki.ca.certPem], agent: false, timeout: 10_000 }, (res) => {
       const chunks: Buffer[] = [];
       res.on('data', (c: Buffer) => chunks.push(c));
-      res.on('end', () => resolve({ status: res.statusCode ?? 0, type: String(res.headers['content-type'] ?? ''), headers: res.headers, body: Buffer.concat(chunks) }));
+      res.on('end', () =>
+        resolve({ status: res.statusCode ?? 0, type: String(res.headers['content-type'] ?? ''), headers: res.headers, body: Buffer.concat(chunks) }),
+      );
     });
     req.on('timeout', () => req.destroy(new Error('timeout')));
     req.on('error', reject);
@@ -107,7 +109,16 @@ async function unpack(tgz: Buffer, name: string): Promise<Bundle> {
   const read = (f: string) => fs.readFile(path.join(out, f), 'utf8');
   const modes: Record<string, number> = {};
   for (const f of files) modes[f] = (await fs.stat(path.join(out, f))).mode & 0o777;
-  return { dir: out, files, modes, ini: await read('decnet.ini'), ca: await read('ca.pem'), cert: await read('agent.pem'), key: await read('agent-key.pem'), unit: await read('decnet-agent.service') };
+  return {
+    dir: out,
+    files,
+    modes,
+    ini: await read('decnet.ini'),
+    ca: await read('ca.pem'),
+    cert: await read('agent.pem'),
+    key: await read('agent-key.pem'),
+    unit: await read('decnet-agent.service'),
+  };
 }
 
 /** Enroll and fetch the bundle: an agent's credentials. */
@@ -265,7 +276,14 @@ describe('enrollment', () => {
     expect(cert.checkPrivateKey(createPrivateKey(bundle.key))).toBe(true);
     expect(cert.toLegacyObject().ext_key_usage).toEqual(['1.3.6.1.5.5.7.3.1', '1.3.6.1.5.5.7.3.2']);
     for (const purpose of ['sslclient', 'sslserver']) {
-      const { stdout } = await execFileAsync('openssl', ['verify', '-purpose', purpose, '-CAfile', path.join(bundle.dir, 'ca.pem'), path.join(bundle.dir, 'agent.pem')]);
+      const { stdout } = await execFileAsync('openssl', [
+        'verify',
+        '-purpose',
+        purpose,
+        '-CAfile',
+        path.join(bundle.dir, 'ca.pem'),
+        path.join(bundle.dir, 'agent.pem'),
+      ]);
       expect(stdout).toContain(': OK');
     }
     expect(bundle.key).toMatch(/^-----BEGIN PRIVATE KEY-----/);
@@ -304,7 +322,7 @@ describe('enrollment', () => {
     }
   });
 
-  test('the install script runs end to end on a host without systemd: it downloads the agent and the bundle once, installs them and prints the command for the host\'s supervisor', async () => {
+  test("the install script runs end to end on a host without systemd: it downloads the agent and the bundle once, installs them and prints the command for the host's supervisor", async () => {
     if (process.getuid?.() !== 0) return; // it insists on root, as it will on an agent host
     const e = await enroll('agent-script');
     const script = (await download(e.token, 'sh')).body.toString();
@@ -319,7 +337,9 @@ describe('enrollment', () => {
     expect(stdout).toContain(`decnet: agent "agent-script" ${DECNET_VERSION} installed`);
     expect(stdout).toContain('decnet: no systemd on this host (and DECNET_SYSTEMCTL is not set): the agent is not started.');
     // node by its absolute path (the supervisor's PATH may differ), the installed artefact, the ini.
-    expect(stdout.split('\n')).toContain(`  ${(await execFileAsync('sh', ['-c', 'command -v node'], { env })).stdout.trim()} ${installDir}/decnet-agent.cjs agent --config ${target}/decnet.ini`);
+    expect(stdout.split('\n')).toContain(
+      `  ${(await execFileAsync('sh', ['-c', 'command -v node'], { env })).stdout.trim()} ${installDir}/decnet-agent.cjs agent --config ${target}/decnet.ini`,
+    );
     expect((await fs.readdir(target)).sort()).toEqual(['agent-key.pem', 'agent.pem', 'ca.pem', 'decnet-agent.service', 'decnet.ini']);
     expect((await fs.stat(path.join(target, 'agent-key.pem'))).mode & 0o777).toBe(0o600);
     expect(parseIni(await fs.readFile(path.join(target, 'decnet.ini'), 'utf8')).agent['host-uuid']).toBe(e.host_uuid);
@@ -358,7 +378,10 @@ describe('enrollment', () => {
     expect(malformed.status).toBe(400);
 
     const anonymous = apiClient(stack.api);
-    for (const [method, p] of [['post', '/swarm/enroll-bundle'], ['get', '/swarm/hosts']] as const) {
+    for (const [method, p] of [
+      ['post', '/swarm/enroll-bundle'],
+      ['get', '/swarm/hosts'],
+    ] as const) {
       const res = method === 'post' ? await anonymous.post(p, { agent_name: 'x', master_host: 'm' }) : await anonymous.get(p);
       expect([p, res.status]).toEqual([p, 401]);
     }
@@ -625,7 +648,9 @@ describe('the swarm port', () => {
     const foreignCa = await CertificateAuthority.loadOrCreate(path.join(dir, 'foreign-ca'));
     const foreign = await foreignCa.issueCertificate({ commonName: 'port-a', usage: ['clientAuth'] });
     // The same subject, the right host uuid: only the signature differs.
-    await expect(swarmRequest({ key: foreign.keyPem, cert: foreign.certPem, ca: a.bundle.ca }, 'POST', '/api/v1/swarm/heartbeat', { host_uuid: a.enrollment.host_uuid })).rejects.toThrow();
+    await expect(
+      swarmRequest({ key: foreign.keyPem, cert: foreign.certPem, ca: a.bundle.ca }, 'POST', '/api/v1/swarm/heartbeat', { host_uuid: a.enrollment.host_uuid }),
+    ).rejects.toThrow();
     await expect(swarmRequest({ ca: a.bundle.ca }, 'POST', '/api/v1/swarm/heartbeat', { host_uuid: a.enrollment.host_uuid })).rejects.toThrow();
   });
 
@@ -686,7 +711,10 @@ describe('CLI', () => {
   test('decnet enroll prints the command and its expiry; --ipvlan, --agent-port and --master-host reach the API', async () => {
     const run = await cli(['enroll', 'cli-a', '--ipvlan', '--agent-port', '9200', '--master-host', 'master.test']);
     expect({ code: run.code, out: explain(run) }).toEqual({ code: 0, out: expect.any(String) });
-    const command = /^ {2}(curl -fsS --insecure --pinnedpubkey '([^']+)' '(https:\/\/master\.test:\d+\/api\/v1\/swarm\/enroll-bundle\/([A-Za-z0-9_-]+)\.sh)' \| sudo sh)$/m.exec(run.stdout);
+    const command =
+      /^ {2}(curl -fsS --insecure --pinnedpubkey '([^']+)' '(https:\/\/master\.test:\d+\/api\/v1\/swarm\/enroll-bundle\/([A-Za-z0-9_-]+)\.sh)' \| sudo sh)$/m.exec(
+        run.stdout,
+      );
     expect(command).not.toBeNull();
     expect(command![2]).toBe(masterPin());
     expect(command![3]).toContain(`:${stack.config.enrollPort}/`);

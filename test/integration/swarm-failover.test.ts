@@ -101,7 +101,13 @@ function watchLanAddresses() {
 test('a host silent past the failover delay: its deckies are re-homed and run elsewhere; back, its agent removes its stale deckies before it is live again; no IP twice on the LAN', async () => {
   const a = await addAgent('a');
   const network = { subnet: stack.lan.subnet, gateway: stack.lan.gateway, interface: stack.lan.parent };
-  const deployed = await api.post('/deckies/deploy', { network, deckies: [{ name: 'fo-1', services: ['ssh'] }, { name: 'fo-2', services: ['ssh', 'http'] }] });
+  const deployed = await api.post('/deckies/deploy', {
+    network,
+    deckies: [
+      { name: 'fo-1', services: ['ssh'] },
+      { name: 'fo-2', services: ['ssh', 'http'] },
+    ],
+  });
   expect(deployed.status).toBe(202);
   const first = await waitForTerminal(api, deployed.body.lifecycle_ids);
   expect(first.map((r) => [r.decky_name, r.status, r.host_uuid])).toEqual([
@@ -130,7 +136,10 @@ test('a host silent past the failover delay: its deckies are re-homed and run el
     });
     const failedOverAfter = Date.now() - frozenAt;
     expect(failedOverAfter).toBeGreaterThanOrEqual(3 * HEARTBEAT_MS + FAILOVER_DELAY_MS - HEARTBEAT_MS);
-    const done = await waitForTerminal(api, rows.map((r) => r.id));
+    const done = await waitForTerminal(
+      api,
+      rows.map((r) => r.id),
+    );
     expect(done.map((r) => [r.decky_name, r.operation, r.trigger, r.status, r.error, r.host_uuid])).toEqual([
       ['fo-1', 'deploy', 'failover', 'succeeded', null, b.hostUuid],
       ['fo-2', 'deploy', 'failover', 'succeeded', null, b.hostUuid],
@@ -141,7 +150,12 @@ test('a host silent past the failover delay: its deckies are re-homed and run el
     }
     const onB = await projectContainers(b);
     expect(onB.filter((c) => c.State === 'running')).toHaveLength(5);
-    expect(onB.filter((c) => c.Labels[LABELS.role] === ROLES.base).map((c) => c.NetworkSettings.Networks[lanName()]?.IPAddress).sort()).toEqual([ips['fo-1'], ips['fo-2']].sort());
+    expect(
+      onB
+        .filter((c) => c.Labels[LABELS.role] === ROLES.base)
+        .map((c) => c.NetworkSettings.Networks[lanName()]?.IPAddress)
+        .sort(),
+    ).toEqual([ips['fo-1'], ips['fo-2']].sort());
     const orm = await openOrm(stack.databaseUrl);
     try {
       // Deployed to a at generation 1, re-homed to b at generation 2; the jobs b took carry it.
@@ -188,7 +202,12 @@ test('a host silent past the failover delay: its deckies are re-homed and run el
   }
 
   // Fenced, host a takes work again: a new deploy places a decky on it and it runs there.
-  const next = await api.post('/deckies/deploy', { deckies: [{ name: 'fo-3', services: ['ssh'] }, { name: 'fo-4', services: ['ssh'] }] });
+  const next = await api.post('/deckies/deploy', {
+    deckies: [
+      { name: 'fo-3', services: ['ssh'] },
+      { name: 'fo-4', services: ['ssh'] },
+    ],
+  });
   expect(next.status).toBe(202);
   const after = await waitForTerminal(api, next.body.lifecycle_ids);
   expect(after.map((r) => [r.status, r.error])).toEqual([
@@ -214,10 +233,15 @@ test('with no live host left, failover brings the deckies to the master; both ag
       const last = await Promise.all(names.map(async (n) => (await api.get(`/deckies/${n}`)).body.last_lifecycle));
       return last.every((r) => r?.trigger === 'failover' && r.host_uuid === null) ? last : undefined;
     });
-    const done = await waitForTerminal(api, rows.map((r) => r.id));
+    const done = await waitForTerminal(
+      api,
+      rows.map((r) => r.id),
+    );
     expect(done.map((r) => [r.decky_name, r.trigger, r.status, r.error, r.host_uuid])).toEqual(names.map((n) => [n, 'failover', 'succeeded', null, null]));
     // On the master's own engine, under its compose project, with the same IPs.
-    const local = await stack.docker.listContainers({ filters: { label: [`${LABELS.project}=${stack.config.composeProject}`, `${LABELS.role}=${ROLES.base}`], status: ['running'] } });
+    const local = await stack.docker.listContainers({
+      filters: { label: [`${LABELS.project}=${stack.config.composeProject}`, `${LABELS.role}=${ROLES.base}`], status: ['running'] },
+    });
     expect(local.map((c) => [c.Labels[LABELS.decky], c.NetworkSettings.Networks[lanName()]?.IPAddress]).sort()).toEqual(names.map((n) => [n, before[n].ip]));
 
     for (const agent of [a, b]) process.kill(agent.proc!.child.pid!, 'SIGCONT');

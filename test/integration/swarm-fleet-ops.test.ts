@@ -12,7 +12,17 @@ import { LABELS } from '../../src/domain/compose-render';
 import { createTestStack, networkExists, type TestStack } from '../support/master';
 import { apiClient, waitForTerminal, type ApiClient } from '../support/http';
 import { stop } from '../support/process';
-import { agentContainers, agentRequest, enrollAgent, masterCreds, removeAgentContainers, startAgent, waitForActive, type Creds, type TestAgent } from '../support/agents';
+import {
+  agentContainers,
+  agentRequest,
+  enrollAgent,
+  masterCreds,
+  removeAgentContainers,
+  startAgent,
+  waitForActive,
+  type Creds,
+  type TestAgent,
+} from '../support/agents';
 
 let stack: TestStack;
 let api: ApiClient;

@@ -40,7 +40,9 @@ async function defaultLanFromIproute(): Promise<{ interface: string; subnet: str
   const routes = JSON.parse((await execFileAsync('ip', ['-j', 'route', 'show', 'default'])).stdout) as { dev: string; gateway?: string; metric?: number }[];
   const route = routes.filter((r) => r.gateway).sort((a, b) => (a.metric ?? 0) - (b.metric ?? 0))[0];
   if (!route) return null;
-  const [link] = JSON.parse((await execFileAsync('ip', ['-j', '-4', 'addr', 'show', 'dev', route.dev])).stdout) as { addr_info: { local: string; prefixlen: number }[] }[];
+  const [link] = JSON.parse((await execFileAsync('ip', ['-j', '-4', 'addr', 'show', 'dev', route.dev])).stdout) as {
+    addr_info: { local: string; prefixlen: number }[];
+  }[];
   const toInt = (ip: string) => ip.split('.').reduce((acc, o) => acc * 256 + Number(o), 0);
   const toIp = (n: number) => [24, 16, 8, 0].map((s) => Math.floor(n / 2 ** s) % 256).join('.');
   for (const a of link?.addr_info ?? []) {
@@ -100,7 +102,10 @@ test('bad LANs are 400 with the reason, field by field', async () => {
   const ini = `[general]\nnet=${stack.lan.ip(5)}/24\ngw=${stack.lan.gateway}\ninterface=${stack.lan.parent}\n\n[web]\nservices=ssh\n`;
   for (const body of [{ ini_content: ini }, { network: { ...good, subnet: `${stack.lan.ip(5)}/24` }, deckies: [{ name: 'web', services: ['ssh'] }] }]) {
     const res = await api.post('/deckies/deploy', body);
-    expect([res.status, res.body.error?.message]).toEqual([400, `network.subnet: ${stack.lan.ip(5)}/24 is not a network address; did you mean ${stack.lan.subnet}?`]);
+    expect([res.status, res.body.error?.message]).toEqual([
+      400,
+      `network.subnet: ${stack.lan.ip(5)}/24 is not a network address; did you mean ${stack.lan.subnet}?`,
+    ]);
   }
   expect((await api.get('/system/network')).body.configured).toBe(false);
   expect((await api.get('/deckies')).body.deckies).toEqual([]);
@@ -115,13 +120,33 @@ test('a viewer may read the LAN but not set it', async () => {
 });
 
 test('decnet network set configures the LAN; GET and show return it; a deploy without a network uses it', async () => {
-  const run = await cli(['network', 'set', '--interface', stack.lan.parent, '--subnet', stack.lan.subnet, '--gateway', stack.lan.gateway, '--ip-range', `${stack.lan.ip(128)}/25`]);
+  const run = await cli([
+    'network',
+    'set',
+    '--interface',
+    stack.lan.parent,
+    '--subnet',
+    stack.lan.subnet,
+    '--gateway',
+    stack.lan.gateway,
+    '--ip-range',
+    `${stack.lan.ip(128)}/25`,
+  ]);
   expect({ code: run.code, out: explain(run) }).toEqual({ code: 0, out: expect.any(String) });
-  const lan = { configured: true, interface: stack.lan.parent, subnet: stack.lan.subnet, gateway: stack.lan.gateway, ip_range: `${stack.lan.ip(128)}/25`, driver: 'macvlan' };
+  const lan = {
+    configured: true,
+    interface: stack.lan.parent,
+    subnet: stack.lan.subnet,
+    gateway: stack.lan.gateway,
+    ip_range: `${stack.lan.ip(128)}/25`,
+    driver: 'macvlan',
+  };
   expect((await api.get('/system/network')).body).toEqual(lan);
   const show = await cli(['network', 'show', '--json']);
   expect(JSON.parse(show.stdout)).toEqual(lan);
-  expect((await cli(['network', 'show'])).stdout).toMatch(new RegExp(`^interface:\\s+${stack.lan.parent}$[\\s\\S]*^ip range:\\s+${stack.lan.ip(128)}/25$`, 'm'));
+  expect((await cli(['network', 'show'])).stdout).toMatch(
+    new RegExp(`^interface:\\s+${stack.lan.parent}$[\\s\\S]*^ip range:\\s+${stack.lan.ip(128)}/25$`, 'm'),
+  );
 
   const deploy = await api.post('/deckies/deploy', { deckies: [{ name: 'lan-a', services: ['ssh'] }] });
   expect(deploy.status).toBe(202);
@@ -145,9 +170,23 @@ test('the same LAN again is a no-op 200; another LAN under a deployed decky is 4
   expect(refused.body.error.details).toEqual({ changed: ['subnet', 'gateway', 'ip_range'], deckies: ['lan-a'] });
   // The driver alone moves the decky instead (driver-move-master.test.ts looks at such moves
   // closely): this kernel refuses ipvlan, so the move fails and the LAN stays macvlan.
-  const ipvlan = await cli(['network', 'set', '--interface', same.interface, '--subnet', same.subnet, '--gateway', same.gateway, '--ip-range', same.ip_range, '--ipvlan']);
+  const ipvlan = await cli([
+    'network',
+    'set',
+    '--interface',
+    same.interface,
+    '--subnet',
+    same.subnet,
+    '--gateway',
+    same.gateway,
+    '--ip-range',
+    same.ip_range,
+    '--ipvlan',
+  ]);
   expect([ipvlan.code, ipvlan.stderr]).toEqual([1, '']);
-  expect(ipvlan.stdout).toContain("moving 1 decky(ies) to ipvlan, base containers and IPs kept; the LAN's driver becomes ipvlan once a move succeeded (a refused driver leaves them on macvlan)");
+  expect(ipvlan.stdout).toContain(
+    "moving 1 decky(ies) to ipvlan, base containers and IPs kept; the LAN's driver becomes ipvlan once a move succeeded (a refused driver leaves them on macvlan)",
+  );
   expect(ipvlan.stdout).toContain('IpvlanUnsupported');
   expect((await api.get('/system/network')).body.driver).toBe('macvlan');
   expect((await api.get('/deckies/lan-a')).body.state).toBe('running');

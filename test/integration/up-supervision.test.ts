@@ -47,7 +47,10 @@ function startUp(env: NodeJS.ProcessEnv = stack.env): DecnetProcess {
 }
 
 async function readiness(): Promise<number> {
-  return fetch(`${origin}/readyz`).then((res) => res.status, () => 0);
+  return fetch(`${origin}/readyz`).then(
+    (res) => res.status,
+    () => 0,
+  );
 }
 
 async function waitForReadiness(status: number, timeoutMs: number): Promise<void> {

@@ -23,7 +23,14 @@ const lines: Array<{ msg?: string }> = [];
 
 async function startServer(dbFile: string, namespace?: string): Promise<RunningTemporal> {
   const [port, uiPort] = [Number(new URL(`http://${stack.env.TEMPORAL_ADDRESS}`).port), Number(stack.env.DECNET_TEMPORAL_UI_PORT)];
-  return startTemporalDevServer({ cliPath: findTemporalCli(), dbFile: path.join(dir, dbFile), port, uiPort, namespace, logFile: path.join(dir, 'temporal.log') });
+  return startTemporalDevServer({
+    cliPath: findTemporalCli(),
+    dbFile: path.join(dir, dbFile),
+    port,
+    uiPort,
+    namespace,
+    logFile: path.join(dir, 'temporal.log'),
+  });
 }
 
 async function waitForLine(msg: string, timeoutMs: number): Promise<void> {

@@ -119,7 +119,8 @@ export async function startAgent(agent: TestAgent, master: Creds, opts: { awaitF
       lastError = err; // not up yet
     }
     if (agent.proc.child.exitCode !== null) throw new Error(`agent ${agent.name} exited: ${await fs.readFile(agent.logFile, 'utf8')}`);
-    if (Date.now() > deadline) throw new Error(`agent ${agent.name} did not answer /health (${String(lastError)}): ${await fs.readFile(agent.logFile, 'utf8')}`);
+    if (Date.now() > deadline)
+      throw new Error(`agent ${agent.name} did not answer /health (${String(lastError)}): ${await fs.readFile(agent.logFile, 'utf8')}`);
     await new Promise((r) => setTimeout(r, 250));
   }
 }
@@ -149,7 +150,18 @@ export async function heartbeatAs(agent: Pick<TestAgent, 'bundleDir' | 'hostUuid
   const url = new URL(swarmUrl);
   return new Promise((resolve, reject) => {
     const req = https.request(
-      { host: url.hostname, port: Number(url.port), method: 'POST', path: '/api/v1/swarm/heartbeat', key, cert, ca: [ca], agent: false, headers: { 'content-type': 'application/json' }, timeout: 10_000 },
+      {
+        host: url.hostname,
+        port: Number(url.port),
+        method: 'POST',
+        path: '/api/v1/swarm/heartbeat',
+        key,
+        cert,
+        ca: [ca],
+        agent: false,
+        headers: { 'content-type': 'application/json' },
+        timeout: 10_000,
+      },
       (res) => {
         res.resume();
         res.on('end', () => resolve(res.statusCode ?? 0));
@@ -215,5 +227,12 @@ export function agentContainers(docker: Docker, agent: Pick<TestAgent, 'project'
 /** Force-removes every container of an agent's compose project (a run killed before its cleanup leaves some). */
 export async function removeAgentContainers(docker: Docker, project: string): Promise<void> {
   const containers = await agentContainers(docker, { project });
-  await Promise.all(containers.map((c) => docker.getContainer(c.Id).remove({ force: true }).catch(() => undefined)));
+  await Promise.all(
+    containers.map((c) =>
+      docker
+        .getContainer(c.Id)
+        .remove({ force: true })
+        .catch(() => undefined),
+    ),
+  );
 }

@@ -42,7 +42,13 @@ export async function buildFixtureImages({ registry, tag, services }: FixtureIma
   const names = [base];
   for (const service of services) {
     const name = `${registry}/${service}:${tag}`;
-    const current = await docker.getImage(name).inspect().then((info) => info.Id, () => undefined);
+    const current = await docker
+      .getImage(name)
+      .inspect()
+      .then(
+        (info) => info.Id,
+        () => undefined,
+      );
     if (current !== baseId) await docker.getImage(base).tag({ repo: `${registry}/${service}`, tag });
     names.push(name);
   }
@@ -52,15 +58,20 @@ export async function buildFixtureImages({ registry, tag, services }: FixtureIma
 /** Identifies what goes into the image, so a changed busybox or applet list rebuilds it. */
 async function contentHash(): Promise<string> {
   const hash = createHash('sha256');
-  hash.update(await fs.readFile(BUSYBOX).catch(() => {
-    throw new Error(`${BUSYBOX} is missing: run \`bash scripts/setup.sh\` (installs busybox-static)`);
-  }));
+  hash.update(
+    await fs.readFile(BUSYBOX).catch(() => {
+      throw new Error(`${BUSYBOX} is missing: run \`bash scripts/setup.sh\` (installs busybox-static)`);
+    }),
+  );
   hash.update(JSON.stringify({ APPLETS, CMD }));
   return hash.digest('hex').slice(0, 32);
 }
 
 async function imageIdWithLabel(docker: Docker, name: string, content: string): Promise<string | undefined> {
-  const info = await docker.getImage(name).inspect().catch(() => undefined);
+  const info = await docker
+    .getImage(name)
+    .inspect()
+    .catch(() => undefined);
   return info?.Config?.Labels?.[CONTENT_LABEL] === content ? info.Id : undefined;
 }
 
@@ -85,18 +96,13 @@ function pipeTarIntoImport(rootfs: string, name: string, content: string): Promi
   const tar = spawn('tar', ['-C', rootfs, '--numeric-owner', '--owner=0', '--group=0', '-cf', '-', '.'], {
     stdio: ['ignore', 'pipe', 'inherit'],
   });
-  const importer = spawn(
-    'docker',
-    ['import', '--change', `CMD ${CMD}`, '--change', `LABEL ${CONTENT_LABEL}=${content}`, '-', name],
-    { stdio: ['pipe', 'ignore', 'pipe'] },
-  );
+  const importer = spawn('docker', ['import', '--change', `CMD ${CMD}`, '--change', `LABEL ${CONTENT_LABEL}=${content}`, '-', name], {
+    stdio: ['pipe', 'ignore', 'pipe'],
+  });
   tar.stdout.pipe(importer.stdin);
   let importerStderr = '';
   importer.stderr.on('data', (chunk: Buffer) => (importerStderr += chunk.toString()));
-  return Promise.all([
-    exitOk(tar, 'tar'),
-    exitOk(importer, `docker import ${name}`, () => importerStderr.trim()),
-  ]).then(() => undefined);
+  return Promise.all([exitOk(tar, 'tar'), exitOk(importer, `docker import ${name}`, () => importerStderr.trim())]).then(() => undefined);
 }
 
 function exitOk(child: ChildProcess, what: string, stderr?: () => string): Promise<void> {

@@ -22,7 +22,14 @@ export async function recordHistories(workflows: Map<string, string>): Promise<v
   for (const [file, workflowId] of workflows) {
     // The CLI writes the history in the proto3 JSON form that replay reads.
     const { stdout } = await execFileAsync(requireEnv('TEMPORAL_CLI_PATH'), [
-      'workflow', 'show', '--workflow-id', workflowId, '--output', 'json', '--address', requireEnv('TEMPORAL_ADDRESS'),
+      'workflow',
+      'show',
+      '--workflow-id',
+      workflowId,
+      '--output',
+      'json',
+      '--address',
+      requireEnv('TEMPORAL_ADDRESS'),
     ]);
     // 'wx': fails if the file exists.
     await fs.writeFile(path.join(dir, `${file}@${change}.json`), stdout, { flag: 'wx' });

@@ -135,8 +135,18 @@ export async function freePort(): Promise<number> {
 
 async function removeProjectResources(docker: Docker, project: string): Promise<void> {
   const containers = await docker.listContainers({ all: true, filters: { label: [`${LABELS.project}=${project}`] } });
-  await Promise.all(containers.map((c) => docker.getContainer(c.Id).remove({ force: true }).catch(() => undefined)));
-  await docker.getNetwork(`${project}_lan`).remove().catch(() => undefined);
+  await Promise.all(
+    containers.map((c) =>
+      docker
+        .getContainer(c.Id)
+        .remove({ force: true })
+        .catch(() => undefined),
+    ),
+  );
+  await docker
+    .getNetwork(`${project}_lan`)
+    .remove()
+    .catch(() => undefined);
 }
 
 /** Whether the engine has a network of this name. */

@@ -126,7 +126,12 @@ export function parsePrometheusText(text: string): Map<string, Family> {
 
 function checkHistogram(family: Family): void {
   const groups = new Map<string, Sample[]>();
-  const keyOf = (labels: Record<string, string>) => JSON.stringify(Object.entries(labels).filter(([k]) => k !== 'le').sort());
+  const keyOf = (labels: Record<string, string>) =>
+    JSON.stringify(
+      Object.entries(labels)
+        .filter(([k]) => k !== 'le')
+        .sort(),
+    );
   for (const s of family.samples) {
     const k = keyOf(s.labels);
     groups.set(k, [...(groups.get(k) ?? []), s]);

@@ -42,7 +42,17 @@ test('decnet hosts shows each agent version, flags the outdated ones and counts 
       host('gone55555', { status: 'decommissioned', agent_version: '0.1.0', agent_outdated: true }),
     ],
   });
-  const versionOf = (name: string) => out.split('\n').find((l) => l.startsWith(`${name} `))!.split(/\s{2,}/)[7];
-  expect(['new', 'old1', 'mute22', 'fresh4444', 'gone55555'].map(versionOf)).toEqual(['0.2.0', '0.1.0 (outdated)', 'unknown (outdated)', '-', '0.1.0 (outdated)']);
+  const versionOf = (name: string) =>
+    out
+      .split('\n')
+      .find((l) => l.startsWith(`${name} `))!
+      .split(/\s{2,}/)[7];
+  expect(['new', 'old1', 'mute22', 'fresh4444', 'gone55555'].map(versionOf)).toEqual([
+    '0.2.0',
+    '0.1.0 (outdated)',
+    'unknown (outdated)',
+    '-',
+    '0.1.0 (outdated)',
+  ]);
   expect(out.trimEnd().split('\n').at(-1)).toBe('2 agent(s) older than this master (0.2.0)');
 });

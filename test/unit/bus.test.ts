@@ -20,7 +20,7 @@ describe('bus', () => {
     expect(web).toHaveLength(2);
   });
 
-  test("an event delivered from another process reaches the subscribers and is not relayed back", () => {
+  test('an event delivered from another process reaches the subscribers and is not relayed back', () => {
     const bus = new Bus();
     const seen: BusEvent[] = [];
     const relayed: BusEvent[] = [];

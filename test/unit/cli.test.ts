@@ -231,14 +231,22 @@ describe('waiting for lifecycle rows', () => {
       ],
     );
     const json = io();
-    const code = await followOperation(scripted(snapshots), { message: 'accepted', mode: 'unihost', lifecycle_ids: ids }, { wait: true, json: true, io: json.io, intervalMs: 1 });
+    const code = await followOperation(
+      scripted(snapshots),
+      { message: 'accepted', mode: 'unihost', lifecycle_ids: ids },
+      { wait: true, json: true, io: json.io, intervalMs: 1 },
+    );
     expect(code).toBe(1);
     const doc = JSON.parse(json.stdout.text);
     expect(doc).toMatchObject({ mode: 'unihost', lifecycle_ids: ids });
     expect(doc.rows.map((r: LifecycleRow) => r.status)).toEqual(['succeeded', 'failed']);
 
     const plain = io();
-    const ok = await followOperation(scripted([snapshots[0].slice(0, 1)]), { lifecycle_ids: ids.slice(0, 1) }, { wait: true, json: false, io: plain.io, intervalMs: 1 });
+    const ok = await followOperation(
+      scripted([snapshots[0].slice(0, 1)]),
+      { lifecycle_ids: ids.slice(0, 1) },
+      { wait: true, json: false, io: plain.io, intervalMs: 1 },
+    );
     expect(ok).toBe(0);
     expect(plain.stdout.text).toMatch(/\[OK\] a\n$/);
 

@@ -7,7 +7,7 @@ describe('classifyComposeFailure', () => {
     expect(err.message).toContain('does not support ipvlan');
   });
 
-  test('an address in use is a retryable IpClash: a killed worker\'s compose process may still hold it', () => {
+  test("an address in use is a retryable IpClash: a killed worker's compose process may still hold it", () => {
     expect(classifyComposeFailure('Cannot start service web: Address already in use', 'macvlan')).toMatchObject({ type: 'IpClash', permanent: false });
     expect(classifyComposeFailure('Error response from daemon: address already in use', 'ipvlan')).toMatchObject({ type: 'IpClash', permanent: false });
   });

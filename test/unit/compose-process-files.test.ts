@@ -63,7 +63,7 @@ test('a compose process that outlived the compose timeout is stopped', async () 
   expect(isProcessAlive(pid)).toBe(false);
 });
 
-test('waiting stops with the activity\'s cancellation', async () => {
+test("waiting stops with the activity's cancellation", async () => {
   const files = new ComposeProcessFiles(dir, 60_000);
   const pid = processNaming(path.join(dir, 'web.yml'), 30_000);
   await files.record(['web'], pid);
@@ -71,7 +71,7 @@ test('waiting stops with the activity\'s cancellation', async () => {
   expect(isProcessAlive(pid)).toBe(true);
 });
 
-test('clear leaves a later process\'s record alone; a torn file counts as none', async () => {
+test("clear leaves a later process's record alone; a torn file counts as none", async () => {
   const files = new ComposeProcessFiles(dir, 60_000);
   await files.record(['web'], 111);
   await files.record(['web'], 222);

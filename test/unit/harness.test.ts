@@ -36,9 +36,7 @@ describe('test harness', () => {
       const { customAttributes } = await connection.operatorService.listSearchAttributes({
         namespace: process.env.TEMPORAL_NAMESPACE ?? 'default',
       });
-      expect(Object.keys(customAttributes ?? {})).toEqual(
-        expect.arrayContaining(Object.keys(SEARCH_ATTRIBUTES)),
-      );
+      expect(Object.keys(customAttributes ?? {})).toEqual(expect.arrayContaining(Object.keys(SEARCH_ATTRIBUTES)));
     } finally {
       await connection.close();
     }

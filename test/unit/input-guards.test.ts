@@ -22,7 +22,10 @@ describe('jsonNestingDepth', () => {
 });
 
 describe('refuseDeepJson (express.json verify)', () => {
-  const verify = (text: string, encoding: string | null = 'utf-8') => () => refuseDeepJson({} as never, {}, Buffer.from(text, encoding === 'utf-16le' ? 'utf16le' : 'utf8'), encoding);
+  const verify =
+    (text: string, encoding: string | null = 'utf-8') =>
+    () =>
+      refuseDeepJson({} as never, {}, Buffer.from(text, encoding === 'utf-16le' ? 'utf16le' : 'utf8'), encoding);
 
   it(`passes ${MAX_JSON_DEPTH} levels and refuses ${MAX_JSON_DEPTH + 1} with a 400 naming the limit`, () => {
     expect(verify('['.repeat(MAX_JSON_DEPTH) + ']'.repeat(MAX_JSON_DEPTH))).not.toThrow();

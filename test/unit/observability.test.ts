@@ -45,10 +45,13 @@ describe('activity interceptor', () => {
   test('gives the activity a child logger with workflow_id, lifecycle_id, decky, activity and attempt', async () => {
     const { logger, lines } = captureLogger();
     const env = new MockActivityEnvironment(info(1), { interceptors: [activityInterceptors(logger)], logger: temporalSdkLogger(logger) });
-    const result = await env.run(async (spec: { name: string; ip: string }) => {
-      activityLogger().info({ step: 'pull' }, 'inside');
-      return spec.name;
-    }, { name: 'web-01', ip: '10.0.0.5' });
+    const result = await env.run(
+      async (spec: { name: string; ip: string }) => {
+        activityLogger().info({ step: 'pull' }, 'inside');
+        return spec.name;
+      },
+      { name: 'web-01', ip: '10.0.0.5' },
+    );
     expect(result).toBe('web-01');
     const fields = { workflow_id: WORKFLOW, lifecycle_id: LIFECYCLE, decky: 'web-01', activity: 'composeUp', attempt: 1 };
     expect(lines.find((l) => l.msg === 'inside')).toMatchObject({ ...fields, step: 'pull', level: 30 });
@@ -85,7 +88,10 @@ describe('activity interceptor', () => {
 
   test('a first attempt is not a retry', async () => {
     const { logger } = captureLogger();
-    const env = new MockActivityEnvironment({ ...info(1), activityType: 'verifyDecky' }, { interceptors: [activityInterceptors(logger)], logger: temporalSdkLogger(logger) });
+    const env = new MockActivityEnvironment(
+      { ...info(1), activityType: 'verifyDecky' },
+      { interceptors: [activityInterceptors(logger)], logger: temporalSdkLogger(logger) },
+    );
     await env.run(async () => 'ok');
     expect((await activityRetries.get()).values.find((v) => v.labels.activity === 'verifyDecky')).toBeUndefined();
   });
@@ -99,7 +105,14 @@ describe('temporalSdkLogger', () => {
     sdk.warn('Activity failed', { workflowId: WORKFLOW, error: new Error('x') });
     sdk.warn('Workflow task failed', { workflowId: WORKFLOW, activityType: 'composeUp', taskToken: 'abc', error: new Error('nondeterminism') });
     expect(lines).toHaveLength(1);
-    expect(lines[0]).toMatchObject({ level: 40, msg: 'Workflow task failed', component: 'temporal-sdk', workflow_id: WORKFLOW, activity: 'composeUp', err: { message: 'nondeterminism' } });
+    expect(lines[0]).toMatchObject({
+      level: 40,
+      msg: 'Workflow task failed',
+      component: 'temporal-sdk',
+      workflow_id: WORKFLOW,
+      activity: 'composeUp',
+      err: { message: 'nondeterminism' },
+    });
     expect(lines[0].taskToken).toBeUndefined();
   });
 });

@@ -145,11 +145,14 @@ describe('issueCertificate', () => {
     const agent = await pki.ca.issueCertificate({ commonName: 'sensor-a', usage: ['serverAuth', 'clientAuth'] });
     const served: string[] = [];
     const refused: string[] = [];
-    const server = tls.createServer({ key: pki.master.keyPem, cert: pki.master.certPem, ca: [pki.ca.certPem], requestCert: true, rejectUnauthorized: true }, (socket) => {
-      const cn = String((socket.getPeerCertificate().subject as { CN?: string }).CN);
-      served.push(cn);
-      socket.end(`hello ${cn}`);
-    });
+    const server = tls.createServer(
+      { key: pki.master.keyPem, cert: pki.master.certPem, ca: [pki.ca.certPem], requestCert: true, rejectUnauthorized: true },
+      (socket) => {
+        const cn = String((socket.getPeerCertificate().subject as { CN?: string }).CN);
+        served.push(cn);
+        socket.end(`hello ${cn}`);
+      },
+    );
     server.on('tlsClientError', (err) => refused.push(err.message));
     await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
     const port = (server.address() as AddressInfo).port;
@@ -163,7 +166,11 @@ describe('issueCertificate', () => {
       });
     // TLS 1.3: the client may see its handshake finish before the server's alert arrives, so a
     // refusal is an error or an empty answer; the server side says which connection it served.
-    const refusedConnect = (key: string, cert: string) => connect(key, cert).then((r) => r.text, (err: Error) => `error: ${err.message}`);
+    const refusedConnect = (key: string, cert: string) =>
+      connect(key, cert).then(
+        (r) => r.text,
+        (err: Error) => `error: ${err.message}`,
+      );
     try {
       const ok = await connect(agent.keyPem, agent.certPem);
       expect(ok.text).toBe('hello sensor-a');
@@ -253,7 +260,12 @@ describe('bundle', () => {
         hostName: 'sensor-a',
         hostUuid: values.hostUuid,
         bundle: { url: `${base}/api/v1/swarm/enroll-bundle/tok.tgz`, pin: p },
-        artefact: { download: { url: `${base}/api/v1/swarm/enroll-bundle/tok/decnet-agent.cjs`, pin: p }, sha256: 'f'.repeat(64), version: '1.2.3', node: '>=20.3' },
+        artefact: {
+          download: { url: `${base}/api/v1/swarm/enroll-bundle/tok/decnet-agent.cjs`, pin: p },
+          sha256: 'f'.repeat(64),
+          version: '1.2.3',
+          node: '>=20.3',
+        },
         swarmAddress: 'm:8770',
         expiresAt: new Date(0),
       });
@@ -284,20 +296,34 @@ describe('bundle', () => {
     const pki = await loadOrCreatePki(path.join(dir, 'pki'));
     const certFile = path.join(dir, 'master.pem');
     await fs.writeFile(certFile, pki.master.certPem);
-    const { stdout } = await execFileAsync('sh', ['-c', `openssl x509 -in '${certFile}' -pubkey -noout | openssl pkey -pubin -outform der | openssl dgst -sha256 -binary | base64`]);
+    const { stdout } = await execFileAsync('sh', [
+      '-c',
+      `openssl x509 -in '${certFile}' -pubkey -noout | openssl pkey -pubin -outform der | openssl dgst -sha256 -binary | base64`,
+    ]);
     expect(publicKeyPinOf(pki.master.certPem)).toBe(`sha256//${stdout.trim()}`);
   });
 });
 
 describe('swarm schemas', () => {
   test('enroll-bundle: defaults, and master_host is a host name or IP only (it lands in a shell command)', () => {
-    expect(EnrollBundleRequestSchema.parse({ agent_name: 'a', master_host: '10.0.0.2' })).toEqual({ agent_name: 'a', master_host: '10.0.0.2', use_ipvlan: false, agent_port: 8765, reinstall: false });
+    expect(EnrollBundleRequestSchema.parse({ agent_name: 'a', master_host: '10.0.0.2' })).toEqual({
+      agent_name: 'a',
+      master_host: '10.0.0.2',
+      use_ipvlan: false,
+      agent_port: 8765,
+      reinstall: false,
+    });
     expect(EnrollBundleRequestSchema.parse({ agent_name: 'a', master_host: 'fd00::2', agent_port: 9000, use_ipvlan: true }).agent_port).toBe(9000);
     expect(EnrollBundleRequestSchema.parse({ agent_name: 'a', master_host: 'master-1.lan' }).master_host).toBe('master-1.lan');
     for (const bad of ["x'; rm -rf / #", 'a b', '$(id)', '', 'a..b', '-a', '999.1.1.1', 'fe80::zz', ':::']) {
       expect([bad, EnrollBundleRequestSchema.safeParse({ agent_name: 'a', master_host: bad }).success]).toEqual([bad, false]);
     }
-    for (const body of [{ agent_name: 'A', master_host: 'm' }, { agent_name: 'a', master_host: 'm', agent_port: 0 }, { agent_name: 'a', master_host: 'm', extra: 1 }, {}]) {
+    for (const body of [
+      { agent_name: 'A', master_host: 'm' },
+      { agent_name: 'a', master_host: 'm', agent_port: 0 },
+      { agent_name: 'a', master_host: 'm', extra: 1 },
+      {},
+    ]) {
       expect(EnrollBundleRequestSchema.safeParse(body).success).toBe(false);
     }
   });

@@ -38,7 +38,15 @@ test('temporal-dev.yml validates with compose and sets Temporal up on PostgreSQL
 
   // The schema one-shot creates and migrates both databases before the server starts.
   const schema = [services['temporal-schema'].entrypoint, services['temporal-schema'].command].flat().join(' ');
-  for (const needle of ['temporal-sql-tool', '--plugin postgres12', 'create', 'setup-schema', 'update-schema', 'temporal_visibility', '/etc/temporal/schema/postgresql/v12/']) {
+  for (const needle of [
+    'temporal-sql-tool',
+    '--plugin postgres12',
+    'create',
+    'setup-schema',
+    'update-schema',
+    'temporal_visibility',
+    '/etc/temporal/schema/postgresql/v12/',
+  ]) {
     expect([needle, schema.includes(needle)]).toEqual([needle, true]);
   }
   expect(services.temporal.depends_on['temporal-schema'].condition).toBe('service_completed_successfully');

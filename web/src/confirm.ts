@@ -52,7 +52,10 @@ export function typedConfirmDialog(opts: { title: string; message: string; promp
   const input = h('input', { type: 'text', id: inputId, autocomplete: 'off', spellcheck: 'false', class: 'input-small' });
   const confirm = dangerButton(opts.confirmLabel, true);
   const matches = () => opts.accepted.includes(input.value.trim());
-  const { dialog, closed } = openDialog({ ...opts, extra: h('div', { class: 'field' }, h('label', { for: inputId }, opts.prompt), input), focus: input }, confirm);
+  const { dialog, closed } = openDialog(
+    { ...opts, extra: h('div', { class: 'field' }, h('label', { for: inputId }, opts.prompt), input), focus: input },
+    confirm,
+  );
   input.addEventListener('input', () => (confirm.disabled = !matches()));
   input.addEventListener('keydown', (event) => {
     if (event.key === 'Enter' && matches()) dialog.close('confirm');

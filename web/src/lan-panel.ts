@@ -35,15 +35,31 @@ export function createLanPanel(api: Api, opts: { onSaved?: () => void } = {}): L
   let loaded = false;
   let loading: Promise<void> = Promise.resolve();
 
-  const iface = inputField('Interface', { id: 'lan-interface', name: 'interface', type: 'text', autocomplete: 'off', spellcheck: 'false', autocapitalize: 'none' }, 'The network card on the master host that is plugged into the LAN.');
-  const subnet = inputField('Subnet', { id: 'lan-subnet', name: 'subnet', type: 'text', autocomplete: 'off', spellcheck: 'false', placeholder: '192.168.1.0/24' }, 'The LAN as its network address and prefix.');
-  const gateway = inputField('Gateway', { id: 'lan-gateway', name: 'gateway', type: 'text', autocomplete: 'off', spellcheck: 'false', placeholder: '192.168.1.1' }, "The LAN's router.");
+  const iface = inputField(
+    'Interface',
+    { id: 'lan-interface', name: 'interface', type: 'text', autocomplete: 'off', spellcheck: 'false', autocapitalize: 'none' },
+    'The network card on the master host that is plugged into the LAN.',
+  );
+  const subnet = inputField(
+    'Subnet',
+    { id: 'lan-subnet', name: 'subnet', type: 'text', autocomplete: 'off', spellcheck: 'false', placeholder: '192.168.1.0/24' },
+    'The LAN as its network address and prefix.',
+  );
+  const gateway = inputField(
+    'Gateway',
+    { id: 'lan-gateway', name: 'gateway', type: 'text', autocomplete: 'off', spellcheck: 'false', placeholder: '192.168.1.1' },
+    "The LAN's router.",
+  );
   const ipRange = inputField(
     'Address range (optional)',
     { id: 'lan-ip-range', name: 'ip_range', type: 'text', autocomplete: 'off', spellcheck: 'false', placeholder: '192.168.1.128/25' },
     'Hand out decky addresses only from this part of the subnet; empty for the whole subnet.',
   );
-  const ipvlan = checkboxField('Use ipvlan instead of macvlan', { id: 'lan-ipvlan', name: 'driver' }, 'For a master on Wi-Fi or in a bridged VM, where macvlan deckies get no traffic.');
+  const ipvlan = checkboxField(
+    'Use ipvlan instead of macvlan',
+    { id: 'lan-ipvlan', name: 'driver' },
+    'For a master on Wi-Fi or in a bridged VM, where macvlan deckies get no traffic.',
+  );
   const fields: Record<FieldName, Field> = { interface: iface, subnet, gateway, ip_range: ipRange, driver: ipvlan };
 
   const explanation = h('p', { class: 'hint lan-explanation', id: 'lan-explanation' });
@@ -55,8 +71,27 @@ export function createLanPanel(api: Api, opts: { onSaved?: () => void } = {}): L
   const change = h('button', { type: 'button', class: 'button button-small', id: 'lan-change' }, 'Change LAN');
   const summary = h('p', { class: 'lan-summary', id: 'lan-summary' });
   const shown = h('div', { class: 'lan-shown' }, summary, change);
-  const form = h('div', { class: 'lan-form' }, intro, iface.el, subnet.el, gateway.el, ipRange.el, ipvlan.el, explanation, h('div', { class: 'actions' }, useButton, cancel));
-  const el = h('section', { class: 'lan-panel', id: 'wizard-lan', 'aria-labelledby': 'lan-title' }, h('h3', { id: 'lan-title' }, 'LAN'), shown, form, alert.el, saved);
+  const form = h(
+    'div',
+    { class: 'lan-form' },
+    intro,
+    iface.el,
+    subnet.el,
+    gateway.el,
+    ipRange.el,
+    ipvlan.el,
+    explanation,
+    h('div', { class: 'actions' }, useButton, cancel),
+  );
+  const el = h(
+    'section',
+    { class: 'lan-panel', id: 'wizard-lan', 'aria-labelledby': 'lan-title' },
+    h('h3', { id: 'lan-title' }, 'LAN'),
+    shown,
+    form,
+    alert.el,
+    saved,
+  );
 
   const explain = () => {
     const name = iface.control.value.trim() || 'that interface';
@@ -139,7 +174,8 @@ export function createLanPanel(api: Api, opts: { onSaved?: () => void } = {}): L
   function showError(err: unknown) {
     if (showFieldErrors(err, fields, alert)) return;
     if (err instanceof ApiError && err.status === 409) return alert.show([h('strong', {}, 'The LAN cannot change now: '), err.message]);
-    if (err instanceof ApiError && err.status === 403) return alert.show([h('strong', {}, 'Not allowed: '), `${err.message}. Sign in with an admin token to set the LAN.`]);
+    if (err instanceof ApiError && err.status === 403)
+      return alert.show([h('strong', {}, 'Not allowed: '), `${err.message}. Sign in with an admin token to set the LAN.`]);
     alert.show([h('strong', {}, 'The LAN was not saved: '), errorMessage(err)]);
   }
 

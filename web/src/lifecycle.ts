@@ -77,7 +77,18 @@ export class ProgressLine {
       'table',
       { class: 'steps-table' },
       h('caption', { class: 'visually-hidden' }, `Steps of ${label}`),
-      h('thead', {}, h('tr', {}, h('th', { scope: 'col' }, 'Step'), h('th', { scope: 'col' }, 'Started'), h('th', { scope: 'col' }, 'Took'), h('th', { scope: 'col' }, 'Result'))),
+      h(
+        'thead',
+        {},
+        h(
+          'tr',
+          {},
+          h('th', { scope: 'col' }, 'Step'),
+          h('th', { scope: 'col' }, 'Started'),
+          h('th', { scope: 'col' }, 'Took'),
+          h('th', { scope: 'col' }, 'Result'),
+        ),
+      ),
       this.stepsBody,
     );
     this.steps.append(h('summary', {}, 'Step timings'), table);
@@ -94,7 +105,13 @@ export class ProgressLine {
     this.el.dataset.status = row.status;
     this.badge.textContent = BADGE[row.status];
     this.message.textContent =
-      row.status === 'failed' ? (row.error ?? 'failed') : row.status === 'succeeded' ? '' : row.status === 'running' ? `${row.operation} running…` : 'waiting to start';
+      row.status === 'failed'
+        ? (row.error ?? 'failed')
+        : row.status === 'succeeded'
+          ? ''
+          : row.status === 'running'
+            ? `${row.operation} running…`
+            : 'waiting to start';
     this.duration.textContent = row.completed_at ? ` (${formatDuration(Date.parse(row.completed_at) - Date.parse(row.started_at))})` : '';
     this.steps.hidden = row.steps.length === 0;
     fill(

@@ -55,7 +55,13 @@ function startConsole(token: string, catalog: Catalog): void {
   const header = h(
     'header',
     { class: 'topbar' },
-    h('div', { class: 'topbar-inner' }, h('a', { class: 'brand', href: '/deploy' }, 'decnet'), nav, h('button', { type: 'button', class: 'button button-quiet', onclick: () => signOut() }, 'Sign out')),
+    h(
+      'div',
+      { class: 'topbar-inner' },
+      h('a', { class: 'brand', href: '/deploy' }, 'decnet'),
+      nav,
+      h('button', { type: 'button', class: 'button button-quiet', onclick: () => signOut() }, 'Sign out'),
+    ),
   );
   const shell = h('div', { class: 'shell' }, h('a', { class: 'skip-link', href: '#main' }, 'Skip to content'), header, main);
   app.replaceChildren(shell);
@@ -97,7 +103,9 @@ async function boot(): Promise<void> {
     startConsole(token, await new Api(token).get<Catalog>('/catalog'));
   } catch (err) {
     session.clear();
-    showSignIn(err instanceof ApiError && err.status === 401 ? 'Your token is no longer valid: sign in again.' : `Could not reach the API: ${errorMessage(err)}`);
+    showSignIn(
+      err instanceof ApiError && err.status === 401 ? 'Your token is no longer valid: sign in again.' : `Could not reach the API: ${errorMessage(err)}`,
+    );
   }
 }
 

@@ -59,7 +59,10 @@ export function deckiesRouter(deps: ApiDeps): Router {
       ...(query.state === undefined ? {} : { state: query.state }),
     };
     const deckies = await em.find(Decky, where, { orderBy: { name: 'asc' } });
-    const latest = await latestLifecycles(em, deckies.map((d) => d.name));
+    const latest = await latestLifecycles(
+      em,
+      deckies.map((d) => d.name),
+    );
     res.json({ deckies: deckies.map((d) => deckyToView(d, latest.get(d.name))) });
   });
 

@@ -37,9 +37,14 @@ export function eventsRouter(deps: ApiDeps): Router {
     const tokenId = req.tokenId!;
     const count = open.get(tokenId) ?? 0;
     if (count >= limits.maxStreamsPerToken) {
-      throw new HttpError(429, 'too_many_streams', `this API token has ${count} event streams open, the most it may (DECNET_SSE_MAX_STREAMS_PER_TOKEN); close one first`, {
-        max_streams_per_token: limits.maxStreamsPerToken,
-      });
+      throw new HttpError(
+        429,
+        'too_many_streams',
+        `this API token has ${count} event streams open, the most it may (DECNET_SSE_MAX_STREAMS_PER_TOKEN); close one first`,
+        {
+          max_streams_per_token: limits.maxStreamsPerToken,
+        },
+      );
     }
     open.set(tokenId, count + 1);
 

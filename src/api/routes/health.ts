@@ -10,8 +10,17 @@ export function healthRouter(deps: ApiDeps): Router {
   });
   router.get('/readyz', async (_req, res) => {
     const [database, temporal] = await Promise.all([
-      deps.operations.orm.em.getConnection().execute('select 1').then(() => true, () => false),
-      deps.ensureTemporalReachable().then(() => true, () => false),
+      deps.operations.orm.em
+        .getConnection()
+        .execute('select 1')
+        .then(
+          () => true,
+          () => false,
+        ),
+      deps.ensureTemporalReachable().then(
+        () => true,
+        () => false,
+      ),
     ]);
     if (database && temporal) {
       res.json({ status: 'ready', database, temporal });

@@ -46,7 +46,10 @@ export function registerAgentCommand(program: Command): Command {
       void running.decommissioned.then(async () => {
         const layout = { ...agentInstallLayout(), configDir: path.dirname(settings.iniPath) };
         if (!(await runsInstalledArtefact(layout))) {
-          logger.warn({ artefact: process.argv[1], install_dir: layout.installDir }, 'decommissioned: not the installed agent artefact, so its files stay; remove them with `decnet agent uninstall`');
+          logger.warn(
+            { artefact: process.argv[1], install_dir: layout.installDir },
+            'decommissioned: not the installed agent artefact, so its files stay; remove them with `decnet agent uninstall`',
+          );
           return;
         }
         const report = await uninstallAgent(layout, { stopUnit: false });
@@ -58,7 +61,9 @@ export function registerAgentCommand(program: Command): Command {
 
   agent
     .command('uninstall')
-    .description('remove the installed agent: stop and disable its systemd unit, remove the unit, the artefact, its command link and the configuration directory')
+    .description(
+      'remove the installed agent: stop and disable its systemd unit, remove the unit, the artefact, its command link and the configuration directory',
+    )
     .action(async () => {
       const { agentInstallLayout, uninstallAgent } = await import('../../agent/uninstall');
       const layout = agentInstallLayout();

@@ -42,7 +42,9 @@ export async function runEnroll(name: string, opts: EnrollOptions, io: Io = proc
   const client = createApiClient();
   const masterHost = opts.masterHost ?? defaultMasterHost(client.settings.apiUrl);
   if (!opts.masterHost && LOOPBACK.has(masterHost)) {
-    io.stderr.write(`note: the master host defaults to ${masterHost} (from the API URL); agents on other machines need --master-host <address they reach the master at>\n`);
+    io.stderr.write(
+      `note: the master host defaults to ${masterHost} (from the API URL); agents on other machines need --master-host <address they reach the master at>\n`,
+    );
   }
   const answer = await client.enroll({
     agent_name: name,

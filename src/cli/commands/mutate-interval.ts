@@ -23,9 +23,7 @@ export async function runMutateInterval(name: string, interval: string, opts: Mu
     printJson(io, answer);
   } else {
     const stored = 'mutate_interval' in answer ? answer.mutate_interval : value;
-    io.stdout.write(
-      stored === null ? `${name}: mutation off\n` : `${name}: mutates every ${typeof stored === 'number' ? `${stored} min` : String(stored)}\n`,
-    );
+    io.stdout.write(stored === null ? `${name}: mutation off\n` : `${name}: mutates every ${typeof stored === 'number' ? `${stored} min` : String(stored)}\n`);
   }
   return 0;
 }

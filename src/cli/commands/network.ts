@@ -85,7 +85,7 @@ export function registerNetworkCommand(program: Command): Command {
     .requiredOption('--subnet <cidr>', 'the LAN as its network address, e.g. 192.168.1.0/24')
     .requiredOption('--gateway <ip>', "the LAN's router, inside the subnet")
     .option('--ip-range <cidr>', 'hand out decky addresses only from this network inside the subnet')
-    .option('--ipvlan', 'ipvlan instead of macvlan (deckies share the parent\'s MAC; Wi-Fi bridged VMs need it)')
+    .option('--ipvlan', "ipvlan instead of macvlan (deckies share the parent's MAC; Wi-Fi bridged VMs need it)")
     .option('--no-wait', 'a driver change that moves deckies: return once the API accepted it')
     .option('--json', "print the API's answer as JSON")
     .action(action((opts: NetworkSetOptions) => runNetworkSet(opts)));

@@ -20,7 +20,13 @@ export function formatFleet(deckies: DeckyView[]): string {
   if (deckies.length === 0) return 'no deckies\n';
   return formatTable(
     ['NAME', 'STATE', 'IP', 'SERVICES', 'LAST OPERATION'],
-    deckies.map((d) => [d.name, d.state === 'degraded' && d.last_error ? `degraded: ${d.last_error}` : d.state, d.ip, d.services.join(','), describeLifecycle(d.last_lifecycle)]),
+    deckies.map((d) => [
+      d.name,
+      d.state === 'degraded' && d.last_error ? `degraded: ${d.last_error}` : d.state,
+      d.ip,
+      d.services.join(','),
+      describeLifecycle(d.last_lifecycle),
+    ]),
   );
 }
 

@@ -103,7 +103,10 @@ describe('loadCatalogue (custom folder)', () => {
   });
 
   it('rejects an archetype with an unknown nmap_os family', () => {
-    const dir = writeCatalog('services:\n  - { name: ssh, ports: [22] }\n', 'archetypes:\n  - { name: box, services: [ssh], distros: [debian], nmap_os: amiga }\n');
+    const dir = writeCatalog(
+      'services:\n  - { name: ssh, ports: [22] }\n',
+      'archetypes:\n  - { name: box, services: [ssh], distros: [debian], nmap_os: amiga }\n',
+    );
     expect(() => loadCatalogue({ registry: 'r', tag: 't', dir })).toThrow(/archetypes\.yaml: archetypes\.0\.nmap_os/);
   });
 });

@@ -70,8 +70,10 @@ describe('NMAP_OS_SYSCTLS', () => {
   });
 
   it('sets the initial TTL and TCP timestamps of each family', () => {
-    const fingerprint = (family: keyof typeof NMAP_OS_SYSCTLS) =>
-      [NMAP_OS_SYSCTLS[family]['net.ipv4.ip_default_ttl'], NMAP_OS_SYSCTLS[family]['net.ipv4.tcp_timestamps']];
+    const fingerprint = (family: keyof typeof NMAP_OS_SYSCTLS) => [
+      NMAP_OS_SYSCTLS[family]['net.ipv4.ip_default_ttl'],
+      NMAP_OS_SYSCTLS[family]['net.ipv4.tcp_timestamps'],
+    ];
     expect(fingerprint('linux')).toEqual(['64', '1']);
     expect(fingerprint('bsd')).toEqual(['64', '1']);
     expect(fingerprint('macos')).toEqual(['64', '1']);
@@ -148,7 +150,7 @@ describe('renderDeckyCompose', () => {
     expect(renderDeckyCompose(decky({ nmap_os: family }), options).services.web.sysctls).toEqual(NMAP_OS_SYSCTLS[family]);
   });
 
-  it("renders a custom service like a catalogue one, with its image, its argv as the command and its ports", () => {
+  it('renders a custom service like a catalogue one, with its image, its argv as the command and its ports', () => {
     const custom = decky({
       services: ['ssh', 'tarpit'],
       custom_services: {

@@ -16,10 +16,14 @@ test('each kind of drift is named, the first problem first', () => {
   expect(driftReason(decky, [base, ssh], lan)).toBe('container http missing');
   expect(driftReason(decky, [ssh, http], { ...lan, holders: {} })).toBe('base container missing');
   expect(driftReason(decky, [{ ...base, lanIp: undefined }, ssh, http], { ...lan, holders: {} })).toBe('not on the LAN');
-  expect(driftReason(decky, [{ ...base, lanIp: '10.0.0.9' }, ssh, http], { ...lan, holders: { '10.0.0.9': 'web-base' } })).toBe('base holds IP 10.0.0.9, expected 10.0.0.5');
+  expect(driftReason(decky, [{ ...base, lanIp: '10.0.0.9' }, ssh, http], { ...lan, holders: { '10.0.0.9': 'web-base' } })).toBe(
+    'base holds IP 10.0.0.9, expected 10.0.0.5',
+  );
   expect(driftReason(decky, [{ ...base, lanIp: undefined }, ssh, http], { ...lan, holders: { '10.0.0.5': 'squatter' } })).toBe(
     'not on the LAN; IP 10.0.0.5 held by another container (squatter)',
   );
-  expect(driftReason(decky, [base, ssh, { ...http, namespaceOwner: 'old-base' }], lan)).toBe("container http is outside the base container's network namespace");
+  expect(driftReason(decky, [base, ssh, { ...http, namespaceOwner: 'old-base' }], lan)).toBe(
+    "container http is outside the base container's network namespace",
+  );
   expect(driftReason(decky, [base, ssh, http], lan, 'ipvlan')).toBe('on a macvlan LAN, expected ipvlan');
 });

@@ -122,7 +122,10 @@ describe('resolveFleet', () => {
 
   it('defaults distro to debian and derives nmap_os from a windows distro', () => {
     const [plain, windows] = resolveFleet(
-      [{ name: 'a', services: ['ssh'] }, { name: 'b', services: ['rdp'], distro: 'windows2019' }],
+      [
+        { name: 'a', services: ['ssh'] },
+        { name: 'b', services: ['rdp'], distro: 'windows2019' },
+      ],
       context(),
     );
     expect([plain.distro, plain.nmap_os, plain.hostname]).toEqual(['debian', 'linux', 'a']);
@@ -201,8 +204,14 @@ describe('resolveFleet', () => {
         definition: { deckies: [{ name: 'a', services: ['tarpit'] }], custom_services: { tarpit: { image: 't:1' } } },
         warnings: ['line 5: section [b.ssh]: no decky [b] in this file; skipped'],
       });
-      const json = readFleetDefinition({ deckies: [{ name: 'a', services: ['tarpit'] }], custom_services: { tarpit: { image: 't:1' } }, replace_fleet: false }, 10);
-      expect(json).toEqual({ definition: { deckies: [{ name: 'a', services: ['tarpit'] }], network: undefined, custom_services: { tarpit: { image: 't:1' } } }, warnings: [] });
+      const json = readFleetDefinition(
+        { deckies: [{ name: 'a', services: ['tarpit'] }], custom_services: { tarpit: { image: 't:1' } }, replace_fleet: false },
+        10,
+      );
+      expect(json).toEqual({
+        definition: { deckies: [{ name: 'a', services: ['tarpit'] }], network: undefined, custom_services: { tarpit: { image: 't:1' } } },
+        warnings: [],
+      });
     });
 
     it('refuses a request for more deckies than the deployment limit (each amount counted) as a conflict, before expanding it', () => {
@@ -220,15 +229,59 @@ describe('resolveFleet', () => {
 
   describe('input errors (400) with a path', () => {
     it.each<[string, DeckyRequest[], (string | number)[], string]>([
-      ['an unknown service', [{ name: 'a', services: ['ssh'] }, { name: 'b', services: ['gopher', 'ssh'] }], ['deckies', 1, 'services', 0], 'deckies[1].services[0]: unknown service "gopher"; valid services: conpot, dns'],
+      [
+        'an unknown service',
+        [
+          { name: 'a', services: ['ssh'] },
+          { name: 'b', services: ['gopher', 'ssh'] },
+        ],
+        ['deckies', 1, 'services', 0],
+        'deckies[1].services[0]: unknown service "gopher"; valid services: conpot, dns',
+      ],
       ['a fleet-wide service', [{ name: 'a', services: ['ssh', 'sniffer'] }], ['deckies', 0, 'services', 1], 'service "sniffer" runs fleet-wide'],
       ['a service listed twice', [{ name: 'a', services: ['ssh', 'ftp', 'ssh'] }], ['deckies', 0, 'services'], 'service "ssh" is listed twice'],
-      ['an unknown archetype', [{ name: 'a', archetype: 'toaster' }], ['deckies', 0, 'archetype'], 'unknown archetype "toaster"; valid archetypes: windows-workstation, windows-server'],
-      ['config for an unknown service', [{ name: 'a', services: ['ssh'], service_config: { htp: { x: '1' } } }], ['deckies', 0, 'service_config', 'htp'], 'deckies[0].service_config.htp: unknown service "htp"'],
-      ['a bad interval', [{ name: 'a', services: ['ssh'], mutate_interval: '0' }], ['deckies', 0, 'mutate_interval'], 'deckies[0].mutate_interval: "0" is not a valid interval'],
-      ['a duplicate name', [{ name: 'a', services: ['ssh'] }, { name: 'a', services: ['ftp'] }], ['deckies', 1, 'name'], 'decky "a" is also defined by deckies[0]'],
-      ['a name clashing with an expansion', [{ name: 'ws', amount: 2, services: ['ssh'] }, { name: 'ws-02', services: ['ssh'] }], ['deckies', 1, 'name'], 'decky "ws-02" is also defined by deckies[0]'],
-      ['an IP outside the subnet', [{ name: 'a', ip: '10.0.0.5', services: ['ssh'] }], ['deckies', 0, 'ip'], 'IP 10.0.0.5 is outside the subnet 192.168.1.0/24'],
+      [
+        'an unknown archetype',
+        [{ name: 'a', archetype: 'toaster' }],
+        ['deckies', 0, 'archetype'],
+        'unknown archetype "toaster"; valid archetypes: windows-workstation, windows-server',
+      ],
+      [
+        'config for an unknown service',
+        [{ name: 'a', services: ['ssh'], service_config: { htp: { x: '1' } } }],
+        ['deckies', 0, 'service_config', 'htp'],
+        'deckies[0].service_config.htp: unknown service "htp"',
+      ],
+      [
+        'a bad interval',
+        [{ name: 'a', services: ['ssh'], mutate_interval: '0' }],
+        ['deckies', 0, 'mutate_interval'],
+        'deckies[0].mutate_interval: "0" is not a valid interval',
+      ],
+      [
+        'a duplicate name',
+        [
+          { name: 'a', services: ['ssh'] },
+          { name: 'a', services: ['ftp'] },
+        ],
+        ['deckies', 1, 'name'],
+        'decky "a" is also defined by deckies[0]',
+      ],
+      [
+        'a name clashing with an expansion',
+        [
+          { name: 'ws', amount: 2, services: ['ssh'] },
+          { name: 'ws-02', services: ['ssh'] },
+        ],
+        ['deckies', 1, 'name'],
+        'decky "ws-02" is also defined by deckies[0]',
+      ],
+      [
+        'an IP outside the subnet',
+        [{ name: 'a', ip: '10.0.0.5', services: ['ssh'] }],
+        ['deckies', 0, 'ip'],
+        'IP 10.0.0.5 is outside the subnet 192.168.1.0/24',
+      ],
       ['the network address', [{ name: 'a', ip: '192.168.1.0', services: ['ssh'] }], ['deckies', 0, 'ip'], 'network or broadcast address'],
       ['the broadcast address', [{ name: 'a', ip: '192.168.1.255', services: ['ssh'] }], ['deckies', 0, 'ip'], 'network or broadcast address'],
       ['the gateway', [{ name: 'a', ip: '192.168.1.1', services: ['ssh'] }], ['deckies', 0, 'ip'], 'IP 192.168.1.1 is the gateway'],
@@ -258,7 +311,13 @@ describe('resolveFleet', () => {
       expect(err.code).toBe('name_clash');
       expect(err.message).toBe('decky "old" already exists');
       const many = thrown(() =>
-        resolveFleet([{ name: 'old', services: ['ssh'] }, { name: 'older', services: ['ssh'] }], context({ existing })),
+        resolveFleet(
+          [
+            { name: 'old', services: ['ssh'] },
+            { name: 'older', services: ['ssh'] },
+          ],
+          context({ existing }),
+        ),
       ) as FleetConflictError;
       expect(many.message).toBe('deckies "old", "older" already exist');
       expect(many.details).toEqual({ names: ['old', 'older'] });

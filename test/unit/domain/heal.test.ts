@@ -12,10 +12,16 @@ test('the first heal starts at once; a failed heal doubles the wait; a success s
   expect(healDecision([failedHeal(500)], now, policy)).toEqual({ kind: 'wait', until: ago(-500), failures: 1 });
   expect(healDecision([failedHeal(1_000)], now, policy)).toEqual({ kind: 'heal' });
   expect(healDecision([failedHeal(1_500), failedHeal(5_000)], now, policy)).toEqual({ kind: 'wait', until: ago(-500), failures: 2 });
-  expect(healDecision([failedHeal(500), succeeded('heal'), failedHeal(5_000), failedHeal(9_000)], now, policy)).toEqual({ kind: 'wait', until: ago(-500), failures: 1 });
+  expect(healDecision([failedHeal(500), succeeded('heal'), failedHeal(5_000), failedHeal(9_000)], now, policy)).toEqual({
+    kind: 'wait',
+    until: ago(-500),
+    failures: 1,
+  });
   // Other operations that failed do not count; the wait is capped.
   const capped = { ...policy, maxAttempts: 10 };
-  expect(healDecision([failedHeal(2_900), { ...failedHeal(3_000), operation: 'mutate' }, failedHeal(4_000), failedHeal(5_000), failedHeal(6_000)], now, capped)).toEqual({
+  expect(
+    healDecision([failedHeal(2_900), { ...failedHeal(3_000), operation: 'mutate' }, failedHeal(4_000), failedHeal(5_000), failedHeal(6_000)], now, capped),
+  ).toEqual({
     kind: 'wait',
     until: ago(-100),
     failures: 4,

@@ -54,9 +54,7 @@ describe('parseFleetIni', () => {
   });
 
   it('reads every decky key and converts durations to minutes', () => {
-    const fleet = definitionOf(
-      '[db]\nservices = mysql , postgres,,redis\ndistro=rocky9\nhostname=DB-01\nmutate_interval=2h\namount=1\nip=10.0.0.9\n',
-    );
+    const fleet = definitionOf('[db]\nservices = mysql , postgres,,redis\ndistro=rocky9\nhostname=DB-01\nmutate_interval=2h\namount=1\nip=10.0.0.9\n');
     expect(fleet).toEqual({
       deckies: [
         {
@@ -157,7 +155,10 @@ describe('parseFleetIni', () => {
     it('with a deployment limit, more decky sections than it are refused after the scan, before any decky is built', () => {
       const names = tinySections();
       // The first section is not a valid decky: building any decky would stop there first.
-      const text = `[Bad_Name]\n${names.slice(1).map((n) => `[${n}]\n`).join('')}`;
+      const text = `[Bad_Name]\n${names
+        .slice(1)
+        .map((n) => `[${n}]\n`)
+        .join('')}`;
       const err = (() => {
         try {
           parseFleetIni(text, { maxDeckies: 500 });
@@ -244,14 +245,38 @@ describe('parseFleetIni', () => {
     });
 
     it.each([
-      ['an unknown [custom-x] key', '[a]\n[custom-x]\nbinary=x:1\nport=22\n', 4, 'port', 'line 4: key "port": is not a custom service key; expected one of binary, exec, ports'],
-      ['a port that is no number', '[custom-x]\nbinary=x:1\nports=22,ssh\n[a]\n', 3, 'ports', 'line 3: key "ports": must be a comma list of port numbers, got "ssh"'],
+      [
+        'an unknown [custom-x] key',
+        '[a]\n[custom-x]\nbinary=x:1\nport=22\n',
+        4,
+        'port',
+        'line 4: key "port": is not a custom service key; expected one of binary, exec, ports',
+      ],
+      [
+        'a port that is no number',
+        '[custom-x]\nbinary=x:1\nports=22,ssh\n[a]\n',
+        3,
+        'ports',
+        'line 3: key "ports": must be a comma list of port numbers, got "ssh"',
+      ],
       ['a port out of range', '[custom-x]\nbinary=x:1\nports=70000\n[a]\n', 3, 'ports', 'line 3: key "ports": '],
       ['an image with a space', '[custom-x]\nbinary=my image\n[a]\n', 2, 'binary', 'line 2: key "binary": must be an image reference without spaces'],
       ['an empty exec', '[custom-x]\nbinary=x:1\nexec=\n[a]\n', 3, 'exec', 'line 3: key "exec": must name the program to run'],
       ['an unterminated quote in exec', '[custom-x]\nbinary=x:1\nexec=/bin/app "oops\n[a]\n', 3, 'exec', 'line 3: key "exec": has an unterminated " quote'],
-      ['a shell redirection in exec', '[custom-x]\nbinary=x:1\nexec=/bin/app > /tmp/log\n[a]\n', 3, 'exec', 'line 3: key "exec": runs without a shell: quote ">"'],
-      ['nmap_os and nmap-os both set', '[a]\nnmap_os=linux\nnmap-os=bsd\n', 3, 'nmap-os', 'line 3: key "nmap-os": sets nmap_os again in [a] (first on line 2 as "nmap_os")'],
+      [
+        'a shell redirection in exec',
+        '[custom-x]\nbinary=x:1\nexec=/bin/app > /tmp/log\n[a]\n',
+        3,
+        'exec',
+        'line 3: key "exec": runs without a shell: quote ">"',
+      ],
+      [
+        'nmap_os and nmap-os both set',
+        '[a]\nnmap_os=linux\nnmap-os=bsd\n',
+        3,
+        'nmap-os',
+        'line 3: key "nmap-os": sets nmap_os again in [a] (first on line 2 as "nmap_os")',
+      ],
       ['an unknown nmap-os family', '[a]\n\nnmap-os=amiga\n', 3, 'nmap-os', 'line 3: key "nmap-os": '],
     ])('%s is a line-numbered error', (_label, text, line, key, message) => {
       const err = inputError(text);
@@ -261,7 +286,12 @@ describe('parseFleetIni', () => {
 
     it.each([
       ['without binary', '[a]\n[custom-x]\nexec=/bin/true\n', 2, 'line 2: section [custom-x]: a custom service needs binary=<image>'],
-      ['with a name that is not a service name', '[custom-My-App]\nbinary=x:1\n[a]\n', 1, 'line 1: section [custom-My-App]: custom service name "My-App" must be lower-case letters, digits and underscores'],
+      [
+        'with a name that is not a service name',
+        '[custom-My-App]\nbinary=x:1\n[a]\n',
+        1,
+        'line 1: section [custom-My-App]: custom service name "My-App" must be lower-case letters, digits and underscores',
+      ],
     ])('a custom section %s is a line-numbered error', (_label, text, line, message) => {
       const err = inputError(text);
       expect(err.message).toBe(message);

@@ -51,12 +51,7 @@ describe('allocateIps', () => {
   });
 
   it('allocates from an ip_range inside the subnet', () => {
-    expect(allocateIps({ ...base, ipRange: '192.168.1.128/30', count: 4 })).toEqual([
-      '192.168.1.128',
-      '192.168.1.129',
-      '192.168.1.130',
-      '192.168.1.131',
-    ]);
+    expect(allocateIps({ ...base, ipRange: '192.168.1.128/30', count: 4 })).toEqual(['192.168.1.128', '192.168.1.129', '192.168.1.130', '192.168.1.131']);
   });
 
   it('never hands out the subnet broadcast or gateway, even inside an ip_range', () => {

@@ -81,7 +81,10 @@ describe('LanRequestSchema', () => {
 
   it('accepts a LAN and defaults the driver to macvlan', () => {
     expect(LanRequestSchema.parse(good)).toEqual({ ...good, driver: 'macvlan' });
-    expect(LanRequestSchema.parse({ ...good, ip_range: '192.168.1.128/25', driver: 'ipvlan' })).toMatchObject({ ip_range: '192.168.1.128/25', driver: 'ipvlan' });
+    expect(LanRequestSchema.parse({ ...good, ip_range: '192.168.1.128/25', driver: 'ipvlan' })).toMatchObject({
+      ip_range: '192.168.1.128/25',
+      driver: 'ipvlan',
+    });
   });
 
   it('refuses a subnet with host bits set, naming the network it meant', () => {

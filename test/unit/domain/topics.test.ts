@@ -35,8 +35,21 @@ describe('topics', () => {
   });
 
   it('builds the data of lifecycle and state events, an error only when there is one', () => {
-    expect(lifecycleEventData({ id: 'i', operation: 'deploy', status: 'running', error: null })).toEqual({ lifecycle_id: 'i', operation: 'deploy', status: 'running' });
-    expect(lifecycleEventData({ id: 'i', operation: 'deploy', status: 'failed', error: 'boom' })).toEqual({ lifecycle_id: 'i', operation: 'deploy', status: 'failed', error: 'boom' });
-    expect(deckyStateEventData({ name: 'web', state: 'degraded', reason: 'container ssh exited (137)' })).toEqual({ name: 'web', state: 'degraded', reason: 'container ssh exited (137)' });
+    expect(lifecycleEventData({ id: 'i', operation: 'deploy', status: 'running', error: null })).toEqual({
+      lifecycle_id: 'i',
+      operation: 'deploy',
+      status: 'running',
+    });
+    expect(lifecycleEventData({ id: 'i', operation: 'deploy', status: 'failed', error: 'boom' })).toEqual({
+      lifecycle_id: 'i',
+      operation: 'deploy',
+      status: 'failed',
+      error: 'boom',
+    });
+    expect(deckyStateEventData({ name: 'web', state: 'degraded', reason: 'container ssh exited (137)' })).toEqual({
+      name: 'web',
+      state: 'degraded',
+      reason: 'container ssh exited (137)',
+    });
   });
 });

@@ -30,7 +30,15 @@ export const fleetView: View = (root, ctx) => {
     'table',
     { class: 'data-table fleet-table', id: 'fleet-table' },
     h('caption', { class: 'visually-hidden' }, 'Deckies'),
-    h('thead', {}, h('tr', {}, COLUMNS.map((c) => h('th', { scope: 'col' }, c)))),
+    h(
+      'thead',
+      {},
+      h(
+        'tr',
+        {},
+        COLUMNS.map((c) => h('th', { scope: 'col' }, c)),
+      ),
+    ),
     tbody,
   );
   const empty = h('p', { class: 'empty', hidden: true }, 'No deckies yet. ', h('a', { href: '/deploy' }, 'Deploy some'), '.');
@@ -88,7 +96,11 @@ export const fleetView: View = (root, ctx) => {
   refreshButton.addEventListener('click', () => void refresh());
   void refresh();
   ctx.api.get<SystemNetwork>('/system/network').then(
-    (network) => fill(lan, network.configured ? ['LAN: ', lanText(network)] : ['LAN: not configured yet; ', h('a', { href: '/deploy' }, 'set it in the deploy wizard'), '.']),
+    (network) =>
+      fill(
+        lan,
+        network.configured ? ['LAN: ', lanText(network)] : ['LAN: not configured yet; ', h('a', { href: '/deploy' }, 'set it in the deploy wizard'), '.'],
+      ),
     (err) => (lan.textContent = `LAN: could not read it (${errorMessage(err)})`),
   );
   return () => {
@@ -143,7 +155,10 @@ class FleetTeardown {
     try {
       const res = await this.ctx.api.delete<{ lifecycle_ids: string[]; deckies: string[] }>(`/deckies?confirm=${size}`);
       const lines = res.deckies.map((name) => new ProgressLine(`teardown ${name}`));
-      fill(this.progress, lines.map((l) => l.el));
+      fill(
+        this.progress,
+        lines.map((l) => l.el),
+      );
       this.watch = watchLifecycles(this.ctx.api, res.lifecycle_ids, (rows) => {
         for (const row of rows) lines[res.lifecycle_ids.indexOf(row.id)]?.update(row);
       });
@@ -187,15 +202,25 @@ class FleetRow {
     private readonly ctx: AppContext,
     private readonly refresh: () => void,
   ) {
-    this.cells = Object.fromEntries(COLUMNS.map((c) => [c, h('td', { 'data-label': c, class: `col-${c.toLowerCase().replace(/ /g, '-')}` })])) as FleetRow['cells'];
-    this.editor = new IntervalEditor(ctx.api, () => this.decky, (res) => this.intervalSaved(res), () => this.closeEditor());
+    this.cells = Object.fromEntries(
+      COLUMNS.map((c) => [c, h('td', { 'data-label': c, class: `col-${c.toLowerCase().replace(/ /g, '-')}` })]),
+    ) as FleetRow['cells'];
+    this.editor = new IntervalEditor(
+      ctx.api,
+      () => this.decky,
+      (res) => this.intervalSaved(res),
+      () => this.closeEditor(),
+    );
     this.cells.Actions.append(
       h('div', { class: 'row-actions' }, this.healButton, this.mutateButton, this.intervalButton, this.teardownButton, this.workflow),
       this.editor.el,
       this.progress,
     );
     this.tr.append(...Object.values(this.cells));
-    this.mutateButton.addEventListener('click', () => void this.run('mutate', () => ctx.api.post(`/deckies/${encodeURIComponent(this.decky.name)}/mutate`, {})));
+    this.mutateButton.addEventListener(
+      'click',
+      () => void this.run('mutate', () => ctx.api.post(`/deckies/${encodeURIComponent(this.decky.name)}/mutate`, {})),
+    );
     this.healButton.addEventListener('click', () => void this.run('heal', () => ctx.api.post(`/deckies/${encodeURIComponent(this.decky.name)}/heal`, {})));
     this.teardownButton.addEventListener('click', () => void this.teardown());
     this.intervalButton.addEventListener('click', () => (this.editor.el.hidden ? this.openEditor() : this.closeEditor()));
@@ -205,7 +230,10 @@ class FleetRow {
     this.decky = decky;
     const { cells } = this;
     this.tr.dataset.decky = decky.name;
-    fillIfChanged(cells.Name, `${decky.name}|${decky.archetype}`, () => [h('strong', { class: 'decky-name' }, decky.name), decky.archetype ? h('span', { class: 'sub' }, decky.archetype) : null]);
+    fillIfChanged(cells.Name, `${decky.name}|${decky.archetype}`, () => [
+      h('strong', { class: 'decky-name' }, decky.name),
+      decky.archetype ? h('span', { class: 'sub' }, decky.archetype) : null,
+    ]);
     fillIfChanged(cells.State, `${decky.state}|${decky.last_error}`, () => [
       h('span', { class: `state state-${decky.state}` }, decky.state.replace('_', ' ')),
       decky.last_error && (decky.state === 'failed' || decky.state === 'degraded') ? h('span', { class: 'sub error-text' }, decky.last_error) : null,
@@ -218,7 +246,9 @@ class FleetRow {
     fillIfChanged(cells.Services, `${decky.services.join(',')}|${custom.join(',')}`, () =>
       h('span', { class: 'services' }, decky.services.map((s) => (custom.includes(s) ? `${s} (custom)` : s)).join(', ')),
     );
-    fillIfChanged(cells['Last mutation'], decky.last_mutated ?? '', () => (decky.last_mutated ? h('time', { datetime: decky.last_mutated }, formatTime(decky.last_mutated)) : 'never'));
+    fillIfChanged(cells['Last mutation'], decky.last_mutated ?? '', () =>
+      decky.last_mutated ? h('time', { datetime: decky.last_mutated }, formatTime(decky.last_mutated)) : 'never',
+    );
     const interval = intervalText(decky);
     fillIfChanged(cells.Interval, interval, () => interval);
     const workflowId = decky.last_lifecycle?.workflow_id ?? '';
@@ -294,7 +324,10 @@ class FleetRow {
   private intervalSaved(res: MutateIntervalResponse) {
     this.closeEditor();
     const text = res.effective_interval === null ? 'Scheduled mutation is off.' : `Mutates every ${formatMinutes(res.effective_interval)}.`;
-    fill(this.progress, h('li', { class: 'progress-line', 'data-status': 'succeeded' }, h('span', { class: 'badge' }, '[OK]'), ` interval of ${res.name}: ${text}`));
+    fill(
+      this.progress,
+      h('li', { class: 'progress-line', 'data-status': 'succeeded' }, h('span', { class: 'badge' }, '[OK]'), ` interval of ${res.name}: ${text}`),
+    );
     this.refresh();
   }
 }
@@ -322,7 +355,12 @@ class IntervalEditor {
       { class: 'interval-editor', hidden: true, novalidate: true },
       this.minutes.el,
       this.off.el,
-      h('div', { class: 'actions' }, h('button', { type: 'submit', class: 'button button-small button-primary' }, 'Save interval'), h('button', { type: 'button', class: 'button button-small', onclick: cancel }, 'Cancel')),
+      h(
+        'div',
+        { class: 'actions' },
+        h('button', { type: 'submit', class: 'button button-small button-primary' }, 'Save interval'),
+        h('button', { type: 'button', class: 'button button-small', onclick: cancel }, 'Cancel'),
+      ),
     );
     this.el.addEventListener('keydown', (event) => {
       if (event.key === 'Escape') cancel();
@@ -353,7 +391,9 @@ class IntervalEditor {
       return;
     }
     try {
-      const res = await this.api.put<MutateIntervalResponse>(`/deckies/${encodeURIComponent(this.decky().name)}/mutate-interval`, { mutate_interval: off ? null : minutes });
+      const res = await this.api.put<MutateIntervalResponse>(`/deckies/${encodeURIComponent(this.decky().name)}/mutate-interval`, {
+        mutate_interval: off ? null : minutes,
+      });
       this.saved(res);
     } catch (err) {
       this.minutes.setError(errorMessage(err));

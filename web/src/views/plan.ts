@@ -21,7 +21,13 @@ export interface PlanPanel {
 export function planPanel(): PlanPanel {
   const status = h('p', { class: 'plan-status', role: 'status' });
   const body = h('div');
-  const el = h('section', { class: 'plan', id: 'deploy-plan', 'aria-labelledby': 'deploy-plan-title' }, h('h3', { id: 'deploy-plan-title' }, 'Plan'), status, body);
+  const el = h(
+    'section',
+    { class: 'plan', id: 'deploy-plan', 'aria-labelledby': 'deploy-plan-title' },
+    h('h3', { id: 'deploy-plan-title' }, 'Plan'),
+    status,
+    body,
+  );
   return {
     el,
     loading() {
@@ -49,7 +55,15 @@ function planTable(plan: DeployPlan): HTMLTableElement {
     'table',
     { class: 'data-table plan-table', id: 'deploy-plan-table' },
     h('caption', { class: 'visually-hidden' }, 'Where each decky would go'),
-    h('thead', {}, h('tr', {}, COLUMNS.map((c) => h('th', { scope: 'col' }, c)))),
+    h(
+      'thead',
+      {},
+      h(
+        'tr',
+        {},
+        COLUMNS.map((c) => h('th', { scope: 'col' }, c)),
+      ),
+    ),
     h(
       'tbody',
       {},
@@ -75,5 +89,11 @@ function planNotes(plan: DeployPlan): HTMLElement | null {
     ...(plan.teardowns.length ? [`Torn down: ${plan.teardowns.join(', ')}.`] : []),
     ...plan.warnings,
   ];
-  return notes.length ? h('ul', { class: 'notes plan-notes' }, notes.map((n) => h('li', {}, n))) : null;
+  return notes.length
+    ? h(
+        'ul',
+        { class: 'notes plan-notes' },
+        notes.map((n) => h('li', {}, n)),
+      )
+    : null;
 }

@@ -39,7 +39,14 @@ export function signInView(root: HTMLElement, opts: { notice?: string; signIn(to
     h(
       'main',
       { class: 'signin', id: 'main' },
-      h('section', { class: 'card signin-card', 'aria-labelledby': 'signin-title' }, h('h1', { id: 'signin-title' }, 'decnet console'), h('p', { class: 'lead' }, 'Sign in with an API token.'), notice, form),
+      h(
+        'section',
+        { class: 'card signin-card', 'aria-labelledby': 'signin-title' },
+        h('h1', { id: 'signin-title' }, 'decnet console'),
+        h('p', { class: 'lead' }, 'Sign in with an API token.'),
+        notice,
+        form,
+      ),
     ),
   );
   token.control.focus();

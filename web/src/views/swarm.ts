@@ -19,19 +19,44 @@ export const swarmView: View = (root, ctx) => {
   let left = false;
 
   // Enrollment.
-  const agentName = inputField('Agent name', { id: 'enroll-name', name: 'agent_name', type: 'text', required: true, autocomplete: 'off', spellcheck: 'false' }, 'A unique name for the host, e.g. lab-pi-2.');
+  const agentName = inputField(
+    'Agent name',
+    { id: 'enroll-name', name: 'agent_name', type: 'text', required: true, autocomplete: 'off', spellcheck: 'false' },
+    'A unique name for the host, e.g. lab-pi-2.',
+  );
   const masterHost = inputField(
     'Master host',
     { id: 'enroll-master', name: 'master_host', type: 'text', required: true, autocomplete: 'off', spellcheck: 'false', value: location.hostname },
     'The address at which the agent reaches this master (its swarm port).',
   );
-  const ipvlan = checkboxField('Use ipvlan instead of macvlan', { id: 'enroll-ipvlan', name: 'use_ipvlan' }, 'For hosts on Wi-Fi or bridged VMs, where macvlan deckies get no traffic.');
-  const agentPort = inputField('Agent port (optional)', { id: 'enroll-port', name: 'agent_port', type: 'number', min: 1, max: 65535, placeholder: '8765', inputmode: 'numeric' });
+  const ipvlan = checkboxField(
+    'Use ipvlan instead of macvlan',
+    { id: 'enroll-ipvlan', name: 'use_ipvlan' },
+    'For hosts on Wi-Fi or bridged VMs, where macvlan deckies get no traffic.',
+  );
+  const agentPort = inputField('Agent port (optional)', {
+    id: 'enroll-port',
+    name: 'agent_port',
+    type: 'number',
+    min: 1,
+    max: 65535,
+    placeholder: '8765',
+    inputmode: 'numeric',
+  });
   const fields: Record<string, Field> = { agent_name: agentName, master_host: masterHost, use_ipvlan: ipvlan, agent_port: agentPort };
   const enrollAlert = alertBox();
   const submit = h('button', { type: 'submit', class: 'button button-primary' }, 'Create install command');
   const result = h('div', { class: 'enroll-result', hidden: true });
-  const form = h('form', { class: 'enroll-form', novalidate: true, 'aria-labelledby': 'enroll-title' }, agentName.el, masterHost.el, ipvlan.el, agentPort.el, enrollAlert.el, h('div', { class: 'actions' }, submit));
+  const form = h(
+    'form',
+    { class: 'enroll-form', novalidate: true, 'aria-labelledby': 'enroll-title' },
+    agentName.el,
+    masterHost.el,
+    ipvlan.el,
+    agentPort.el,
+    enrollAlert.el,
+    h('div', { class: 'actions' }, submit),
+  );
 
   // Hosts.
   const hostRows = new Map<string, HostRow>();
@@ -40,15 +65,32 @@ export const swarmView: View = (root, ctx) => {
     'table',
     { class: 'data-table hosts-table', id: 'hosts-table' },
     h('caption', { class: 'visually-hidden' }, 'Swarm hosts'),
-    h('thead', {}, h('tr', {}, HOST_COLUMNS.map((c) => h('th', { scope: 'col' }, c)))),
+    h(
+      'thead',
+      {},
+      h(
+        'tr',
+        {},
+        HOST_COLUMNS.map((c) => h('th', { scope: 'col' }, c)),
+      ),
+    ),
     tbody,
   );
   const hostsState = h('p', { class: 'empty' }, 'Loading hosts…');
   const hostsStatus = h('p', { class: 'refresh-status', role: 'status' });
 
   root.append(
-    h('div', { class: 'page-head' }, h('h1', { tabindex: '-1' }, 'Swarm'), h('p', { class: 'lead' }, 'Enroll agents on other hosts; new deckies are spread round-robin over the live ones.')),
-    h('div', { class: 'swarm-grid' }, h('section', { class: 'card', 'aria-labelledby': 'enroll-title' }, h('h2', { id: 'enroll-title' }, 'Enroll an agent'), form, result)),
+    h(
+      'div',
+      { class: 'page-head' },
+      h('h1', { tabindex: '-1' }, 'Swarm'),
+      h('p', { class: 'lead' }, 'Enroll agents on other hosts; new deckies are spread round-robin over the live ones.'),
+    ),
+    h(
+      'div',
+      { class: 'swarm-grid' },
+      h('section', { class: 'card', 'aria-labelledby': 'enroll-title' }, h('h2', { id: 'enroll-title' }, 'Enroll an agent'), form, result),
+    ),
     h(
       'section',
       { class: 'card table-card', 'aria-labelledby': 'hosts-title' },
@@ -63,7 +105,11 @@ export const swarmView: View = (root, ctx) => {
     event.preventDefault();
     enrollAlert.clear();
     for (const f of Object.values(fields)) f.setError(null);
-    const body: Record<string, unknown> = { agent_name: agentName.control.value.trim(), master_host: masterHost.control.value.trim(), use_ipvlan: ipvlan.control.checked };
+    const body: Record<string, unknown> = {
+      agent_name: agentName.control.value.trim(),
+      master_host: masterHost.control.value.trim(),
+      use_ipvlan: ipvlan.control.checked,
+    };
     if (!body.agent_name) return invalid(agentName, 'Give the agent a name.');
     if (!body.master_host) return invalid(masterHost, 'Give the address of this master.');
     if (agentPort.control.value.trim()) {
@@ -119,7 +165,12 @@ export const swarmView: View = (root, ctx) => {
       h('pre', { class: 'command', tabindex: '0', 'aria-labelledby': 'enroll-result-title' }, code),
       h('div', { class: 'actions' }, copy, copied),
       clock,
-      h('p', { class: 'note' }, h('strong', {}, 'The bundle downloads once. '), 'Its certificates and key are handed out to the first fetch only; if the install fails after that, create a new command.'),
+      h(
+        'p',
+        { class: 'note' },
+        h('strong', {}, 'The bundle downloads once. '),
+        'Its certificates and key are handed out to the first fetch only; if the install fails after that, create a new command.',
+      ),
     );
     result.hidden = false;
     const tick = () => {
@@ -211,7 +262,9 @@ class HostRow {
     private readonly api: Api,
     private readonly refresh: () => void,
   ) {
-    this.cells = Object.fromEntries(HOST_COLUMNS.map((c) => [c, h('td', { 'data-label': c, class: `col-${c.toLowerCase().replace(/ /g, '-')}` })])) as HostRow['cells'];
+    this.cells = Object.fromEntries(
+      HOST_COLUMNS.map((c) => [c, h('td', { 'data-label': c, class: `col-${c.toLowerCase().replace(/ /g, '-')}` })]),
+    ) as HostRow['cells'];
     this.toggleLabel.append(this.toggle, h('span', { class: 'toggle-text' }));
     this.cells.ipvlan.append(this.toggleLabel);
     this.cells.Actions.append(this.decommission, this.message);
@@ -227,7 +280,9 @@ class HostRow {
     const { cells } = this;
     fillIfChanged(cells.Agent, `${host.agent_version}|${host.agent_outdated}|${masterVersion}`, () => agentVersionCell(host, masterVersion));
     fillIfChanged(cells.Name, host.name, () => h('strong', {}, host.name));
-    fillIfChanged(cells.Address, `${host.address}|${host.agent_port}`, () => (host.address ? h('code', {}, host.agent_port ? `${host.address}:${host.agent_port}` : host.address) : h('span', { class: 'sub' }, 'not yet known')));
+    fillIfChanged(cells.Address, `${host.address}|${host.agent_port}`, () =>
+      host.address ? h('code', {}, host.agent_port ? `${host.address}:${host.agent_port}` : host.address) : h('span', { class: 'sub' }, 'not yet known'),
+    );
     fillIfChanged(cells.Status, host.status, () => h('span', { class: `state host-${host.status}` }, host.status));
     fillIfChanged(cells.Notes, host.notes ?? '', () => host.notes ?? '');
     const gone = host.status === 'decommissioned';
@@ -235,14 +290,18 @@ class HostRow {
     this.toggle.disabled = gone || this.saving;
     this.toggle.setAttribute('aria-label', `Use ipvlan instead of macvlan on ${host.name}`);
     this.toggleLabel.querySelector('.toggle-text')!.textContent = host.use_ipvlan ? 'ipvlan' : 'macvlan';
-    this.toggleLabel.title = host.network_drivers ? `Its kernel supports: ${host.network_drivers.join(', ') || 'no LAN driver'}` : 'Its agent has not reported which drivers its kernel supports yet';
+    this.toggleLabel.title = host.network_drivers
+      ? `Its kernel supports: ${host.network_drivers.join(', ') || 'no LAN driver'}`
+      : 'Its agent has not reported which drivers its kernel supports yet';
     this.decommission.disabled = gone;
     this.tick();
   }
 
   tick() {
     const age = formatAge(this.host.last_heartbeat);
-    fillIfChanged(this.cells['Last heartbeat'], age, () => (this.host.last_heartbeat ? h('time', { datetime: this.host.last_heartbeat, title: formatTime(this.host.last_heartbeat) }, age) : age));
+    fillIfChanged(this.cells['Last heartbeat'], age, () =>
+      this.host.last_heartbeat ? h('time', { datetime: this.host.last_heartbeat, title: formatTime(this.host.last_heartbeat) }, age) : age,
+    );
   }
 
   private async setIpvlan(value: boolean) {
@@ -268,7 +327,8 @@ class HostRow {
   private async decommissionHost() {
     const ok = await confirmDialog({
       title: `Decommission ${this.host.name}?`,
-      message: 'Its agent, if it answers, removes its deckies and stops taking jobs; then the master stops accepting it. Its deckies become orphans that the next deploy places on another host.',
+      message:
+        'Its agent, if it answers, removes its deckies and stops taking jobs; then the master stops accepting it. Its deckies become orphans that the next deploy places on another host.',
       confirmLabel: `Decommission ${this.host.name}`,
     });
     if (!ok) return this.decommission.focus();

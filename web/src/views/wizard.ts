@@ -93,14 +93,20 @@ export const wizardView: View = (root, ctx) => {
     const id = newId('archetype');
     const input = h('input', { type: 'radio', name: 'archetype', value, id });
     radios.push(input);
-    archetypeChoices.append(h('label', { class: 'choice', for: id }, input, h('span', { class: 'choice-body' }, h('strong', { class: 'choice-title' }, title), ...body)));
+    archetypeChoices.append(
+      h('label', { class: 'choice', for: id }, input, h('span', { class: 'choice-body' }, h('strong', { class: 'choice-title' }, title), ...body)),
+    );
   };
   for (const a of catalog.archetypes) {
     addArchetype(
       a.name,
       a.name,
       h('span', { class: 'choice-meta' }, `looks like ${a.nmap_os}`),
-      h('ul', { class: 'service-list', 'aria-label': `Services of ${a.name}` }, a.services.map((s) => h('li', {}, serviceText(s)))),
+      h(
+        'ul',
+        { class: 'service-list', 'aria-label': `Services of ${a.name}` },
+        a.services.map((s) => h('li', {}, serviceText(s))),
+      ),
     );
   }
   addArchetype('', 'No archetype', h('span', { class: 'choice-meta' }, 'Choose services in the next step, or let the deployer pick 1–3 at random.'));
@@ -120,13 +126,26 @@ export const wizardView: View = (root, ctx) => {
     { id: 'wizard-name', name: 'name', type: 'text', required: true, autocomplete: 'off', spellcheck: 'false', autocapitalize: 'none', placeholder: 'e.g. ws' },
     'Lower-case letters, digits and dashes. With a count above 1 the deckies are named prefix-01, prefix-02, …',
   );
-  const count = inputField('Count', { id: 'wizard-count', name: 'count', type: 'number', min: 1, max: MAX_COUNT, step: 1, value: 1, required: true, inputmode: 'numeric' }, `1 to ${MAX_COUNT} deckies.`);
+  const count = inputField(
+    'Count',
+    { id: 'wizard-count', name: 'count', type: 'number', min: 1, max: MAX_COUNT, step: 1, value: 1, required: true, inputmode: 'numeric' },
+    `1 to ${MAX_COUNT} deckies.`,
+  );
   const serviceBoxes = catalog.services.map((s) => {
     const input = h('input', { type: 'checkbox', name: 'services', value: s.name, id: `wizard-service-${s.name}` });
     return { input, el: h('label', { class: 'chip', for: input.id }, input, h('span', {}, s.name), h('span', { class: 'ports' }, s.ports.join(', '))) };
   });
   const servicesHint = h('span');
-  const services = choiceGroup('Services (optional)', servicesHint, h('div', { class: 'chip-grid' }, serviceBoxes.map((b) => b.el)), () => serviceBoxes[0]?.input ?? null);
+  const services = choiceGroup(
+    'Services (optional)',
+    servicesHint,
+    h(
+      'div',
+      { class: 'chip-grid' },
+      serviceBoxes.map((b) => b.el),
+    ),
+    () => serviceBoxes[0]?.input ?? null,
+  );
   for (const box of serviceBoxes) box.input.addEventListener('change', () => services.setError(null));
   const preview = h('p', { class: 'preview', 'aria-live': 'polite' });
   const selectedServices = () => serviceBoxes.filter((b) => b.input.checked).map((b) => b.input.value);
@@ -150,10 +169,24 @@ export const wizardView: View = (root, ctx) => {
   for (const r of radios) r.addEventListener('change', () => archetype.setError(null));
 
   // Step 3: mutation.
-  const mutate = checkboxField('Mutate these deckies on a schedule', { id: 'wizard-mutate', name: 'mutate', checked: true }, 'A mutation swaps the services a decky exposes, so a scanner that mapped it sees another machine next time.');
+  const mutate = checkboxField(
+    'Mutate these deckies on a schedule',
+    { id: 'wizard-mutate', name: 'mutate', checked: true },
+    'A mutation swaps the services a decky exposes, so a scanner that mapped it sees another machine next time.',
+  );
   const interval = inputField(
     'Interval (minutes)',
-    { id: 'wizard-interval', name: 'interval', type: 'number', min: INTERVAL.min, max: INTERVAL.max, step: 1, value: INTERVAL.default, required: true, inputmode: 'numeric' },
+    {
+      id: 'wizard-interval',
+      name: 'interval',
+      type: 'number',
+      min: INTERVAL.min,
+      max: INTERVAL.max,
+      step: 1,
+      value: INTERVAL.default,
+      required: true,
+      inputmode: 'numeric',
+    },
     `${INTERVAL.min} to ${INTERVAL.max} minutes between mutations; default ${INTERVAL.default}.`,
   );
   mutate.control.addEventListener('change', () => {
@@ -178,15 +211,36 @@ export const wizardView: View = (root, ctx) => {
     [mutate.el, interval.el],
     [summary, otherGroups, h('div', { class: 'actions' }, addGroup), lanPanel.el, modeBanner, plan.el],
   ].map((content, i) =>
-    h('section', { class: 'wizard-step', 'aria-labelledby': `wizard-step-${i}`, hidden: i !== 0 }, h('h2', { id: `wizard-step-${i}`, tabindex: '-1' }, `${i + 1}. ${STEPS[i]}`), ...content),
+    h(
+      'section',
+      { class: 'wizard-step', 'aria-labelledby': `wizard-step-${i}`, hidden: i !== 0 },
+      h('h2', { id: `wizard-step-${i}`, tabindex: '-1' }, `${i + 1}. ${STEPS[i]}`),
+      ...content,
+    ),
   );
-  const stepper = h('ol', { class: 'stepper', 'aria-label': 'Steps' }, STEPS.map((s) => h('li', {}, s)));
+  const stepper = h(
+    'ol',
+    { class: 'stepper', 'aria-label': 'Steps' },
+    STEPS.map((s) => h('li', {}, s)),
+  );
   const back = h('button', { type: 'button', class: 'button' }, 'Back');
   const next = h('button', { type: 'submit', class: 'button button-primary', id: 'wizard-next' }, 'Next');
-  const form = h('form', { class: 'wizard card', novalidate: true, 'aria-labelledby': 'wizard-title' }, stepper, ...sections, alert.el, h('div', { class: 'actions' }, back, next));
+  const form = h(
+    'form',
+    { class: 'wizard card', novalidate: true, 'aria-labelledby': 'wizard-title' },
+    stepper,
+    ...sections,
+    alert.el,
+    h('div', { class: 'actions' }, back, next),
+  );
   const progress = h('section', { class: 'card progress', 'aria-labelledby': 'progress-title', hidden: true });
   root.append(
-    h('div', { class: 'page-head' }, h('h1', { id: 'wizard-title', tabindex: '-1' }, 'Deploy deckies'), h('p', { class: 'lead' }, 'Put new decoy hosts on the network.')),
+    h(
+      'div',
+      { class: 'page-head' },
+      h('h1', { id: 'wizard-title', tabindex: '-1' }, 'Deploy deckies'),
+      h('p', { class: 'lead' }, 'Put new decoy hosts on the network.'),
+    ),
     form,
     progress,
   );
@@ -258,7 +312,10 @@ export const wizardView: View = (root, ctx) => {
       summary,
       row('Archetype', a ? a.name : 'none'),
       row('Deckies', `${names.length}: ${names.length > 6 ? `${names.slice(0, 5).join(', ')}, … ${names.at(-1)}` : names.join(', ')}`),
-      row('Services', (group.request.services as string[] | undefined)?.join(', ') ?? (a ? `${a.services.join(', ')} (the archetype's)` : '1–3 picked at random per decky')),
+      row(
+        'Services',
+        (group.request.services as string[] | undefined)?.join(', ') ?? (a ? `${a.services.join(', ')} (the archetype's)` : '1–3 picked at random per decky'),
+      ),
       row('Mutation', group.mutationOff ? 'off' : `every ${formatMinutes(Number(interval.control.value))}`),
     );
     renderOtherGroups();
@@ -325,7 +382,11 @@ export const wizardView: View = (root, ctx) => {
             {},
             h('span', {}, g.text),
             ' ',
-            h('button', { type: 'button', class: 'button button-small', 'aria-label': `Remove the group ${g.names[0]}`, onclick: () => removeGroup(i) }, 'Remove'),
+            h(
+              'button',
+              { type: 'button', class: 'button button-small', 'aria-label': `Remove the group ${g.names[0]}`, onclick: () => removeGroup(i) },
+              'Remove',
+            ),
           ),
         ),
       ),
@@ -407,7 +468,11 @@ export const wizardView: View = (root, ctx) => {
       h('h2', { id: 'progress-title', tabindex: '-1' }, 'Deploy progress'),
       h('p', {}, res.message),
       tally,
-      h('ul', { class: 'progress-list', id: 'deploy-progress' }, lines.map((l) => l.el)),
+      h(
+        'ul',
+        { class: 'progress-list', id: 'deploy-progress' },
+        lines.map((l) => l.el),
+      ),
       pollError,
       notes,
       h(
@@ -422,9 +487,9 @@ export const wizardView: View = (root, ctx) => {
     // Mutation off: a deploy's null interval means "the global default", so switch each decky's schedule off here.
     for (const decky of res.deckies) {
       if (mutationOff.has(decky)) {
-        api.put(`/deckies/${encodeURIComponent(decky)}/mutate-interval`, { mutate_interval: null }).catch((err) =>
-          notes.append(h('li', {}, `Could not switch mutation off for ${decky}: ${errorMessage(err)}`)),
-        );
+        api
+          .put(`/deckies/${encodeURIComponent(decky)}/mutate-interval`, { mutate_interval: null })
+          .catch((err) => notes.append(h('li', {}, `Could not switch mutation off for ${decky}: ${errorMessage(err)}`)));
       }
     }
     watch = watchLifecycles(
