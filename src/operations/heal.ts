@@ -14,8 +14,21 @@ import { startOrLeaveToReconciler } from './workflow-start';
 /** A decky being deployed or torn down is its operation's business, not a heal's. */
 const HEALABLE: DeckyState[] = ['running', 'degraded', 'failed'];
 
-export async function submitHeal(ctx: OperationsContext, deckyName: string, trigger: Trigger): Promise<{ lifecycle_ids: string[] }> {
+/**
+ * `onlyIfDegraded`: the master's own heals. Their pass read the decky degraded before this
+ * transaction locked it; an operation that ended meanwhile (a heal) may have fixed it, and a
+ * second heal then would hold the decky through the next fault without judging it.
+ */
+export async function submitHeal(
+  ctx: OperationsContext,
+  deckyName: string,
+  trigger: Trigger,
+  opts: { onlyIfDegraded?: boolean } = {},
+): Promise<{ lifecycle_ids: string[] }> {
   const row = await withIdleDecky(ctx.orm.em.fork(), deckyName, (tx, decky) => {
+    if (opts.onlyIfDegraded && decky.state !== 'degraded') {
+      throw new ConflictError('not_degraded', `decky "${deckyName}" is ${decky.state} again; no heal is needed`, { state: decky.state });
+    }
     if (!HEALABLE.includes(decky.state)) {
       throw new ConflictError('not_healable', `decky "${deckyName}" is ${decky.state}; only a running, degraded or failed decky can be healed`, {
         state: decky.state,
@@ -70,10 +83,10 @@ export async function autoHeal(ctx: OperationsContext, policy: HealPolicy, now =
       }
     } else {
       try {
-        await submitHeal(ctx, decky.name, 'reconciler');
+        await submitHeal(ctx, decky.name, 'reconciler', { onlyIfDegraded: true });
         report.started.push(decky.name);
       } catch (err) {
-        // An operation started meanwhile: it settles the decky's state.
+        // An operation started meanwhile (it settles the decky's state), or one that ended fixed it.
         if (!(err instanceof ConflictError)) throw err;
       }
     }
