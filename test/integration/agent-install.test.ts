@@ -18,7 +18,7 @@ import { LABELS } from '../../src/domain/compose-render';
 import { DECNET_VERSION } from '../../src/domain/version';
 import { EnrollmentToken } from '../../src/entities';
 import { hashEnrollmentToken } from '../../src/swarm/enrollment';
-import { curlPinned, parseEnrollCommand } from '../support/agents';
+import { curlPinned, parseEnrollCommand, removeAgentProject } from '../support/agents';
 import { apiClient, waitForTerminal, type ApiClient } from '../support/http';
 import { createTestStack, freePort, type TestStack } from '../support/master';
 
@@ -52,21 +52,7 @@ afterAll(async () => {
       /* already gone */
     }
   }
-  if (stack) {
-    const containers = await stack.docker.listContainers({ all: true, filters: { label: [`${LABELS.project}=${PROJECT}`] } });
-    await Promise.all(
-      containers.map((c) =>
-        stack.docker
-          .getContainer(c.Id)
-          .remove({ force: true })
-          .catch(() => undefined),
-      ),
-    );
-    await stack.docker
-      .getNetwork(`${PROJECT}_lan`)
-      .remove()
-      .catch(() => undefined);
-  }
+  if (stack) await removeAgentProject(stack.docker, PROJECT);
   await stack?.cleanup();
   if (dir) await fs.rm(dir, { recursive: true, force: true });
 });

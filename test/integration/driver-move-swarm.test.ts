@@ -14,7 +14,7 @@ import { createTestStack, type TestStack } from '../support/master';
 import { apiClient, waitForTerminal, type ApiClient } from '../support/http';
 import { recordHistories } from '../support/histories';
 import { stop } from '../support/process';
-import { enrollAgent, masterCreds, startAgent, waitForActive, type TestAgent } from '../support/agents';
+import { enrollAgent, masterCreds, removeAgentProject, startAgent, waitForActive, type TestAgent } from '../support/agents';
 
 const SLOT = 92;
 const HEARTBEAT_MS = 1000;
@@ -32,7 +32,7 @@ beforeAll(async () => {
   api = apiClient(stack.api, stack.adminToken);
   dir = await fs.mkdtemp(path.join(os.tmpdir(), 'decnet-driver-move-'));
   agent = await enrollAgent(stack, api, dir, { name: 'mover', project: `${stack.config.composeProject}-mover`, useIpvlan: false });
-  await removeProject(agent.project);
+  await removeAgentProject(stack.docker, agent.project);
   await startAgent(agent, await masterCreds(stack));
   await waitForActive(api, agent);
 });
@@ -40,26 +40,10 @@ beforeAll(async () => {
 afterAll(async () => {
   if (stack?.master) await recordHistories(toRecord);
   if (agent?.proc) await stop(agent.proc);
-  if (agent) await removeProject(agent.project);
+  if (agent) await removeAgentProject(stack.docker, agent.project);
   await stack?.cleanup();
   if (dir) await fs.rm(dir, { recursive: true, force: true });
 });
-
-async function removeProject(project: string) {
-  const containers = await stack.docker.listContainers({ all: true, filters: { label: [`${LABELS.project}=${project}`] } });
-  await Promise.all(
-    containers.map((c) =>
-      stack.docker
-        .getContainer(c.Id)
-        .remove({ force: true })
-        .catch(() => undefined),
-    ),
-  );
-  await stack.docker
-    .getNetwork(`${project}_lan`)
-    .remove()
-    .catch(() => undefined);
-}
 
 const lanNetwork = () => `${agent.project}_lan`;
 const hostView = async () => ((await api.get('/swarm/hosts')).body.hosts as any[]).find((h) => h.uuid === agent.hostUuid);

@@ -236,3 +236,12 @@ export async function removeAgentContainers(docker: Docker, project: string): Pr
     ),
   );
 }
+
+/** Everything an agent's compose project left on the engine: its containers, then its LAN network. */
+export async function removeAgentProject(docker: Docker, project: string): Promise<void> {
+  await removeAgentContainers(docker, project);
+  await docker
+    .getNetwork(`${project}_lan`)
+    .remove()
+    .catch(() => undefined);
+}
