@@ -22,13 +22,14 @@ import { performance } from 'node:perf_hooks';
 import Docker from 'dockerode';
 import { parse, stringify } from 'yaml';
 import { loadCatalogue } from '../src/domain/catalog';
-import { renderComposeYaml, LABELS } from '../src/domain/compose-render';
+import { renderComposeYaml } from '../src/domain/compose-render';
 import { ComposeRuntime } from '../src/compose/runtime';
 import { composeCommand, run } from '../src/compose/command';
 import { openOrm } from '../src/db/orm';
 import { Decky, DeckyLifecycle, DeploymentSettings } from '../src/entities';
 import type { DeckySpec } from '../src/domain/schemas';
 import { createVethParent, deleteVethParent } from '../test/support/veth';
+import { removeComposeProject } from '../test/support/agents';
 import type { ApiClient } from '../test/support/http';
 import {
   BENCH_REGISTRY,
@@ -203,18 +204,7 @@ async function main() {
     await master.stop();
     await temporal.stop();
     await pg.stop();
-    for (const project of [PROJECT, 'benchplain']) {
-      const left = await docker.listContainers({ all: true, filters: { label: [`${LABELS.project}=${project}`] } });
-      for (const c of left)
-        await docker
-          .getContainer(c.Id)
-          .remove({ force: true })
-          .catch(() => undefined);
-      await docker
-        .getNetwork(`${project}_lan`)
-        .remove()
-        .catch(() => undefined);
-    }
+    for (const project of [PROJECT, 'benchplain']) await removeComposeProject(docker, project);
     await deleteVethParent(PARENT);
     await deleteVethParent(PLAIN_PARENT);
   }

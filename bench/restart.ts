@@ -10,9 +10,9 @@ import os from 'node:os';
 import { performance } from 'node:perf_hooks';
 import Docker from 'dockerode';
 import { loadCatalogue } from '../src/domain/catalog';
-import { LABELS } from '../src/domain/compose-render';
 import { buildFixtureImages } from '../test/support/fixture-images';
 import { createVethParent, deleteVethParent } from '../test/support/veth';
+import { removeComposeProject } from '../test/support/agents';
 import type { ApiClient } from '../test/support/http';
 import { BENCH_REGISTRY, BENCH_TAG, benchDataDir, median, printTable, secs, spawnBenchMaster, startBenchServices, waitForRows, type BenchRow } from './support';
 
@@ -69,17 +69,7 @@ async function main() {
     await master.stop();
     await temporal.stop();
     await pg.stop();
-    const docker = new Docker();
-    const left = await docker.listContainers({ all: true, filters: { label: [`${LABELS.project}=${PROJECT}`] } });
-    for (const c of left)
-      await docker
-        .getContainer(c.Id)
-        .remove({ force: true })
-        .catch(() => undefined);
-    await docker
-      .getNetwork(`${PROJECT}_lan`)
-      .remove()
-      .catch(() => undefined);
+    await removeComposeProject(new Docker(), PROJECT);
     await deleteVethParent(PARENT);
   }
 }

@@ -22,12 +22,12 @@ import Docker from 'dockerode';
 import pLimit from 'p-limit';
 import { Client, Connection } from '@temporalio/client';
 import { loadCatalogue } from '../src/domain/catalog';
-import { LABELS } from '../src/domain/compose-render';
 import { loadConfig } from '../src/config';
 import { openOrm } from '../src/db/orm';
 import { Decky, DeploymentSettings } from '../src/entities';
 import { syncMutationSchedule } from '../src/operations/schedules';
 import { createVethParent, deleteVethParent } from '../test/support/veth';
+import { removeComposeProject } from '../test/support/agents';
 import type { ApiClient } from '../test/support/http';
 import {
   BENCH_REGISTRY,
@@ -157,17 +157,7 @@ async function main() {
     await master.stop();
     await temporal.stop();
     await pg.stop();
-    const docker = new Docker();
-    const left = await docker.listContainers({ all: true, filters: { label: [`${LABELS.project}=${PROJECT}`] } });
-    for (const c of left)
-      await docker
-        .getContainer(c.Id)
-        .remove({ force: true })
-        .catch(() => undefined);
-    await docker
-      .getNetwork(`${PROJECT}_lan`)
-      .remove()
-      .catch(() => undefined);
+    await removeComposeProject(new Docker(), PROJECT);
     await deleteVethParent(PARENT);
   }
 }

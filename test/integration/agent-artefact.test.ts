@@ -19,7 +19,7 @@ import { DECNET_VERSION } from '../../src/domain/version';
 import { EnrollmentToken } from '../../src/entities';
 import { hashEnrollmentToken } from '../../src/swarm/enrollment';
 import { fingerprintOf } from '../../src/swarm/pki';
-import { agentRequest, curlPinned, masterCreds, parseEnrollCommand, removeAgentProject, type Creds } from '../support/agents';
+import { agentRequest, curlPinned, masterCreds, parseEnrollCommand, removeComposeProject, type Creds } from '../support/agents';
 import { apiClient, waitFor, waitForTerminal, type ApiClient } from '../support/http';
 import { createTestStack, freePort, type TestStack } from '../support/master';
 import { stop, type DecnetProcess } from '../support/process';
@@ -49,7 +49,7 @@ beforeAll(async () => {
 
 afterAll(async () => {
   for (const p of running) await stop(p);
-  for (const project of projects) await removeAgentProject(stack.docker, project);
+  for (const project of projects) await removeComposeProject(stack.docker, project);
   await stack?.cleanup();
   if (dir) await fs.rm(dir, { recursive: true, force: true });
 });

@@ -18,7 +18,7 @@ import { LABELS } from '../../src/domain/compose-render';
 import { DECNET_VERSION } from '../../src/domain/version';
 import { EnrollmentToken } from '../../src/entities';
 import { hashEnrollmentToken } from '../../src/swarm/enrollment';
-import { curlPinned, parseEnrollCommand, removeAgentProject } from '../support/agents';
+import { curlPinned, parseEnrollCommand, removeComposeProject } from '../support/agents';
 import { apiClient, waitForTerminal, type ApiClient } from '../support/http';
 import { createTestStack, freePort, type TestStack } from '../support/master';
 
@@ -52,7 +52,7 @@ afterAll(async () => {
       /* already gone */
     }
   }
-  if (stack) await removeAgentProject(stack.docker, PROJECT);
+  if (stack) await removeComposeProject(stack.docker, PROJECT);
   await stack?.cleanup();
   if (dir) await fs.rm(dir, { recursive: true, force: true });
 });

@@ -14,7 +14,7 @@ import { createTestStack, type TestStack } from '../support/master';
 import { apiClient, waitForTerminal, type ApiClient } from '../support/http';
 import { recordHistories } from '../support/histories';
 import { stop } from '../support/process';
-import { enrollAgent, masterCreds, removeAgentProject, startAgent, waitForActive, type TestAgent } from '../support/agents';
+import { enrollAgent, masterCreds, removeComposeProject, startAgent, waitForActive, type TestAgent } from '../support/agents';
 
 const SLOT = 92;
 const HEARTBEAT_MS = 1000;
@@ -32,7 +32,7 @@ beforeAll(async () => {
   api = apiClient(stack.api, stack.adminToken);
   dir = await fs.mkdtemp(path.join(os.tmpdir(), 'decnet-driver-move-'));
   agent = await enrollAgent(stack, api, dir, { name: 'mover', project: `${stack.config.composeProject}-mover`, useIpvlan: false });
-  await removeAgentProject(stack.docker, agent.project);
+  await removeComposeProject(stack.docker, agent.project);
   await startAgent(agent, await masterCreds(stack));
   await waitForActive(api, agent);
 });
@@ -40,7 +40,7 @@ beforeAll(async () => {
 afterAll(async () => {
   if (stack?.master) await recordHistories(toRecord);
   if (agent?.proc) await stop(agent.proc);
-  if (agent) await removeAgentProject(stack.docker, agent.project);
+  if (agent) await removeComposeProject(stack.docker, agent.project);
   await stack?.cleanup();
   if (dir) await fs.rm(dir, { recursive: true, force: true });
 });

@@ -237,8 +237,8 @@ export async function removeAgentContainers(docker: Docker, project: string): Pr
   );
 }
 
-/** Everything an agent's compose project left on the engine: its containers, then its LAN network. */
-export async function removeAgentProject(docker: Docker, project: string): Promise<void> {
+/** Everything a compose project (an agent's, a bench master's) left on the engine: its containers, then its LAN network. */
+export async function removeComposeProject(docker: Docker, project: string): Promise<void> {
   await removeAgentContainers(docker, project);
   await docker
     .getNetwork(`${project}_lan`)
