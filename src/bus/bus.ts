@@ -13,18 +13,22 @@ export interface BusEvent {
 
 export class Bus {
   private readonly emitter = new EventEmitter();
-  private readonly outbound = new Set<(event: BusEvent) => void>();
+  private readonly outbound = new Set<(event: BusEvent) => boolean>();
 
   constructor() {
     // Every open SSE stream is a listener.
     this.emitter.setMaxListeners(0);
   }
 
-  /** An event of this process: to its own subscribers at once, then to the other processes (when relayed). */
+  /**
+   * An event of this process: to the other processes (when relayed), and to its own subscribers
+   * unless the relay says they already had it (PostgreSQL announced the row write first).
+   */
   publish(topic: string, data: Record<string, unknown>): BusEvent {
     const event: BusEvent = { topic, data, at: new Date().toISOString() };
-    this.deliver(event);
-    for (const send of this.outbound) send(event);
+    let fresh = true;
+    for (const send of this.outbound) if (!send(event)) fresh = false;
+    if (fresh) this.deliver(event);
     return event;
   }
 
@@ -33,8 +37,11 @@ export class Bus {
     this.emitter.emit('event', event);
   }
 
-  /** Every event this process publishes also goes to `send`; returns the function that stops it. */
-  relayOutbound(send: (event: BusEvent) => void): () => void {
+  /**
+   * Every event this process publishes also goes to `send`, which returns false when this
+   * process's subscribers already had the event; returns the function that stops it.
+   */
+  relayOutbound(send: (event: BusEvent) => boolean): () => void {
     this.outbound.add(send);
     return () => this.outbound.delete(send);
   }

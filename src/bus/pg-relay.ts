@@ -1,13 +1,18 @@
 /**
  * Carries the bus between the processes of one fleet through PostgreSQL LISTEN/NOTIFY, so every
- * API process streams what every worker does. A notification is small: the topic and, for a
- * lifecycle event, only the row id and status (the rest, an error of up to 2,000 characters
- * included, is read from the row); mutation and state events are small and travel whole.
+ * API process streams what every worker does.
  *
- * A process skips its own notifications (its subscribers had the event at publish time). A
+ * Lifecycle events are announced by PostgreSQL itself: a trigger on `decky_lifecycle` notifies
+ * each status a row reaches at the commit of its write (Migration20261206000000LifecycleNotify),
+ * so a process killed between its commit and its publish loses nothing. The notice carries the
+ * row id, status and decky; the rest, an error of up to 2,000 characters included, is read from
+ * the row. Mutation and state events are small: the process that publishes them sends them whole.
+ *
+ * Each process delivers an event once: it skips its own notices (its subscribers had the event at
+ * publish time) and the lifecycle statuses it already delivered, whichever path came first. A
  * listener that lost its connection reconnects (pg-listen) and re-reads the lifecycle and decky
  * rows written since shortly before the loss, so what was published meanwhile still reaches its
- * subscribers; events it already delivered are not delivered again.
+ * subscribers.
  */
 import { randomUUID } from 'node:crypto';
 import type { MikroORM } from '@mikro-orm/postgresql';
@@ -19,14 +24,22 @@ import type { Bus, BusEvent } from './bus';
 
 export const EVENTS_CHANNEL = 'decnet_events';
 
-/** One notification: who sent it, the topic, when; then the row reference or the data. */
-interface Notice {
+/** A process's event: who sent it, the topic, when, the data. */
+interface EventNotice {
   origin: string;
   topic: string;
   at: string;
-  lifecycle?: { id: string; status: string };
-  data?: Record<string, unknown>;
+  data: Record<string, unknown>;
 }
+
+/** The lifecycle trigger's notice: the row, the status it reached, its decky, its `updated_at`. */
+interface LifecycleNotice {
+  lifecycle: { id: string; status: string };
+  decky: string;
+  at: string;
+}
+
+type Notice = EventNotice | LifecycleNotice;
 
 export interface PgRelayOptions {
   orm: MikroORM;
@@ -77,14 +90,13 @@ export async function startPgRelay(bus: Bus, opts: PgRelayOptions): Promise<PgRe
   // In order: NOTIFYs sent from pooled connections could otherwise overtake each other.
   let sending = Promise.resolve();
   const stopOutbound = bus.relayOutbound((event) => {
-    remember(event);
-    const notice: Notice = { origin, topic: event.topic, at: event.at };
-    if (deckyTopicKind(event.topic) === 'lifecycle') notice.lifecycle = { id: String(event.data.lifecycle_id), status: String(event.data.status) };
-    else notice.data = event.data;
-    const payload = JSON.stringify(notice);
+    const fresh = remember(event);
+    // The trigger announced (or will announce) the row write itself.
+    if (deckyTopicKind(event.topic) === 'lifecycle') return fresh;
+    const payload = JSON.stringify({ origin, topic: event.topic, at: event.at, data: event.data } satisfies EventNotice);
     if (Buffer.byteLength(payload) > MAX_PAYLOAD_BYTES) {
       logger.warn({ topic: event.topic, bytes: Buffer.byteLength(payload) }, 'event too large for NOTIFY: only this process streams it');
-      return;
+      return fresh;
     }
     sending = sending
       .then(() => connection().execute('select pg_notify(?, ?)', [EVENTS_CHANNEL, payload]))
@@ -92,30 +104,30 @@ export async function startPgRelay(bus: Bus, opts: PgRelayOptions): Promise<PgRe
         () => undefined,
         (err: unknown) => logger.warn({ err, topic: event.topic }, 'event not sent to the other processes'),
       );
+    return fresh;
   });
 
   // In order too: a lifecycle notice waits for its row read, and the next one must not overtake it.
   let receiving = Promise.resolve();
   const receive = (notice: Notice) => {
-    if (notice.origin === origin) return;
+    if ('origin' in notice && notice.origin === origin) return;
     receiving = receiving
       .then(async () => {
         const event = await eventOf(notice);
         if (event && remember(event)) bus.deliver(event);
       })
-      .catch((err: unknown) => logger.warn({ err, topic: notice.topic }, 'event from another process not delivered'));
+      .catch((err: unknown) => logger.warn({ err, notice }, 'event from another process not delivered'));
   };
   const eventOf = async (notice: Notice): Promise<BusEvent | undefined> => {
-    if (notice.data) return { topic: notice.topic, data: notice.data, at: notice.at };
-    if (!notice.lifecycle) return undefined;
+    if ('origin' in notice) return { topic: notice.topic, data: notice.data, at: notice.at };
     const [row] = await connection().execute<{ operation: string; error: string | null }[]>('select operation, error from decky_lifecycle where id = ?', [
       notice.lifecycle.id,
     ]);
     if (!row) return undefined;
     const { id, status } = notice.lifecycle;
     return {
-      topic: notice.topic,
-      at: notice.at,
+      topic: deckyTopic(notice.decky, 'lifecycle'),
+      at: new Date(notice.at).toISOString(),
       data: lifecycleEventData({ id, status, operation: row.operation, error: TERMINAL.has(status) ? row.error : null }),
     };
   };

@@ -126,6 +126,32 @@ test('a listener whose connection is killed re-reads the rows written meanwhile,
   }
 });
 
+test('a status committed by any connection reaches the stream, though no process published it', async () => {
+  // What a worker killed between its commit and its publish leaves, or the reconciler's closing
+  // write: PostgreSQL announces the row itself.
+  const stream = await openEventStream(stack.api, stack.adminToken, 'decky.');
+  try {
+    const id = randomUUID();
+    await db.query(
+      `insert into decky_lifecycle (id, decky_name, operation, trigger, status, steps, workflow_id, started_at, updated_at)
+        values ($1, 'orphan', 'deploy', 'api', 'pending', '[]', 'orphan-wf', now(), now())`,
+      [id],
+    );
+    await db.query(`update decky_lifecycle set status = 'running', updated_at = now() where id = $1`, [id]);
+    await db.query(`update decky_lifecycle set steps = '[]', updated_at = now() where id = $1`, [id]); // no new status: no event
+    await db.query(`update decky_lifecycle set status = 'failed', error = 'WorkflowClosed: gone', updated_at = now(), completed_at = now() where id = $1`, [
+      id,
+    ]);
+    await waitFor('the failed event', async () => (stream.events.some((e) => e.data.status === 'failed') ? true : undefined), 20_000);
+    expect(stream.events.map((e) => [e.topic, e.data])).toEqual([
+      ['decky.orphan.lifecycle', { lifecycle_id: id, operation: 'deploy', status: 'running' }],
+      ['decky.orphan.lifecycle', { lifecycle_id: id, operation: 'deploy', status: 'failed', error: 'WorkflowClosed: gone' }],
+    ]);
+  } finally {
+    await stream.close();
+  }
+});
+
 /** The OS pid of the process a leader's session belongs to (`decnet-leader-<job>@<host>:<pid>`). */
 const processOf = (holder: { application_name: string }) => Number(/:(\d+)$/.exec(holder.application_name)?.[1]);
 

@@ -8,7 +8,7 @@ describe('bus', () => {
     const relayed: BusEvent[] = [];
     bus.subscribe('', (e) => all.push(e));
     bus.subscribe('decky.web.', (e) => web.push(e));
-    const stopRelay = bus.relayOutbound((e) => relayed.push(e));
+    const stopRelay = bus.relayOutbound((e) => relayed.push(e) > 0);
     const event = bus.publish('decky.web.lifecycle', { status: 'running' });
     bus.publish('decky.db.lifecycle', { status: 'running' });
     expect(all).toHaveLength(2);
@@ -20,12 +20,24 @@ describe('bus', () => {
     expect(web).toHaveLength(2);
   });
 
+  test('an event the relay says this process already delivered is relayed but not delivered again', () => {
+    const bus = new Bus();
+    const seen: BusEvent[] = [];
+    bus.subscribe('decky.', (e) => seen.push(e));
+    const announced = { topic: 'decky.web.lifecycle', data: { lifecycle_id: 'l1', status: 'running' }, at: new Date().toISOString() };
+    bus.deliver(announced);
+    bus.relayOutbound((e) => e.data.lifecycle_id !== 'l1');
+    bus.publish('decky.web.lifecycle', { lifecycle_id: 'l1', status: 'running' });
+    bus.publish('decky.web.lifecycle', { lifecycle_id: 'l2', status: 'running' });
+    expect(seen.map((e) => e.data.lifecycle_id)).toEqual(['l1', 'l2']);
+  });
+
   test('an event delivered from another process reaches the subscribers and is not relayed back', () => {
     const bus = new Bus();
     const seen: BusEvent[] = [];
     const relayed: BusEvent[] = [];
     bus.subscribe('decky.', (e) => seen.push(e));
-    bus.relayOutbound((e) => relayed.push(e));
+    bus.relayOutbound((e) => relayed.push(e) > 0);
     const remote = { topic: 'decky.web.lifecycle', data: { status: 'succeeded' }, at: new Date().toISOString() };
     bus.deliver(remote);
     expect(seen).toEqual([remote]);
