@@ -3,7 +3,6 @@
  * agent's decnet.ini. One schema per concept; `.meta({id})` names OpenAPI components.
  */
 import { ObservedEngineSchema } from './drift';
-import { isIP } from 'node:net';
 import { z } from 'zod';
 import { isAgentVersion } from './version';
 import { DeckyNameSchema, DeckySpecSchema, DriverMoveFields, LanNetworkSpecSchema, NetworkDriverSchema } from './schemas';
@@ -35,7 +34,7 @@ export const SwarmHostNameSchema = z.string().regex(/^[a-z0-9][a-z0-9-]{0,62}$/,
 
 /**
  * A DNS name whose last label starts with a letter, an IPv4 address, or something shaped like an
- * IPv6 address (isIP decides below). Also the OpenAPI pattern, so generated clients agree.
+ * IPv6 address (zod's IPv6 check decides below; pure, so the web UI can import these types). Also the OpenAPI pattern, so generated clients agree.
  */
 const HOST_OR_IP = new RegExp(
   [
@@ -46,6 +45,7 @@ const HOST_OR_IP = new RegExp(
     ')$',
   ].join(''),
 );
+const IPV6 = z.ipv6();
 const MASTER_HOST_MESSAGE = 'must be a host name or an IP address (as agents reach the master)';
 
 /**
@@ -57,7 +57,7 @@ export const MasterHostSchema = z
   .min(1)
   .max(253)
   .regex(HOST_OR_IP, MASTER_HOST_MESSAGE)
-  .refine((s) => !s.includes(':') || isIP(s) === 6, MASTER_HOST_MESSAGE);
+  .refine((s) => !s.includes(':') || IPV6.safeParse(s).success, MASTER_HOST_MESSAGE);
 
 export const PortSchema = z.number().int('must be a whole number 1–65535').min(1, 'must be 1–65535').max(65535, 'must be 1–65535');
 
