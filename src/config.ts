@@ -1,7 +1,10 @@
 /** Every setting is an environment variable (SPEC §15); this is the one place that reads them, the master's and the agent's. */
 import path from 'node:path';
 import type { HealPolicy } from './domain/heal';
-import { AGENT_BIN_LINK, AGENT_CONFIG_DIR, AGENT_INSTALL_DIR } from './domain/swarm-schemas';
+import { AGENT_BIN_LINK, AGENT_CONFIG_DIR, AGENT_INSTALL_DIR, DEFAULT_SWARM_PORT } from './domain/swarm-schemas';
+
+/** The operators' API; the CLI's default API URL points at it. */
+export const DEFAULT_API_PORT = 8080;
 
 export interface Config {
   dataDir: string;
@@ -121,7 +124,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     ...shared,
     dataDir: path.resolve(env.DECNET_DATA_DIR || '.decnet'),
     apiHost: env.DECNET_API_HOST || '127.0.0.1',
-    apiPort: int(env, 'DECNET_API_PORT', 8080),
+    apiPort: int(env, 'DECNET_API_PORT', DEFAULT_API_PORT),
     adminToken: adminToken(env),
     databaseUrl: env.DATABASE_URL || undefined,
     pgPort: int(env, 'DECNET_PG_PORT', 54329),
@@ -139,7 +142,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     leaderRetryMs: int(env, 'DECNET_LEADER_RETRY_MS', 5_000),
     embeddedRestartLimitMs: int(env, 'DECNET_EMBEDDED_RESTART_LIMIT_MS', 120_000),
     swarmHost: env.DECNET_SWARM_HOST || '0.0.0.0',
-    swarmPort: int(env, 'DECNET_SWARM_PORT', 8770),
+    swarmPort: int(env, 'DECNET_SWARM_PORT', DEFAULT_SWARM_PORT),
     enrollPort: int(env, 'DECNET_ENROLL_PORT', 8771),
     enrollPlainHttp: flag(env, 'DECNET_ENROLL_PLAIN_HTTP'),
     failover: onOff(env, 'DECNET_FAILOVER', true),
