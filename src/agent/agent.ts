@@ -7,16 +7,14 @@
  * installed agent then removes itself: src/cli/commands/agent.ts).
  */
 import fs from 'node:fs/promises';
-import https from 'node:https';
-import type { AddressInfo } from 'node:net';
 import path from 'node:path';
-import type { TLSSocket } from 'node:tls';
 import Docker from 'dockerode';
 import express from 'express';
 import type pino from 'pino';
 import { z } from 'zod';
 import type { AgentConfig } from '../config';
-import { errorHandler, sendError } from '../http/errors';
+import { errorHandler, HttpError, sendError } from '../http/errors';
+import { clientCertificateFingerprint, startHttpsServer } from '../http/mtls';
 import { ComposeRuntime } from '../compose/runtime';
 import { probeNetworkDrivers } from '../compose/driver-probe';
 import { RuntimeError } from '../compose/errors';
@@ -37,7 +35,6 @@ import {
 } from '../domain/swarm-schemas';
 import { DECNET_VERSION } from '../domain/version';
 import { parseAgentIni } from '../swarm/bundle';
-import { fingerprintOfDer } from '../swarm/pki';
 import { JobStore, publicJob, type AgentJob } from './jobs';
 import { MasterReporter } from './reporter';
 
@@ -351,12 +348,9 @@ export async function startAgent(settings: AgentSettings, logger: pino.Logger): 
 
   const app = express();
   app.disable('x-powered-by');
-  app.use((req, res, next) => {
-    const socket = req.socket as TLSSocket;
-    const raw = socket.getPeerCertificate?.()?.raw;
-    if (!socket.authorized || !raw) return sendError(res, 401, 'client_certificate_required', 'a client certificate signed by the decnet CA is required');
-    if (fingerprintOfDer(raw) !== settings.ini.agent['master-fingerprint']) {
-      return sendError(res, 403, 'forbidden', "the client certificate is not the master's (master-fingerprint in decnet.ini)");
+  app.use((req, _res, next) => {
+    if (clientCertificateFingerprint(req) !== settings.ini.agent['master-fingerprint']) {
+      throw new HttpError(403, 'forbidden', "the client certificate is not the master's (master-fingerprint in decnet.ini)");
     }
     next();
   });
@@ -421,19 +415,12 @@ export async function startAgent(settings: AgentSettings, logger: pino.Logger): 
   app.use((req, res) => sendError(res, 404, 'not_found', `no route for ${req.method} ${req.path}`));
   app.use(errorHandler);
 
-  const server = https.createServer(
-    { key: settings.keyPem, cert: settings.certPem, ca: [settings.caPem], requestCert: true, rejectUnauthorized: true, minVersion: 'TLSv1.2' },
+  const server = await startHttpsServer(
     app,
+    { identity: settings, clientCa: settings.caPem, host: settings.agentHost, port: settings.port, handshakeFailure: 'agent: TLS handshake refused' },
+    logger,
   );
-  server.on('tlsClientError', (err, socket) => logger.debug({ err: err.message, from: socket.remoteAddress }, 'agent: TLS handshake refused'));
-  await new Promise<void>((resolve, reject) => {
-    server.once('error', reject);
-    server.listen(settings.port, settings.agentHost, () => {
-      server.off('error', reject);
-      resolve();
-    });
-  });
-  const port = (server.address() as AddressInfo).port;
+  const port = server.port;
 
   // Resume what a previous run left unfinished (compose up is idempotent), in creation order.
   const unfinished = store
@@ -465,8 +452,7 @@ export async function startAgent(settings: AgentSettings, logger: pino.Logger): 
     async stop() {
       stopping = true;
       reporter.stop();
-      server.closeAllConnections();
-      await new Promise<void>((resolve) => server.close(() => resolve()));
+      await server.close();
       await chain;
     },
   };
