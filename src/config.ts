@@ -1,6 +1,10 @@
-/** Every setting is an environment variable (SPEC §15); this is the one place that reads them. */
+/** Every setting is an environment variable (SPEC §15); this is the one place that reads them, the master's and the agent's. */
 import path from 'node:path';
 import type { HealPolicy } from './domain/heal';
+import { AGENT_BIN_LINK, AGENT_CONFIG_DIR, AGENT_INSTALL_DIR, DEFAULT_SWARM_PORT } from './domain/swarm-schemas';
+
+/** The operators' API; the CLI's default API URL points at it. */
+export const DEFAULT_API_PORT = 8080;
 
 export interface Config {
   dataDir: string;
@@ -97,16 +101,30 @@ function flag(env: NodeJS.ProcessEnv, name: string): boolean {
   throw new Error(`${name} must be 1 or 0 (true or false), got "${env[name]}"`);
 }
 
+/** The settings the master and the agent both read, with the same defaults. */
+type SharedConfig = Pick<Config, 'composeProject' | 'imageRegistry' | 'imageTag' | 'heartbeatIntervalMs' | 'logLevel'>;
+
+function loadSharedConfig(env: NodeJS.ProcessEnv): SharedConfig {
+  return {
+    composeProject: env.DECNET_COMPOSE_PROJECT || 'decnet',
+    imageRegistry: env.DECNET_IMAGE_REGISTRY || 'decnet',
+    imageTag: env.DECNET_IMAGE_TAG || 'latest',
+    heartbeatIntervalMs: int(env, 'DECNET_HEARTBEAT_INTERVAL_MS', 30_000),
+    logLevel: env.DECNET_LOG_LEVEL || 'info',
+  };
+}
+
 export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
   const mode = env.DECNET_MODE ?? 'master';
   if (mode !== 'master' && mode !== 'agent') throw new Error(`DECNET_MODE must be master or agent, got "${mode}"`);
-  const composeProject = env.DECNET_COMPOSE_PROJECT || 'decnet';
+  const shared = loadSharedConfig(env);
+  const { composeProject, heartbeatIntervalMs } = shared;
   const temporalUiPort = int(env, 'DECNET_TEMPORAL_UI_PORT', 8233);
-  const heartbeatIntervalMs = int(env, 'DECNET_HEARTBEAT_INTERVAL_MS', 30_000);
   return {
+    ...shared,
     dataDir: path.resolve(env.DECNET_DATA_DIR || '.decnet'),
     apiHost: env.DECNET_API_HOST || '127.0.0.1',
-    apiPort: int(env, 'DECNET_API_PORT', 8080),
+    apiPort: int(env, 'DECNET_API_PORT', DEFAULT_API_PORT),
     adminToken: adminToken(env),
     databaseUrl: env.DATABASE_URL || undefined,
     pgPort: int(env, 'DECNET_PG_PORT', 54329),
@@ -118,20 +136,15 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     // One task queue per compose scope keeps several masters on one Temporal apart (tests rely on it).
     taskQueue: env.DECNET_TASK_QUEUE || `${composeProject}-master`,
     mode,
-    imageRegistry: env.DECNET_IMAGE_REGISTRY || 'decnet',
-    imageTag: env.DECNET_IMAGE_TAG || 'latest',
-    composeProject,
     reconcileIntervalMs: int(env, 'DECNET_RECONCILE_INTERVAL_MS', 30_000),
     metricsHost: env.DECNET_METRICS_HOST || '127.0.0.1',
     metricsPort: int(env, 'DECNET_METRICS_PORT', 9464),
     leaderRetryMs: int(env, 'DECNET_LEADER_RETRY_MS', 5_000),
     embeddedRestartLimitMs: int(env, 'DECNET_EMBEDDED_RESTART_LIMIT_MS', 120_000),
-    logLevel: env.DECNET_LOG_LEVEL || 'info',
     swarmHost: env.DECNET_SWARM_HOST || '0.0.0.0',
-    swarmPort: int(env, 'DECNET_SWARM_PORT', 8770),
+    swarmPort: int(env, 'DECNET_SWARM_PORT', DEFAULT_SWARM_PORT),
     enrollPort: int(env, 'DECNET_ENROLL_PORT', 8771),
     enrollPlainHttp: flag(env, 'DECNET_ENROLL_PLAIN_HTTP'),
-    heartbeatIntervalMs,
     failover: onOff(env, 'DECNET_FAILOVER', true),
     failoverDelayMs: int(env, 'DECNET_FAILOVER_DELAY_MS', 3 * heartbeatIntervalMs),
     agentRetryBudgetMs: int(env, 'DECNET_AGENT_RETRY_BUDGET_MS', 120_000),
@@ -146,5 +159,48 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     sseMaxStreamsPerToken: int(env, 'DECNET_SSE_MAX_STREAMS_PER_TOKEN'),
     sseMaxBufferedBytes: int(env, 'DECNET_SSE_MAX_BUFFERED_BYTES'),
     agentArtefactPath: env.DECNET_AGENT_ARTEFACT ? path.resolve(env.DECNET_AGENT_ARTEFACT) : undefined,
+  };
+}
+
+/** `decnet agent`'s environment; its decnet.ini supplies the rest (loadAgentSettings in src/agent/agent.ts). */
+export interface AgentConfig extends SharedConfig {
+  /** DECNET_AGENT_PORT: instead of decnet.ini's agent-port. */
+  agentPort?: number;
+  /** DECNET_AGENT_HOST: the address the agent's API listens on. */
+  agentHost: string;
+  /** DECNET_LAN_NETWORK: the LAN network's Docker name (default `<project>_lan`). */
+  lanNetwork?: string;
+  /** DECNET_DATA_DIR: jobs, compose files and the decommission mark; unset, `data/` beside decnet.ini. */
+  dataDir?: string;
+  /** Where the install put things, with the install script's overrides. DECNET_AGENT_DIR: decnet.ini, certificates, key and (by default) data/. */
+  configDir: string;
+  /** DECNET_SYSTEMD_DIR: where decnet-agent.service is. */
+  systemdDir: string;
+  /** DECNET_SYSTEMCTL: the service manager's command. */
+  systemctl: string;
+  /** DECNET_AGENT_INSTALL_DIR: decnet-agent.cjs and its sha256. */
+  installDir: string;
+  /** DECNET_AGENT_BIN_LINK: the `decnet-agent` command, a symbolic link to the artefact. */
+  binLink: string;
+}
+
+export function loadAgentConfig(env: NodeJS.ProcessEnv = process.env): AgentConfig {
+  // The uninstall removes these directories: the file system root is never one of them.
+  const dir = (name: string, fallback: string) => {
+    const resolved = path.resolve(env[name] || fallback);
+    if (resolved === path.parse(resolved).root) throw new Error(`${name} must not be the file system root`);
+    return resolved;
+  };
+  return {
+    ...loadSharedConfig(env),
+    agentPort: int(env, 'DECNET_AGENT_PORT'),
+    agentHost: env.DECNET_AGENT_HOST || '0.0.0.0',
+    lanNetwork: env.DECNET_LAN_NETWORK || undefined,
+    dataDir: env.DECNET_DATA_DIR ? path.resolve(env.DECNET_DATA_DIR) : undefined,
+    configDir: dir('DECNET_AGENT_DIR', AGENT_CONFIG_DIR),
+    systemdDir: dir('DECNET_SYSTEMD_DIR', '/etc/systemd/system'),
+    systemctl: env.DECNET_SYSTEMCTL || 'systemctl',
+    installDir: dir('DECNET_AGENT_INSTALL_DIR', AGENT_INSTALL_DIR),
+    binLink: dir('DECNET_AGENT_BIN_LINK', AGENT_BIN_LINK),
   };
 }

@@ -7,15 +7,14 @@
  * installed agent then removes itself: src/cli/commands/agent.ts).
  */
 import fs from 'node:fs/promises';
-import https from 'node:https';
-import type { AddressInfo } from 'node:net';
 import path from 'node:path';
-import type { TLSSocket } from 'node:tls';
 import Docker from 'dockerode';
 import express from 'express';
 import type pino from 'pino';
 import { z } from 'zod';
-import { errorHandler, sendError } from '../http/errors';
+import type { AgentConfig } from '../config';
+import { errorHandler, HttpError, sendError } from '../http/errors';
+import { clientCertificateFingerprint, startHttpsServer } from '../http/mtls';
 import { ComposeRuntime } from '../compose/runtime';
 import { probeNetworkDrivers } from '../compose/driver-probe';
 import { RuntimeError } from '../compose/errors';
@@ -36,7 +35,6 @@ import {
 } from '../domain/swarm-schemas';
 import { DECNET_VERSION } from '../domain/version';
 import { parseAgentIni } from '../swarm/bundle';
-import { fingerprintOfDer } from '../swarm/pki';
 import { JobStore, publicJob, type AgentJob } from './jobs';
 import { MasterReporter } from './reporter';
 
@@ -45,53 +43,35 @@ type MutateRequest = AgentJobRequestOf<'mutate'>;
 type TeardownRequest = AgentJobRequestOf<'teardown'>;
 type MoveRequest = AgentJobRequestOf<'move'>;
 
-export interface AgentSettings {
+/** The agent's environment (src/config.ts) with its decnet.ini and the files the ini names. */
+export interface AgentSettings extends AgentConfig {
   iniPath: string;
   ini: AgentIni;
   caPem: string;
   certPem: string;
   keyPem: string;
+  /** Where the API listens: decnet.ini's agent-port unless DECNET_AGENT_PORT overrides it. */
   port: number;
-  host: string;
-  project: string;
-  /** DECNET_LAN_NETWORK: the LAN network's Docker name (default `<project>_lan`). */
-  lanNetwork?: string;
   dataDir: string;
-  imageRegistry: string;
-  imageTag: string;
-  heartbeatIntervalMs: number;
 }
 
 /** Jobs, compose files and the decommission mark: DECNET_DATA_DIR, else `data/` beside decnet.ini. */
-export const agentDataDir = (iniDir: string, env: NodeJS.ProcessEnv = process.env) => path.resolve(env.DECNET_DATA_DIR || path.join(iniDir, 'data'));
+export const agentDataDir = (iniDir: string, config: Pick<AgentConfig, 'dataDir'>) => config.dataDir ?? path.join(iniDir, 'data');
 
-/** The ini and its files, with the environment's overrides (DECNET_AGENT_PORT, DECNET_COMPOSE_PROJECT, …). */
-export async function loadAgentSettings(iniPath: string, env: NodeJS.ProcessEnv = process.env): Promise<AgentSettings> {
+export async function loadAgentSettings(iniPath: string, config: AgentConfig): Promise<AgentSettings> {
   const resolved = path.resolve(iniPath);
   const dir = path.dirname(resolved);
   const ini = parseAgentIni(await fs.readFile(resolved, 'utf8'));
   const read = (f: string) => fs.readFile(path.resolve(dir, f), 'utf8');
-  const int = (name: string, fallback: number) => {
-    const raw = env[name];
-    if (raw === undefined || raw === '') return fallback;
-    const value = Number(raw);
-    if (!Number.isInteger(value) || value <= 0) throw new Error(`${name} must be a positive integer, got "${raw}"`);
-    return value;
-  };
   return {
+    ...config,
     iniPath: resolved,
     ini,
     caPem: await read(ini.agent['ca-cert']),
     certPem: await read(ini.agent.cert),
     keyPem: await read(ini.agent.key),
-    port: int('DECNET_AGENT_PORT', ini.agent['agent-port']),
-    host: env.DECNET_AGENT_HOST || '0.0.0.0',
-    project: env.DECNET_COMPOSE_PROJECT || 'decnet',
-    lanNetwork: env.DECNET_LAN_NETWORK || undefined,
-    dataDir: agentDataDir(dir, env),
-    imageRegistry: env.DECNET_IMAGE_REGISTRY || 'decnet',
-    imageTag: env.DECNET_IMAGE_TAG || 'latest',
-    heartbeatIntervalMs: int('DECNET_HEARTBEAT_INTERVAL_MS', 30_000),
+    port: config.agentPort ?? ini.agent['agent-port'],
+    dataDir: agentDataDir(dir, config),
   };
 }
 
@@ -140,7 +120,7 @@ export async function startAgent(settings: AgentSettings, logger: pino.Logger): 
   const catalogue = loadCatalogue({ registry: settings.imageRegistry, tag: settings.imageTag });
   const runtime = new ComposeRuntime({
     docker,
-    project: settings.project,
+    project: settings.composeProject,
     workDir: path.join(settings.dataDir, 'compose'),
     catalogue,
     networkName: settings.lanNetwork,
@@ -368,12 +348,9 @@ export async function startAgent(settings: AgentSettings, logger: pino.Logger): 
 
   const app = express();
   app.disable('x-powered-by');
-  app.use((req, res, next) => {
-    const socket = req.socket as TLSSocket;
-    const raw = socket.getPeerCertificate?.()?.raw;
-    if (!socket.authorized || !raw) return sendError(res, 401, 'client_certificate_required', 'a client certificate signed by the decnet CA is required');
-    if (fingerprintOfDer(raw) !== settings.ini.agent['master-fingerprint']) {
-      return sendError(res, 403, 'forbidden', "the client certificate is not the master's (master-fingerprint in decnet.ini)");
+  app.use((req, _res, next) => {
+    if (clientCertificateFingerprint(req) !== settings.ini.agent['master-fingerprint']) {
+      throw new HttpError(403, 'forbidden', "the client certificate is not the master's (master-fingerprint in decnet.ini)");
     }
     next();
   });
@@ -383,7 +360,7 @@ export async function startAgent(settings: AgentSettings, logger: pino.Logger): 
       status: 'ok',
       host_uuid: settings.ini.agent['host-uuid'],
       name: settings.ini.agent.name,
-      project: settings.project,
+      project: settings.composeProject,
       ipvlan: ipvlanHost,
       version: DECNET_VERSION,
       network_drivers: networkDrivers ?? null,
@@ -395,7 +372,7 @@ export async function startAgent(settings: AgentSettings, logger: pino.Logger): 
   app.get('/status', async (_req, res) => {
     res.json({
       host_uuid: settings.ini.agent['host-uuid'],
-      project: settings.project,
+      project: settings.composeProject,
       ipvlan: ipvlanHost,
       network_drivers: networkDrivers ?? null,
       deckies: await runtime.projectDeckies(),
@@ -438,19 +415,12 @@ export async function startAgent(settings: AgentSettings, logger: pino.Logger): 
   app.use((req, res) => sendError(res, 404, 'not_found', `no route for ${req.method} ${req.path}`));
   app.use(errorHandler);
 
-  const server = https.createServer(
-    { key: settings.keyPem, cert: settings.certPem, ca: [settings.caPem], requestCert: true, rejectUnauthorized: true, minVersion: 'TLSv1.2' },
+  const server = await startHttpsServer(
     app,
+    { identity: settings, clientCa: settings.caPem, host: settings.agentHost, port: settings.port, handshakeFailure: 'agent: TLS handshake refused' },
+    logger,
   );
-  server.on('tlsClientError', (err, socket) => logger.debug({ err: err.message, from: socket.remoteAddress }, 'agent: TLS handshake refused'));
-  await new Promise<void>((resolve, reject) => {
-    server.once('error', reject);
-    server.listen(settings.port, settings.host, () => {
-      server.off('error', reject);
-      resolve();
-    });
-  });
-  const port = (server.address() as AddressInfo).port;
+  const port = server.port;
 
   // Resume what a previous run left unfinished (compose up is idempotent), in creation order.
   const unfinished = store
@@ -471,7 +441,7 @@ export async function startAgent(settings: AgentSettings, logger: pino.Logger): 
     reporter.start();
   }
   logger.info(
-    { port, project: settings.project, host_uuid: settings.ini.agent['host-uuid'], ipvlan: ipvlanHost, resumed: unfinished.length },
+    { port, project: settings.composeProject, host_uuid: settings.ini.agent['host-uuid'], ipvlan: ipvlanHost, resumed: unfinished.length },
     'decnet agent listening (mTLS)',
   );
 
@@ -482,8 +452,7 @@ export async function startAgent(settings: AgentSettings, logger: pino.Logger): 
     async stop() {
       stopping = true;
       reporter.stop();
-      server.closeAllConnections();
-      await new Promise<void>((resolve) => server.close(() => resolve()));
+      await server.close();
       await chain;
     },
   };

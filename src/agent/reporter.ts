@@ -9,14 +9,13 @@
  * CA and pinned by `master-fingerprint`.
  */
 import https from 'node:https';
-import type { PeerCertificate } from 'node:tls';
 import type pino from 'pino';
 import type { DeckyRuntimeState } from '../compose/runtime';
 import type { ObservedEngine } from '../domain/drift';
 import type { NetworkDriver } from '../domain/schemas';
 import { HEARTBEAT_PATH, HeartbeatResponseSchema, type HeartbeatRequest, type HeartbeatResponse, type StaleDecky } from '../domain/swarm-schemas';
 import { DECNET_VERSION } from '../domain/version';
-import { fingerprintOfDer } from '../swarm/pki';
+import { pinnedCertificate } from '../http/mtls';
 import { readReply } from '../swarm/reply';
 import type { JobStore } from './jobs';
 import type { AgentSettings } from './agent';
@@ -189,10 +188,7 @@ export class MasterReporter {
           agent: false,
           headers: { 'content-type': 'application/json', 'content-length': Buffer.byteLength(payload) },
           timeout: 10_000,
-          // The chain is verified against ca.pem by node; the pin replaces the host name check,
-          // so a master reached under any name still has to present exactly its own certificate.
-          checkServerIdentity: (_host: string, cert: PeerCertificate) =>
-            fingerprintOfDer(cert.raw) === pinned ? undefined : new Error(`the master's certificate does not match master-fingerprint ${pinned}`),
+          checkServerIdentity: pinnedCertificate(pinned, `the master's certificate does not match master-fingerprint ${pinned}`),
         },
         (res) => {
           readReply(res, res.headers['content-length']).then(

@@ -8,38 +8,13 @@
 import { execFile } from 'node:child_process';
 import fs from 'node:fs/promises';
 import path from 'node:path';
-import { AGENT_ARTEFACT_FILE, AGENT_BIN_LINK, AGENT_CONFIG_DIR, AGENT_INSTALL_DIR } from '../domain/swarm-schemas';
+import type { AgentConfig } from '../config';
+import { AGENT_ARTEFACT_FILE } from '../domain/swarm-schemas';
 import { AGENT_UNIT_NAME, BUNDLE_FILES, parseAgentIni } from '../swarm/bundle';
 import { agentDataDir, readDecommissionMark } from './agent';
 
-/** Where the install put things; the same environment overrides as the install script. */
-export interface AgentInstallLayout {
-  /** DECNET_AGENT_DIR: decnet.ini, certificates, key and (by default) data/. */
-  configDir: string;
-  /** DECNET_SYSTEMD_DIR: where decnet-agent.service is. */
-  systemdDir: string;
-  /** DECNET_SYSTEMCTL: the service manager's command. */
-  systemctl: string;
-  /** DECNET_AGENT_INSTALL_DIR: decnet-agent.cjs and its sha256. */
-  installDir: string;
-  /** DECNET_AGENT_BIN_LINK: the `decnet-agent` command, a symbolic link to the artefact. */
-  binLink: string;
-}
-
-export function agentInstallLayout(env: NodeJS.ProcessEnv = process.env): AgentInstallLayout {
-  const dir = (name: string, fallback: string) => {
-    const resolved = path.resolve(env[name] || fallback);
-    if (resolved === path.parse(resolved).root) throw new Error(`${name} must not be the file system root`);
-    return resolved;
-  };
-  return {
-    configDir: dir('DECNET_AGENT_DIR', AGENT_CONFIG_DIR),
-    systemdDir: dir('DECNET_SYSTEMD_DIR', '/etc/systemd/system'),
-    systemctl: env.DECNET_SYSTEMCTL || 'systemctl',
-    installDir: dir('DECNET_AGENT_INSTALL_DIR', AGENT_INSTALL_DIR),
-    binLink: dir('DECNET_AGENT_BIN_LINK', AGENT_BIN_LINK),
-  };
-}
+/** Where the install put things (the same environment overrides as the install script), and the job store if elsewhere. */
+export type AgentInstallLayout = Pick<AgentConfig, 'configDir' | 'systemdDir' | 'systemctl' | 'installDir' | 'binLink' | 'dataDir'>;
 
 /** True when this process runs the artefact installed in `layout.installDir` (not a checkout or a copy elsewhere). */
 export async function runsInstalledArtefact(layout: AgentInstallLayout, script = process.argv[1]): Promise<boolean> {
@@ -140,10 +115,10 @@ async function removeLink(link: string): Promise<UninstallStep> {
   }
 }
 
-async function enrolledHost(configDir: string): Promise<UninstallReport['host']> {
+async function enrolledHost(layout: AgentInstallLayout): Promise<UninstallReport['host']> {
   try {
-    const ini = parseAgentIni(await fs.readFile(path.join(configDir, BUNDLE_FILES.ini), 'utf8'));
-    const mark = await readDecommissionMark(agentDataDir(configDir)).catch(() => undefined);
+    const ini = parseAgentIni(await fs.readFile(path.join(layout.configDir, BUNDLE_FILES.ini), 'utf8'));
+    const mark = await readDecommissionMark(agentDataDir(layout.configDir, layout)).catch(() => undefined);
     return { name: ini.agent.name, uuid: ini.agent['host-uuid'], decommissionedAt: mark?.decommissioned_at };
   } catch {
     return undefined; // no ini (already removed) or not one of ours: nothing to name
@@ -152,7 +127,7 @@ async function enrolledHost(configDir: string): Promise<UninstallReport['host']>
 
 /** The unit first (so nothing restarts the agent meanwhile), then the command, the artefact and the configuration. */
 export async function uninstallAgent(layout: AgentInstallLayout, opts: UninstallOptions): Promise<UninstallReport> {
-  const host = await enrolledHost(layout.configDir);
+  const host = await enrolledHost(layout);
   const steps = [
     ...(await removeUnit(layout, opts)),
     await removeLink(layout.binLink),

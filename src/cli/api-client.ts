@@ -8,6 +8,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { fetch } from 'undici';
 import { z } from 'zod';
+import { DEFAULT_API_PORT } from '../config';
 import {
   ApiTokenViewSchema,
   ApiTokensResponseSchema,
@@ -33,7 +34,7 @@ import {
   type SystemNetwork,
 } from '../domain/lan';
 
-export const DEFAULT_API_URL = 'http://127.0.0.1:8080';
+export const DEFAULT_API_URL = `http://127.0.0.1:${DEFAULT_API_PORT}`;
 /** The lifecycle endpoint takes at most this many ids per request. */
 export const LIFECYCLE_IDS_PER_REQUEST = 200;
 const REQUEST_TIMEOUT_MS = 60_000;

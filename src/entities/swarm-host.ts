@@ -1,6 +1,6 @@
 import { EntitySchema } from '@mikro-orm/core';
 import type { NetworkDriver } from '../domain/schemas';
-import type { SwarmHostStatus } from '../domain/swarm-schemas';
+import { DEFAULT_AGENT_PORT, type SwarmHostStatus } from '../domain/swarm-schemas';
 
 /**
  * A host running (or about to run) an agent (SPEC §3, §8). `address` is where the master reaches
@@ -11,7 +11,7 @@ export class SwarmHost {
   uuid!: string;
   name!: string;
   address: string | null = null;
-  agentPort = 8765;
+  agentPort = DEFAULT_AGENT_PORT;
   status: SwarmHostStatus = 'enrolled';
   lastHeartbeat: Date | null = null;
   /** SHA-256 of the DER of the client certificate issued to the agent, lower-case hex. */
@@ -33,7 +33,7 @@ export const SwarmHostSchema = new EntitySchema<SwarmHost>({
     // Unique among hosts that are not decommissioned: a partial unique index in the migration.
     name: { type: 'string' },
     address: { type: 'string', nullable: true },
-    agentPort: { type: 'integer', default: 8765 },
+    agentPort: { type: 'integer', default: DEFAULT_AGENT_PORT },
     status: { type: 'string' },
     lastHeartbeat: { type: 'Date', nullable: true },
     clientCertFingerprint: { type: 'string' },

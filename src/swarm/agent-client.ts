@@ -4,9 +4,9 @@
  * fingerprint recorded at enrollment (agent certificates carry no address to check a name against).
  * Every reply is read up to SWARM_REPLY_MAX_BYTES and parsed with the schema of what it answers.
  */
-import type { PeerCertificate } from 'node:tls';
 import type { z } from 'zod';
 import { Agent, request, type Dispatcher } from 'undici';
+import { pinnedCertificate } from '../http/mtls';
 import {
   AgentDecommissionResponseSchema,
   AgentJobAcceptedSchema,
@@ -17,7 +17,7 @@ import {
   type AgentJobKind,
   type AgentJobView,
 } from '../domain/swarm-schemas';
-import { fingerprintOfDer, type SwarmPki } from './pki';
+import type { SwarmPki } from './pki';
 import { readReply } from './reply';
 
 export interface AgentTarget {
@@ -60,10 +60,10 @@ export class AgentClient {
         cert: pki.master.certPem,
         ca: [pki.ca.certPem],
         timeout: timeoutMs,
-        checkServerIdentity: (_host: string, cert: PeerCertificate) =>
-          fingerprintOfDer(cert.raw) === target.fingerprint
-            ? undefined
-            : new Error(`agent "${target.name}" presented a certificate other than the one issued to it at enrollment`),
+        checkServerIdentity: pinnedCertificate(
+          target.fingerprint,
+          `agent "${target.name}" presented a certificate other than the one issued to it at enrollment`,
+        ),
       },
       headersTimeout: timeoutMs,
       bodyTimeout: timeoutMs,

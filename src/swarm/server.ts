@@ -9,16 +9,13 @@
  * whose printed command pins the certificate's key. Apart from the swarm port so that one keeps
  * refusing, in the handshake, every client without a certificate from the CA.
  */
-import https from 'node:https';
-import type { AddressInfo } from 'node:net';
-import type { TLSSocket } from 'node:tls';
 import express from 'express';
 import { HEARTBEAT_PATH, HeartbeatRequestSchema } from '../domain/swarm-schemas';
-import { errorHandler, HttpError, sendError } from '../http/errors';
+import { errorHandler, sendError } from '../http/errors';
+import { clientCertificateFingerprint, startHttpsServer, type HttpsServerSpec } from '../http/mtls';
 import { agentArtefactRouter, swarmBundleRouter } from './enrollment-routes';
 import { clientAddress } from './enrollment';
 import { failOver, recordHeartbeat, sweepHosts, type FailoverSettings } from './hosts';
-import { fingerprintOfDer } from './pki';
 import type { SwarmContext } from './context';
 
 function listenerApp(ctx: SwarmContext): express.Express {
@@ -34,12 +31,9 @@ function listenerApp(ctx: SwarmContext): express.Express {
 export function createSwarmApp(ctx: SwarmContext): express.Express {
   const app = listenerApp(ctx);
   app.post(HEARTBEAT_PATH, express.json({ limit: '4mb' }), async (req, res) => {
-    const socket = req.socket as TLSSocket;
-    const peer = socket.getPeerCertificate?.();
-    // The handshake already refused anything else; this guards against a misconfigured listener.
-    if (!socket.authorized || !peer?.raw) throw new HttpError(401, 'client_certificate_required', 'a client certificate signed by the decnet CA is required');
+    const certFingerprint = clientCertificateFingerprint(req);
     const body = HeartbeatRequestSchema.parse(req.body ?? {});
-    const answer = await recordHeartbeat(ctx, body, { certFingerprint: fingerprintOfDer(peer.raw), remoteAddress: clientAddress(socket.remoteAddress) });
+    const answer = await recordHeartbeat(ctx, body, { certFingerprint, remoteAddress: clientAddress(req.socket.remoteAddress) });
     res.json(answer);
   });
   app.use((req, res) => sendError(res, 404, 'not_found', `no route for ${req.method} ${req.path} on the swarm port`));
@@ -55,19 +49,12 @@ export interface SwarmServer {
 }
 
 export function startSwarmServer(ctx: SwarmContext, listen: { host: string; port: number }): Promise<SwarmServer> {
-  const server = https.createServer(
-    {
-      key: ctx.pki.master.keyPem,
-      cert: ctx.pki.master.certPem,
-      ca: [ctx.pki.ca.certPem],
-      requestCert: true,
-      rejectUnauthorized: true,
-      minVersion: 'TLSv1.2',
-    },
+  return listenHttps(
+    ctx,
     createSwarmApp(ctx),
+    { ...listen, clientCa: ctx.pki.ca.certPem, handshakeFailure: 'swarm port: TLS handshake refused' },
+    'swarm port listening (mTLS)',
   );
-  server.on('tlsClientError', (err, socket) => ctx.logger.debug({ err: err.message, from: socket.remoteAddress }, 'swarm port: TLS handshake refused'));
-  return listenHttps(ctx, server, listen, 'swarm port listening (mTLS)');
 }
 
 export function createEnrollmentApp(ctx: SwarmContext): express.Express {
@@ -80,30 +67,20 @@ export function createEnrollmentApp(ctx: SwarmContext): express.Express {
 
 /** The enrollment downloads over HTTPS with the master's certificate (no client certificate asked). */
 export function startEnrollmentServer(ctx: SwarmContext, listen: { host: string; port: number }): Promise<SwarmServer> {
-  const server = https.createServer({ key: ctx.pki.master.keyPem, cert: ctx.pki.master.certPem, minVersion: 'TLSv1.2' }, createEnrollmentApp(ctx));
-  server.on('tlsClientError', (err, socket) => ctx.logger.debug({ err: err.message, from: socket.remoteAddress }, 'enrollment port: TLS handshake failed'));
-  return listenHttps(ctx, server, listen, 'enrollment port listening (HTTPS, the master key pinned by enrollment commands)');
+  return listenHttps(
+    ctx,
+    createEnrollmentApp(ctx),
+    { ...listen, handshakeFailure: 'enrollment port: TLS handshake failed' },
+    'enrollment port listening (HTTPS, the master key pinned by enrollment commands)',
+  );
 }
 
-async function listenHttps(ctx: SwarmContext, server: https.Server, listen: { host: string; port: number }, message: string): Promise<SwarmServer> {
-  await new Promise<void>((resolve, reject) => {
-    server.once('error', reject);
-    server.listen(listen.port, listen.host, () => {
-      server.off('error', reject);
-      resolve();
-    });
-  });
-  const port = (server.address() as AddressInfo).port;
+/** The master's certificate on `listen`. */
+async function listenHttps(ctx: SwarmContext, app: express.Express, listen: Omit<HttpsServerSpec, 'identity'>, message: string): Promise<SwarmServer> {
+  const { port, close } = await startHttpsServer(app, { ...listen, identity: ctx.pki.master }, ctx.logger);
   const url = `https://${listen.host.includes(':') ? `[${listen.host}]` : listen.host}:${port}`;
   ctx.logger.info({ url, master_fingerprint: ctx.pki.master.fingerprint }, message);
-  return {
-    url,
-    port,
-    async close() {
-      server.closeAllConnections();
-      await new Promise<void>((resolve) => server.close(() => resolve()));
-    },
-  };
+  return { url, port, close };
 }
 
 /**

@@ -5,6 +5,7 @@
  */
 import path from 'node:path';
 import type { Command } from 'commander';
+import { loadAgentConfig } from '../../config';
 import { AGENT_CONFIG_DIR } from '../../domain/swarm-schemas';
 import { DECNET_VERSION } from '../../domain/version';
 
@@ -15,13 +16,14 @@ export function registerAgentCommand(program: Command): Command {
     .version(DECNET_VERSION, '--version', 'print the agent version')
     .option('--config <path>', 'the decnet.ini of the enrollment bundle', `${AGENT_CONFIG_DIR}/decnet.ini`)
     .action(async (opts: { config: string }) => {
-      const [{ loadAgentSettings, startAgent }, { createLogger }, { agentInstallLayout, runsInstalledArtefact, uninstallAgent }] = await Promise.all([
+      const [{ loadAgentSettings, startAgent }, { createLogger }, { runsInstalledArtefact, uninstallAgent }] = await Promise.all([
         import('../../agent/agent'),
         import('../../logger'),
         import('../../agent/uninstall'),
       ]);
-      const logger = createLogger(process.env.DECNET_LOG_LEVEL || 'info', 'decnet-agent');
-      const settings = await loadAgentSettings(opts.config);
+      const config = loadAgentConfig();
+      const logger = createLogger(config.logLevel, 'decnet-agent');
+      const settings = await loadAgentSettings(opts.config, config);
       const running = await startAgent(settings, logger);
       logger.info({ version: DECNET_VERSION }, 'decnet agent version');
       let stopping = false;
@@ -44,7 +46,7 @@ export function registerAgentCommand(program: Command): Command {
       // unit: stopping it would kill this process half-way. An agent run from a checkout or a copy
       // elsewhere keeps its files and keeps refusing jobs.
       void running.decommissioned.then(async () => {
-        const layout = { ...agentInstallLayout(), configDir: path.dirname(settings.iniPath) };
+        const layout = { ...config, configDir: path.dirname(settings.iniPath) };
         if (!(await runsInstalledArtefact(layout))) {
           logger.warn(
             { artefact: process.argv[1], install_dir: layout.installDir },
@@ -65,8 +67,8 @@ export function registerAgentCommand(program: Command): Command {
       'remove the installed agent: stop and disable its systemd unit, remove the unit, the artefact, its command link and the configuration directory',
     )
     .action(async () => {
-      const { agentInstallLayout, uninstallAgent } = await import('../../agent/uninstall');
-      const layout = agentInstallLayout();
+      const { uninstallAgent } = await import('../../agent/uninstall');
+      const layout = loadAgentConfig();
       const report = await uninstallAgent(layout, { stopUnit: true });
       for (const step of report.steps) (step.outcome === 'failed' ? console.error : console.log)(`decnet: ${step.message}`);
       const host = report.host;

@@ -1,6 +1,6 @@
 /** `decnet enroll <name> [--ipvlan] [--master-host H] [--agent-port P] [--reinstall]`: POST /swarm/enroll-bundle. */
 import type { Command } from 'commander';
-import type { EnrollBundleResponse } from '../../domain/swarm-schemas';
+import { DEFAULT_AGENT_PORT, type EnrollBundleResponse } from '../../domain/swarm-schemas';
 import { UsageError, createApiClient } from '../api-client';
 import { action, printJson, processIo, type Io } from '../output';
 
@@ -65,7 +65,7 @@ export function registerEnrollCommand(program: Command): Command {
     .argument('<name>', 'the host name (lower-case letters, digits, dashes)')
     .option('--ipvlan', 'the host runs its deckies on ipvlan instead of macvlan (Wi-Fi bridged VMs need it)')
     .option('--master-host <host>', 'the name or address under which the agent reaches this master (default: the API URL host)')
-    .option('--agent-port <port>', "the agent's HTTPS port (default 8765)")
+    .option('--agent-port <port>', `the agent's HTTPS port (default ${DEFAULT_AGENT_PORT})`)
     .option('--reinstall', 'a new install command for a host already enrolled: upgrades its agent in place (its uuid, settings, deckies and jobs stay)')
     .option('--json', "print the API's answer as JSON")
     .action(action((name: string, opts: EnrollOptions) => runEnroll(name, opts)));
