@@ -4,14 +4,19 @@
  * required, or none asked), the fingerprint of the client certificate a request came with, and the
  * pin a caller checks instead of a host name.
  */
+import { createHash } from 'node:crypto';
 import type http from 'node:http';
 import https from 'node:https';
 import type { AddressInfo } from 'node:net';
 import type { PeerCertificate, TLSSocket } from 'node:tls';
 import type { Request } from 'express';
 import type pino from 'pino';
-import { fingerprintOfDer } from '../swarm/pki';
 import { HttpError } from './errors';
+
+/** SHA-256 of a DER certificate (node's `getPeerCertificate().raw`), lower-case hex without separators. */
+export function fingerprintOfDer(der: Uint8Array): string {
+  return createHash('sha256').update(der).digest('hex');
+}
 
 /** A certificate and its private key, PEM. */
 export interface TlsIdentity {

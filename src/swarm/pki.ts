@@ -18,6 +18,7 @@ import { isIP } from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
 import * as x509 from '@peculiar/x509';
+import { fingerprintOfDer } from '../http/mtls';
 
 type CryptoKey = webcrypto.CryptoKey;
 
@@ -60,11 +61,6 @@ export function fingerprintOf(pem: string): string {
   const [der] = x509.PemConverter.decode(pem);
   if (!der) throw new Error('no PEM certificate found');
   return fingerprintOfDer(Buffer.from(der));
-}
-
-/** The same for a DER certificate (node's `getPeerCertificate().raw`). */
-export function fingerprintOfDer(der: Uint8Array): string {
-  return createHash('sha256').update(der).digest('hex');
 }
 
 /**
