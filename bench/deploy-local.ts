@@ -90,7 +90,7 @@ async function main() {
   const figures: Figure[] = [];
 
   try {
-    // The most the product admits (SPEC §3: deployment_limit 1–500).
+    // The most the product admits (architecture.md §3: deployment_limit 1–500).
     await orm.em.fork().nativeUpdate(DeploymentSettings, { id: 1 }, { deploymentLimit: 500 });
     const compose = (await composeCommand()).join(' ');
     console.log(

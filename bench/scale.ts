@@ -11,7 +11,7 @@
  * the deckies use the service whose image is missing and each row ends at the image check. Their
  * mutation schedules are then created with the call the deploy's `schedule` step makes
  * (syncMutationSchedule), so the dev server holds what a deployed fleet gives it.
- * The product caps the fleet at 500 (SPEC §3, `deployment_limit_range` in the database): this
+ * The product caps the fleet at 500 (architecture.md §3, `deployment_limit_range` in the database): this
  * benchmark lifts that check in its own, throw-away database to measure the 1,000 the
  * performance issue asks for. Sends traffic only to loopback and to a veth pair it makes.
  */

@@ -1,4 +1,4 @@
-/** Every setting is an environment variable (SPEC §15); this is the one place that reads them, the master's and the agent's. */
+/** Every setting is an environment variable (architecture.md §15); this is the one place that reads them, the master's and the agent's. */
 import path from 'node:path';
 import type { HealPolicy } from './domain/heal';
 import { AGENT_BIN_LINK, AGENT_CONFIG_DIR, AGENT_INSTALL_DIR, DEFAULT_SWARM_PORT } from './domain/swarm-schemas';
@@ -32,7 +32,7 @@ export interface Config {
   /** `decnet up`: how long an embedded part that exited may stay down, restarts included, before `up` exits non-zero. */
   embeddedRestartLimitMs: number;
   logLevel: string;
-  /** The master's TLS-only listener for agents (SPEC §8). */
+  /** The master's TLS-only listener for agents (architecture.md §8). */
   swarmHost: string;
   swarmPort: number;
   /** The master's HTTPS listener for enrollment downloads (on swarmHost; the master's certificate, pinned by the printed command). */

@@ -96,7 +96,7 @@ export async function startMaster(opts: MasterOptions): Promise<RunningMaster> {
   });
   const operations: OperationsContext = { orm, client, taskQueue: config.taskQueue, catalogue, logger, role: config.mode };
 
-  // The swarm's CA and the master's certificate are created at first start (SPEC §8): the API
+  // The swarm's CA and the master's certificate are created at first start (architecture.md §8): the API
   // enrolls agents with them, the worker's dispatch presents the master's certificate to agents.
   const wildcard = ['0.0.0.0', '::', ''].includes(config.swarmHost);
   const pki = await loadOrCreatePki(pkiDir(config.dataDir), { masterSans: wildcard ? [] : [config.swarmHost] });

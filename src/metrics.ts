@@ -1,5 +1,5 @@
 /**
- * Prometheus metrics (SPEC §12): one registry per process, so the API's GET /metrics also shows
+ * Prometheus metrics (architecture.md §12): one registry per process, so the API's GET /metrics also shows
  * the worker's figures when both run in one process (`decnet up`).
  */
 import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';

@@ -49,7 +49,7 @@ export function createAgentActivities(deps: AgentActivityDeps) {
   }
 
   /**
-   * Fencing (SPEC §8): the generation a deploy or mutate job carries, read as it is sent. A decky
+   * Fencing (architecture.md §8): the generation a deploy or mutate job carries, read as it is sent. A decky
    * re-homed since its row was written is another host's now: the job would be stale, so none is sent.
    */
   async function assignmentGeneration(input: DispatchInput): Promise<number | undefined> {

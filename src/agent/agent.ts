@@ -1,5 +1,5 @@
 /**
- * `decnet agent --config <decnet.ini>` (SPEC §8): the HTTPS API the master drives (client
+ * `decnet agent --config <decnet.ini>` (architecture.md §8): the HTTPS API the master drives (client
  * certificate from the product's CA required, and the master's fingerprint pinned), jobs kept on
  * disk, compose through the same ComposeRuntime the master uses, results reported to the
  * master's swarm port until acknowledged, and a status heartbeat. Decommissioned by the master

@@ -1,5 +1,5 @@
 /**
- * The agent's job store (SPEC §8): one JSON file per job under `<dataDir>/jobs/`, written
+ * The agent's job store (architecture.md §8): one JSON file per job under `<dataDir>/jobs/`, written
  * atomically (temp file + rename), so a restarted agent still answers GET /jobs/{id}, resumes
  * jobs that were `pending`/`running`, and keeps retrying results the master has not acknowledged.
  */

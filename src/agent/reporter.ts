@@ -5,7 +5,7 @@
  * version. An agent returning from a silence (started, or its heartbeats went unanswered for 2
  * intervals) first fences itself: one heartbeat reports what it runs with generations, it removes
  * what the master names stale, and only then does it report status or results again and take jobs
- * (SPEC §8). TLS: the agent's certificate as client certificate, the master's verified against the
+ * (architecture.md §8). TLS: the agent's certificate as client certificate, the master's verified against the
  * CA and pinned by `master-fingerprint`.
  */
 import https from 'node:https';

@@ -38,7 +38,7 @@ export class FleetConflictError extends Error {
 
 /**
  * A request asking for more deckies than the deployment limit allows even on an empty fleet,
- * refused before anything is expanded. A 409 like any deploy over the limit (SPEC §5): the
+ * refused before anything is expanded. A 409 like any deploy over the limit (architecture.md §5): the
  * request is well formed; the limit is a setting an admin may raise.
  */
 export function overDeploymentLimitError(requested: number, limit: number, what: string): FleetConflictError {

@@ -1,5 +1,5 @@
 /**
- * Where deckies run in swarm mode (SPEC §8), as pure functions: which hosts are live, the
+ * Where deckies run in swarm mode (architecture.md §8), as pure functions: which hosts are live, the
  * round-robin assignment that keeps existing placements and re-homes orphans, and the network
  * driver each host is sent.
  */
@@ -13,7 +13,7 @@ export interface HostLiveness {
 /**
  * A host deckies may be given: `active` (its agent heartbeated over mTLS, and not silent since),
  * with an address the master can reach. A host whose bundle was only downloaded stays `enrolled`
- * and is not live: a download proves nothing about a running agent (SPEC §8).
+ * and is not live: a download proves nothing about a running agent (architecture.md §8).
  */
 export function isLiveHost(host: HostLiveness): boolean {
   return host.status === 'active' && !!host.address;

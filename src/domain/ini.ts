@@ -1,5 +1,5 @@
 /**
- * DECNET's INI fleet format (SPEC §4) → FleetDefinition. A small line scanner rather than the
+ * DECNET's INI fleet format (architecture.md §4) → FleetDefinition. A small line scanner rather than the
  * npm `ini` package, because every error must name the line and key, and `ini` keeps no lines.
  */
 import type { z } from 'zod';

@@ -1,6 +1,6 @@
 /**
  * Choosing a decky's next services: one pure function for the API, the schedules and the CLI
- * (SPEC §9), so a decky mutates by the same rule whoever asks.
+ * (architecture.md §9), so a decky mutates by the same rule whoever asks.
  */
 import type { Catalogue } from './catalog';
 import { checkDeckyService, drawServices } from './fleet';

@@ -7,7 +7,7 @@ import { z } from 'zod';
 
 export const DECKY_NAME_PATTERN = /^[a-z0-9][a-z0-9-]{0,62}$/;
 export const INI_MAX_BYTES = 512 * 1024;
-/** The highest deployment limit (SPEC §3: 1–500); the database checks the same range (deployment_limit_range). */
+/** The highest deployment limit (architecture.md §3: 1–500); the database checks the same range (deployment_limit_range). */
 export const DEPLOYMENT_LIMIT_MAX = 500;
 
 const ipv4Octets = /^(25[0-5]|2[0-4]\d|1\d\d|[1-9]?\d)(\.(25[0-5]|2[0-4]\d|1\d\d|[1-9]?\d)){3}$/;

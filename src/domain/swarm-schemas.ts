@@ -1,5 +1,5 @@
 /**
- * The zod schemas of the swarm (SPEC §5, §8): enrollment, hosts, the agents' heartbeat and the
+ * The zod schemas of the swarm (architecture.md §5, §8): enrollment, hosts, the agents' heartbeat and the
  * agent's decnet.ini. One schema per concept; `.meta({id})` names OpenAPI components.
  */
 import { ObservedEngineSchema } from './drift';
@@ -9,7 +9,7 @@ import { DeckyNameSchema, DeckySpecSchema, DriverMoveFields, LanNetworkSpecSchem
 
 export const DEFAULT_AGENT_PORT = 8765;
 export const DEFAULT_SWARM_PORT = 8770;
-/** An enrollment token is good for this long (SPEC §3). */
+/** An enrollment token is good for this long (architecture.md §3). */
 export const ENROLLMENT_TTL_MS = 5 * 60 * 1000;
 export const AGENT_CONFIG_DIR = '/etc/decnet';
 /** The agent artefact (one JavaScript file run by `node`), where an agent host installs it, and the command linked to it. */
@@ -171,7 +171,7 @@ export const AgentJobResultSchema = z
 export type AgentJobResult = z.infer<typeof AgentJobResultSchema>;
 
 /**
- * Fencing (SPEC §8): the generation of a decky's assignment to a host. The master bumps it on
+ * Fencing (architecture.md §8): the generation of a decky's assignment to a host. The master bumps it on
  * every re-home and sends it with each job; an agent holding an older one must remove the decky.
  */
 export const DeckyGenerationSchema = z.number().int().min(0).meta({ description: "The generation of the decky's assignment to its host (fencing)" });

@@ -61,7 +61,7 @@ export function scheduledMutationWorkflowId(deckyName: string): string {
   return `decky-${deckyName}-scheduled-mutation`;
 }
 
-/** One Schedule per decky (SPEC §9). */
+/** One Schedule per decky (architecture.md §9). */
 export function mutationScheduleId(deckyName: string): string {
   return `mutate-${deckyName}`;
 }

@@ -1,7 +1,7 @@
 import { EntitySchema } from '@mikro-orm/core';
 
 /**
- * A one-shot enrollment bundle token bound to a host (SPEC §3, §8). Only the SHA-256 of the token
+ * A one-shot enrollment bundle token bound to a host (architecture.md §3, §8). Only the SHA-256 of the token
  * is stored. The agent's certificate is issued at enrollment; its private key waits here until the
  * bundle is fetched (once) and is wiped then, or when the token expires unused.
  */

@@ -3,7 +3,7 @@ import type { NetworkDriver } from '../domain/schemas';
 import { DEFAULT_AGENT_PORT, type SwarmHostStatus } from '../domain/swarm-schemas';
 
 /**
- * A host running (or about to run) an agent (SPEC §3, §8). `address` is where the master reaches
+ * A host running (or about to run) an agent (architecture.md §3, §8). `address` is where the master reaches
  * the agent: recorded when the enrollment bundle is fetched. A decommissioned host keeps its row
  * (its deckies keep its uuid until re-homed); its name may be enrolled again.
  */

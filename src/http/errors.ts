@@ -1,4 +1,4 @@
-/** One error body for every refusal: {error: {code, message, details?}} (SPEC §5). */
+/** One error body for every refusal: {error: {code, message, details?}} (architecture.md §5). */
 import type { ErrorRequestHandler, Response } from 'express';
 import { ZodError } from 'zod';
 import { FleetConflictError, FleetInputError } from '../domain/errors';

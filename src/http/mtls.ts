@@ -1,5 +1,5 @@
 /**
- * The swarm's TLS (SPEC §8), shared by the master's swarm and enrollment ports, the agent's API
+ * The swarm's TLS (architecture.md §8), shared by the master's swarm and enrollment ports, the agent's API
  * and the calls between them: HTTPS listeners (with a client certificate from the product's CA
  * required, or none asked), the fingerprint of the client certificate a request came with, and the
  * pin a caller checks instead of a host name.

@@ -10,6 +10,6 @@ export interface OperationsContext {
   taskQueue: string;
   catalogue: Catalogue;
   logger: Logger;
-  /** DECNET_MODE: an agent-role process never shards (SPEC §8 mode rule). */
+  /** DECNET_MODE: an agent-role process never shards (architecture.md §8 mode rule). */
   role?: 'master' | 'agent';
 }

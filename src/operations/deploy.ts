@@ -158,7 +158,7 @@ async function planDeploy(ctx: OperationsContext, tx: EntityManager, { definitio
   const newRow = (deckyName: string, operation: 'deploy' | 'teardown', hostUuid: string | null) =>
     createPendingLifecycle(tx, { deckyName, operation, trigger: opts.trigger, hostUuid, now });
 
-  // Swarm placement (SPEC §8): orphans of hosts that are no longer live are re-homed along with
+  // Swarm placement (architecture.md §8): orphans of hosts that are no longer live are re-homed along with
   // the new deckies; deckies on live hosts (and on the master) stay where they are.
   const mode = await deploymentMode(tx, ctx.role);
   const liveUuids = mode.hosts.map((h) => h.uuid);

@@ -10,7 +10,7 @@ export async function liveSwarmHosts(em: EntityManager): Promise<SwarmHost[]> {
 }
 
 /**
- * The mode rule shared by deploy and GET /system/deployment-mode (SPEC §8): swarm when the role is
+ * The mode rule shared by deploy and GET /system/deployment-mode (architecture.md §8): swarm when the role is
  * master and at least one host is live; otherwise unihost.
  */
 export async function deploymentMode(em: EntityManager, role: 'master' | 'agent' = 'master'): Promise<DeploymentMode & { hosts: SwarmHost[] }> {

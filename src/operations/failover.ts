@@ -1,5 +1,5 @@
 /**
- * Host failover (SPEC §8): the deckies of a swarm host silent past the failover delay are
+ * Host failover (architecture.md §8): the deckies of a swarm host silent past the failover delay are
  * re-homed at once, not at the next deploy: in one transaction each gets its next host (the live
  * hosts round-robin, or the master when none is live), the next generation (fencing) and a
  * pending `deploy` row with trigger `failover`; the workflows start after the commit, and the

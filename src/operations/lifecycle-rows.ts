@@ -40,7 +40,7 @@ export function createPendingLifecycle(
 
 /**
  * Gives the decky to a host (null: the master). Another host than before is a new assignment with
- * the next generation (fencing, SPEC §8): jobs carry it and an agent holding an older one removes it.
+ * the next generation (fencing, architecture.md §8): jobs carry it and an agent holding an older one removes it.
  */
 export function assignDeckyHost(decky: Decky, hostUuid: string | null): void {
   if (decky.hostUuid !== hostUuid) decky.generation += 1;

@@ -1,5 +1,5 @@
 /**
- * The master's client for an agent's HTTPS API (SPEC §8): the master's certificate as client
+ * The master's client for an agent's HTTPS API (architecture.md §8): the master's certificate as client
  * certificate, the agent's chain verified against the CA and its certificate pinned by the
  * fingerprint recorded at enrollment (agent certificates carry no address to check a name against).
  * Every reply is read up to SWARM_REPLY_MAX_BYTES and parsed with the schema of what it answers.

@@ -1,5 +1,5 @@
 /**
- * The enrollment bundle (SPEC §8): decnet.ini, the CA certificate, the agent's certificate and
+ * The enrollment bundle (architecture.md §8): decnet.ini, the CA certificate, the agent's certificate and
  * key and a systemd unit, packed as a .tgz with npm `tar`; and the install script that fetches
  * and unpacks it. Values reaching the script and the ini were validated by the zod schemas
  * (host names, IPs, uuids, ports), so nothing here needs shell quoting beyond single quotes.

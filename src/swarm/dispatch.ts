@@ -1,5 +1,5 @@
 /**
- * Swarm dispatch (SPEC §8): send jobs to an agent host with retries and backoff until the agent
+ * Swarm dispatch (architecture.md §8): send jobs to an agent host with retries and backoff until the agent
  * takes them. The decky workflows send through it (one job per lifecycle row, keyed by the row's
  * id), with the network `networkForHost` (src/domain/host-assignment.ts) gives that host: the rule
  * the deploy plan shows.

@@ -1,5 +1,5 @@
 /**
- * Enrollment (SPEC §8): POST /swarm/enroll-bundle issues the agent's certificate and creates the
+ * Enrollment (architecture.md §8): POST /swarm/enroll-bundle issues the agent's certificate and creates the
  * host `enrolled`; GET …/{token}.sh serves the install script until the token expires; GET
  * …/{token}.tgz hands out the bundle exactly once and records who fetched it as the host address.
  * The downloads are served over HTTPS on the enrollment port with the master's certificate, and

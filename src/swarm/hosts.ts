@@ -1,5 +1,5 @@
 /**
- * Swarm hosts after enrollment (SPEC §8): the operators' list/patch/decommission, the agents'
+ * Swarm hosts after enrollment (architecture.md §8): the operators' list/patch/decommission, the agents'
  * heartbeat, and the sweep that marks silent hosts `unreachable`.
  * The heartbeat also carries agents' job results (signalled to the workflows) and their deckies'
  * runtime state (`degraded`).
@@ -260,7 +260,7 @@ export async function recordHeartbeat(ctx: SwarmContext, body: HeartbeatRequest,
 }
 
 /**
- * Fencing (SPEC §8): the reported deckies this host must remove: gone from the fleet, assigned to
+ * Fencing (architecture.md §8): the reported deckies this host must remove: gone from the fleet, assigned to
  * another host (or the master), or held at an older generation than the decky's assignment.
  */
 async function staleDeckies(ctx: SwarmContext, host: SwarmHost, reported: NonNullable<AgentStatus['deckies']>): Promise<StaleDecky[]> {

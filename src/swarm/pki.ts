@@ -1,5 +1,5 @@
 /**
- * The master's PKI for the swarm (SPEC §8): a CA created at first start under
+ * The master's PKI for the swarm (architecture.md §8): a CA created at first start under
  * `${DECNET_DATA_DIR}/pki/`, the master's own swarm certificate, and agent certificates issued at
  * enrollment. ECDSA P-256 keys from node's WebCrypto; certificates built by @peculiar/x509 (no
  * hand-written ASN.1). Keys are PKCS#8 PEM files with mode 0600 in a 0700 directory.

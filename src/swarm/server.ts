@@ -1,5 +1,5 @@
 /**
- * The master's swarm port (SPEC §8): a second listener, TLS only, that completes a handshake only
+ * The master's swarm port (architecture.md §8): a second listener, TLS only, that completes a handshake only
  * with a client certificate signed by the product's CA, and serves nothing but
  * POST /api/v1/swarm/heartbeat. The operators' routes are never here; the heartbeat is never on
  * the operators' port.

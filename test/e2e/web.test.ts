@@ -1,5 +1,5 @@
 /**
- * The web UI end to end (SPEC §10, issue 5): a real headless Chromium (Debian's `chromium`,
+ * The web UI end to end (architecture.md §10, issue 5): a real headless Chromium (Debian's `chromium`,
  * driven by playwright-core) against a running master (API and worker in-process) on the real
  * Temporal dev server, PostgreSQL and Docker engine. Screenshots of every screen, at 1280 and
  * 390 px wide, go to test-artifacts/web/. Any console error fails the test it happens in.
@@ -419,7 +419,7 @@ describe('the web UI', () => {
     await until('the services column to change', async () => (await cell(row, 'services').textContent()) === mutated.services.join(', '));
     expect(await cell(row, 'last-mutation').textContent()).not.toBe('never');
 
-    // The interval: minutes as a number, or off as null (SPEC §13: the API's own shapes).
+    // The interval: minutes as a number, or off as null (architecture.md §13: the API's own shapes).
     await row.getByRole('button', { name: 'Edit interval' }).click();
     await row.getByLabel('Minutes between mutations').fill('45');
     await snap('fleet-2-interval-editor');

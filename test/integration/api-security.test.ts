@@ -67,7 +67,7 @@ describe('input bounds before work', () => {
     expect((await fetch(`${origin}/healthz`)).status).toBe(200);
   });
 
-  test('a deploy asking alone for more deckies than the limit is 409 naming it (SPEC §5), before anything is expanded or written', async () => {
+  test('a deploy asking alone for more deckies than the limit is 409 naming it (architecture.md §5), before anything is expanded or written', async () => {
     expect((await api.put('/system/limits', { deployment_limit: 10 })).status).toBe(200);
     const before = await em().count(DeckyLifecycle, {});
     const names = (n: number) => Array.from({ length: n }, (_, i) => ({ name: `lim-${i}`, services: ['ssh'] }));

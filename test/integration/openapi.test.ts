@@ -39,7 +39,7 @@ afterAll(async () => {
   if (workDir) await fs.rm(workDir, { recursive: true, force: true });
 });
 
-/** Every route of the API (SPEC §5 as built) with its methods. */
+/** Every route of the API (architecture.md §5 as built) with its methods. */
 const ROUTES: Record<string, string[]> = {
   '/api/v1/deckies/deploy': ['post'],
   '/api/v1/deckies/lifecycle': ['get'],

@@ -1,5 +1,5 @@
 /**
- * Host failover with fencing (SPEC §8), with real `decnet agent` processes over mTLS on this
+ * Host failover with fencing (architecture.md §8), with real `decnet agent` processes over mTLS on this
  * machine's dockerd, sharing one LAN network as hosts on one LAN do. Agent a runs two deckies and
  * goes silent (SIGSTOP); past the failover delay its deckies are re-homed to b by `failover` rows
  * and run there; on SIGCONT agent a removes its stale deckies before the master hears it as live

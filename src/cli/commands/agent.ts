@@ -1,5 +1,5 @@
 /**
- * `decnet agent --config <decnet.ini>`: the swarm agent (SPEC §8), `--version`, and
+ * `decnet agent --config <decnet.ini>`: the swarm agent (architecture.md §8), `--version`, and
  * `decnet agent uninstall`. Its modules load only when it runs. The same command is the agent
  * artefact's (`decnet-agent agent …`, src/cli/agent-main.ts).
  */

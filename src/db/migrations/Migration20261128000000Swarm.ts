@@ -1,6 +1,6 @@
 import { Migration } from '@mikro-orm/migrations';
 
-/** Swarm hosts and their one-shot enrollment tokens (SPEC §3, §8). */
+/** Swarm hosts and their one-shot enrollment tokens (architecture.md §3, §8). */
 export class Migration20261128000000Swarm extends Migration {
   override async up(): Promise<void> {
     this.addSql(

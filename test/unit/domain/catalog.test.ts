@@ -39,7 +39,7 @@ describe('loadCatalogue (repository catalogue)', () => {
     expect(defaultCatalogDir()).toMatch(/[/\\]catalog$/);
   });
 
-  it('has the 29 DECNET services with the ports of SPEC §4', () => {
+  it('has the 29 DECNET services with their ports (architecture.md §4)', () => {
     expect(catalogue.services.size).toBe(29);
     expect(catalogue.services.get('conpot')?.ports).toEqual([502, 161, 80]);
     expect(catalogue.services.get('smb')?.ports).toEqual([445, 139]);
@@ -54,7 +54,7 @@ describe('loadCatalogue (repository catalogue)', () => {
     expect(catalogue.perDeckyServices()[0]).toBe('conpot');
   });
 
-  it('has the 15 archetypes of SPEC §4 with distros and an nmap_os family', () => {
+  it('has the 15 archetypes with distros and an nmap_os family (architecture.md §4)', () => {
     expect(Object.fromEntries([...catalogue.archetypes.values()].map((a) => [a.name, a.services]))).toEqual(SPEC_ARCHETYPES);
     for (const archetype of catalogue.archetypes.values()) expect(archetype.distros.length).toBeGreaterThan(0);
     expect(catalogue.archetypes.get('windows-workstation')?.nmap_os).toBe('windows');

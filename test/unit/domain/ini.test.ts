@@ -2,7 +2,7 @@ import { FleetConflictError, FleetInputError } from '../../../src/domain/errors'
 import { parseFleetIni } from '../../../src/domain/ini';
 import { INI_MAX_BYTES } from '../../../src/domain/schemas';
 
-/** The example of SPEC §4, verbatim. */
+/** The fleet file example of the product's specification, §4 (its rules: architecture.md §4), verbatim. */
 const SPEC_EXAMPLE = `[general]
 net=192.168.1.0/24
 gw=192.168.1.1
@@ -34,7 +34,7 @@ function inputError(text: string): FleetInputError {
 }
 
 describe('parseFleetIni', () => {
-  it('parses the SPEC §4 example', () => {
+  it("parses the example of the specification's §4", () => {
     expect(parseFleetIni(SPEC_EXAMPLE)).toEqual({
       warnings: [],
       definition: {

@@ -1,5 +1,5 @@
 /**
- * The fleet (SPEC §10): every decky with its state, IP, host, services, last mutation and interval;
+ * The fleet (architecture.md §10): every decky with its state, IP, host, services, last mutation and interval;
  * mutate, heal (a degraded or failed one), edit the interval and tear down from its row, each action with its own progress line;
  * a link to the decky's latest workflow in the Temporal Web UI; tear the whole fleet down behind a
  * typed confirmation. Refreshed every 5 s in place, so focus, open editors and progress survive a

@@ -1,5 +1,5 @@
 /**
- * Swarm (SPEC §8, §10): enroll an agent (name, master host, ipvlan instead of macvlan) → the
+ * Swarm (architecture.md §8, §10): enroll an agent (name, master host, ipvlan instead of macvlan) → the
  * one-line install command with a countdown to its expiry; the hosts with status, heartbeat age,
  * the per-host ipvlan toggle and decommissioning.
  */

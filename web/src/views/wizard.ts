@@ -1,5 +1,5 @@
 /**
- * The deploy wizard (SPEC §10): archetype → configuration → mutation → deploy. Before the deploy
+ * The deploy wizard (architecture.md §10): archetype → configuration → mutation → deploy. Before the deploy
  * button it shows the LAN (set right there on a fresh install: lan-panel.ts), where the deploy
  * goes (GET /system/deployment-mode) and the plan of a dry run (IPs, hosts, drivers; the Deploy
  * button waits for it); after the 202 it shows one line per decky that turns [OK] or [FAIL] as
