@@ -1,41 +1,21 @@
 /** The operators' HTTP API (/api/v1) as an express app; listening is the caller's business. */
 import express from 'express';
-import type { Logger } from 'pino';
-import type { Bus } from '../bus/bus';
-import type { OperationsContext } from '../operations/context';
 import { UnavailableError } from '../operations/errors';
 import { authenticate } from './auth';
+import type { ApiDeps } from './deps';
 import { errorHandler, sendError } from '../http/errors';
 import { refuseDeepJson, rejectNulCharacters } from './input-guards';
 import { metricsHandler, requestObserver } from './observability';
 import { openApiRouter } from './openapi';
 import { catalogRouter } from './routes/catalog';
 import { deckiesRouter } from './routes/deckies';
-import { eventsRouter, type EventStreamLimits } from './routes/events';
+import { eventsRouter } from './routes/events';
 import { healthRouter } from './routes/health';
 import { swarmRouter } from './routes/swarm';
 import { agentArtefactRouter, swarmBundleRouter } from '../swarm/enrollment-routes';
 import { systemRouter } from './routes/system';
 import { tokensRouter } from './routes/tokens';
-import type { SwarmContext } from '../swarm/context';
 import { webUiRouter } from './web';
-
-export interface ApiDeps {
-  operations: OperationsContext;
-  bus: Bus;
-  logger: Logger;
-  role: 'master' | 'agent';
-  /** Throws UnavailableError when the Temporal frontend does not answer. */
-  ensureTemporalReachable(): Promise<void>;
-  /** Where the Temporal Web UI is, for the web UI's links to workflows (GET /catalog). */
-  temporalUi?: { url: string; namespace: string };
-  /** GET /events bounds; each one unset takes its default (DEFAULT_EVENT_STREAM_LIMITS). */
-  eventStreams?: Partial<EventStreamLimits>;
-  /** Enrollment and swarm hosts (/swarm); without it those routes are not served. */
-  swarm?: SwarmContext;
-  /** More Prometheus text for GET /metrics: the Temporal SDK runtime's, when this process runs a worker. */
-  moreMetrics?: () => Promise<string>;
-}
 
 export function createApp(deps: ApiDeps): express.Express {
   const app = express();

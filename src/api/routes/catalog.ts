@@ -7,7 +7,7 @@ import { Router } from 'express';
 import { z } from 'zod';
 import { NmapOsSchema } from '../../domain/schemas';
 import { requireRole } from '../auth';
-import type { ApiDeps } from '../app';
+import type { ApiDeps } from '../deps';
 
 export const CatalogResponseSchema = z
   .object({

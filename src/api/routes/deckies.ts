@@ -21,7 +21,7 @@ import { NotFoundError } from '../../operations/errors';
 import { requireRole } from '../auth';
 import { triggerOf } from '../trigger';
 import { HttpError } from '../../http/errors';
-import type { ApiDeps } from '../app';
+import type { ApiDeps } from '../deps';
 
 export const IdempotencyKeySchema = z.string().min(1).max(255);
 export const DeployQuerySchema = z.object({

@@ -7,17 +7,10 @@ import { Router } from 'express';
 import { z } from 'zod';
 import { requireRole } from '../auth';
 import { HttpError } from '../../http/errors';
-import type { ApiDeps } from '../app';
+import type { ApiDeps, EventStreamLimits } from '../deps';
 
 export const EventsQuerySchema = z.object({ topic: z.string().max(300).default('') });
 const KEEPALIVE_MS = 15_000;
-
-export interface EventStreamLimits {
-  /** Open streams per API token (DECNET_SSE_MAX_STREAMS_PER_TOKEN); one more is 429. */
-  maxStreamsPerToken: number;
-  /** Unsent bytes a stream may hold for longer than SLOW_CLIENT_GRACE_MS (DECNET_SSE_MAX_BUFFERED_BYTES). */
-  maxBufferedBytes: number;
-}
 
 export const DEFAULT_EVENT_STREAM_LIMITS: EventStreamLimits = { maxStreamsPerToken: 8, maxBufferedBytes: 1024 * 1024 };
 

@@ -1,6 +1,6 @@
 /** Liveness and readiness; no auth, so orchestrators can probe them. */
 import { Router } from 'express';
-import type { ApiDeps } from '../app';
+import type { ApiDeps } from '../deps';
 import { sendError } from '../../http/errors';
 
 export function healthRouter(deps: ApiDeps): Router {

@@ -11,7 +11,7 @@ import { decommissionHost, listHosts, patchHost } from '../../swarm/hosts';
 import type { SwarmContext } from '../../swarm/context';
 import { submitTeardown } from '../../operations/teardown';
 import { requireRole } from '../auth';
-import type { ApiDeps } from '../app';
+import type { ApiDeps } from '../deps';
 import { triggerOf } from '../trigger';
 
 /** Enrollment and the hosts, behind the admin bearer token. */

@@ -7,7 +7,7 @@ import { readLimits, setDeploymentLimit } from '../../operations/limits';
 import { currentLan, setLan } from '../../operations/network';
 import { requireRole } from '../auth';
 import { detectLan, hostInterfaces } from '../host-network';
-import type { ApiDeps } from '../app';
+import type { ApiDeps } from '../deps';
 
 export function systemRouter(deps: ApiDeps): Router {
   const router = Router();

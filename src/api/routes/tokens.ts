@@ -4,7 +4,7 @@ import { TokenIdSchema } from '../../domain/schemas';
 import { NotFoundError } from '../../operations/errors';
 import { listTokens, revokeToken } from '../../operations/tokens';
 import { requireRole } from '../auth';
-import type { ApiDeps } from '../app';
+import type { ApiDeps } from '../deps';
 
 export function tokensRouter(deps: Pick<ApiDeps, 'operations'>): Router {
   const router = Router();
