@@ -8,7 +8,7 @@ import { refuseDeepJson, rejectNulCharacters } from './input-guards';
 import { metricsHandler, requestObserver } from './observability';
 import { openApiRouter } from './openapi';
 import { catalogRouter } from './routes/catalog';
-import { deckiesRouter } from './routes/deckies';
+import { deckiesRoutes } from './routes/deckies';
 import { eventsRouter } from './routes/events';
 import { healthRouter } from './routes/health';
 import { swarmRouter } from './routes/swarm';
@@ -35,20 +35,19 @@ export function createApp(deps: ApiDeps): express.Express {
   app.use(express.json({ limit: '1mb', verify: refuseDeepJson }));
   app.use(rejectNulCharacters);
 
-  const v1 = express.Router();
-  v1.use(healthRouter(deps));
+  // The probes: no auth, so orchestrators can probe them.
+  app.use('/api/v1', healthRouter(deps));
+  app.use(healthRouter(deps));
   // The enrollment downloads over plain HTTP, only when the operator opted in (they are served
   // over HTTPS on the enrollment port): the one-shot token in the path is their credential.
-  if (deps.swarm?.plainHttpEnrollment) v1.use('/swarm', swarmBundleRouter(deps.swarm, 'http'), agentArtefactRouter(deps.swarm));
-  v1.use(authenticate(deps.operations.orm));
-  v1.use('/deckies', deckiesRouter(deps));
-  v1.use('/system', systemRouter(deps));
-  v1.use('/events', eventsRouter(deps));
-  v1.use('/catalog', catalogRouter(deps));
-  v1.use('/tokens', tokensRouter(deps));
-  if (deps.swarm) v1.use('/swarm', swarmRouter(deps.swarm, deps));
-  app.use('/api/v1', v1);
-  app.use(healthRouter(deps));
+  if (deps.swarm?.plainHttpEnrollment) app.use('/api/v1/swarm', swarmBundleRouter(deps.swarm, 'http'), agentArtefactRouter(deps.swarm));
+  app.use('/api/v1', authenticate(deps.operations.orm));
+  app.use(deckiesRoutes.router(deps));
+  app.use('/api/v1/system', systemRouter(deps));
+  app.use('/api/v1/events', eventsRouter(deps));
+  app.use('/api/v1/catalog', catalogRouter(deps));
+  app.use('/api/v1/tokens', tokensRouter(deps));
+  if (deps.swarm) app.use('/api/v1/swarm', swarmRouter(deps.swarm, deps));
   // The web UI at / (web/dist); every other GET outside /api gets its index.html.
   app.use(webUiRouter());
   app.use((req, res) => sendError(res, 404, 'not_found', `no route for ${req.method} ${req.path}`));

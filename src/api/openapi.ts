@@ -9,26 +9,10 @@ import { OpenAPIRegistry, OpenApiGeneratorV31, type RouteConfig } from '@asteaso
 import { getAbsoluteFSPath } from 'swagger-ui-dist';
 import { z } from 'zod';
 import {
-  DeckyAutoHealSchema,
-  DeckyAutoHealUpdateSchema,
-  DeckyDetailSchema,
-  DeckyNameSchema,
-  DeployPlanSchema,
-  DeployRequestSchema,
-  DeployResponseSchema,
   DeploymentModeSchema,
   ErrorBodySchema,
-  FleetQuerySchema,
-  FleetResponseSchema,
-  FleetTeardownQuerySchema,
   FleetTeardownResponseSchema,
   HealthResponseSchema,
-  LifecycleIdsResponseSchema,
-  LifecycleQuerySchema,
-  LifecycleRowsResponseSchema,
-  MutateIntervalRequestSchema,
-  MutateIntervalResponseSchema,
-  MutateRequestSchema,
   ReadyResponseSchema,
   SystemHealingSchema,
   SystemLimitsSchema,
@@ -39,8 +23,9 @@ import {
 } from '../domain/schemas';
 import { ConfiguredLanSchema, LanDriverMoveSchema, LanRequestSchema, SystemNetworkSchema } from '../domain/lan';
 import { CatalogResponseSchema } from './routes/catalog';
-import { DeployQuerySchema, IdempotencyKeySchema } from './routes/deckies';
-import { RequestTriggerSchema } from './trigger';
+import { TriggerHeaders } from './trigger';
+import { json, lifecycleLink, type DocumentedRoute, type ErrorStatus } from './route';
+import { deckiesRoutes } from './routes/deckies';
 import { DECOMMISSION_AGENT_TIMEOUT_MS } from '../swarm/hosts';
 import { DEFAULT_EVENT_STREAM_LIMITS, EventsQuerySchema, SLOW_CLIENT_GRACE_MS } from './routes/events';
 import {
@@ -57,9 +42,6 @@ import {
 const API_VERSION = '0.1.0';
 const BEARER = 'bearerAuth';
 
-type Access = 'public' | 'viewer' | 'admin';
-type ErrorStatus = 400 | 401 | 403 | 404 | 409 | 413 | 429 | 503;
-
 const ERROR_DESCRIPTIONS: Record<ErrorStatus, string> = {
   400: 'Invalid input: the zod issues (or the INI line) in `error.details`; a JSON body nested more than 32 levels deep is refused before authentication (`json_too_deep`)',
   401: 'No bearer token, or an unknown one',
@@ -71,46 +53,11 @@ const ERROR_DESCRIPTIONS: Record<ErrorStatus, string> = {
   503: 'PostgreSQL or Temporal is unreachable; retry after `Retry-After` seconds',
 };
 
-const json = (schema: z.ZodType) => ({ 'application/json': { schema } });
-const NameParams = z.object({ name: DeckyNameSchema.meta({ description: 'The decky name' }) });
-const TriggerHeaders = z.object({
-  'X-Decnet-Trigger': RequestTriggerSchema.meta({ description: 'Who asks: the CLI marks its lifecycle rows `cli`' }),
-});
-
-/** OpenAPI links: where an answer's values go next (clients, and schemathesis's stateful phase, follow them). */
-function deckyLinks(name: string) {
-  return {
-    GetDecky: { operationId: 'getDeckiesName', parameters: { name } },
-    MutateDecky: { operationId: 'postDeckiesNameMutate', parameters: { name } },
-    SetMutateInterval: { operationId: 'putDeckiesNameMutateInterval', parameters: { name } },
-    TearDownDecky: { operationId: 'deleteDeckiesName', parameters: { name } },
-  };
-}
-const lifecycleLink = { GetLifecycle: { operationId: 'getDeckiesLifecycle', parameters: { ids: '$response.body#/lifecycle_ids/0' } } };
-
-interface RouteSpec {
-  method: RouteConfig['method'];
-  path: string;
-  summary: string;
-  description?: string;
-  tag: string;
-  access: Access;
-  request?: RouteConfig['request'];
-  status: number;
-  success: RouteConfig['responses'][string];
-  /** A second success answer of the same operation (the deploy's dry run). */
-  alternative?: { status: number; success: RouteConfig['responses'][string] };
-  /** Besides 401/403/503, which follow from `access`. */
-  errors?: ErrorStatus[];
-  /** What an error status means on this route, where the default text does not fit. */
-  errorDescriptions?: Partial<Record<ErrorStatus, string>>;
-}
-
 /**
  * /swarm (SPEC §5, §8): enrollment and hosts. The agents' POST /api/v1/swarm/heartbeat is not in
  * this document: it is served only on the mTLS swarm port (DECNET_SWARM_PORT), never here.
  */
-function swarmRoutes(): RouteSpec[] {
+function swarmRoutes(): DocumentedRoute[] {
   const HostParams = z.object({ uuid: HostUuidSchema.meta({ description: 'The host uuid' }) });
   const hostLinks = (uuid: string) => ({
     PatchHost: { operationId: 'patchSwarmHostsUuid', parameters: { uuid } },
@@ -206,7 +153,7 @@ function swarmRoutes(): RouteSpec[] {
 }
 
 /** The operators' API tokens (admin): listed without their secrets, revoked. */
-function tokenRoutes(): RouteSpec[] {
+function tokenRoutes(): DocumentedRoute[] {
   const TokenParams = z.object({ id: TokenIdSchema.meta({ description: 'The token id (from GET /tokens)' }) });
   return [
     {
@@ -238,150 +185,8 @@ function tokenRoutes(): RouteSpec[] {
 }
 
 /** Every route of the API, in the order of SPEC §5. */
-const ROUTES: RouteSpec[] = [
-  {
-    method: 'post',
-    path: '/api/v1/deckies/deploy',
-    summary: 'Deploy deckies',
-    description:
-      'Validates, allocates IPs, commits the desired state and one `pending` lifecycle row per decky, starts the workflows and answers at once. Additive unless `replace_fleet`. The same `Idempotency-Key` returns the same ids. With `dry_run=true` the same validation and planning run in a transaction that is rolled back: 200 with the plan, every refusal the deploy would give, nothing written or started.',
-    tag: 'deckies',
-    access: 'admin',
-    request: {
-      query: DeployQuerySchema,
-      headers: TriggerHeaders.extend({ 'Idempotency-Key': IdempotencyKeySchema.optional() }),
-      body: { required: true, content: json(DeployRequestSchema) },
-    },
-    status: 202,
-    success: {
-      description: 'Accepted: poll the lifecycle ids',
-      content: json(DeployResponseSchema),
-      links: {
-        ...deckyLinks('$response.body#/deckies/0'),
-        GetLifecycle: { operationId: 'getDeckiesLifecycle', parameters: { ids: '$response.body#/lifecycle_ids/0' } },
-      },
-    },
-    alternative: { status: 200, success: { description: 'dry_run=true: the plan; nothing was written or started', content: json(DeployPlanSchema) } },
-    errors: [400, 409, 413],
-  },
-  {
-    method: 'get',
-    path: '/api/v1/deckies/lifecycle',
-    summary: 'Lifecycle rows by id',
-    description: '1–200 ids, repeated (`ids=a&ids=b`) or comma-separated (`ids=a,b`); unknown ids are left out.',
-    tag: 'deckies',
-    access: 'viewer',
-    request: { query: LifecycleQuerySchema },
-    status: 200,
-    success: { description: 'The known rows', content: json(LifecycleRowsResponseSchema) },
-    errors: [400],
-  },
-  {
-    method: 'get',
-    path: '/api/v1/deckies',
-    summary: 'The fleet',
-    description: 'Optionally filtered by host (`host_uuid`: a swarm host uuid, or `master` for the deckies on the master itself) and by `state`.',
-    tag: 'deckies',
-    access: 'viewer',
-    request: { query: FleetQuerySchema },
-    status: 200,
-    success: {
-      description: 'Every decky with its state and last lifecycle row',
-      content: json(FleetResponseSchema),
-      links: deckyLinks('$response.body#/deckies/0/name'),
-    },
-    errors: [400],
-  },
-  {
-    method: 'delete',
-    path: '/api/v1/deckies',
-    summary: 'Tear down the whole fleet',
-    description:
-      '`confirm` must be the current fleet size (GET /system/limits `deckies_used`), so a stale page cannot remove more than it showed. One teardown lifecycle row per decky, committed together; a decky already being torn down answers with its row. The last teardown on an engine removes the LAN network.',
-    tag: 'deckies',
-    access: 'admin',
-    request: { query: FleetTeardownQuerySchema, headers: TriggerHeaders },
-    status: 202,
-    success: { description: 'Accepted: poll the lifecycle ids', content: json(FleetTeardownResponseSchema), links: lifecycleLink },
-    errors: [400, 409],
-    errorDescriptions: {
-      400: '`confirm` is not a whole number, or `X-Decnet-Trigger` is neither `operator` nor `cli`',
-      409: '`confirm` is missing or is not the fleet size (`error.details.fleet_size`), or an operation other than a teardown is in flight on some deckies (`error.details.deckies`)',
-    },
-  },
-  {
-    method: 'get',
-    path: '/api/v1/deckies/{name}',
-    summary: 'One decky',
-    tag: 'deckies',
-    access: 'viewer',
-    request: { params: NameParams },
-    status: 200,
-    success: { description: 'The decky and its recent lifecycle rows, newest first', content: json(DeckyDetailSchema) },
-    errors: [404],
-  },
-  {
-    method: 'post',
-    path: '/api/v1/deckies/{name}/mutate',
-    summary: 'Mutate a decky now',
-    description: 'Gives the decky new services: the ones listed, or a fresh pick when the body names none.',
-    tag: 'deckies',
-    access: 'admin',
-    request: { params: NameParams, headers: TriggerHeaders, body: { required: false, content: json(MutateRequestSchema) } },
-    status: 202,
-    success: { description: 'Accepted: poll the lifecycle id', content: json(LifecycleIdsResponseSchema), links: lifecycleLink },
-    errors: [400, 404, 409, 413],
-  },
-  {
-    method: 'post',
-    path: '/api/v1/deckies/{name}/heal',
-    summary: 'Heal a decky now',
-    description:
-      "Brings the decky's containers back to its desired state, like its deploy: a base container that still runs keeps its IP, a missing one is created again with it. Degraded deckies are healed without this when auto-heal is on (GET /system/healing, PUT /deckies/{name}/auto-heal); this also starts over after auto-heal gave up.",
-    tag: 'deckies',
-    access: 'admin',
-    request: { params: NameParams, headers: TriggerHeaders },
-    status: 202,
-    success: { description: 'Accepted: poll the lifecycle id', content: json(LifecycleIdsResponseSchema), links: lifecycleLink },
-    errors: [400, 404, 409],
-    errorDescriptions: { 409: 'Another operation is in flight on the decky (`operation_in_flight`), or it is being deployed or torn down (`not_healable`)' },
-  },
-  {
-    method: 'put',
-    path: '/api/v1/deckies/{name}/auto-heal',
-    summary: "Switch a decky's auto-heal",
-    description: 'true or false for this decky; null follows the fleet-wide setting.',
-    tag: 'deckies',
-    access: 'admin',
-    request: { params: NameParams, body: { required: true, content: json(DeckyAutoHealUpdateSchema) } },
-    status: 200,
-    success: { description: "The decky's setting and whether it is healed automatically now", content: json(DeckyAutoHealSchema) },
-    errors: [400, 404, 413],
-  },
-  {
-    method: 'put',
-    path: '/api/v1/deckies/{name}/mutate-interval',
-    summary: "Set a decky's mutation interval",
-    description: 'Minutes, or a duration such as "30m", "2d"; null switches scheduled mutation off. Updates the decky\'s Temporal Schedule.',
-    tag: 'deckies',
-    access: 'admin',
-    request: { params: NameParams, body: { required: true, content: json(MutateIntervalRequestSchema) } },
-    status: 200,
-    success: { description: 'The interval now in force', content: json(MutateIntervalResponseSchema) },
-    errors: [400, 404, 413],
-  },
-  {
-    method: 'delete',
-    path: '/api/v1/deckies/{name}',
-    summary: 'Tear a decky down',
-    description: 'Cancels an operation in flight on the decky first; asking twice answers with the first teardown.',
-    tag: 'deckies',
-    access: 'admin',
-    request: { params: NameParams, headers: TriggerHeaders },
-    status: 202,
-    success: { description: 'Accepted: poll the lifecycle id', content: json(LifecycleIdsResponseSchema), links: lifecycleLink },
-    errors: [400, 404],
-  },
+const ROUTES: DocumentedRoute[] = [
+  ...deckiesRoutes.documented,
   {
     method: 'get',
     path: '/api/v1/system/deployment-mode',
@@ -493,7 +298,7 @@ const ROUTES: RouteSpec[] = [
     status: 200,
     success: { description: 'The catalogue', content: json(CatalogResponseSchema) },
   },
-  ...(['/healthz', '/api/v1/healthz'] as const).map((p): RouteSpec => ({
+  ...(['/healthz', '/api/v1/healthz'] as const).map((p): DocumentedRoute => ({
     method: 'get',
     path: p,
     summary: 'Liveness',
@@ -502,7 +307,7 @@ const ROUTES: RouteSpec[] = [
     status: 200,
     success: { description: 'The process answers', content: json(HealthResponseSchema) },
   })),
-  ...(['/readyz', '/api/v1/readyz'] as const).map((p): RouteSpec => ({
+  ...(['/readyz', '/api/v1/readyz'] as const).map((p): DocumentedRoute => ({
     method: 'get',
     path: p,
     summary: 'Readiness',
@@ -535,7 +340,7 @@ const ROUTES: RouteSpec[] = [
   ...tokenRoutes(),
 ];
 
-function errorStatuses(route: RouteSpec): ErrorStatus[] {
+function errorStatuses(route: DocumentedRoute): ErrorStatus[] {
   const implied: ErrorStatus[] = route.access === 'public' ? [] : route.access === 'admin' ? [401, 403, 503] : [401, 503];
   return [...new Set([...(route.errors ?? []), ...implied])].sort((a, b) => a - b);
 }
@@ -574,7 +379,7 @@ function buildRegistry(): OpenAPIRegistry {
 }
 
 /** getDeckiesName, postDeckiesDeploy, …; the probes that also answer under /api/v1 get a V1 suffix there. */
-function operationId(route: RouteSpec): string {
+function operationId(route: DocumentedRoute): string {
   const versioned = route.path.startsWith('/api/v1/');
   const words = route.path
     .replace(/^\/api\/v1/, '')
