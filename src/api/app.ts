@@ -7,13 +7,13 @@ import { errorHandler, sendError } from '../http/errors';
 import { refuseDeepJson, rejectNulCharacters } from './input-guards';
 import { metricsHandler, requestObserver } from './observability';
 import { openApiRouter } from './openapi';
-import { catalogRouter } from './routes/catalog';
+import { catalogRoutes } from './routes/catalog';
 import { deckiesRoutes } from './routes/deckies';
-import { eventsRouter } from './routes/events';
+import { eventStreams, eventsRoutes } from './routes/events';
 import { healthRouter } from './routes/health';
 import { swarmRouter } from './routes/swarm';
 import { agentArtefactRouter, swarmBundleRouter } from '../swarm/enrollment-routes';
-import { systemRouter } from './routes/system';
+import { systemRoutes } from './routes/system';
 import { tokensRouter } from './routes/tokens';
 import { webUiRouter } from './web';
 
@@ -43,9 +43,9 @@ export function createApp(deps: ApiDeps): express.Express {
   if (deps.swarm?.plainHttpEnrollment) app.use('/api/v1/swarm', swarmBundleRouter(deps.swarm, 'http'), agentArtefactRouter(deps.swarm));
   app.use('/api/v1', authenticate(deps.operations.orm));
   app.use(deckiesRoutes.router(deps));
-  app.use('/api/v1/system', systemRouter(deps));
-  app.use('/api/v1/events', eventsRouter(deps));
-  app.use('/api/v1/catalog', catalogRouter(deps));
+  app.use(systemRoutes.router(deps));
+  app.use(eventsRoutes.router(eventStreams(deps)));
+  app.use(catalogRoutes.router(deps));
   app.use('/api/v1/tokens', tokensRouter(deps));
   if (deps.swarm) app.use('/api/v1/swarm', swarmRouter(deps.swarm, deps));
   // The web UI at / (web/dist); every other GET outside /api gets its index.html.

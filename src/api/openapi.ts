@@ -9,25 +9,21 @@ import { OpenAPIRegistry, OpenApiGeneratorV31, type RouteConfig } from '@asteaso
 import { getAbsoluteFSPath } from 'swagger-ui-dist';
 import { z } from 'zod';
 import {
-  DeploymentModeSchema,
   ErrorBodySchema,
   FleetTeardownResponseSchema,
   HealthResponseSchema,
   ReadyResponseSchema,
-  SystemHealingSchema,
-  SystemLimitsSchema,
-  SystemLimitsUpdateSchema,
   ApiTokenViewSchema,
   ApiTokensResponseSchema,
   TokenIdSchema,
 } from '../domain/schemas';
-import { ConfiguredLanSchema, LanDriverMoveSchema, LanRequestSchema, SystemNetworkSchema } from '../domain/lan';
-import { CatalogResponseSchema } from './routes/catalog';
+import { catalogRoutes } from './routes/catalog';
 import { TriggerHeaders } from './trigger';
 import { json, lifecycleLink, type DocumentedRoute, type ErrorStatus } from './route';
 import { deckiesRoutes } from './routes/deckies';
 import { DECOMMISSION_AGENT_TIMEOUT_MS } from '../swarm/hosts';
-import { DEFAULT_EVENT_STREAM_LIMITS, EventsQuerySchema, SLOW_CLIENT_GRACE_MS } from './routes/events';
+import { eventsRoutes } from './routes/events';
+import { systemRoutes } from './routes/system';
 import {
   EnrollBundleRequestSchema,
   EnrollBundleResponseSchema,
@@ -187,117 +183,9 @@ function tokenRoutes(): DocumentedRoute[] {
 /** Every route of the API, in the order of SPEC §5. */
 const ROUTES: DocumentedRoute[] = [
   ...deckiesRoutes.documented,
-  {
-    method: 'get',
-    path: '/api/v1/system/deployment-mode',
-    summary: 'Where a deploy would go',
-    tag: 'system',
-    access: 'viewer',
-    status: 200,
-    success: { description: 'The mode rule that deploy uses', content: json(DeploymentModeSchema) },
-  },
-  {
-    method: 'get',
-    path: '/api/v1/system/network',
-    summary: 'The LAN the deckies join',
-    description:
-      "The LAN in use, or `configured: false` with a `suggestion` detected on this host: its default-route interface (the kernel's routing table), that interface's IPv4 subnet and the route's gateway. Nothing is set until an admin PUTs it.",
-    tag: 'system',
-    access: 'viewer',
-    status: 200,
-    success: { description: 'The LAN, or a suggestion for it', content: json(SystemNetworkSchema) },
-  },
-  {
-    method: 'put',
-    path: '/api/v1/system/network',
-    summary: 'Set the LAN',
-    description:
-      "The whole LAN: the interface must exist on this host, the subnet be a network address, the gateway a host inside it, `ip_range` a network inside it. The same values again change nothing; other values are refused while deckies are deployed, except the `driver` alone: the master's own running and degraded deckies are then moved to it (202), one `move` lifecycle row each (trigger `driver_change`), base containers and IPs kept. The LAN's `driver` changes once a move has succeeded; a driver the engine refuses (ipvlan on a kernel without it) fails every row with `IpvlanUnsupported`, and the deckies stay on the old driver's network, running, their `last_error` saying why.",
-    tag: 'system',
-    access: 'admin',
-    request: { body: { required: true, content: json(LanRequestSchema) } },
-    status: 200,
-    success: { description: 'The LAN now in use', content: json(ConfiguredLanSchema) },
-    alternative: {
-      status: 202,
-      success: {
-        description: "The driver alone changed under the master's deckies: they are being moved; poll the lifecycle ids",
-        content: json(LanDriverMoveSchema),
-        links: lifecycleLink,
-      },
-    },
-    errors: [400, 409, 413],
-    errorDescriptions: {
-      409: "`network_mismatch`: deckies are deployed on the current LAN (`error.details.deckies` lists them), or swarm deckies follow the LAN's driver; `operation_in_flight`: a driver change while one of the master's deckies has an operation in flight",
-    },
-  },
-  {
-    method: 'get',
-    path: '/api/v1/system/limits',
-    summary: 'The deployment limit and how much of it is used',
-    tag: 'system',
-    access: 'viewer',
-    status: 200,
-    success: { description: 'The limit and the fleet size', content: json(SystemLimitsSchema) },
-  },
-  {
-    method: 'put',
-    path: '/api/v1/system/limits',
-    summary: 'Set the deployment limit',
-    description: 'A deploy whose deckies (each `amount`) would take the fleet over the limit is refused with 409 before anything is allocated.',
-    tag: 'system',
-    access: 'admin',
-    request: { body: { required: true, content: json(SystemLimitsUpdateSchema) } },
-    status: 200,
-    success: { description: 'The limit now in force', content: json(SystemLimitsSchema) },
-    errors: [400, 409, 413],
-    errorDescriptions: { 409: 'The new limit is below the number of deckies deployed now' },
-  },
-  {
-    method: 'get',
-    path: '/api/v1/system/healing',
-    summary: 'Whether degraded deckies are healed automatically',
-    tag: 'system',
-    access: 'viewer',
-    status: 200,
-    success: { description: 'The fleet-wide auto-heal switch', content: json(SystemHealingSchema) },
-  },
-  {
-    method: 'put',
-    path: '/api/v1/system/healing',
-    summary: 'Switch auto-heal fleet-wide',
-    description:
-      "A decky's own setting (PUT /deckies/{name}/auto-heal) overrides it. After repeated failed heals a decky waits longer each time, then stays degraded and says so until healed by hand.",
-    tag: 'system',
-    access: 'admin',
-    request: { body: { required: true, content: json(SystemHealingSchema) } },
-    status: 200,
-    success: { description: 'The switch now in force', content: json(SystemHealingSchema) },
-    errors: [400, 413],
-  },
-  {
-    method: 'get',
-    path: '/api/v1/events',
-    summary: 'Server-Sent Events of the bus',
-    description: `Lifecycle and mutation events as \`event: <topic>\` / \`data: <json>\`, filtered by topic prefix (\`?topic=decky.web.\`). At most ${DEFAULT_EVENT_STREAM_LIMITS.maxStreamsPerToken} streams per API token at once by default (\`DECNET_SSE_MAX_STREAMS_PER_TOKEN\`); a client whose unsent backlog stays over ${DEFAULT_EVENT_STREAM_LIMITS.maxBufferedBytes / 1024 / 1024} MiB (\`DECNET_SSE_MAX_BUFFERED_BYTES\`) for ${SLOW_CLIENT_GRACE_MS / 1000} s is disconnected.`,
-    tag: 'system',
-    access: 'viewer',
-    request: { query: EventsQuerySchema },
-    status: 200,
-    success: { description: 'An endless event stream', content: { 'text/event-stream': { schema: z.string() } } },
-    errors: [400, 429],
-    errorDescriptions: { 429: 'This token has as many event streams open as it may (`too_many_streams`)' },
-  },
-  {
-    method: 'get',
-    path: '/api/v1/catalog',
-    summary: 'Services, archetypes and the Temporal Web UI',
-    description: 'The catalogue (catalog/*.yaml) for clients that offer choices, such as the web UI, and where to link workflows.',
-    tag: 'system',
-    access: 'viewer',
-    status: 200,
-    success: { description: 'The catalogue', content: json(CatalogResponseSchema) },
-  },
+  ...systemRoutes.documented,
+  ...eventsRoutes.documented,
+  ...catalogRoutes.documented,
   ...(['/healthz', '/api/v1/healthz'] as const).map((p): DocumentedRoute => ({
     method: 'get',
     path: p,
