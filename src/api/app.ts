@@ -5,12 +5,13 @@ import { authenticate } from './auth';
 import type { ApiDeps } from './deps';
 import { errorHandler, sendError } from '../http/errors';
 import { refuseDeepJson, rejectNulCharacters } from './input-guards';
-import { metricsHandler, requestObserver } from './observability';
+import { requestObserver } from './observability';
 import { openApiRouter } from './openapi';
 import { catalogRoutes } from './routes/catalog';
 import { deckiesRoutes } from './routes/deckies';
 import { eventStreams, eventsRoutes } from './routes/events';
-import { healthRouter } from './routes/health';
+import { healthRoutes } from './routes/health';
+import { metricsRoutes } from './routes/metrics';
 import { swarmRouter } from './routes/swarm';
 import { agentArtefactRouter, swarmBundleRouter } from '../swarm/enrollment-routes';
 import { systemRoutes } from './routes/system';
@@ -29,15 +30,14 @@ export function createApp(deps: ApiDeps): express.Express {
     next();
   });
   // No auth: Prometheus, the OpenAPI document and its browsable page (SPEC §5).
-  app.get('/metrics', metricsHandler(deps.operations.orm, deps.logger, deps.moreMetrics));
+  metricsRoutes.register(app, { orm: deps.operations.orm, logger: deps.logger, more: deps.moreMetrics });
   app.use(openApiRouter());
   // Before authentication: a body too deep to walk is refused before JSON.parse builds it.
   app.use(express.json({ limit: '1mb', verify: refuseDeepJson }));
   app.use(rejectNulCharacters);
 
-  // The probes: no auth, so orchestrators can probe them.
-  app.use('/api/v1', healthRouter(deps));
-  app.use(healthRouter(deps));
+  // The probes, at / and under /api/v1: before authentication, so orchestrators can probe them.
+  app.use(healthRoutes.router(deps));
   // The enrollment downloads over plain HTTP, only when the operator opted in (they are served
   // over HTTPS on the enrollment port): the one-shot token in the path is their credential.
   if (deps.swarm?.plainHttpEnrollment) app.use('/api/v1/swarm', swarmBundleRouter(deps.swarm, 'http'), agentArtefactRouter(deps.swarm));

@@ -8,21 +8,15 @@ import express, { type Router } from 'express';
 import { OpenAPIRegistry, OpenApiGeneratorV31, type RouteConfig } from '@asteasolutions/zod-to-openapi';
 import { getAbsoluteFSPath } from 'swagger-ui-dist';
 import { z } from 'zod';
-import {
-  ErrorBodySchema,
-  FleetTeardownResponseSchema,
-  HealthResponseSchema,
-  ReadyResponseSchema,
-  ApiTokenViewSchema,
-  ApiTokensResponseSchema,
-  TokenIdSchema,
-} from '../domain/schemas';
+import { ErrorBodySchema, FleetTeardownResponseSchema, ApiTokenViewSchema, ApiTokensResponseSchema, TokenIdSchema } from '../domain/schemas';
 import { catalogRoutes } from './routes/catalog';
 import { TriggerHeaders } from './trigger';
-import { json, lifecycleLink, type DocumentedRoute, type ErrorStatus } from './route';
+import { json, lifecycleLink, RouteTable, type DocumentedRoute, type ErrorStatus } from './route';
 import { deckiesRoutes } from './routes/deckies';
 import { DECOMMISSION_AGENT_TIMEOUT_MS } from '../swarm/hosts';
 import { eventsRoutes } from './routes/events';
+import { healthRoutes } from './routes/health';
+import { metricsRoutes } from './routes/metrics';
 import { systemRoutes } from './routes/system';
 import {
   EnrollBundleRequestSchema,
@@ -180,50 +174,30 @@ function tokenRoutes(): DocumentedRoute[] {
   ];
 }
 
+const documentRoutes = new RouteTable('operations');
+
+documentRoutes.get(
+  '/openapi.json',
+  {
+    summary: 'This document',
+    access: 'public',
+    status: 200,
+    success: { description: 'OpenAPI 3.1', content: json(z.record(z.string(), z.unknown())) },
+  },
+  (_req, res) => {
+    res.json(openApiDocument());
+  },
+);
+
 /** Every route of the API, in the order of SPEC §5. */
 const ROUTES: DocumentedRoute[] = [
   ...deckiesRoutes.documented,
   ...systemRoutes.documented,
   ...eventsRoutes.documented,
   ...catalogRoutes.documented,
-  ...(['/healthz', '/api/v1/healthz'] as const).map((p): DocumentedRoute => ({
-    method: 'get',
-    path: p,
-    summary: 'Liveness',
-    tag: 'operations',
-    access: 'public',
-    status: 200,
-    success: { description: 'The process answers', content: json(HealthResponseSchema) },
-  })),
-  ...(['/readyz', '/api/v1/readyz'] as const).map((p): DocumentedRoute => ({
-    method: 'get',
-    path: p,
-    summary: 'Readiness',
-    description: 'PostgreSQL and Temporal both answer; 503 names the one that does not.',
-    tag: 'operations',
-    access: 'public',
-    status: 200,
-    success: { description: 'Ready', content: json(ReadyResponseSchema) },
-    errors: [503],
-  })),
-  {
-    method: 'get',
-    path: '/metrics',
-    summary: 'Prometheus metrics',
-    tag: 'operations',
-    access: 'public',
-    status: 200,
-    success: { description: 'Prometheus text exposition format 0.0.4', content: { 'text/plain': { schema: z.string() } } },
-  },
-  {
-    method: 'get',
-    path: '/openapi.json',
-    summary: 'This document',
-    tag: 'operations',
-    access: 'public',
-    status: 200,
-    success: { description: 'OpenAPI 3.1', content: json(z.record(z.string(), z.unknown())) },
-  },
+  ...healthRoutes.documented,
+  ...metricsRoutes.documented,
+  ...documentRoutes.documented,
   ...swarmRoutes(),
   ...tokenRoutes(),
 ];
@@ -343,9 +317,7 @@ const INITIALIZER = `window.onload = function () {
 /** GET /openapi.json and the browsable page at /docs, from swagger-ui-dist's files: works offline. */
 export function openApiRouter(): Router {
   const router = express.Router();
-  router.get('/openapi.json', (_req, res) => {
-    res.json(openApiDocument());
-  });
+  documentRoutes.register(router);
   router.get(['/docs', '/docs/', '/docs/index.html'], (_req, res) => {
     res.type('html').send(DOCS_PAGE);
   });
