@@ -12,10 +12,10 @@ import { deckiesRoutes } from './routes/deckies';
 import { eventStreams, eventsRoutes } from './routes/events';
 import { healthRoutes } from './routes/health';
 import { metricsRoutes } from './routes/metrics';
-import { swarmRouter } from './routes/swarm';
+import { swarmRoutes } from './routes/swarm';
 import { agentArtefactRouter, swarmBundleRouter } from '../swarm/enrollment-routes';
 import { systemRoutes } from './routes/system';
-import { tokensRouter } from './routes/tokens';
+import { tokensRoutes } from './routes/tokens';
 import { webUiRouter } from './web';
 
 export function createApp(deps: ApiDeps): express.Express {
@@ -46,8 +46,8 @@ export function createApp(deps: ApiDeps): express.Express {
   app.use(systemRoutes.router(deps));
   app.use(eventsRoutes.router(eventStreams(deps)));
   app.use(catalogRoutes.router(deps));
-  app.use('/api/v1/tokens', tokensRouter(deps));
-  if (deps.swarm) app.use('/api/v1/swarm', swarmRouter(deps.swarm, deps));
+  app.use(tokensRoutes.router(deps));
+  if (deps.swarm) app.use(swarmRoutes.router({ ...deps, swarm: deps.swarm }));
   // The web UI at / (web/dist); every other GET outside /api gets its index.html.
   app.use(webUiRouter());
   app.use((req, res) => sendError(res, 404, 'not_found', `no route for ${req.method} ${req.path}`));
