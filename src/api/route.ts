@@ -38,7 +38,7 @@ export interface DocumentedRoute extends RouteDoc {
   tag: string;
 }
 
-/** A route's handler; `ctx` is what its table's router was built with. What it throws goes to the error handler. */
+/** A route's handler; `ctx` is what its table was registered with. What it throws goes to the error handler. */
 export type RouteHandler<Ctx> = (req: Request, res: Response, ctx: Ctx) => void | Promise<void>;
 
 export const json = (schema: z.ZodType) => ({ 'application/json': { schema } });
@@ -81,7 +81,7 @@ export class RouteTable<Ctx = void> {
     return target;
   }
 
-  /** A router of its own, so that express answers OPTIONS on its paths with their methods. */
+  /** On a router of its own: express answers OPTIONS on these paths itself, with their methods. */
   router(ctx: Ctx): Router {
     return this.register(Router(), ctx);
   }
