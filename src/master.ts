@@ -18,7 +18,7 @@ import { openOrm, migrate } from './db/orm';
 import { Bus } from './bus/bus';
 import { startPgRelay, type PgRelay } from './bus/pg-relay';
 import { campaign, LEADER_LOCKS, type Election } from './db/leader';
-import { metricsApp } from './api/observability';
+import { metricsApp } from './api/routes/metrics';
 import { loadCatalogue } from './domain/catalog';
 import { ComposeRuntime } from './compose/runtime';
 import { startDriftWatcher } from './compose/drift-watcher';

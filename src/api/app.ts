@@ -1,41 +1,22 @@
 /** The operators' HTTP API (/api/v1) as an express app; listening is the caller's business. */
 import express from 'express';
-import type { Logger } from 'pino';
-import type { Bus } from '../bus/bus';
-import type { OperationsContext } from '../operations/context';
 import { UnavailableError } from '../operations/errors';
 import { authenticate } from './auth';
+import type { ApiDeps } from './deps';
 import { errorHandler, sendError } from '../http/errors';
 import { refuseDeepJson, rejectNulCharacters } from './input-guards';
-import { metricsHandler, requestObserver } from './observability';
+import { requestObserver } from './observability';
 import { openApiRouter } from './openapi';
-import { catalogRouter } from './routes/catalog';
-import { deckiesRouter } from './routes/deckies';
-import { eventsRouter, type EventStreamLimits } from './routes/events';
-import { healthRouter } from './routes/health';
-import { swarmRouter } from './routes/swarm';
+import { catalogRoutes } from './routes/catalog';
+import { deckiesRoutes } from './routes/deckies';
+import { eventStreams, eventsRoutes } from './routes/events';
+import { healthRoutes } from './routes/health';
+import { metricsRoutes } from './routes/metrics';
+import { swarmRoutes } from './routes/swarm';
 import { agentArtefactRouter, swarmBundleRouter } from '../swarm/enrollment-routes';
-import { systemRouter } from './routes/system';
-import { tokensRouter } from './routes/tokens';
-import type { SwarmContext } from '../swarm/context';
+import { systemRoutes } from './routes/system';
+import { tokensRoutes } from './routes/tokens';
 import { webUiRouter } from './web';
-
-export interface ApiDeps {
-  operations: OperationsContext;
-  bus: Bus;
-  logger: Logger;
-  role: 'master' | 'agent';
-  /** Throws UnavailableError when the Temporal frontend does not answer. */
-  ensureTemporalReachable(): Promise<void>;
-  /** Where the Temporal Web UI is, for the web UI's links to workflows (GET /catalog). */
-  temporalUi?: { url: string; namespace: string };
-  /** GET /events bounds; each one unset takes its default (DEFAULT_EVENT_STREAM_LIMITS). */
-  eventStreams?: Partial<EventStreamLimits>;
-  /** Enrollment and swarm hosts (/swarm); without it those routes are not served. */
-  swarm?: SwarmContext;
-  /** More Prometheus text for GET /metrics: the Temporal SDK runtime's, when this process runs a worker. */
-  moreMetrics?: () => Promise<string>;
-}
 
 export function createApp(deps: ApiDeps): express.Express {
   const app = express();
@@ -49,26 +30,24 @@ export function createApp(deps: ApiDeps): express.Express {
     next();
   });
   // No auth: Prometheus, the OpenAPI document and its browsable page (SPEC §5).
-  app.get('/metrics', metricsHandler(deps.operations.orm, deps.logger, deps.moreMetrics));
+  metricsRoutes.register(app, { orm: deps.operations.orm, logger: deps.logger, more: deps.moreMetrics });
   app.use(openApiRouter());
   // Before authentication: a body too deep to walk is refused before JSON.parse builds it.
   app.use(express.json({ limit: '1mb', verify: refuseDeepJson }));
   app.use(rejectNulCharacters);
 
-  const v1 = express.Router();
-  v1.use(healthRouter(deps));
+  // The probes, at / and under /api/v1: before authentication, so orchestrators can probe them.
+  app.use(healthRoutes.router(deps));
   // The enrollment downloads over plain HTTP, only when the operator opted in (they are served
   // over HTTPS on the enrollment port): the one-shot token in the path is their credential.
-  if (deps.swarm?.plainHttpEnrollment) v1.use('/swarm', swarmBundleRouter(deps.swarm, 'http'), agentArtefactRouter(deps.swarm));
-  v1.use(authenticate(deps.operations.orm));
-  v1.use('/deckies', deckiesRouter(deps));
-  v1.use('/system', systemRouter(deps));
-  v1.use('/events', eventsRouter(deps));
-  v1.use('/catalog', catalogRouter(deps));
-  v1.use('/tokens', tokensRouter(deps));
-  if (deps.swarm) v1.use('/swarm', swarmRouter(deps.swarm, deps));
-  app.use('/api/v1', v1);
-  app.use(healthRouter(deps));
+  if (deps.swarm?.plainHttpEnrollment) app.use('/api/v1/swarm', swarmBundleRouter(deps.swarm, 'http'), agentArtefactRouter(deps.swarm));
+  app.use('/api/v1', authenticate(deps.operations.orm));
+  app.use(deckiesRoutes.router(deps));
+  app.use(systemRoutes.router(deps));
+  app.use(eventsRoutes.router(eventStreams(deps)));
+  app.use(catalogRoutes.router(deps));
+  app.use(tokensRoutes.router(deps));
+  if (deps.swarm) app.use(swarmRoutes.router({ ...deps, swarm: deps.swarm }));
   // The web UI at / (web/dist); every other GET outside /api gets its index.html.
   app.use(webUiRouter());
   app.use((req, res) => sendError(res, 404, 'not_found', `no route for ${req.method} ${req.path}`));

@@ -1,10 +1,8 @@
 /** One log line and one histogram observation per API request, labelled by route pattern. */
-import express, { type RequestHandler } from 'express';
+import type { RequestHandler } from 'express';
 import type { Logger } from 'pino';
-import type { MikroORM } from '@mikro-orm/postgresql';
-import { httpRequestDuration, metricsText, setDeckiesByState, setLifecyclesInFlight } from '../metrics';
+import { httpRequestDuration } from '../metrics';
 import { routePattern } from './openapi';
-import { sendError } from '../http/errors';
 
 /** Polled constantly by clients and probes: their lines are debug, so info stays readable. */
 const QUIET_ROUTES = new Set(['/api/v1/deckies/lifecycle', '/healthz', '/api/v1/healthz', '/readyz', '/api/v1/readyz', '/metrics', '/docs']);
@@ -31,39 +29,4 @@ export function requestObserver(logger: Logger): RequestHandler {
     res.once('close', finish);
     next();
   };
-}
-
-/**
- * GET /metrics: this process's registry (API and, in `decnet up`, the worker), with the in-flight
- * lifecycle and decky-state gauges read from PostgreSQL first, then `more` (the Temporal SDK
- * runtime's metrics, where a worker runs). A database or an exporter that does not answer leaves
- * its part out: the scrape itself still succeeds.
- */
-export function metricsHandler(orm: MikroORM, logger: Logger, more?: () => Promise<string>): RequestHandler {
-  return (_req, res, next) => {
-    const connection = orm.em.getConnection();
-    Promise.all([
-      connection
-        .execute(`select operation, status, count(*) as count from decky_lifecycle where status in ('pending', 'running') group by operation, status`)
-        .then((rows) => setLifecyclesInFlight(rows as { operation: string; status: string; count: string }[])),
-      connection
-        .execute(`select state, count(*) as count from decky group by state`)
-        .then((rows) => setDeckiesByState(rows as { state: string; count: string }[])),
-    ])
-      .catch((err: unknown) => logger.debug({ err }, 'metrics: fleet gauges not read'))
-      .then(() => Promise.all([metricsText(), more?.().catch((err: unknown) => (logger.warn({ err }, 'metrics: Temporal SDK metrics not read'), ''))]))
-      .then(([{ contentType, body }, extra]) => {
-        res.setHeader('Content-Type', contentType);
-        res.send(extra ? `${body}\n${extra}` : body);
-      }, next);
-  };
-}
-
-/** A process without the API: GET /metrics alone, on DECNET_METRICS_PORT. */
-export function metricsApp(orm: MikroORM, logger: Logger, more?: () => Promise<string>): express.Express {
-  const app = express();
-  app.disable('x-powered-by');
-  app.get('/metrics', metricsHandler(orm, logger, more));
-  app.use((req, res) => sendError(res, 404, 'not_found', `no route for ${req.method} ${req.path}; this port serves GET /metrics`));
-  return app;
 }

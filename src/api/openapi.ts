@@ -1,64 +1,26 @@
 /**
- * The OpenAPI 3.1 document of the API, generated from the zod schemas that validate the requests
- * (src/domain/schemas.ts and the routes' own small schemas): no hand-written copy. Served at
- * GET /openapi.json and browsable at GET /docs (swagger-ui-dist, no CDN).
+ * The OpenAPI 3.1 document of the API, assembled from the routes' own declarations (src/api/route.ts:
+ * each beside its handler, with the zod schemas that validate its requests): no hand-written copy.
+ * Served at GET /openapi.json and browsable at GET /docs (swagger-ui-dist, no CDN).
  */
 import path from 'node:path';
 import express, { type Router } from 'express';
 import { OpenAPIRegistry, OpenApiGeneratorV31, type RouteConfig } from '@asteasolutions/zod-to-openapi';
 import { getAbsoluteFSPath } from 'swagger-ui-dist';
 import { z } from 'zod';
-import {
-  DeckyAutoHealSchema,
-  DeckyAutoHealUpdateSchema,
-  DeckyDetailSchema,
-  DeckyNameSchema,
-  DeployPlanSchema,
-  DeployRequestSchema,
-  DeployResponseSchema,
-  DeploymentModeSchema,
-  ErrorBodySchema,
-  FleetQuerySchema,
-  FleetResponseSchema,
-  FleetTeardownQuerySchema,
-  FleetTeardownResponseSchema,
-  HealthResponseSchema,
-  LifecycleIdsResponseSchema,
-  LifecycleQuerySchema,
-  LifecycleRowsResponseSchema,
-  MutateIntervalRequestSchema,
-  MutateIntervalResponseSchema,
-  MutateRequestSchema,
-  ReadyResponseSchema,
-  SystemHealingSchema,
-  SystemLimitsSchema,
-  SystemLimitsUpdateSchema,
-  ApiTokenViewSchema,
-  ApiTokensResponseSchema,
-  TokenIdSchema,
-} from '../domain/schemas';
-import { ConfiguredLanSchema, LanDriverMoveSchema, LanRequestSchema, SystemNetworkSchema } from '../domain/lan';
-import { CatalogResponseSchema } from './routes/catalog';
-import { DeployQuerySchema, IdempotencyKeySchema } from './routes/deckies';
-import { RequestTriggerSchema } from './trigger';
-import { DECOMMISSION_AGENT_TIMEOUT_MS } from '../swarm/hosts';
-import { DEFAULT_EVENT_STREAM_LIMITS, EventsQuerySchema, SLOW_CLIENT_GRACE_MS } from './routes/events';
-import {
-  EnrollBundleRequestSchema,
-  EnrollBundleResponseSchema,
-  HostUuidSchema,
-  SwarmHostDecommissionResponseSchema,
-  SwarmHostDriverMoveSchema,
-  SwarmHostPatchSchema,
-  SwarmHostViewSchema,
-  SwarmHostsResponseSchema,
-} from '../domain/swarm-schemas';
+import { ErrorBodySchema } from '../domain/schemas';
+import { json, RouteTable, type DocumentedRoute, type ErrorStatus } from './route';
+import { catalogRoutes } from './routes/catalog';
+import { deckiesRoutes } from './routes/deckies';
+import { eventsRoutes } from './routes/events';
+import { healthRoutes } from './routes/health';
+import { metricsRoutes } from './routes/metrics';
+import { swarmRoutes } from './routes/swarm';
+import { systemRoutes } from './routes/system';
+import { tokensRoutes } from './routes/tokens';
 
 const API_VERSION = '0.1.0';
 const BEARER = 'bearerAuth';
-
-type Access = 'public' | 'viewer' | 'admin';
-type ErrorStatus = 400 | 401 | 403 | 404 | 409 | 413 | 429 | 503;
 
 const ERROR_DESCRIPTIONS: Record<ErrorStatus, string> = {
   400: 'Invalid input: the zod issues (or the INI line) in `error.details`; a JSON body nested more than 32 levels deep is refused before authentication (`json_too_deep`)',
@@ -71,471 +33,36 @@ const ERROR_DESCRIPTIONS: Record<ErrorStatus, string> = {
   503: 'PostgreSQL or Temporal is unreachable; retry after `Retry-After` seconds',
 };
 
-const json = (schema: z.ZodType) => ({ 'application/json': { schema } });
-const NameParams = z.object({ name: DeckyNameSchema.meta({ description: 'The decky name' }) });
-const TriggerHeaders = z.object({
-  'X-Decnet-Trigger': RequestTriggerSchema.meta({ description: 'Who asks: the CLI marks its lifecycle rows `cli`' }),
-});
+/** GET /openapi.json; the page at /docs is not an operation of the document. */
+const documentRoutes = new RouteTable('operations');
 
-/** OpenAPI links: where an answer's values go next (clients, and schemathesis's stateful phase, follow them). */
-function deckyLinks(name: string) {
-  return {
-    GetDecky: { operationId: 'getDeckiesName', parameters: { name } },
-    MutateDecky: { operationId: 'postDeckiesNameMutate', parameters: { name } },
-    SetMutateInterval: { operationId: 'putDeckiesNameMutateInterval', parameters: { name } },
-    TearDownDecky: { operationId: 'deleteDeckiesName', parameters: { name } },
-  };
-}
-const lifecycleLink = { GetLifecycle: { operationId: 'getDeckiesLifecycle', parameters: { ids: '$response.body#/lifecycle_ids/0' } } };
-
-interface RouteSpec {
-  method: RouteConfig['method'];
-  path: string;
-  summary: string;
-  description?: string;
-  tag: string;
-  access: Access;
-  request?: RouteConfig['request'];
-  status: number;
-  success: RouteConfig['responses'][string];
-  /** A second success answer of the same operation (the deploy's dry run). */
-  alternative?: { status: number; success: RouteConfig['responses'][string] };
-  /** Besides 401/403/503, which follow from `access`. */
-  errors?: ErrorStatus[];
-  /** What an error status means on this route, where the default text does not fit. */
-  errorDescriptions?: Partial<Record<ErrorStatus, string>>;
-}
-
-/**
- * /swarm (SPEC §5, §8): enrollment and hosts. The agents' POST /api/v1/swarm/heartbeat is not in
- * this document: it is served only on the mTLS swarm port (DECNET_SWARM_PORT), never here.
- */
-function swarmRoutes(): RouteSpec[] {
-  const HostParams = z.object({ uuid: HostUuidSchema.meta({ description: 'The host uuid' }) });
-  const hostLinks = (uuid: string) => ({
-    PatchHost: { operationId: 'patchSwarmHostsUuid', parameters: { uuid } },
-    DecommissionHost: { operationId: 'deleteSwarmHostsUuid', parameters: { uuid } },
-  });
-  const noSuchHost = { 404: 'No such swarm host' } as const;
-  return [
-    {
-      method: 'post',
-      path: '/api/v1/swarm/enroll-bundle',
-      summary: 'Enroll an agent host',
-      description:
-        "Issues the agent's certificate, creates the host `enrolled` (it turns `active`, and receives deckies, at its agent's first heartbeat) and a one-shot token valid for 5 minutes. Run `command` as root on the agent host: it fetches the install script, which downloads the bundle once. Both downloads (`GET /api/v1/swarm/enroll-bundle/{token}.sh` and `.tgz`, the token their credential; HEAD and other methods 405) are served over HTTPS on the enrollment port (`DECNET_ENROLL_PORT`, not this API port) with the master's certificate, and `command` pins its public key (`curl --pinnedpubkey sha256//…`). Only with `DECNET_ENROLL_PLAIN_HTTP=1` are they also served here over plain HTTP, and `command` uses that. The script checks the host's requirements, installs the agent artefact (checked against the sha256 it carries), starts it and waits for its first acknowledged heartbeat. With `reinstall: true`, a new command for a host already enrolled under that name (same uuid): run on the host, it upgrades the agent in place.",
-      tag: 'swarm',
-      access: 'admin',
-      request: { body: { required: true, content: json(EnrollBundleRequestSchema) } },
-      status: 201,
-      success: {
-        description: 'Enrolled: the command to run on the agent host',
-        content: json(EnrollBundleResponseSchema),
-        links: hostLinks('$response.body#/host_uuid'),
-      },
-      errors: [400, 404, 409, 413],
-      errorDescriptions: { 404: 'reinstall: no enrolled host of that name', 409: 'A host of that name is enrolled and not decommissioned (without reinstall)' },
-    },
-    {
-      method: 'get',
-      path: '/api/v1/swarm/hosts',
-      summary: 'Swarm hosts',
-      description: 'Every host with its status and last heartbeat, decommissioned ones included.',
-      tag: 'swarm',
-      access: 'admin',
-      status: 200,
-      success: { description: 'The hosts, oldest enrollment first', content: json(SwarmHostsResponseSchema), links: hostLinks('$response.body#/hosts/0/uuid') },
-    },
-    {
-      method: 'patch',
-      path: '/api/v1/swarm/hosts/{uuid}',
-      summary: 'Change a swarm host',
-      description:
-        "`use_ipvlan` (the host then gets ipvlan for its deckies) and `notes`. A driver change never cuts running deckies off the LAN: it is refused when the host's agent reports a kernel without that driver (`network_drivers`), unless `force`; with running or degraded deckies on the host it moves them (202): one `move` lifecycle row each (trigger `driver_change`), base containers and IPs kept. `use_ipvlan` changes once a move has succeeded, so it always names the driver the host's deckies are on; a driver the engine refuses fails every row with `IpvlanUnsupported` and the deckies stay on the old driver's network, running, their `last_error` saying why.",
-      tag: 'swarm',
-      access: 'admin',
-      request: { params: HostParams, body: { required: true, content: json(SwarmHostPatchSchema) } },
-      status: 200,
-      success: { description: 'The host as it is now', content: json(SwarmHostViewSchema) },
-      alternative: {
-        status: 202,
-        success: {
-          description: "The host's deckies are being moved to the new driver; poll the lifecycle ids",
-          content: json(SwarmHostDriverMoveSchema),
-          links: lifecycleLink,
-        },
-      },
-      errors: [400, 404, 409, 413],
-      errorDescriptions: {
-        ...noSuchHost,
-        409: 'The driver change is refused, nothing changed: `driver_unsupported` (the agent reports its kernel lacks it; `force` overrides) or `operation_in_flight` (a decky on the host has an operation in flight, a move included)',
-      },
-    },
-    {
-      method: 'delete',
-      path: '/api/v1/swarm/hosts/{uuid}',
-      summary: 'Decommission a swarm host',
-      description: `First the host's agent, if it answers within ${DECOMMISSION_AGENT_TIMEOUT_MS / 1000} s, removes its deckies and LAN network and stops taking jobs (\`agent_cleanup\` says what it did, or that it did not answer); no deploy places a decky meanwhile. Then the host's certificate is refused on the swarm port; its deckies keep their host (those the agent removed show \`degraded\`) and are re-homed by the next deploy. Asking twice answers the same without calling the agent again.`,
-      tag: 'swarm',
-      access: 'admin',
-      request: { params: HostParams },
-      status: 200,
-      success: { description: 'The host, decommissioned', content: json(SwarmHostDecommissionResponseSchema) },
-      errors: [404],
-      errorDescriptions: noSuchHost,
-    },
-    {
-      method: 'post',
-      path: '/api/v1/swarm/hosts/{uuid}/teardown',
-      summary: 'Tear down every decky of a swarm host',
-      description:
-        'One teardown lifecycle row per decky of the host, committed together; a decky already being torn down answers with its row. 409 when another operation is in flight on any of them.',
-      tag: 'swarm',
-      access: 'admin',
-      request: { params: HostParams, headers: TriggerHeaders },
-      status: 202,
-      success: { description: 'Accepted: poll the lifecycle ids', content: json(FleetTeardownResponseSchema), links: lifecycleLink },
-      errors: [400, 404, 409],
-      errorDescriptions: {
-        ...noSuchHost,
-        400: '`X-Decnet-Trigger` is neither `operator` nor `cli`',
-        409: 'An operation other than a teardown is in flight on some of its deckies (named in `error.details.deckies`)',
-      },
-    },
-  ];
-}
-
-/** The operators' API tokens (admin): listed without their secrets, revoked. */
-function tokenRoutes(): RouteSpec[] {
-  const TokenParams = z.object({ id: TokenIdSchema.meta({ description: 'The token id (from GET /tokens)' }) });
-  return [
-    {
-      method: 'get',
-      path: '/api/v1/tokens',
-      summary: 'API tokens',
-      description:
-        'Every token, revoked ones included, oldest first: id, name, role, source, created, last used, revoked. Never the secret: only its hash is stored.',
-      tag: 'tokens',
-      access: 'admin',
-      status: 200,
-      success: { description: 'The tokens', content: json(ApiTokensResponseSchema) },
-    },
-    {
-      method: 'delete',
-      path: '/api/v1/tokens/{id}',
-      summary: 'Revoke an API token',
-      description:
-        'The token is refused (401) from the next request on and stays listed with `revoked_at`. Revoking it again answers the same. The last valid admin token cannot be revoked.',
-      tag: 'tokens',
-      access: 'admin',
-      request: { params: TokenParams },
-      status: 200,
-      success: { description: 'The token, revoked', content: json(ApiTokenViewSchema) },
-      errors: [404, 409],
-      errorDescriptions: { 404: 'No such token', 409: 'It is the last valid admin token (`last_admin_token`)' },
-    },
-  ];
-}
-
-/** Every route of the API, in the order of SPEC §5. */
-const ROUTES: RouteSpec[] = [
+documentRoutes.get(
+  '/openapi.json',
   {
-    method: 'post',
-    path: '/api/v1/deckies/deploy',
-    summary: 'Deploy deckies',
-    description:
-      'Validates, allocates IPs, commits the desired state and one `pending` lifecycle row per decky, starts the workflows and answers at once. Additive unless `replace_fleet`. The same `Idempotency-Key` returns the same ids. With `dry_run=true` the same validation and planning run in a transaction that is rolled back: 200 with the plan, every refusal the deploy would give, nothing written or started.',
-    tag: 'deckies',
-    access: 'admin',
-    request: {
-      query: DeployQuerySchema,
-      headers: TriggerHeaders.extend({ 'Idempotency-Key': IdempotencyKeySchema.optional() }),
-      body: { required: true, content: json(DeployRequestSchema) },
-    },
-    status: 202,
-    success: {
-      description: 'Accepted: poll the lifecycle ids',
-      content: json(DeployResponseSchema),
-      links: {
-        ...deckyLinks('$response.body#/deckies/0'),
-        GetLifecycle: { operationId: 'getDeckiesLifecycle', parameters: { ids: '$response.body#/lifecycle_ids/0' } },
-      },
-    },
-    alternative: { status: 200, success: { description: 'dry_run=true: the plan; nothing was written or started', content: json(DeployPlanSchema) } },
-    errors: [400, 409, 413],
-  },
-  {
-    method: 'get',
-    path: '/api/v1/deckies/lifecycle',
-    summary: 'Lifecycle rows by id',
-    description: '1–200 ids, repeated (`ids=a&ids=b`) or comma-separated (`ids=a,b`); unknown ids are left out.',
-    tag: 'deckies',
-    access: 'viewer',
-    request: { query: LifecycleQuerySchema },
-    status: 200,
-    success: { description: 'The known rows', content: json(LifecycleRowsResponseSchema) },
-    errors: [400],
-  },
-  {
-    method: 'get',
-    path: '/api/v1/deckies',
-    summary: 'The fleet',
-    description: 'Optionally filtered by host (`host_uuid`: a swarm host uuid, or `master` for the deckies on the master itself) and by `state`.',
-    tag: 'deckies',
-    access: 'viewer',
-    request: { query: FleetQuerySchema },
-    status: 200,
-    success: {
-      description: 'Every decky with its state and last lifecycle row',
-      content: json(FleetResponseSchema),
-      links: deckyLinks('$response.body#/deckies/0/name'),
-    },
-    errors: [400],
-  },
-  {
-    method: 'delete',
-    path: '/api/v1/deckies',
-    summary: 'Tear down the whole fleet',
-    description:
-      '`confirm` must be the current fleet size (GET /system/limits `deckies_used`), so a stale page cannot remove more than it showed. One teardown lifecycle row per decky, committed together; a decky already being torn down answers with its row. The last teardown on an engine removes the LAN network.',
-    tag: 'deckies',
-    access: 'admin',
-    request: { query: FleetTeardownQuerySchema, headers: TriggerHeaders },
-    status: 202,
-    success: { description: 'Accepted: poll the lifecycle ids', content: json(FleetTeardownResponseSchema), links: lifecycleLink },
-    errors: [400, 409],
-    errorDescriptions: {
-      400: '`confirm` is not a whole number, or `X-Decnet-Trigger` is neither `operator` nor `cli`',
-      409: '`confirm` is missing or is not the fleet size (`error.details.fleet_size`), or an operation other than a teardown is in flight on some deckies (`error.details.deckies`)',
-    },
-  },
-  {
-    method: 'get',
-    path: '/api/v1/deckies/{name}',
-    summary: 'One decky',
-    tag: 'deckies',
-    access: 'viewer',
-    request: { params: NameParams },
-    status: 200,
-    success: { description: 'The decky and its recent lifecycle rows, newest first', content: json(DeckyDetailSchema) },
-    errors: [404],
-  },
-  {
-    method: 'post',
-    path: '/api/v1/deckies/{name}/mutate',
-    summary: 'Mutate a decky now',
-    description: 'Gives the decky new services: the ones listed, or a fresh pick when the body names none.',
-    tag: 'deckies',
-    access: 'admin',
-    request: { params: NameParams, headers: TriggerHeaders, body: { required: false, content: json(MutateRequestSchema) } },
-    status: 202,
-    success: { description: 'Accepted: poll the lifecycle id', content: json(LifecycleIdsResponseSchema), links: lifecycleLink },
-    errors: [400, 404, 409, 413],
-  },
-  {
-    method: 'post',
-    path: '/api/v1/deckies/{name}/heal',
-    summary: 'Heal a decky now',
-    description:
-      "Brings the decky's containers back to its desired state, like its deploy: a base container that still runs keeps its IP, a missing one is created again with it. Degraded deckies are healed without this when auto-heal is on (GET /system/healing, PUT /deckies/{name}/auto-heal); this also starts over after auto-heal gave up.",
-    tag: 'deckies',
-    access: 'admin',
-    request: { params: NameParams, headers: TriggerHeaders },
-    status: 202,
-    success: { description: 'Accepted: poll the lifecycle id', content: json(LifecycleIdsResponseSchema), links: lifecycleLink },
-    errors: [400, 404, 409],
-    errorDescriptions: { 409: 'Another operation is in flight on the decky (`operation_in_flight`), or it is being deployed or torn down (`not_healable`)' },
-  },
-  {
-    method: 'put',
-    path: '/api/v1/deckies/{name}/auto-heal',
-    summary: "Switch a decky's auto-heal",
-    description: 'true or false for this decky; null follows the fleet-wide setting.',
-    tag: 'deckies',
-    access: 'admin',
-    request: { params: NameParams, body: { required: true, content: json(DeckyAutoHealUpdateSchema) } },
-    status: 200,
-    success: { description: "The decky's setting and whether it is healed automatically now", content: json(DeckyAutoHealSchema) },
-    errors: [400, 404, 413],
-  },
-  {
-    method: 'put',
-    path: '/api/v1/deckies/{name}/mutate-interval',
-    summary: "Set a decky's mutation interval",
-    description: 'Minutes, or a duration such as "30m", "2d"; null switches scheduled mutation off. Updates the decky\'s Temporal Schedule.',
-    tag: 'deckies',
-    access: 'admin',
-    request: { params: NameParams, body: { required: true, content: json(MutateIntervalRequestSchema) } },
-    status: 200,
-    success: { description: 'The interval now in force', content: json(MutateIntervalResponseSchema) },
-    errors: [400, 404, 413],
-  },
-  {
-    method: 'delete',
-    path: '/api/v1/deckies/{name}',
-    summary: 'Tear a decky down',
-    description: 'Cancels an operation in flight on the decky first; asking twice answers with the first teardown.',
-    tag: 'deckies',
-    access: 'admin',
-    request: { params: NameParams, headers: TriggerHeaders },
-    status: 202,
-    success: { description: 'Accepted: poll the lifecycle id', content: json(LifecycleIdsResponseSchema), links: lifecycleLink },
-    errors: [400, 404],
-  },
-  {
-    method: 'get',
-    path: '/api/v1/system/deployment-mode',
-    summary: 'Where a deploy would go',
-    tag: 'system',
-    access: 'viewer',
-    status: 200,
-    success: { description: 'The mode rule that deploy uses', content: json(DeploymentModeSchema) },
-  },
-  {
-    method: 'get',
-    path: '/api/v1/system/network',
-    summary: 'The LAN the deckies join',
-    description:
-      "The LAN in use, or `configured: false` with a `suggestion` detected on this host: its default-route interface (the kernel's routing table), that interface's IPv4 subnet and the route's gateway. Nothing is set until an admin PUTs it.",
-    tag: 'system',
-    access: 'viewer',
-    status: 200,
-    success: { description: 'The LAN, or a suggestion for it', content: json(SystemNetworkSchema) },
-  },
-  {
-    method: 'put',
-    path: '/api/v1/system/network',
-    summary: 'Set the LAN',
-    description:
-      "The whole LAN: the interface must exist on this host, the subnet be a network address, the gateway a host inside it, `ip_range` a network inside it. The same values again change nothing; other values are refused while deckies are deployed, except the `driver` alone: the master's own running and degraded deckies are then moved to it (202), one `move` lifecycle row each (trigger `driver_change`), base containers and IPs kept. The LAN's `driver` changes once a move has succeeded; a driver the engine refuses (ipvlan on a kernel without it) fails every row with `IpvlanUnsupported`, and the deckies stay on the old driver's network, running, their `last_error` saying why.",
-    tag: 'system',
-    access: 'admin',
-    request: { body: { required: true, content: json(LanRequestSchema) } },
-    status: 200,
-    success: { description: 'The LAN now in use', content: json(ConfiguredLanSchema) },
-    alternative: {
-      status: 202,
-      success: {
-        description: "The driver alone changed under the master's deckies: they are being moved; poll the lifecycle ids",
-        content: json(LanDriverMoveSchema),
-        links: lifecycleLink,
-      },
-    },
-    errors: [400, 409, 413],
-    errorDescriptions: {
-      409: "`network_mismatch`: deckies are deployed on the current LAN (`error.details.deckies` lists them), or swarm deckies follow the LAN's driver; `operation_in_flight`: a driver change while one of the master's deckies has an operation in flight",
-    },
-  },
-  {
-    method: 'get',
-    path: '/api/v1/system/limits',
-    summary: 'The deployment limit and how much of it is used',
-    tag: 'system',
-    access: 'viewer',
-    status: 200,
-    success: { description: 'The limit and the fleet size', content: json(SystemLimitsSchema) },
-  },
-  {
-    method: 'put',
-    path: '/api/v1/system/limits',
-    summary: 'Set the deployment limit',
-    description: 'A deploy whose deckies (each `amount`) would take the fleet over the limit is refused with 409 before anything is allocated.',
-    tag: 'system',
-    access: 'admin',
-    request: { body: { required: true, content: json(SystemLimitsUpdateSchema) } },
-    status: 200,
-    success: { description: 'The limit now in force', content: json(SystemLimitsSchema) },
-    errors: [400, 409, 413],
-    errorDescriptions: { 409: 'The new limit is below the number of deckies deployed now' },
-  },
-  {
-    method: 'get',
-    path: '/api/v1/system/healing',
-    summary: 'Whether degraded deckies are healed automatically',
-    tag: 'system',
-    access: 'viewer',
-    status: 200,
-    success: { description: 'The fleet-wide auto-heal switch', content: json(SystemHealingSchema) },
-  },
-  {
-    method: 'put',
-    path: '/api/v1/system/healing',
-    summary: 'Switch auto-heal fleet-wide',
-    description:
-      "A decky's own setting (PUT /deckies/{name}/auto-heal) overrides it. After repeated failed heals a decky waits longer each time, then stays degraded and says so until healed by hand.",
-    tag: 'system',
-    access: 'admin',
-    request: { body: { required: true, content: json(SystemHealingSchema) } },
-    status: 200,
-    success: { description: 'The switch now in force', content: json(SystemHealingSchema) },
-    errors: [400, 413],
-  },
-  {
-    method: 'get',
-    path: '/api/v1/events',
-    summary: 'Server-Sent Events of the bus',
-    description: `Lifecycle and mutation events as \`event: <topic>\` / \`data: <json>\`, filtered by topic prefix (\`?topic=decky.web.\`). At most ${DEFAULT_EVENT_STREAM_LIMITS.maxStreamsPerToken} streams per API token at once by default (\`DECNET_SSE_MAX_STREAMS_PER_TOKEN\`); a client whose unsent backlog stays over ${DEFAULT_EVENT_STREAM_LIMITS.maxBufferedBytes / 1024 / 1024} MiB (\`DECNET_SSE_MAX_BUFFERED_BYTES\`) for ${SLOW_CLIENT_GRACE_MS / 1000} s is disconnected.`,
-    tag: 'system',
-    access: 'viewer',
-    request: { query: EventsQuerySchema },
-    status: 200,
-    success: { description: 'An endless event stream', content: { 'text/event-stream': { schema: z.string() } } },
-    errors: [400, 429],
-    errorDescriptions: { 429: 'This token has as many event streams open as it may (`too_many_streams`)' },
-  },
-  {
-    method: 'get',
-    path: '/api/v1/catalog',
-    summary: 'Services, archetypes and the Temporal Web UI',
-    description: 'The catalogue (catalog/*.yaml) for clients that offer choices, such as the web UI, and where to link workflows.',
-    tag: 'system',
-    access: 'viewer',
-    status: 200,
-    success: { description: 'The catalogue', content: json(CatalogResponseSchema) },
-  },
-  ...(['/healthz', '/api/v1/healthz'] as const).map((p): RouteSpec => ({
-    method: 'get',
-    path: p,
-    summary: 'Liveness',
-    tag: 'operations',
-    access: 'public',
-    status: 200,
-    success: { description: 'The process answers', content: json(HealthResponseSchema) },
-  })),
-  ...(['/readyz', '/api/v1/readyz'] as const).map((p): RouteSpec => ({
-    method: 'get',
-    path: p,
-    summary: 'Readiness',
-    description: 'PostgreSQL and Temporal both answer; 503 names the one that does not.',
-    tag: 'operations',
-    access: 'public',
-    status: 200,
-    success: { description: 'Ready', content: json(ReadyResponseSchema) },
-    errors: [503],
-  })),
-  {
-    method: 'get',
-    path: '/metrics',
-    summary: 'Prometheus metrics',
-    tag: 'operations',
-    access: 'public',
-    status: 200,
-    success: { description: 'Prometheus text exposition format 0.0.4', content: { 'text/plain': { schema: z.string() } } },
-  },
-  {
-    method: 'get',
-    path: '/openapi.json',
     summary: 'This document',
-    tag: 'operations',
     access: 'public',
     status: 200,
     success: { description: 'OpenAPI 3.1', content: json(z.record(z.string(), z.unknown())) },
   },
-  ...swarmRoutes(),
-  ...tokenRoutes(),
+  (_req, res) => {
+    res.json(openApiDocument());
+  },
+);
+
+/** Every route of the API, router by router in the order of SPEC §5: the document's order. */
+const ROUTES: DocumentedRoute[] = [
+  ...deckiesRoutes.documented,
+  ...systemRoutes.documented,
+  ...eventsRoutes.documented,
+  ...catalogRoutes.documented,
+  ...healthRoutes.documented,
+  ...metricsRoutes.documented,
+  ...documentRoutes.documented,
+  ...swarmRoutes.documented,
+  ...tokensRoutes.documented,
 ];
 
-function errorStatuses(route: RouteSpec): ErrorStatus[] {
+function errorStatuses(route: DocumentedRoute): ErrorStatus[] {
   const implied: ErrorStatus[] = route.access === 'public' ? [] : route.access === 'admin' ? [401, 403, 503] : [401, 503];
   return [...new Set([...(route.errors ?? []), ...implied])].sort((a, b) => a - b);
 }
@@ -574,7 +101,7 @@ function buildRegistry(): OpenAPIRegistry {
 }
 
 /** getDeckiesName, postDeckiesDeploy, …; the probes that also answer under /api/v1 get a V1 suffix there. */
-function operationId(route: RouteSpec): string {
+function operationId(route: DocumentedRoute): string {
   const versioned = route.path.startsWith('/api/v1/');
   const words = route.path
     .replace(/^\/api\/v1/, '')
@@ -650,9 +177,7 @@ const INITIALIZER = `window.onload = function () {
 /** GET /openapi.json and the browsable page at /docs, from swagger-ui-dist's files: works offline. */
 export function openApiRouter(): Router {
   const router = express.Router();
-  router.get('/openapi.json', (_req, res) => {
-    res.json(openApiDocument());
-  });
+  documentRoutes.register(router);
   router.get(['/docs', '/docs/', '/docs/index.html'], (_req, res) => {
     res.type('html').send(DOCS_PAGE);
   });

@@ -3,11 +3,10 @@
  * data: the per-decky services with their ports and the archetypes, straight from catalog/*.yaml,
  * plus where the Temporal Web UI is, for links to each decky's workflow.
  */
-import { Router } from 'express';
 import { z } from 'zod';
 import { NmapOsSchema } from '../../domain/schemas';
-import { requireRole } from '../auth';
-import type { ApiDeps } from '../app';
+import type { ApiDeps } from '../deps';
+import { json, RouteTable } from '../route';
 
 export const CatalogResponseSchema = z
   .object({
@@ -24,9 +23,18 @@ export const CatalogResponseSchema = z
   .meta({ id: 'Catalog', description: 'The services a decky may run (fleet-wide ones left out) and the archetypes, in catalogue order' });
 export type CatalogResponse = z.infer<typeof CatalogResponseSchema>;
 
-export function catalogRouter(deps: ApiDeps): Router {
-  const router = Router();
-  router.get('/', requireRole('viewer'), (_req, res) => {
+export const catalogRoutes = new RouteTable<ApiDeps>('system');
+
+catalogRoutes.get(
+  '/api/v1/catalog',
+  {
+    summary: 'Services, archetypes and the Temporal Web UI',
+    description: 'The catalogue (catalog/*.yaml) for clients that offer choices, such as the web UI, and where to link workflows.',
+    access: 'viewer',
+    status: 200,
+    success: { description: 'The catalogue', content: json(CatalogResponseSchema) },
+  },
+  (_req, res, deps) => {
     const { catalogue } = deps.operations;
     const body: CatalogResponse = {
       services: [...catalogue.services.values()].filter((s) => !s.singleton).map((s) => ({ name: s.name, ports: s.ports })),
@@ -34,6 +42,5 @@ export function catalogRouter(deps: ApiDeps): Router {
       temporal_ui: deps.temporalUi ?? null,
     };
     res.json(body);
-  });
-  return router;
-}
+  },
+);

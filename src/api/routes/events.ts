@@ -3,36 +3,53 @@
  * Bounded: a few streams per API token at once, and a client that stops reading is dropped
  * rather than buffered for without end.
  */
-import { Router } from 'express';
 import { z } from 'zod';
-import { requireRole } from '../auth';
+import type { Bus } from '../../bus/bus';
 import { HttpError } from '../../http/errors';
-import type { ApiDeps } from '../app';
+import type { ApiDeps, EventStreamLimits } from '../deps';
+import { RouteTable } from '../route';
 
 export const EventsQuerySchema = z.object({ topic: z.string().max(300).default('') });
 const KEEPALIVE_MS = 15_000;
-
-export interface EventStreamLimits {
-  /** Open streams per API token (DECNET_SSE_MAX_STREAMS_PER_TOKEN); one more is 429. */
-  maxStreamsPerToken: number;
-  /** Unsent bytes a stream may hold for longer than SLOW_CLIENT_GRACE_MS (DECNET_SSE_MAX_BUFFERED_BYTES). */
-  maxBufferedBytes: number;
-}
 
 export const DEFAULT_EVENT_STREAM_LIMITS: EventStreamLimits = { maxStreamsPerToken: 8, maxBufferedBytes: 1024 * 1024 };
 
 /** How long a stream's backlog may stay over maxBufferedBytes before the client is dropped: a burst is fine, a stall is not. */
 export const SLOW_CLIENT_GRACE_MS = 5_000;
 
-export function eventsRouter(deps: ApiDeps): Router {
-  const limits: EventStreamLimits = {
-    maxStreamsPerToken: deps.eventStreams?.maxStreamsPerToken ?? DEFAULT_EVENT_STREAM_LIMITS.maxStreamsPerToken,
-    maxBufferedBytes: deps.eventStreams?.maxBufferedBytes ?? DEFAULT_EVENT_STREAM_LIMITS.maxBufferedBytes,
+/** What GET /events keeps for one app: its bounds, and the streams open by token id. */
+interface EventStreams {
+  bus: Bus;
+  limits: EventStreamLimits;
+  open: Map<string, number>;
+}
+
+export function eventStreams(deps: Pick<ApiDeps, 'bus' | 'eventStreams'>): EventStreams {
+  return {
+    bus: deps.bus,
+    limits: {
+      maxStreamsPerToken: deps.eventStreams?.maxStreamsPerToken ?? DEFAULT_EVENT_STREAM_LIMITS.maxStreamsPerToken,
+      maxBufferedBytes: deps.eventStreams?.maxBufferedBytes ?? DEFAULT_EVENT_STREAM_LIMITS.maxBufferedBytes,
+    },
+    open: new Map(),
   };
-  /** Open streams by token id. */
-  const open = new Map<string, number>();
-  const router = Router();
-  router.get('/', requireRole('viewer'), (req, res) => {
+}
+
+export const eventsRoutes = new RouteTable<EventStreams>('system');
+
+eventsRoutes.get(
+  '/api/v1/events',
+  {
+    summary: 'Server-Sent Events of the bus',
+    description: `Lifecycle and mutation events as \`event: <topic>\` / \`data: <json>\`, filtered by topic prefix (\`?topic=decky.web.\`). At most ${DEFAULT_EVENT_STREAM_LIMITS.maxStreamsPerToken} streams per API token at once by default (\`DECNET_SSE_MAX_STREAMS_PER_TOKEN\`); a client whose unsent backlog stays over ${DEFAULT_EVENT_STREAM_LIMITS.maxBufferedBytes / 1024 / 1024} MiB (\`DECNET_SSE_MAX_BUFFERED_BYTES\`) for ${SLOW_CLIENT_GRACE_MS / 1000} s is disconnected.`,
+    access: 'viewer',
+    request: { query: EventsQuerySchema },
+    status: 200,
+    success: { description: 'An endless event stream', content: { 'text/event-stream': { schema: z.string() } } },
+    errors: [400, 429],
+    errorDescriptions: { 429: 'This token has as many event streams open as it may (`too_many_streams`)' },
+  },
+  (req, res, { bus, limits, open }) => {
     const { topic } = EventsQuerySchema.parse(req.query);
     const tokenId = req.tokenId!;
     const count = open.get(tokenId) ?? 0;
@@ -63,7 +80,7 @@ export function eventsRouter(deps: ApiDeps): Router {
       }, SLOW_CLIENT_GRACE_MS);
     };
     send(': connected\n\n');
-    const unsubscribe = deps.bus.subscribe(topic, (event) => send(`event: ${event.topic}\ndata: ${JSON.stringify(event)}\n\n`));
+    const unsubscribe = bus.subscribe(topic, (event) => send(`event: ${event.topic}\ndata: ${JSON.stringify(event)}\n\n`));
     const keepalive = setInterval(() => send(': keepalive\n\n'), KEEPALIVE_MS);
     res.on('close', () => {
       clearInterval(keepalive);
@@ -73,6 +90,5 @@ export function eventsRouter(deps: ApiDeps): Router {
       if (left > 0) open.set(tokenId, left);
       else open.delete(tokenId);
     });
-  });
-  return router;
-}
+  },
+);

@@ -1,14 +1,35 @@
-/** Liveness and readiness; no auth, so orchestrators can probe them. */
-import { Router } from 'express';
-import type { ApiDeps } from '../app';
+/** Liveness and readiness, at / and under /api/v1; no auth, so orchestrators can probe them. */
+import { HealthResponseSchema, ReadyResponseSchema } from '../../domain/schemas';
+import type { ApiDeps } from '../deps';
 import { sendError } from '../../http/errors';
+import { json, RouteTable } from '../route';
 
-export function healthRouter(deps: ApiDeps): Router {
-  const router = Router();
-  router.get('/healthz', (_req, res) => {
+export const healthRoutes = new RouteTable<ApiDeps>('operations');
+
+healthRoutes.get(
+  ['/healthz', '/api/v1/healthz'],
+  {
+    summary: 'Liveness',
+    access: 'public',
+    status: 200,
+    success: { description: 'The process answers', content: json(HealthResponseSchema) },
+  },
+  (_req, res) => {
     res.json({ status: 'ok' });
-  });
-  router.get('/readyz', async (_req, res) => {
+  },
+);
+
+healthRoutes.get(
+  ['/readyz', '/api/v1/readyz'],
+  {
+    summary: 'Readiness',
+    description: 'PostgreSQL and Temporal both answer; 503 names the one that does not.',
+    access: 'public',
+    status: 200,
+    success: { description: 'Ready', content: json(ReadyResponseSchema) },
+    errors: [503],
+  },
+  async (_req, res, deps) => {
     const [database, temporal] = await Promise.all([
       deps.operations.orm.em
         .getConnection()
@@ -30,6 +51,5 @@ export function healthRouter(deps: ApiDeps): Router {
       database,
       temporal,
     });
-  });
-  return router;
-}
+  },
+);
