@@ -29,7 +29,7 @@ export function createApp(deps: ApiDeps): express.Express {
     req.log = deps.logger;
     next();
   });
-  // No auth: Prometheus, the OpenAPI document and its browsable page (SPEC §5).
+  // No auth: Prometheus, the OpenAPI document and its browsable page (architecture.md §5).
   metricsRoutes.register(app, { orm: deps.operations.orm, logger: deps.logger, more: deps.moreMetrics });
   app.use(openApiRouter());
   // Before authentication: a body too deep to walk is refused before JSON.parse builds it.

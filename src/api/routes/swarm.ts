@@ -1,5 +1,5 @@
 /**
- * /swarm on the operators' API: enrolling hosts and managing them (SPEC §5, §8). The enrollment
+ * /swarm on the operators' API: enrolling hosts and managing them (architecture.md §5, §8). The enrollment
  * downloads are in src/swarm/enrollment-routes.ts; the agents' POST /api/v1/swarm/heartbeat is
  * served only on the mTLS swarm port (DECNET_SWARM_PORT), never here, and so is not documented here.
  */
