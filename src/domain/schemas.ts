@@ -285,6 +285,22 @@ export const ApiTokensResponseSchema = z.object({ tokens: z.array(ApiTokenViewSc
 
 export const TokenIdSchema = z.uuid('must be a token id (a uuid, from GET /tokens)');
 
+/** GET /catalog: the per-decky services with their ports, the archetypes, and where the Temporal Web UI is. */
+export const CatalogResponseSchema = z
+  .object({
+    services: z.array(z.object({ name: z.string(), ports: z.array(z.number().int()) })),
+    archetypes: z.array(z.object({ name: z.string(), services: z.array(z.string()), nmap_os: NmapOsSchema })),
+    temporal_ui: z
+      .object({
+        url: z.string().meta({ description: 'Base URL of the Temporal Web UI' }),
+        namespace: z.string(),
+      })
+      .nullable()
+      .meta({ description: 'A workflow is at `{url}/namespaces/{namespace}/workflows/{workflow_id}`; null when unknown' }),
+  })
+  .meta({ id: 'Catalog', description: 'The services a decky may run (fleet-wide ones left out) and the archetypes, in catalogue order' });
+export type CatalogResponse = z.infer<typeof CatalogResponseSchema>;
+
 export const DeploymentModeSchema = z
   .object({
     mode: z.enum(['swarm', 'unihost']),

@@ -4,6 +4,7 @@
  */
 
 export type {
+  CatalogResponse as Catalog,
   DeckyView,
   DeploymentMode,
   DriverMove,
@@ -16,12 +17,6 @@ export type {
 } from '../../src/domain/schemas';
 export type { ConfiguredLan, LanSuggestion, SystemNetwork } from '../../src/domain/lan';
 export type { EnrollBundleResponse as EnrollBundle, SwarmHostView as SwarmHost, SwarmHostsResponse } from '../../src/domain/swarm-schemas';
-
-export interface Catalog {
-  services: { name: string; ports: number[] }[];
-  archetypes: { name: string; services: string[]; nmap_os: string }[];
-  temporal_ui: { url: string; namespace: string } | null;
-}
 
 /** `details` of a 400 (ErrorBodySchema leaves it open): zod issues, or where in a fleet definition the problem is. */
 export type ErrorDetails = { path: string; message: string }[] | { path?: (string | number)[]; line?: number; key?: string } | unknown;
