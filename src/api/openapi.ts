@@ -8,6 +8,7 @@ import express, { type Router } from 'express';
 import { OpenAPIRegistry, OpenApiGeneratorV31, type RouteConfig } from '@asteasolutions/zod-to-openapi';
 import { z } from 'zod';
 import { ErrorBodySchema } from '../domain/schemas';
+import { MAX_JSON_DEPTH } from './input-guards';
 import { json, RouteTable, type DocumentedRoute, type ErrorStatus } from './route';
 import { catalogRoutes } from './routes/catalog';
 import { deckiesRoutes } from './routes/deckies';
@@ -22,7 +23,7 @@ const API_VERSION = '0.1.0';
 const BEARER = 'bearerAuth';
 
 const ERROR_DESCRIPTIONS: Record<ErrorStatus, string> = {
-  400: 'Invalid input: the zod issues (or the INI line) in `error.details`; a JSON body nested more than 32 levels deep is refused before authentication (`json_too_deep`)',
+  400: `Invalid input: the zod issues (or the INI line) in \`error.details\`; a JSON body nested more than ${MAX_JSON_DEPTH} levels deep is refused before authentication (\`json_too_deep\`)`,
   401: 'No bearer token, or an unknown one',
   403: 'The token lacks the role this needs',
   404: 'No such decky',
