@@ -22,7 +22,8 @@ export class Bus {
 
   /**
    * An event of this process: to the other processes (when relayed), and to its own subscribers
-   * unless the relay says they already had it (PostgreSQL announced the row write first).
+   * unless the relay brings it to them itself (lifecycle events come back from PostgreSQL, in
+   * commit order).
    */
   publish(topic: string, data: Record<string, unknown>): BusEvent {
     const event: BusEvent = { topic, data, at: new Date().toISOString() };
@@ -38,8 +39,8 @@ export class Bus {
   }
 
   /**
-   * Every event this process publishes also goes to `send`, which returns false when this
-   * process's subscribers already had the event; returns the function that stops it.
+   * Every event this process publishes also goes to `send`, which returns false when it delivers
+   * the event to this process's subscribers itself; returns the function that stops it.
    */
   relayOutbound(send: (event: BusEvent) => boolean): () => void {
     this.outbound.add(send);

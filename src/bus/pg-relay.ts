@@ -8,11 +8,14 @@
  * row id, status and decky; the rest, an error of up to 2,000 characters included, is read from
  * the row. Mutation and state events are small: the process that publishes them sends them whole.
  *
- * Each process delivers an event once: it skips its own notices (its subscribers had the event at
- * publish time) and the lifecycle statuses it already delivered, whichever path came first. A
- * listener that lost its connection reconnects (pg-listen) and re-reads the lifecycle and decky
- * rows written since shortly before the loss, so what was published meanwhile still reaches its
- * subscribers.
+ * Each process delivers an event once. Lifecycle events reach its streams, its own included, only
+ * through the trigger's notices, in commit order; mutation and state events it publishes it
+ * delivers at once and skips its own notices of them. A listener that lost its connection
+ * reconnects (pg-listen) and re-reads the lifecycle and decky rows written since shortly before
+ * the loss, so what was published meanwhile still reaches its subscribers; what it had delivered
+ * is not delivered again.
+ *
+ * The notices changed with the trigger: the processes of a fleet run one version (docs/operations.md).
  */
 import { randomUUID } from 'node:crypto';
 import type { MikroORM } from '@mikro-orm/postgresql';
@@ -90,13 +93,15 @@ export async function startPgRelay(bus: Bus, opts: PgRelayOptions): Promise<PgRe
   // In order: NOTIFYs sent from pooled connections could otherwise overtake each other.
   let sending = Promise.resolve();
   const stopOutbound = bus.relayOutbound((event) => {
-    const fresh = remember(event);
-    // The trigger announced (or will announce) the row write itself.
-    if (deckyTopicKind(event.topic) === 'lifecycle') return fresh;
+    // A row's statuses reach this process's streams too only through the trigger's notices, in
+    // commit order: delivered at publish time, a `succeeded` could overtake the `running` another
+    // process committed first.
+    if (deckyTopicKind(event.topic) === 'lifecycle') return false;
+    remember(event);
     const payload = JSON.stringify({ origin, topic: event.topic, at: event.at, data: event.data } satisfies EventNotice);
     if (Buffer.byteLength(payload) > MAX_PAYLOAD_BYTES) {
       logger.warn({ topic: event.topic, bytes: Buffer.byteLength(payload) }, 'event too large for NOTIFY: only this process streams it');
-      return fresh;
+      return true;
     }
     sending = sending
       .then(() => connection().execute('select pg_notify(?, ?)', [EVENTS_CHANNEL, payload]))
@@ -104,19 +109,21 @@ export async function startPgRelay(bus: Bus, opts: PgRelayOptions): Promise<PgRe
         () => undefined,
         (err: unknown) => logger.warn({ err, topic: event.topic }, 'event not sent to the other processes'),
       );
-    return fresh;
+    return true;
   });
 
   // In order too: a lifecycle notice waits for its row read, and the next one must not overtake it.
   let receiving = Promise.resolve();
   const receive = (notice: Notice) => {
     if ('origin' in notice && notice.origin === origin) return;
+    // Already delivered (a re-read after a reconnect got there first): no row read.
+    if ('lifecycle' in notice && delivered.has(`${notice.lifecycle.id}:${notice.lifecycle.status}`)) return;
     receiving = receiving
       .then(async () => {
         const event = await eventOf(notice);
         if (event && remember(event)) bus.deliver(event);
       })
-      .catch((err: unknown) => logger.warn({ err, notice }, 'event from another process not delivered'));
+      .catch((err: unknown) => logger.warn({ err, notice }, 'event not delivered'));
   };
   const eventOf = async (notice: Notice): Promise<BusEvent | undefined> => {
     if ('origin' in notice) return { topic: notice.topic, data: notice.data, at: notice.at };
