@@ -3,6 +3,7 @@
  * workflow like a deploy's, keeping the base container and its IP when it still runs), started by
  * an operator or, for a degraded decky with auto-heal on, by the master itself under a back-off.
  */
+import type { EntityManager } from '@mikro-orm/postgresql';
 import { Decky, DeckyLifecycle, DeploymentSettings, SwarmHost, loadDeploymentSettings } from '../entities';
 import { gaveUpNote, healDecision, type HealPolicy } from '../domain/heal';
 import type { DeckyAutoHeal, DeckyState, SystemHealing, Trigger } from '../domain/schemas';
@@ -15,19 +16,22 @@ import { startOrLeaveToReconciler } from './workflow-start';
 const HEALABLE: DeckyState[] = ['running', 'degraded', 'failed'];
 
 /**
- * `onlyIfDegraded`: the master's own heals. Their pass read the decky degraded before this
- * transaction locked it; an operation that ended meanwhile (a heal) may have fixed it, and a
- * second heal then would hold the decky through the next fault without judging it.
+ * `autoHeal`: the master's own heals, judged again once this transaction holds the decky. Their
+ * pass read it before: a heal that ended meanwhile may have fixed it (a second heal would hold the
+ * decky through the next fault without judging it), or failed, which restarts the back-off.
  */
 export async function submitHeal(
   ctx: OperationsContext,
   deckyName: string,
   trigger: Trigger,
-  opts: { onlyIfDegraded?: boolean } = {},
+  opts: { autoHeal?: HealPolicy } = {},
 ): Promise<{ lifecycle_ids: string[] }> {
-  const row = await withIdleDecky(ctx.orm.em.fork(), deckyName, (tx, decky) => {
-    if (opts.onlyIfDegraded && decky.state !== 'degraded') {
+  const row = await withIdleDecky(ctx.orm.em.fork(), deckyName, async (tx, decky) => {
+    if (opts.autoHeal && decky.state !== 'degraded') {
       throw new ConflictError('not_degraded', `decky "${deckyName}" is ${decky.state} again; no heal is needed`, { state: decky.state });
+    }
+    if (opts.autoHeal && healDecision(await healHistory(tx, deckyName), new Date(), opts.autoHeal).kind !== 'heal') {
+      throw new ConflictError('heal_backing_off', `decky "${deckyName}": its last heal failed; auto-heal waits before the next`);
     }
     if (!HEALABLE.includes(decky.state)) {
       throw new ConflictError('not_healable', `decky "${deckyName}" is ${decky.state}; only a running, degraded or failed decky can be healed`, {
@@ -40,14 +44,23 @@ export async function submitHeal(
   return { lifecycle_ids: [row.id] };
 }
 
+/** How many of a decky's latest terminal rows the back-off looks at: enough to count every failed heal. */
+const HISTORY_ROWS = 50;
+
+/** A decky's terminal lifecycle rows, newest first: what healDecision judges. */
+function healHistory(em: EntityManager, deckyName: string) {
+  return em.find(
+    DeckyLifecycle,
+    { deckyName, status: { $in: ['succeeded', 'failed'] } },
+    { orderBy: { startedAt: 'desc' }, limit: HISTORY_ROWS, fields: ['operation', 'status', 'error', 'completedAt'] },
+  );
+}
+
 export interface AutoHealReport {
   started: string[];
   waiting: string[];
   gaveUp: string[];
 }
-
-/** How many of a decky's latest terminal rows the back-off looks at: enough to count every failed heal. */
-const HISTORY_ROWS = 50;
 
 /**
  * One pass over the degraded deckies whose auto-heal is on: heal those whose back-off allows it,
@@ -68,12 +81,7 @@ export async function autoHeal(ctx: OperationsContext, policy: HealPolicy, now =
   });
   const report: AutoHealReport = { started: [], waiting: [], gaveUp: [] };
   for (const decky of deckies) {
-    const history = await em.find(
-      DeckyLifecycle,
-      { deckyName: decky.name, status: { $in: ['succeeded', 'failed'] } },
-      { orderBy: { startedAt: 'desc' }, limit: HISTORY_ROWS, fields: ['operation', 'status', 'error', 'completedAt'] },
-    );
-    const decision = healDecision(history, now, policy);
+    const decision = healDecision(await healHistory(em, decky.name), now, policy);
     if (decision.kind === 'wait') report.waiting.push(decky.name);
     else if (decision.kind === 'give_up') {
       report.gaveUp.push(decky.name);
@@ -83,10 +91,10 @@ export async function autoHeal(ctx: OperationsContext, policy: HealPolicy, now =
       }
     } else {
       try {
-        await submitHeal(ctx, decky.name, 'reconciler', { onlyIfDegraded: true });
+        await submitHeal(ctx, decky.name, 'reconciler', { autoHeal: policy });
         report.started.push(decky.name);
       } catch (err) {
-        // An operation started meanwhile (it settles the decky's state), or one that ended fixed it.
+        // An operation started meanwhile (it settles the decky's state), or one that ended fixed it or restarted the back-off.
         if (!(err instanceof ConflictError)) throw err;
       }
     }
