@@ -88,8 +88,12 @@ function layeringRules() {
       ],
     ),
     restrict(
-      ['src/activities/**/*.ts', 'src/swarm/**/*.ts', 'src/agent/**/*.ts', 'src/compose/**/*.ts', 'src/bus/**/*.ts', 'src/infra/**/*.ts', 'src/http/**/*.ts'],
+      ['src/activities/**/*.ts', 'src/swarm/**/*.ts', 'src/agent/**/*.ts', 'src/compose/**/*.ts', 'src/bus/**/*.ts', 'src/infra/**/*.ts'],
       [forbid(['../api', '../api/*', ...UPPER.composition], `the operators' API is an adapter of its own: ${below}; shared HTTP plumbing is in src/http`)],
+    ),
+    restrict(
+      ['src/http/**/*.ts'],
+      [forbid(['../api', '../api/*', ...adapterDirs, ...UPPER.composition], `src/http is the plumbing the adapters share: it imports none of them (${below})`)],
     ),
     restrict(
       ['src/workflows/**/*.ts'],
