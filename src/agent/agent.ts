@@ -417,7 +417,13 @@ export async function startAgent(settings: AgentSettings, logger: pino.Logger): 
 
   const server = await startHttpsServer(
     app,
-    { identity: settings, clientCa: settings.caPem, host: settings.agentHost, port: settings.port, handshakeFailure: 'agent: TLS handshake refused' },
+    {
+      identity: settings,
+      clientCertificates: { ca: settings.caPem },
+      host: settings.agentHost,
+      port: settings.port,
+      handshakeFailure: 'agent: TLS handshake refused',
+    },
     logger,
   );
   const port = server.port;

@@ -26,8 +26,11 @@ export interface TlsIdentity {
 
 export interface HttpsServerSpec {
   identity: TlsIdentity;
-  /** The CA (PEM) whose client certificates a handshake requires; without it, none is asked. */
-  clientCa?: string;
+  /**
+   * `{ ca }`: a handshake requires a client certificate signed by this CA (PEM); `none`: no client
+   * certificate is asked (the enrollment port, for hosts that have none yet). Said every time.
+   */
+  clientCertificates: { ca: string } | 'none';
   host: string;
   port: number;
   /** Logged at debug, with the peer's address, for every handshake that fails. */
@@ -44,9 +47,9 @@ export interface HttpsListener {
 export async function startHttpsServer(app: http.RequestListener, spec: HttpsServerSpec, logger: pino.Logger): Promise<HttpsListener> {
   const { certPem, keyPem } = spec.identity;
   const server = https.createServer(
-    spec.clientCa === undefined
+    spec.clientCertificates === 'none'
       ? { key: keyPem, cert: certPem, minVersion: 'TLSv1.2' }
-      : { key: keyPem, cert: certPem, ca: [spec.clientCa], requestCert: true, rejectUnauthorized: true, minVersion: 'TLSv1.2' },
+      : { key: keyPem, cert: certPem, ca: [spec.clientCertificates.ca], requestCert: true, rejectUnauthorized: true, minVersion: 'TLSv1.2' },
     app,
   );
   server.on('tlsClientError', (err, socket) => logger.debug({ err: err.message, from: socket.remoteAddress }, spec.handshakeFailure));

@@ -52,7 +52,7 @@ export function startSwarmServer(ctx: SwarmContext, listen: { host: string; port
   return listenHttps(
     ctx,
     createSwarmApp(ctx),
-    { ...listen, clientCa: ctx.pki.ca.certPem, handshakeFailure: 'swarm port: TLS handshake refused' },
+    { ...listen, clientCertificates: { ca: ctx.pki.ca.certPem }, handshakeFailure: 'swarm port: TLS handshake refused' },
     'swarm port listening (mTLS)',
   );
 }
@@ -70,7 +70,7 @@ export function startEnrollmentServer(ctx: SwarmContext, listen: { host: string;
   return listenHttps(
     ctx,
     createEnrollmentApp(ctx),
-    { ...listen, handshakeFailure: 'enrollment port: TLS handshake failed' },
+    { ...listen, clientCertificates: 'none', handshakeFailure: 'enrollment port: TLS handshake failed' },
     'enrollment port listening (HTTPS, the master key pinned by enrollment commands)',
   );
 }
