@@ -1,4 +1,9 @@
-/** Every setting is an environment variable (architecture.md §15); this is the one place that reads them, the master's and the agent's. */
+/**
+ * Every setting is an environment variable (architecture.md §15); this is the one place that reads
+ * the master's and the agent's. Two readers stay apart: the CLI's client (DECNET_API_URL,
+ * DECNET_API_TOKEN, in src/cli/api-client.ts) and where the Temporal CLI is (TEMPORAL_CLI_PATH,
+ * src/infra/temporal-cli.ts).
+ */
 import path from 'node:path';
 import type { HealPolicy } from './domain/heal';
 import { AGENT_BIN_LINK, AGENT_CONFIG_DIR, AGENT_INSTALL_DIR, DEFAULT_SWARM_PORT } from './domain/swarm-schemas';
