@@ -3,7 +3,7 @@
  * workflow-outcome.json) with nothing behind its steps: bench/temporal-floor runs it to measure
  * what Temporal alone costs per row on this machine.
  */
-import { ApplicationFailure, proxyActivities, proxyLocalActivities, upsertSearchAttributes } from '@temporalio/workflow';
+import { ApplicationFailure, proxyActivities, proxyLocalActivities, upsertSearchAttributes, workflowInfo } from '@temporalio/workflow';
 import type { FloorActivities } from './temporal-floor';
 
 const db = proxyLocalActivities<FloorActivities>({ scheduleToCloseTimeout: '30s' });
@@ -20,7 +20,7 @@ export async function floorDeployWorkflow(name: string): Promise<void> {
   await db.touchRow('steps');
   await db.touchRow('failed');
   upsertSearchAttributes({ Outcome: ['failed'] });
-  await db.rowDone();
+  await db.rowDone(workflowInfo().workflowId);
   throw ApplicationFailure.nonRetryable('ImageMissing: the image is not on the Docker engine', 'ImageMissing');
 }
 
@@ -28,5 +28,5 @@ export async function floorDeployWorkflow(name: string): Promise<void> {
 export async function floorMinimalWorkflow(): Promise<void> {
   await db.touchRow('running');
   await docker.dockerStep('all');
-  await db.rowDone();
+  await db.rowDone(workflowInfo().workflowId);
 }

@@ -3,9 +3,9 @@
  * a table and asserts nothing). A worker in this process, with the product's worker settings, runs
  * bench/floor-workflow.ts, which has the shape of a local deploy ending at the image check (the
  * same local activities, activities, search-attribute upserts and failure) with nothing behind its
- * steps: no PostgreSQL, no Docker, no API. Its rows/s is the most any code of ours can reach on
- * this dev server and these cores, and its CPU per row (this process's and the dev server's, read
- * from /proc) says where the ceiling comes from. Sends traffic only to loopback.
+ * steps: no PostgreSQL, no Docker, no API. Its CPU per row (this process's and the dev server's,
+ * read from /proc) is what Temporal costs a row of that shape here, whatever our code does: the
+ * cores divided by it bound the rows/s of the product with that shape. Sends traffic only to loopback.
  */
 import { readFileSync } from 'node:fs';
 import fs from 'node:fs/promises';
@@ -28,7 +28,8 @@ const ROWS = 300;
 /** As src/operations/workflow-start.ts: at most this many workflow starts in flight. */
 const START_CONCURRENCY = 16;
 
-let rowsDone = 0;
+/** The workflows whose last step ran (a local activity may run twice: each counts once). */
+const rowsDone = new Set<string>();
 let onRowDone: () => void = () => undefined;
 
 function createFloorActivities() {
@@ -37,8 +38,8 @@ function createFloorActivities() {
     async dockerStep(step: string): Promise<void> {
       if (step === 'compose_up') throw ApplicationFailure.nonRetryable('image missing', 'ImageMissing');
     },
-    async rowDone(): Promise<void> {
-      rowsDone++;
+    async rowDone(workflowId: string): Promise<void> {
+      rowsDone.add(workflowId);
       onRowDone();
     },
   };
@@ -56,10 +57,10 @@ const ownCpuMs = () => {
 };
 
 async function runRows(client: Client, workflow: string, prefix: string, count: number, devServerPid: number) {
-  rowsDone = 0;
+  rowsDone.clear();
   const done = new Promise<void>((resolve) => {
     onRowDone = () => {
-      if (rowsDone === count) resolve();
+      if (rowsDone.size >= count) resolve();
     };
   });
   const cpu0 = { own: ownCpuMs(), server: processCpuMs(devServerPid) };
@@ -90,11 +91,13 @@ async function main() {
   });
   const connection = await Connection.connect({ address: temporal.address });
   const nativeConnection = await NativeConnection.connect({ address: temporal.address });
+  let worker: Worker | undefined;
+  let running: Promise<void> | undefined;
   try {
     await registerSearchAttributes(connection, 'default', SEARCH_ATTRIBUTE_KINDS);
     const client = new Client({ connection });
     // The product's worker settings (worker.ts).
-    const worker = await Worker.create({
+    worker = await Worker.create({
       connection: nativeConnection,
       taskQueue: TASK_QUEUE,
       workflowsPath: require.resolve('./floor-workflow'),
@@ -103,7 +106,7 @@ async function main() {
       shutdownGraceTime: '10s',
       stickyQueueScheduleToStartTimeout: '3s',
     });
-    const running = worker.run();
+    running = worker.run();
     await runRows(client, 'floorDeployWorkflow', 'warm', WARM_UP, temporal.pid);
     const shapes = [
       { what: "a local deploy's shape (ending at the image check)", run: await runRows(client, 'floorDeployWorkflow', 'deploy', ROWS, temporal.pid) },
@@ -112,14 +115,11 @@ async function main() {
         run: await runRows(client, 'floorMinimalWorkflow', 'minimal', ROWS, temporal.pid),
       },
     ];
-    worker.shutdown();
-    await running;
-
     const cores = os.cpus().length;
     const perRow = (cpu: number) => cpu / ROWS;
     const figures: Figure[] = shapes.flatMap(({ what, run }) => [
       {
-        figure: `Temporal alone, ${ROWS} rows of ${what}: start → all closed`,
+        figure: `Temporal alone, ${ROWS} rows of ${what}: first start → every row's last step`,
         target: '≥ 50 rows/s (the product)',
         measured: `${(ROWS / (run.elapsed / 1000)).toFixed(1)} rows/s (${(run.elapsed / 1000).toFixed(2)} s)`,
       },
@@ -136,6 +136,10 @@ async function main() {
     ]);
     printTable('bench/temporal-floor', figures);
   } finally {
+    if (worker && running) {
+      worker.shutdown();
+      await running;
+    }
     await connection.close();
     await nativeConnection.close();
     await temporal.stop();

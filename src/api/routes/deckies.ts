@@ -32,7 +32,7 @@ import { HttpError } from '../../http/errors';
 import type { ApiDeps } from '../deps';
 import { json, lifecycleLink, RouteTable } from '../route';
 
-export const IdempotencyKeySchema = z.string().min(1).max(255);
+const IdempotencyKeySchema = z.string().min(1).max(255);
 export const DeployQuerySchema = z.object({
   dry_run: z.enum(['true', 'false']).optional().meta({ description: 'true: answer 200 with the plan; nothing is written, no workflow starts' }),
 });
