@@ -22,6 +22,7 @@ import { loadCatalogue } from '../domain/catalog';
 import type { DeckySpec, LanNetworkSpec } from '../domain/schemas';
 import {
   AGENT_ACK_FILE,
+  AGENT_PATHS,
   AgentDecommissionRequestSchema,
   AgentJobKindSchema,
   AgentJobRequestSchemas,
@@ -369,7 +370,7 @@ export async function startAgent(settings: AgentSettings, logger: pino.Logger): 
       fencing: !decommissioned && reporter.returning(),
     });
   });
-  app.get('/status', async (_req, res) => {
+  app.get(AGENT_PATHS.status, async (_req, res) => {
     res.json({
       host_uuid: settings.ini.agent['host-uuid'],
       project: settings.composeProject,
@@ -379,7 +380,7 @@ export async function startAgent(settings: AgentSettings, logger: pino.Logger): 
     });
   });
   const submit = (kind: AgentJobKind, schema: z.ZodType<{ job_id: string; lifecycle_id?: string }>) =>
-    app.post(`/${kind}`, async (req, res) => {
+    app.post(AGENT_PATHS.job(kind), async (req, res) => {
       if (decommissioned) {
         return sendError(
           res,
@@ -398,7 +399,7 @@ export async function startAgent(settings: AgentSettings, logger: pino.Logger): 
       res.status(202).json(accepted);
     });
   for (const kind of AgentJobKindSchema.options) submit(kind, AgentJobRequestSchemas[kind]);
-  app.post('/decommission', async (req, res) => {
+  app.post(AGENT_PATHS.decommission, async (req, res) => {
     const body = AgentDecommissionRequestSchema.parse(req.body ?? {});
     if (body.host_uuid !== settings.ini.agent['host-uuid']) {
       return sendError(res, 409, 'host_mismatch', `this agent is host ${settings.ini.agent['host-uuid']}, not ${body.host_uuid}; nothing was changed`);
@@ -407,7 +408,7 @@ export async function startAgent(settings: AgentSettings, logger: pino.Logger): 
     res.once('close', cleanedUp);
     res.json(answer);
   });
-  app.get('/jobs/:id', (req, res) => {
+  app.get(AGENT_PATHS.jobViewRoute, (req, res) => {
     const job = store.get(req.params.id);
     if (!job) return sendError(res, 404, 'not_found', `no job ${req.params.id}`);
     res.json(publicJob(job));

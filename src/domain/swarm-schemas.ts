@@ -315,6 +315,21 @@ export const AgentJobViewSchema = AgentJobAcceptedSchema.extend({
 });
 export type AgentJobView = z.infer<typeof AgentJobViewSchema>;
 
+const AGENT_JOBS = '/jobs';
+/** The agent's HTTPS API (mTLS): the paths the master calls and the agent serves. */
+export const AGENT_PATHS = {
+  /** POST: a job of this kind (AgentJobRequestSchemas) → 202. */
+  job: (kind: AgentJobKind) => `/${kind}`,
+  /** GET: a job's view (AgentJobViewSchema), 404 for a job the agent does not know. */
+  jobView: (jobId: string) => `${AGENT_JOBS}/${encodeURIComponent(jobId)}`,
+  /** The same, as the agent's express route. */
+  jobViewRoute: `${AGENT_JOBS}/:id`,
+  /** POST: the host's decommission (AgentDecommissionRequestSchema). */
+  decommission: '/decommission',
+  /** GET: what the agent runs, for operators on the host. */
+  status: '/status',
+} as const;
+
 /** POST /decommission on the agent (mTLS): the master names the host it means, so a misdirected call changes nothing. */
 export const AgentDecommissionRequestSchema = z.object({ host_uuid: z.uuid() }).strict().meta({ id: 'AgentDecommissionRequest' });
 export type AgentDecommissionRequest = z.infer<typeof AgentDecommissionRequestSchema>;

@@ -8,6 +8,7 @@ import type { z } from 'zod';
 import { Agent, request, type Dispatcher } from 'undici';
 import { pinnedCertificate } from '../http/mtls';
 import {
+  AGENT_PATHS,
   AgentDecommissionResponseSchema,
   AgentJobAcceptedSchema,
   AgentJobViewSchema,
@@ -75,14 +76,14 @@ export class AgentClient {
     return `https://${host}:${this.target.port}`;
   }
 
-  /** POST /deploy|/mutate|/teardown → 202 with the job (a repeated job id returns the same job). */
+  /** POST /<kind> → 202 with the job (a repeated job id returns the same job). */
   submitJob(kind: AgentJobKind, body: Record<string, unknown>): Promise<AgentJobAccepted> {
-    return this.answer('POST', `/${kind}`, body, 202, AgentJobAcceptedSchema);
+    return this.answer('POST', AGENT_PATHS.job(kind), body, 202, AgentJobAcceptedSchema);
   }
 
   /** GET /jobs/{id}; undefined when the agent does not know the job. */
   async job(jobId: string): Promise<AgentJobView | undefined> {
-    const path = `/jobs/${encodeURIComponent(jobId)}`;
+    const path = AGENT_PATHS.jobView(jobId);
     const res = await this.send('GET', path, undefined, [200, 404]);
     if (res.statusCode === 404) {
       await res.body.dump();
@@ -93,7 +94,7 @@ export class AgentClient {
 
   /** POST /decommission → 200 once the agent's deckies and LAN network are gone; it refuses jobs from then on. */
   decommission(body: AgentDecommissionRequest): Promise<AgentDecommissionResponse> {
-    return this.answer('POST', '/decommission', body, 200, AgentDecommissionResponseSchema);
+    return this.answer('POST', AGENT_PATHS.decommission, body, 200, AgentDecommissionResponseSchema);
   }
 
   async close(): Promise<void> {
