@@ -1,7 +1,5 @@
 /** /deckies: deploy, lifecycle polling, fleet view (filtered), mutation, heal, teardown of one decky or of the fleet. Thin: validation here, work in operations/. */
 import { z } from 'zod';
-import { Decky, DeckyLifecycle } from '../../entities';
-import { deckyToView, lifecycleToRow } from '../../entities/mappers';
 import {
   DeckyAutoHealSchema,
   DeckyAutoHealUpdateSchema,
@@ -26,7 +24,7 @@ import { previewDeploy, submitDeploy } from '../../operations/deploy';
 import { submitTeardown } from '../../operations/teardown';
 import { setMutateInterval, submitMutation } from '../../operations/mutate';
 import { setDeckyAutoHeal, submitHeal } from '../../operations/heal';
-import { NotFoundError } from '../../operations/errors';
+import { deckyDetail, fleetView, lifecycleRows } from '../../operations/fleet-view';
 import { TriggerHeaders, triggerOf } from '../trigger';
 import { HttpError } from '../../http/errors';
 import type { ApiDeps } from '../deps';
@@ -99,8 +97,7 @@ deckiesRoutes.get(
   },
   async (req, res, deps) => {
     const { ids } = LifecycleQuerySchema.parse({ ids: req.query.ids ?? [] });
-    const rows = await deps.operations.orm.em.fork().find(DeckyLifecycle, { id: { $in: ids } });
-    res.json({ rows: rows.map(lifecycleToRow) });
+    res.json({ rows: await lifecycleRows(deps.operations.orm.em.fork(), ids) });
   },
 );
 
@@ -121,17 +118,7 @@ deckiesRoutes.get(
   },
   async (req, res, deps) => {
     const query = FleetQuerySchema.parse(req.query);
-    const em = deps.operations.orm.em.fork();
-    const where = {
-      ...(query.host_uuid === undefined ? {} : { hostUuid: query.host_uuid === 'master' ? null : query.host_uuid }),
-      ...(query.state === undefined ? {} : { state: query.state }),
-    };
-    const deckies = await em.find(Decky, where, { orderBy: { name: 'asc' } });
-    const latest = await latestLifecycles(
-      em,
-      deckies.map((d) => d.name),
-    );
-    res.json({ deckies: deckies.map((d) => deckyToView(d, latest.get(d.name))) });
+    res.json({ deckies: await fleetView(deps.operations.orm.em.fork(), query) });
   },
 );
 
@@ -170,11 +157,7 @@ deckiesRoutes.get(
   },
   async (req, res, deps) => {
     const name = parseName(String(req.params.name));
-    const em = deps.operations.orm.em.fork();
-    const decky = await em.findOne(Decky, { name });
-    if (!decky) throw new NotFoundError(`decky "${name}" does not exist`);
-    const recent = await em.find(DeckyLifecycle, { deckyName: name }, { orderBy: { startedAt: 'desc' }, limit: 20 });
-    res.json({ ...deckyToView(decky, recent[0]), lifecycle: recent.map(lifecycleToRow) });
+    res.json(await deckyDetail(deps.operations.orm.em.fork(), name));
   },
 );
 
@@ -277,12 +260,4 @@ function parseName(raw: string): string {
   const parsed = DeckyNameSchema.safeParse(raw);
   if (!parsed.success) throw new HttpError(404, 'not_found', `decky "${raw}" does not exist (not a valid decky name)`);
   return parsed.data;
-}
-
-async function latestLifecycles(em: ReturnType<ApiDeps['operations']['orm']['em']['fork']>, names: string[]) {
-  if (names.length === 0) return new Map<string, DeckyLifecycle>();
-  const rows: Record<string, unknown>[] = await em
-    .getConnection()
-    .execute('select distinct on (decky_name) * from decky_lifecycle where decky_name in (?) order by decky_name, started_at desc', [names]);
-  return new Map(rows.map((r) => [r.decky_name as string, em.map(DeckyLifecycle, r)]));
 }
