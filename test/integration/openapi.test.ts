@@ -163,6 +163,22 @@ describe('GET /openapi.json', () => {
     }
   });
 
+  test('every operation documented without security answers without a token; every other one refuses it', async () => {
+    // Whether a route is behind authentication is where app.ts mounts its table: the document must say the same.
+    const answered: Array<[string, string, boolean]> = [];
+    for (const [route, methods] of Object.entries(doc.paths as Record<string, Record<string, unknown>>)) {
+      if (route.includes('{') || route === '/api/v1/events') continue;
+      for (const method of Object.keys(methods)) {
+        if (method !== 'get') continue;
+        const res = await fetch(origin + route);
+        await res.text();
+        answered.push([method, route, res.status === 401]);
+      }
+    }
+    expect(answered.length).toBeGreaterThan(5);
+    expect(answered).toEqual(answered.map(([method, route]) => [method, route, doc.paths[route][method].security.length > 0]));
+  });
+
   test('request bodies are the zod schemas that validate them', () => {
     const { schemas } = doc.components;
     const body = (route: string, method: string) => doc.paths[route][method].requestBody.content['application/json'].schema;
