@@ -5,7 +5,7 @@
  * Lifecycle events are announced by PostgreSQL itself: a trigger on `decky_lifecycle` notifies
  * each status a row reaches at the commit of its write (Migration20261206000000LifecycleNotify),
  * so a process killed between its commit and its publish loses nothing. The notice carries the
- * row id, status and decky; the rest, an error of up to 2,000 characters included, is read from
+ * row id, status, operation and decky; a failed row's error, up to 2,000 characters, is read from
  * the row. Mutation and state events are small: the process that publishes them sends them whole.
  *
  * Each process delivers an event once. Lifecycle events reach its streams, its own included, only
@@ -37,7 +37,7 @@ interface EventNotice {
 
 /** The lifecycle trigger's notice: the row, the status it reached, its decky, its `updated_at`. */
 interface LifecycleNotice {
-  lifecycle: { id: string; status: string };
+  lifecycle: { id: string; status: string; operation: string };
   decky: string;
   at: string;
 }
@@ -127,16 +127,14 @@ export async function startPgRelay(bus: Bus, opts: PgRelayOptions): Promise<PgRe
   };
   const eventOf = async (notice: Notice): Promise<BusEvent | undefined> => {
     if ('origin' in notice) return { topic: notice.topic, data: notice.data, at: notice.at };
-    const [row] = await connection().execute<{ operation: string; error: string | null }[]>('select operation, error from decky_lifecycle where id = ?', [
-      notice.lifecycle.id,
-    ]);
-    if (!row) return undefined;
-    const { id, status } = notice.lifecycle;
-    return {
-      topic: deckyTopic(notice.decky, 'lifecycle'),
-      at: new Date(notice.at).toISOString(),
-      data: lifecycleEventData({ id, status, operation: row.operation, error: TERMINAL.has(status) ? row.error : null }),
-    };
+    const { id, status, operation } = notice.lifecycle;
+    // Only a failed row has an error, up to 2,000 characters: too long for some notices, so it is read.
+    let error: string | null = null;
+    if (status === 'failed') {
+      const [row] = await connection().execute<{ error: string | null }[]>('select error from decky_lifecycle where id = ?', [id]);
+      error = row?.error ?? null;
+    }
+    return { topic: deckyTopic(notice.decky, 'lifecycle'), at: new Date(notice.at).toISOString(), data: lifecycleEventData({ id, status, operation, error }) };
   };
 
   /** Rows written since `since`: their lifecycle statuses and decky states not delivered yet. */

@@ -11,7 +11,7 @@ export class Migration20261206000000LifecycleNotify extends Migration {
     this.addSql(`create function "decky_lifecycle_notify"() returns trigger language plpgsql as $$
       begin
         perform pg_notify('decnet_events', json_build_object(
-          'lifecycle', json_build_object('id', new.id, 'status', new.status),
+          'lifecycle', json_build_object('id', new.id, 'status', new.status, 'operation', new.operation),
           'decky', new.decky_name,
           'at', new.updated_at)::text);
         return null;
