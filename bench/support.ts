@@ -4,7 +4,7 @@ import fs from 'node:fs/promises';
 import path from 'node:path';
 import { startEmbeddedPostgres } from '../src/infra/embedded-postgres';
 import { findTemporalCli, startTemporalDevServer } from '../src/infra/temporal-cli';
-import { spawnDecnet, stop, waitForHttp, type DecnetProcess } from '../test/support/process';
+import { spawnDecnet, stop, waitForServing, type DecnetProcess } from '../test/support/process';
 import { performance } from 'node:perf_hooks';
 import Docker from 'dockerode';
 import type { Catalogue } from '../src/domain/catalog';
@@ -192,7 +192,7 @@ export async function spawnBenchMaster(opts: {
     proc: spawnDecnet(['up'], env, logFile),
     async restart() {
       master.proc = spawnDecnet(['up'], env, logFile);
-      await waitForHttp(`http://127.0.0.1:${opts.apiPort}/readyz`);
+      await waitForServing(master.proc, `http://127.0.0.1:${opts.apiPort}/readyz`);
     },
     async kill() {
       master.proc.child.kill('SIGKILL');
@@ -200,7 +200,7 @@ export async function spawnBenchMaster(opts: {
     },
     stop: () => stop(master.proc),
   };
-  await waitForHttp(`http://127.0.0.1:${opts.apiPort}/readyz`);
+  await waitForServing(master.proc, `http://127.0.0.1:${opts.apiPort}/readyz`);
   return master;
 }
 

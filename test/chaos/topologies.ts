@@ -14,7 +14,7 @@ import { LABELS } from '../../src/domain/compose-render';
 import { isProcessAlive, pidsFileOf, readUpPids, terminatePid } from '../../src/infra/pid';
 import { createTestStack, freePort, type TestStack } from '../support/master';
 import { apiClient, type ApiClient } from '../support/http';
-import { sigkill, spawnDecnet, stop, waitForHttp, type DecnetProcess } from '../support/process';
+import { sigkill, spawnDecnet, stop, waitForServing, type DecnetProcess } from '../support/process';
 import { enrollAgent, masterCreds, startAgent, waitForActive, type Creds, type TestAgent } from '../support/agents';
 
 export type Fault = 'temporal' | 'postgres' | 'master' | 'worker' | 'agent';
@@ -63,7 +63,7 @@ export async function embeddedTopology(slot: number): Promise<Topology> {
   const dataDir = stack.config.dataDir;
   const logFile = path.join(dataDir, 'up.log');
   let up: DecnetProcess = spawnDecnet(['up'], stack.env, logFile);
-  await waitForHttp(`${stack.api}/readyz`, 180_000);
+  await waitForServing(up, `${stack.api}/readyz`, 180_000);
   return {
     ...onStack(stack),
     async kill(fault) {
@@ -77,7 +77,7 @@ export async function embeddedTopology(slot: number): Promise<Topology> {
       } else {
         throw new Error(`the embedded topology has no ${fault} to kill`);
       }
-      await waitForHttp(`${stack.api}/readyz`, 180_000);
+      await waitForServing(up, `${stack.api}/readyz`, 180_000);
     },
     async stop() {
       await stop(up);
@@ -97,14 +97,14 @@ export async function splitTopology(slot: number): Promise<Topology> {
   const dir = stack.config.dataDir;
   const apiProc = spawnDecnet(['api'], stack.env, path.join(dir, 'api.log'));
   let worker = spawnDecnet(['worker'], stack.env, path.join(dir, 'worker.log'));
-  await waitForHttp(`${stack.api}/readyz`, 120_000);
+  await waitForServing(apiProc, `${stack.api}/readyz`, 120_000);
   return {
     ...onStack(stack),
     async kill(fault) {
       if (fault !== 'worker') throw new Error(`the split topology has no ${fault} to kill`);
       await sigkill(worker);
       worker = spawnDecnet(['worker'], stack.env, path.join(dir, 'worker.log'));
-      await waitForHttp(`${stack.api}/readyz`, 120_000);
+      await waitForServing(apiProc, `${stack.api}/readyz`, 120_000);
     },
     async stop() {
       await stop(worker);
@@ -121,7 +121,7 @@ export async function swarmTopology(slot: number): Promise<Topology> {
   });
   const dir = await fs.mkdtemp(path.join(os.tmpdir(), 'decnet-chaos-swarm-'));
   const masterProc = spawnDecnet(['up'], stack.env, path.join(stack.config.dataDir, 'up.log'));
-  await waitForHttp(`${stack.api}/readyz`, 120_000);
+  await waitForServing(masterProc, `${stack.api}/readyz`, 120_000);
   const api = apiClient(stack.api, stack.adminToken);
   const creds: Creds = await masterCreds(stack);
   const agent: TestAgent = await enrollAgent(stack, api, dir, {

@@ -224,7 +224,8 @@ describe('an agent host with nothing but node', () => {
     // No node_modules anywhere above the artefact: it cannot borrow this checkout's.
     for (let d = layout.installDir; d !== path.dirname(d); d = path.dirname(d)) expect([d, await exists(path.join(d, 'node_modules'))]).toEqual([d, false]);
 
-    const log = await fs.open(path.join(layout.root, 'agent.log'), 'a');
+    const logFile = path.join(layout.root, 'agent.log');
+    const log = await fs.open(logFile, 'a');
     const env = hostEnv(layout, {
       DECNET_COMPOSE_PROJECT: project,
       DECNET_IMAGE_REGISTRY: stack.env.DECNET_IMAGE_REGISTRY,
@@ -237,7 +238,7 @@ describe('an agent host with nothing but node', () => {
       env,
       stdio: ['ignore', log.fd, log.fd],
     });
-    proc = { child, exited: new Promise((resolve) => child.once('exit', (code) => resolve(code))) };
+    proc = { child, exited: new Promise((resolve) => child.once('exit', (code) => resolve(code))), logFile };
     running.push(proc);
     await log.close();
     await waitFor('the agent to answer /health', async () => ((await agentRequest(agent(), master, 'GET', '/health')).status === 200 ? true : undefined));

@@ -13,7 +13,7 @@ import { isProcessAlive } from '../../src/infra/pid';
 import { createTestStack, iniGeneral, freePort, type TestStack } from '../support/master';
 import { apiClient, waitForTerminal } from '../support/http';
 import { startPostgresProcess, type PostgresProcess } from '../support/postgres';
-import { spawnDecnet, stop, waitForHttp, type DecnetProcess } from '../support/process';
+import { spawnDecnet, stop, waitForServing, type DecnetProcess } from '../support/process';
 
 const OUTAGE_MS = 20_000;
 
@@ -53,7 +53,7 @@ afterAll(async () => {
 test('PostgreSQL and Temporal down mid-deploy: 503 with Retry-After meanwhile, the deploy finishes after', async () => {
   proc = spawnDecnet(['up'], stack.env, path.join(stack.config.dataDir, 'up.log'));
   const origin = new URL(stack.api).origin;
-  await waitForHttp(`${origin}/readyz`, 180_000);
+  await waitForServing(proc, `${origin}/readyz`, 180_000);
   const api = apiClient(stack.api, stack.adminToken);
 
   const ini = `${iniGeneral(stack.lan)}[ok]\nservices=ssh,http\namount=5\n`;
@@ -84,7 +84,7 @@ test('PostgreSQL and Temporal down mid-deploy: 503 with Retry-After meanwhile, t
   expect(isProcessAlive(proc.child.pid!)).toBe(true);
 
   [postgres, temporal] = await Promise.all([startPostgres(), startTemporal()]);
-  await waitForHttp(`${origin}/readyz`, 120_000);
+  await waitForServing(proc, `${origin}/readyz`, 120_000);
   const rows = await waitForTerminal(api, ids, 300_000);
   expect(rows.map((r) => [r.decky_name, r.status, r.error])).toEqual(rows.map((r) => [r.decky_name, 'succeeded', null]));
   const running = (await containers()).filter((c) => c.State === 'running');

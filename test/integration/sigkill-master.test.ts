@@ -8,7 +8,7 @@ import { openOrm } from '../../src/db/orm';
 import { DeckyLifecycle } from '../../src/entities';
 import { createTestStack, type TestStack } from '../support/master';
 import { apiClient, waitForTerminal } from '../support/http';
-import { sigkill, spawnDecnet, stop, waitForHttp, type DecnetProcess } from '../support/process';
+import { sigkill, spawnDecnet, stop, waitForServing, type DecnetProcess } from '../support/process';
 
 let stack: TestStack;
 let proc: DecnetProcess | undefined;
@@ -28,7 +28,7 @@ async function projectContainers() {
 
 async function startUp(): Promise<DecnetProcess> {
   proc = spawnDecnet(['up'], stack.env, path.join(stack.config.dataDir, 'up.log'));
-  await waitForHttp(`${stack.api}/healthz`);
+  await waitForServing(proc, `${stack.api}/healthz`);
   return proc;
 }
 

@@ -14,7 +14,7 @@ import { openOrm } from '../../src/db/orm';
 import { DeckyLifecycle } from '../../src/entities';
 import { createTestStack, type TestStack } from '../support/master';
 import { apiClient, waitFor, waitForTerminal, type ApiClient } from '../support/http';
-import { cliEnvFor, runDecnet, sigkill, spawnDecnet, stop, waitForHttp, type DecnetProcess } from '../support/process';
+import { cliEnvFor, runDecnet, sigkill, spawnDecnet, stop, waitForServing, type DecnetProcess } from '../support/process';
 import { recordHistories } from '../support/histories';
 import { agentRequest, enrollAgent, masterCreds, removeAgentContainers, startAgent, waitForActive, type Creds, type TestAgent } from '../support/agents';
 
@@ -60,7 +60,7 @@ const agentProjects = () => ['a', 'b', 'c'].map((n) => `${stack.config.composePr
 
 async function startMasterProcess() {
   masterProc = spawnDecnet(['up'], stack.env, path.join(stack.config.dataDir, 'up.log'));
-  await waitForHttp(`${stack.api}/readyz`);
+  await waitForServing(masterProc, `${stack.api}/readyz`);
 }
 
 const removeProject = (project: string) => removeAgentContainers(stack.docker, project);

@@ -14,7 +14,7 @@ import { createTestStack, iniGeneral, freePort, type TestStack } from '../suppor
 import { apiClient, waitForTerminal, type ApiClient } from '../support/http';
 import { parsePrometheusText, sampleValue } from '../support/prometheus';
 import { tryPassword } from '../support/postgres';
-import { spawnDecnet, stop, waitForHttp, type DecnetProcess } from '../support/process';
+import { spawnDecnet, stop, waitForServing, type DecnetProcess } from '../support/process';
 
 let stack: TestStack;
 let proc: DecnetProcess | undefined;
@@ -166,7 +166,7 @@ test('a part that cannot be brought back ends `up` with code 1 and the reason', 
   const cliLink = path.join(stack.config.dataDir, 'temporal-cli');
   await fs.symlink(findTemporalCli(), cliLink);
   const limited = startUp({ ...stack.env, TEMPORAL_CLI_PATH: cliLink, DECNET_EMBEDDED_RESTART_LIMIT_MS: '8000' });
-  await waitForHttp(`${origin}/readyz`, 180_000);
+  await waitForServing(limited, `${origin}/readyz`, 180_000);
   await fs.rm(cliLink);
   const started = Date.now();
   process.kill((await pids()).temporal!, 'SIGKILL');

@@ -121,16 +121,25 @@ export function requireEnv(name: string): string {
   return value;
 }
 
+/**
+ * A port free on 127.0.0.1, chosen below the kernel's ephemeral range. A port in that range can be
+ * handed out again between this check and the listen that follows (to an outgoing connection, or
+ * to a server binding port 0, as the Temporal dev server does for its HTTP and metrics ports);
+ * one below it is only ever taken by someone asking for it by number.
+ */
 export async function freePort(): Promise<number> {
   const net = await import('node:net');
-  return new Promise((resolve, reject) => {
-    const server = net.createServer();
-    server.listen(0, '127.0.0.1', () => {
-      const { port } = server.address() as { port: number };
-      server.close(() => resolve(port));
+  const ephemeralLow = Number((await fs.readFile('/proc/sys/net/ipv4/ip_local_port_range', 'utf8')).split(/\s+/)[0]);
+  const low = 10_000;
+  for (;;) {
+    const port = low + Math.floor(Math.random() * (ephemeralLow - low));
+    const free = await new Promise<boolean>((resolve) => {
+      const server = net.createServer();
+      server.once('error', () => resolve(false));
+      server.listen(port, '127.0.0.1', () => server.close(() => resolve(true)));
     });
-    server.once('error', reject);
-  });
+    if (free) return port;
+  }
 }
 
 async function removeProjectResources(docker: Docker, project: string): Promise<void> {

@@ -8,6 +8,8 @@ const REPO = path.join(__dirname, '..', '..');
 export interface DecnetProcess {
   child: ChildProcess;
   exited: Promise<number | null>;
+  /** Where its stdout and stderr go. */
+  logFile: string;
 }
 
 /** `node --import tsx src/cli/main.ts …`: the CLI in this very process, so a SIGKILL kills the master itself. */
@@ -19,7 +21,7 @@ export function spawnDecnet(args: string[], env: NodeJS.ProcessEnv, logFile: str
     stdio: ['ignore', log, log],
   });
   const exited = new Promise<number | null>((resolve) => child.once('exit', (code) => resolve(code)));
-  return { child, exited };
+  return { child, exited, logFile };
 }
 
 export async function waitForHttp(url: string, timeoutMs = 120_000): Promise<void> {
@@ -32,6 +34,29 @@ export async function waitForHttp(url: string, timeoutMs = 120_000): Promise<voi
       /* not listening yet */
     }
     if (Date.now() > deadline) throw new Error(`${url} did not answer within ${timeoutMs} ms`);
+    await new Promise((r) => setTimeout(r, 250));
+  }
+}
+
+/**
+ * waitForHttp on a URL a spawned `decnet` serves: fails as soon as the process exits instead, and
+ * either failure quotes the end of its log, which the test's cleanup is about to delete.
+ */
+export async function waitForServing(proc: DecnetProcess, url: string, timeoutMs = 120_000): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  const fail = (why: string): never => {
+    const tail = fs.readFileSync(proc.logFile, 'utf8').split('\n').slice(-40).join('\n');
+    throw new Error(`${why}\n--- the end of ${proc.logFile} ---\n${tail}`);
+  };
+  for (;;) {
+    try {
+      if ((await fetch(url)).ok) return;
+    } catch {
+      /* not listening yet */
+    }
+    const { exitCode, signalCode } = proc.child;
+    if (exitCode !== null || signalCode !== null) fail(`decnet exited (${exitCode ?? signalCode}) before ${url} answered`);
+    if (Date.now() > deadline) fail(`${url} did not answer within ${timeoutMs} ms`);
     await new Promise((r) => setTimeout(r, 250));
   }
 }
