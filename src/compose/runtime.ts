@@ -5,6 +5,7 @@
 import fs from 'node:fs/promises';
 import path from 'node:path';
 import Docker from 'dockerode';
+import { z } from 'zod';
 import { LanNetworkSpecSchema, type DeckySpec, type LanNetworkSpec } from '../domain/schemas';
 import type { Catalogue } from '../domain/catalog';
 import { LABELS, ROLES, lanNetworkName, renderComposeYaml, serviceImage } from '../domain/compose-render';
@@ -47,11 +48,16 @@ export interface DeckyRuntimeState {
 const KEPT_MOVE_ATTEMPTS = 32;
 
 /** A container on the LAN network, as it rejoins another: its address (static or given) and DNS aliases. */
-interface LanMember {
-  id: string;
-  ip: string | undefined;
-  aliases: string[];
-}
+const LanMemberSchema = z.object({ id: z.string(), ip: z.string().optional(), aliases: z.array(z.string()) });
+type LanMember = z.infer<typeof LanMemberSchema>;
+
+/**
+ * Written before a driver change takes the LAN network down, removed once every container is back
+ * on one: found by the next move, it says what the network was and who was on it, though the
+ * process that wrote it was killed with the containers off any network.
+ */
+const LanSwapSchema = z.object({ from: LanNetworkSpecSchema, members: z.array(LanMemberSchema) });
+type LanSwap = z.infer<typeof LanSwapSchema>;
 
 /** The container whose network namespace this one joined (`network_mode: service:base`), if any. */
 const namespaceOwner = (c: Docker.ContainerInfo): string | undefined => /^container:(.+)$/.exec(c.HostConfig?.NetworkMode ?? '')?.[1];
@@ -204,7 +210,9 @@ export class ComposeRuntime {
    * old network is put back the same way and the failure names the driver. Moves run one at a
    * time on this engine, and the rows of one driver change (`changeId`) share one attempt: the
    * first takes every container along (or is refused), the others get its outcome instead of
-   * taking the LAN from under the deckies again.
+   * taking the LAN from under the deckies again. A swap cut off midway (its process killed with
+   * the containers off the LAN) is on disk: the next move, the retry of that row first of all,
+   * replaces the network again from what it was and brings every container of it back.
    */
   moveLanNetwork(spec: LanNetworkSpec, decky: DeckySpec, changeId: string): Promise<string> {
     let attempt = this.moveAttempts.get(changeId);
@@ -226,6 +234,8 @@ export class ComposeRuntime {
 
   private async moveLanNetworkOnce(spec: LanNetworkSpec): Promise<string> {
     const existing = await this.inspectLan();
+    const interrupted = await this.interruptedSwap();
+    if (interrupted) return this.finishInterruptedSwap(interrupted, spec, existing);
     if (!existing)
       throw networkConflict(
         `network ${this.networkName} does not exist on this engine: there is nothing to move to ${spec.driver} (heal or deploy the decky instead)`,
@@ -238,16 +248,32 @@ export class ComposeRuntime {
       gateway: pool.Gateway ?? spec.gateway,
       ipRange: pool.IPRange ?? null,
     };
-    if (from.subnet !== spec.subnet || from.gateway !== spec.gateway || from.parent !== spec.parent) {
+    this.checkOnlyDriverChanges(from, spec);
+    if (existing.Driver === spec.driver) return `network ${this.networkName} already ${spec.driver} (an earlier move took it there)`;
+    const rejoined = await this.replaceLanNetwork(from, spec, await this.lanMembers());
+    await this.rememberLan(spec);
+    return `moved network ${this.networkName} from ${from.driver} to ${spec.driver} on ${spec.parent}: ${rejoined} container(s) rejoined it with their addresses`;
+  }
+
+  private checkOnlyDriverChanges(from: LanNetworkSpec, to: LanNetworkSpec): void {
+    if (from.subnet !== to.subnet || from.gateway !== to.gateway || from.parent !== to.parent) {
       throw networkConflict(
-        `network ${this.networkName} is ${from.subnet} via ${from.gateway} on ${from.parent}; a driver change moves deckies to ${spec.subnet} via ${spec.gateway} on ${spec.parent} only when nothing else changes`,
+        `network ${this.networkName} is ${from.subnet} via ${from.gateway} on ${from.parent}; a driver change moves deckies to ${to.subnet} via ${to.gateway} on ${to.parent} only when nothing else changes`,
       );
     }
-    if (existing.Driver === spec.driver) return `network ${this.networkName} already ${spec.driver} (an earlier move took it there)`;
-    const members = await this.lanMembers();
-    await this.replaceLanNetwork(from, spec, members);
+  }
+
+  /**
+   * The swap that was cut off, done again towards `spec`: from the network as it was before it,
+   * with the containers it had and any attached since (a newer address wins).
+   */
+  private async finishInterruptedSwap(swap: LanSwap, spec: LanNetworkSpec, existing: Docker.NetworkInspectInfo | undefined): Promise<string> {
+    this.checkOnlyDriverChanges(swap.from, spec);
+    const members = new Map(swap.members.map((m) => [m.id, m]));
+    if (existing) for (const m of await this.lanMembers()) members.set(m.id, m);
+    const rejoined = await this.replaceLanNetwork(swap.from, spec, [...members.values()]);
     await this.rememberLan(spec);
-    return `moved network ${this.networkName} from ${from.driver} to ${spec.driver} on ${spec.parent}: ${members.length} container(s) rejoined it with their addresses`;
+    return `finished the move of network ${this.networkName} from ${swap.from.driver} to ${spec.driver} that a killed process left midway: ${rejoined} container(s) rejoined it with their addresses`;
   }
 
   /** Every container on the LAN network with its address and aliases, as it rejoins a new one. */
@@ -263,20 +289,26 @@ export class ComposeRuntime {
     return members;
   }
 
-  private async replaceLanNetwork(from: LanNetworkSpec, to: LanNetworkSpec, members: LanMember[]): Promise<void> {
+  /** Resolves with how many containers rejoined; the swap is on disk until they all have (or were put back). */
+  private async replaceLanNetwork(from: LanNetworkSpec, to: LanNetworkSpec, members: LanMember[]): Promise<number> {
+    await this.writeJsonFile(this.swapFile, { from, members } satisfies LanSwap);
     await this.emptyAndRemoveLan(members.map((m) => m.id));
     try {
       await this.createLanNetwork(to);
-      for (const m of members) await this.joinLan(m);
+      const rejoined = await this.joinLan(members);
+      await fs.rm(this.swapFile, { force: true });
+      return rejoined;
     } catch (err) {
       const message = (err as Error).message;
       const failure = isIpvlanRefusal(to.driver, message)
         ? ipvlanUnsupported(message)
         : new RuntimeError('NetworkMoveFailed', `the engine refused the ${to.driver} network: ${message}`, true);
+      let rejoined: number;
       try {
         await this.emptyAndRemoveLan([]);
         await this.createLanNetwork(from);
-        for (const m of members) await this.joinLan(m);
+        rejoined = await this.joinLan(members);
+        await fs.rm(this.swapFile, { force: true });
       } catch (restoreErr) {
         throw new RuntimeError(
           failure.type,
@@ -286,7 +318,7 @@ export class ComposeRuntime {
       }
       throw new RuntimeError(
         failure.type,
-        `${failure.message}. Nothing moved: network ${this.networkName} is ${from.driver} again and its ${members.length} container(s) rejoined it with their addresses`,
+        `${failure.message}. Nothing moved: network ${this.networkName} is ${from.driver} again and its ${rejoined} container(s) rejoined it with their addresses`,
         true,
       );
     }
@@ -303,11 +335,28 @@ export class ComposeRuntime {
     await network.remove();
   }
 
-  private async joinLan(member: LanMember): Promise<void> {
-    await this.opts.docker.getNetwork(this.networkName).connect({
-      Container: member.id,
-      EndpointConfig: { ...(member.ip ? { IPAMConfig: { IPv4Address: member.ip } } : {}), Aliases: member.aliases },
-    });
+  /** Connects each member that still exists (one removed meanwhile, by a teardown, is left out); resolves with how many. */
+  private async joinLan(members: LanMember[]): Promise<number> {
+    const network = this.opts.docker.getNetwork(this.networkName);
+    let joined = 0;
+    for (const member of members) {
+      try {
+        await network.connect({
+          Container: member.id,
+          EndpointConfig: { ...(member.ip ? { IPAMConfig: { IPv4Address: member.ip } } : {}), Aliases: member.aliases },
+        });
+        joined++;
+      } catch (err) {
+        const gone =
+          isNotFound(err) &&
+          (await this.opts.docker
+            .getContainer(member.id)
+            .inspect()
+            .then(() => false, isNotFound));
+        if (!gone) throw err;
+      }
+    }
+    return joined;
   }
 
   /**
@@ -341,11 +390,26 @@ export class ComposeRuntime {
     return path.join(this.projectDir, 'lan.json');
   }
 
-  private async rememberLan(spec: LanNetworkSpec): Promise<void> {
-    await fs.mkdir(path.dirname(this.lanFile), { recursive: true });
-    const tmp = `${this.lanFile}.${process.pid}.tmp`;
-    await fs.writeFile(tmp, JSON.stringify(spec));
-    await fs.rename(tmp, this.lanFile);
+  private rememberLan(spec: LanNetworkSpec): Promise<void> {
+    return this.writeJsonFile(this.lanFile, spec);
+  }
+
+  /** A driver change's swap of the LAN network while it runs (replaceLanNetwork). */
+  private get swapFile(): string {
+    return path.join(this.projectDir, 'lan-swap.json');
+  }
+
+  private async interruptedSwap(): Promise<LanSwap | undefined> {
+    const text = await fs.readFile(this.swapFile, 'utf8').catch(() => undefined);
+    return text === undefined ? undefined : LanSwapSchema.parse(JSON.parse(text));
+  }
+
+  /** Written whole or not at all (rename), so a kill never leaves half a file. */
+  private async writeJsonFile(file: string, value: unknown): Promise<void> {
+    await fs.mkdir(path.dirname(file), { recursive: true });
+    const tmp = `${file}.${process.pid}.tmp`;
+    await fs.writeFile(tmp, JSON.stringify(value));
+    await fs.rename(tmp, file);
   }
 
   private async rememberedLan(): Promise<LanNetworkSpec | undefined> {
