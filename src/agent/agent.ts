@@ -140,12 +140,8 @@ export async function startAgent(settings: AgentSettings, logger: pino.Logger): 
     },
   );
   const reporter = new MasterReporter(settings, store, logger, {
-    deckies: async () => {
-      const generations = deckyGenerations();
-      return (await runtime.projectDeckies()).map((d) => ({ ...d, generation: generations.get(d.name) }));
-    },
+    observe: async () => ({ observed: await runtime.observe(), generations: deckyGenerations() }),
     removeStale: (stale) => removeStale(stale),
-    observe: () => runtime.observe(),
     networkDrivers,
     onFirstAck: async () => {
       const ack: AgentAck = {

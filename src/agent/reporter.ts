@@ -10,8 +10,7 @@
  */
 import https from 'node:https';
 import type pino from 'pino';
-import type { DeckyRuntimeState } from '../compose/runtime';
-import type { ObservedEngine } from '../domain/drift';
+import { deckyRuntimeStates, type ObservedEngine } from '../domain/drift';
 import type { NetworkDriver } from '../domain/schemas';
 import { HEARTBEAT_PATH, HeartbeatResponseSchema, type HeartbeatRequest, type HeartbeatResponse, type StaleDecky } from '../domain/swarm-schemas';
 import { DECNET_VERSION } from '../domain/version';
@@ -26,10 +25,9 @@ const SILENCE_INTERVALS = 2;
 
 /** What the reporter needs from the agent: its deckies with generations, and their removal. */
 export interface ReporterAgent {
-  deckies(): Promise<Array<DeckyRuntimeState & { generation?: number }>>;
+  /** What the engine runs (for the master's drift judgement), and each decky's generation there. */
+  observe(): Promise<{ observed: ObservedEngine; generations: ReadonlyMap<string, number> }>;
   removeStale(stale: StaleDecky[]): Promise<void>;
-  /** What the engine runs, for the master's drift judgement. */
-  observe(): Promise<ObservedEngine>;
   /** What the kernel probe at start found; absent when the probe could not run. */
   networkDrivers?: NetworkDriver[];
   /** Called once, after the first post the master acknowledged. */
@@ -138,18 +136,15 @@ export class MasterReporter {
     const fencing = this.returning();
     // The time it is sent: an answer read late (the process was stopped meanwhile) proves nothing newer.
     const sentAt = Date.now();
-    const deckies = await this.agent.deckies();
+    const { observed, generations } = await this.agent.observe();
     const answer = await this.post({
       ...(fencing ? { fencing: true } : {}),
       status: {
-        deckies: deckies.map((d) => ({
-          name: d.name,
-          running: d.running,
-          state: d.state,
-          ...(d.ip ? { ip: d.ip } : {}),
-          ...(d.generation !== undefined ? { generation: d.generation } : {}),
-        })),
-        observed: await this.agent.observe(),
+        deckies: deckyRuntimeStates(observed).map((d) => {
+          const generation = generations.get(d.name);
+          return { name: d.name, running: d.running, state: d.state, ...(d.ip ? { ip: d.ip } : {}), ...(generation !== undefined ? { generation } : {}) };
+        }),
+        observed,
         ...(this.agent.networkDrivers ? { network_drivers: this.agent.networkDrivers } : {}),
       },
     });

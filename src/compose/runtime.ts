@@ -9,7 +9,7 @@ import { z } from 'zod';
 import { LanNetworkSpecSchema, type DeckySpec, type LanNetworkSpec } from '../domain/schemas';
 import type { Catalogue } from '../domain/catalog';
 import { LABELS, ROLES, lanNetworkName, renderComposeYaml, serviceImage } from '../domain/compose-render';
-import type { ObservedContainer, ObservedEngine } from '../domain/drift';
+import { deckyRuntimeStates, type DeckyRuntimeState, type ObservedContainer, type ObservedEngine } from '../domain/drift';
 import { COMMAND_TIMEOUT_MS, composeCommand, run, type CommandResult } from './command';
 import { UpBatches } from './up-batches';
 import { ComposeProcessFiles } from './process-files';
@@ -33,15 +33,6 @@ export interface VerifyReport {
   missing: string[];
   notRunning: string[];
   baseIp?: string;
-}
-
-export interface DeckyRuntimeState {
-  name: string;
-  running: boolean;
-  /** `running`, or the state of a container that is not. */
-  state: string;
-  ip?: string;
-  containers: Array<{ service: string; state: string; status: string }>;
 }
 
 /** How many driver changes' outcomes the runtime keeps for their later rows (far more than run at once). */
@@ -556,27 +547,9 @@ export class ComposeRuntime {
     });
   }
 
-  /**
-   * Every decky of this compose project with its containers' runtime state (an agent's status):
-   * `running` when all its containers run.
-   */
+  /** Every decky of this compose project with its containers' runtime state (an agent's status). */
   async projectDeckies(): Promise<DeckyRuntimeState[]> {
-    const containers = await this.opts.docker.listContainers({ all: true, filters: { label: [`${LABELS.project}=${this.opts.project}`] } });
-    const byDecky = new Map<string, DeckyRuntimeState>();
-    for (const c of containers) {
-      const name = c.Labels[LABELS.decky];
-      if (!name) continue;
-      const entry = byDecky.get(name) ?? { name, running: true, state: 'running', containers: [] };
-      const role = c.Labels[LABELS.role] === ROLES.base ? ROLES.base : (c.Labels[LABELS.service] ?? '');
-      entry.containers.push({ service: role, state: c.State, status: c.Status });
-      if (c.State !== 'running') {
-        entry.running = false;
-        entry.state = c.State;
-      }
-      if (role === ROLES.base) entry.ip = c.NetworkSettings?.Networks?.[this.networkName]?.IPAddress || undefined;
-      byDecky.set(name, entry);
-    }
-    return [...byDecky.values()].sort((a, b) => a.name.localeCompare(b.name));
+    return deckyRuntimeStates(await this.observe());
   }
 
   /**

@@ -38,6 +38,33 @@ export const ObservedEngineSchema = z
   .meta({ id: 'ObservedEngine' });
 export type ObservedEngine = z.infer<typeof ObservedEngineSchema>;
 
+/** A decky as its engine runs it (an agent's status): `running` when all its containers run, else the state of one that does not. */
+export interface DeckyRuntimeState {
+  name: string;
+  running: boolean;
+  state: string;
+  /** The base container's address on the LAN network. */
+  ip?: string;
+  containers: Array<{ service: string; state: string; status: string }>;
+}
+
+/** Each decky of an observed engine, by name. */
+export function deckyRuntimeStates(observed: ObservedEngine): DeckyRuntimeState[] {
+  return Object.entries(observed.deckies)
+    .map(([name, containers]) => {
+      const stopped = containers.filter((c) => c.state !== 'running');
+      const base = containers.find((c) => c.role === 'base');
+      return {
+        name,
+        running: stopped.length === 0,
+        state: stopped.at(-1)?.state ?? 'running',
+        ...(base?.lanIp ? { ip: base.lanIp } : {}),
+        containers: containers.map((c) => ({ service: c.role, state: c.state, status: c.status })),
+      };
+    })
+    .sort((a, b) => a.name.localeCompare(b.name));
+}
+
 export interface DesiredDecky {
   name: string;
   ip: string;

@@ -1,4 +1,4 @@
-import { driftReason, type ObservedContainer } from '../../../src/domain/drift';
+import { deckyRuntimeStates, driftReason, type ObservedContainer } from '../../../src/domain/drift';
 
 const decky = { name: 'web', ip: '10.0.0.5', services: ['ssh', 'http'] };
 const base: ObservedContainer = { role: 'base', id: 'b1', name: 'web-base', state: 'running', status: 'Up 3 minutes', lanIp: '10.0.0.5' };
@@ -26,4 +26,36 @@ test('each kind of drift is named, the first problem first', () => {
     "container http is outside the base container's network namespace",
   );
   expect(driftReason(decky, [base, ssh, http], lan, 'ipvlan')).toBe('on a macvlan LAN, expected ipvlan');
+});
+
+test("an agent's status of its deckies comes from the same observation: running when every container runs, else the state of one that does not", () => {
+  const observed = {
+    deckies: {
+      web: [base, { ...ssh, state: 'exited', status: 'Exited (137) 2 seconds ago' }, http],
+      api: [{ ...base, lanIp: undefined }, ssh],
+    },
+    lan,
+  };
+  expect(deckyRuntimeStates(observed)).toEqual([
+    {
+      name: 'api',
+      running: true,
+      state: 'running',
+      containers: [
+        { service: 'base', state: 'running', status: 'Up 3 minutes' },
+        { service: 'ssh', state: 'running', status: 'Up 3 minutes' },
+      ],
+    },
+    {
+      name: 'web',
+      running: false,
+      state: 'exited',
+      ip: '10.0.0.5',
+      containers: [
+        { service: 'base', state: 'running', status: 'Up 3 minutes' },
+        { service: 'ssh', state: 'exited', status: 'Exited (137) 2 seconds ago' },
+        { service: 'http', state: 'running', status: 'Up 3 minutes' },
+      ],
+    },
+  ]);
 });
