@@ -2,14 +2,16 @@
  * Carries the bus between the processes of one fleet through PostgreSQL LISTEN/NOTIFY, so every
  * API process streams what every worker does.
  *
- * Lifecycle events are announced by PostgreSQL itself: a trigger on `decky_lifecycle` notifies
- * each status a row reaches at the commit of its write (Migration20261206000000LifecycleNotify),
- * so a process killed between its commit and its publish loses nothing. The notice carries the
- * row id, status, operation and decky; a failed row's error, up to 2,000 characters, is read from
- * the row. Mutation and state events are small: the process that publishes them sends them whole.
+ * Lifecycle and state events are announced by PostgreSQL itself: triggers notify each status a
+ * lifecycle row reaches (Migration20261206000000LifecycleNotify) and each verdict of drift on a
+ * decky (Migration20261206010000DeckyStateNotify) at the commit of the write, so a process killed
+ * between its commit and its publish loses nothing, and a write no process publishes (a swarm
+ * heartbeat's, the reconciler's) streams too. A notice carries ids and states; a failed row's
+ * error or a degraded decky's reason, up to 2,000 characters, is read from its row. Mutation
+ * events are small: the process that publishes them sends them whole.
  *
- * Each process delivers an event once. Lifecycle events reach its streams, its own included, only
- * through the trigger's notices, in commit order; mutation and state events it publishes it
+ * Each process delivers an event once. Lifecycle and state events reach its streams, its own
+ * included, only through the triggers' notices, in commit order; mutation events it publishes it
  * delivers at once and skips its own notices of them. A listener that lost its connection
  * reconnects (pg-listen) and re-reads the lifecycle and decky rows written since shortly before
  * the loss, so what was published meanwhile still reaches its subscribers; what it had delivered
@@ -42,7 +44,13 @@ interface LifecycleNotice {
   at: string;
 }
 
-type Notice = EventNotice | LifecycleNotice;
+/** The decky state trigger's notice: the decky and the state drift left it in. */
+interface DeckyStateNotice {
+  decky_state: { name: string; state: string };
+  at: string;
+}
+
+type Notice = EventNotice | LifecycleNotice | DeckyStateNotice;
 
 export interface PgRelayOptions {
   orm: MikroORM;
@@ -73,9 +81,10 @@ export async function startPgRelay(bus: Bus, opts: PgRelayOptions): Promise<PgRe
   const livenessCheckMs = opts.livenessCheckMs ?? 10_000;
   const connection = () => opts.orm.em.getConnection();
 
-  // Lifecycle statuses (`id:status`) and decky states this process has delivered.
+  // Lifecycle statuses (`id:status`) and decky states (with their reason) this process has delivered.
   const delivered = new Set<string>();
   const deckyStates = new Map<string, string>();
+  const stateKey = (data: Record<string, unknown>) => JSON.stringify([data.state, data.reason ?? null]);
   const remember = (event: BusEvent): boolean => {
     const kind = deckyTopicKind(event.topic);
     if (kind === 'lifecycle') {
@@ -85,7 +94,10 @@ export async function startPgRelay(bus: Bus, opts: PgRelayOptions): Promise<PgRe
       // A Set iterates in insertion order: the oldest goes first.
       if (delivered.size > REMEMBERED_EVENTS) delivered.delete(delivered.values().next().value!);
     } else if (kind === 'state') {
-      deckyStates.set(String(event.data.name), String(event.data.state));
+      // The same verdict again (auto-heal's note added to the reason, say) is not news.
+      const key = stateKey(event.data);
+      if (deckyStates.get(String(event.data.name)) === key) return false;
+      deckyStates.set(String(event.data.name), key);
     }
     return true;
   };
@@ -93,10 +105,11 @@ export async function startPgRelay(bus: Bus, opts: PgRelayOptions): Promise<PgRe
   // In order: NOTIFYs sent from pooled connections could otherwise overtake each other.
   let sending = Promise.resolve();
   const stopOutbound = bus.relayOutbound((event) => {
-    // A row's statuses reach this process's streams too only through the trigger's notices, in
-    // commit order: delivered at publish time, a `succeeded` could overtake the `running` another
-    // process committed first.
-    if (deckyTopicKind(event.topic) === 'lifecycle') return false;
+    // A row's statuses and a decky's states reach this process's streams too only through the
+    // triggers' notices, in commit order: delivered at publish time, a `succeeded` could overtake
+    // the `running` another process committed first.
+    const kind = deckyTopicKind(event.topic);
+    if (kind === 'lifecycle' || kind === 'state') return false;
     remember(event);
     const payload = JSON.stringify({ origin, topic: event.topic, at: event.at, data: event.data } satisfies EventNotice);
     if (Buffer.byteLength(payload) > MAX_PAYLOAD_BYTES) {
@@ -127,6 +140,15 @@ export async function startPgRelay(bus: Bus, opts: PgRelayOptions): Promise<PgRe
   };
   const eventOf = async (notice: Notice): Promise<BusEvent | undefined> => {
     if ('origin' in notice) return { topic: notice.topic, data: notice.data, at: notice.at };
+    if ('decky_state' in notice) {
+      const { name, state } = notice.decky_state;
+      let reason: string | null = null;
+      if (state === 'degraded') {
+        const [row] = await connection().execute<{ last_error: string | null }[]>('select last_error from decky where name = ?', [name]);
+        reason = withoutHealNote(row?.last_error ?? null);
+      }
+      return { topic: deckyTopic(name, 'state'), at: new Date(notice.at).toISOString(), data: deckyStateEventData({ name, state, reason }) };
+    }
     const { id, status, operation } = notice.lifecycle;
     // Only a failed row has an error, up to 2,000 characters: too long for some notices, so it is read.
     let error: string | null = null;
@@ -162,13 +184,10 @@ export async function startPgRelay(bus: Bus, opts: PgRelayOptions): Promise<PgRe
     for (const decky of deckies) {
       // Drift's judgement changed: a decky is `running` unless a state event said otherwise (a row
       // written by an operation that ended running is its lifecycle event's business, not drift's).
-      if ((deckyStates.get(decky.name) ?? 'running') === decky.state) continue;
       const reason = decky.state === 'degraded' ? withoutHealNote(decky.last_error) : null;
-      const event = {
-        topic: deckyTopic(decky.name, 'state'),
-        at: new Date(decky.updated_at).toISOString(),
-        data: deckyStateEventData({ name: decky.name, state: decky.state, reason }),
-      };
+      const data = deckyStateEventData({ name: decky.name, state: decky.state, reason });
+      if ((deckyStates.get(decky.name) ?? stateKey({ state: 'running' })) === stateKey(data)) continue;
+      const event = { topic: deckyTopic(decky.name, 'state'), at: new Date(decky.updated_at).toISOString(), data };
       remember(event);
       bus.deliver(event);
       count++;

@@ -16,6 +16,7 @@ import { Migration20261129230000DeckyGeneration } from './migrations/Migration20
 import { Migration20261130000000LifecycleUpdatedAtIndex } from './migrations/Migration20261130000000LifecycleUpdatedAtIndex';
 import { Migration20261130000001LifecycleNetworkDriver } from './migrations/Migration20261130000001LifecycleNetworkDriver';
 import { Migration20261206000000LifecycleNotify } from './migrations/Migration20261206000000LifecycleNotify';
+import { Migration20261206010000DeckyStateNotify } from './migrations/Migration20261206010000DeckyStateNotify';
 
 /** Connections of an ORM opened without `poolMax`: the worker's activities run up to 20 at once. */
 const DEFAULT_POOL_MAX = 10;
@@ -41,6 +42,7 @@ export function ormOptions(clientUrl: string, poolMax = DEFAULT_POOL_MAX): Optio
         { name: 'Migration20261130000000LifecycleUpdatedAtIndex', class: Migration20261130000000LifecycleUpdatedAtIndex },
         { name: 'Migration20261130000001LifecycleNetworkDriver', class: Migration20261130000001LifecycleNetworkDriver },
         { name: 'Migration20261206000000LifecycleNotify', class: Migration20261206000000LifecycleNotify },
+        { name: 'Migration20261206010000DeckyStateNotify', class: Migration20261206010000DeckyStateNotify },
       ],
       path: path.join(__dirname, 'migrations'),
       transactional: true,

@@ -16,6 +16,7 @@ import { createTestStack, type TestStack } from '../support/master';
 import { apiClient, waitFor, waitForTerminal, type ApiClient } from '../support/http';
 import { cliEnvFor, runDecnet, sigkill, spawnDecnet, stop, waitForServing, type DecnetProcess } from '../support/process';
 import { recordHistories } from '../support/histories';
+import { openEventStream } from '../support/fleet';
 import { agentRequest, enrollAgent, masterCreds, removeAgentContainers, startAgent, waitForActive, type Creds, type TestAgent } from '../support/agents';
 
 const RETRY_BUDGET_MS = 25_000;
@@ -155,9 +156,10 @@ test('5 deckies go a,b,a,b,a; every row succeeds through dispatch and agent_resu
   expect((await projectContainers(b)).length).toBe(4);
 });
 
-test('a decky whose containers its agent reports not running is degraded with the reason, and running again once they are', async () => {
+test('a decky whose containers its agent reports not running is degraded with the reason, and running again once they are, on the event stream too', async () => {
   // Only the agent's report here: no auto-heal restarting the container meanwhile (heal.test.ts heals).
   expect((await api.put('/deckies/sw-03/auto-heal', { auto_heal: false })).status).toBe(200);
+  const stream = await openEventStream(stack.api, stack.adminToken, 'decky.sw-03.state');
   const service = (await projectContainers(agents.a, 'sw-03')).find((c) => c.Labels[LABELS.role] === ROLES.service)!;
   await stack.docker.getContainer(service.Id).stop({ t: 1 });
   const degraded = await waitFor(
@@ -171,6 +173,13 @@ test('a decky whose containers its agent reports not running is degraded with th
   expect(degraded.last_error).toMatch(new RegExp(`^container ${service.Labels[LABELS.service]} exited \\(\\d+\\)$`));
   await stack.docker.getContainer(service.Id).start();
   await waitFor('sw-03 running', async () => ((await api.get('/deckies/sw-03')).body.state === 'running' ? true : undefined), 30_000);
+  // The heartbeat handler that wrote both verdicts publishes nothing: PostgreSQL announced them.
+  await waitFor('the running event', async () => (stream.events.some((e) => e.data.state === 'running') ? true : undefined), 10_000);
+  await stream.close();
+  expect(stream.events.map((e) => [e.topic, e.data])).toEqual([
+    ['decky.sw-03.state', { name: 'sw-03', state: 'degraded', reason: degraded.last_error }],
+    ['decky.sw-03.state', { name: 'sw-03', state: 'running', reason: null }],
+  ]);
   expect((await api.put('/deckies/sw-03/auto-heal', { auto_heal: null })).status).toBe(200);
 });
 
