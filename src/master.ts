@@ -156,7 +156,6 @@ export async function startMaster(opts: MasterOptions): Promise<RunningMaster> {
         runtime,
         project: config.composeProject,
         operations,
-        bus,
         intervalMs: config.driftIntervalMs,
         healPolicy: config.healPolicy,
       }),

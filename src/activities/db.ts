@@ -8,7 +8,7 @@ import { deckyToSpec } from '../entities/mappers';
 import { IN_FLIGHT_STATUSES, type DeckySpec, type NetworkDriver, type Step } from '../domain/schemas';
 import type { LanNetworkSpec } from '../domain/schemas';
 import type { Bus } from '../bus/bus';
-import { deckyTopic, lifecycleEventData } from '../domain/topics';
+import { deckyTopic } from '../domain/topics';
 import { recordOperationFinished } from '../metrics';
 import type { Catalogue } from '../domain/catalog';
 import { planMutation } from '../operations/mutate';
@@ -64,8 +64,6 @@ async function recordMovedDriver(tx: EntityManager, hostUuid: string | null, dri
 }
 
 export function createDbActivities(orm: MikroORM, bus: Bus, catalogue: Catalogue) {
-  const publishRow = (row: DeckyLifecycle) => bus.publish(deckyTopic(row.deckyName, 'lifecycle'), lifecycleEventData(row));
-
   return {
     /**
      * pending → running, recording the run that drives the row. Idempotent: a retry or a replay
@@ -85,7 +83,6 @@ export function createDbActivities(orm: MikroORM, bus: Bus, catalogue: Catalogue
         if (row.operation === 'teardown') await em.nativeUpdate(Decky, { name: row.deckyName }, { state: 'tearing_down' });
       }
       await em.flush();
-      if (starting) publishRow(row);
       return { terminal: false, deckyName: row.deckyName };
     },
 
@@ -170,7 +167,6 @@ export function createDbActivities(orm: MikroORM, bus: Bus, catalogue: Catalogue
       if (!(finished instanceof DeckyLifecycle)) return finished;
       const row = finished;
       recordOperationFinished(row); // decnet_operations_total and the duration histogram, once per row
-      publishRow(row);
       if (row.operation === 'mutate' && outcome.ok && outcome.mutation) {
         bus.publish(deckyTopic(row.deckyName, 'mutation'), { ...outcome.mutation, trigger: row.trigger, lifecycle_id: row.id });
       }

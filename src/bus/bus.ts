@@ -1,7 +1,8 @@
 /**
- * The event bus: workflows' activities and the drift watcher publish after each row write, the SSE
- * bridge forwards to operators. All truth stays in PostgreSQL and Temporal; the bus only tells.
- * In-process by itself; startPgRelay (./pg-relay) carries it between the processes of one fleet.
+ * The event bus: the SSE bridge forwards its events to operators. All truth stays in PostgreSQL and
+ * Temporal; the bus only tells. Lifecycle statuses and drift's verdicts are announced by
+ * PostgreSQL at the commit of their rows and delivered by startPgRelay (./pg-relay), which also
+ * carries what a process publishes (mutation events) to the other processes of its fleet.
  */
 import { EventEmitter } from 'node:events';
 
@@ -13,23 +14,18 @@ export interface BusEvent {
 
 export class Bus {
   private readonly emitter = new EventEmitter();
-  private readonly outbound = new Set<(event: BusEvent) => boolean>();
+  private readonly outbound = new Set<(event: BusEvent) => void>();
 
   constructor() {
     // Every open SSE stream is a listener.
     this.emitter.setMaxListeners(0);
   }
 
-  /**
-   * An event of this process: to the other processes (when relayed), and to its own subscribers
-   * unless the relay brings it to them itself (lifecycle events come back from PostgreSQL, in
-   * commit order).
-   */
+  /** An event of this process: to its own subscribers, and to the other processes (when relayed). */
   publish(topic: string, data: Record<string, unknown>): BusEvent {
     const event: BusEvent = { topic, data, at: new Date().toISOString() };
-    let fresh = true;
-    for (const send of this.outbound) if (!send(event)) fresh = false;
-    if (fresh) this.deliver(event);
+    for (const send of this.outbound) send(event);
+    this.deliver(event);
     return event;
   }
 
@@ -38,11 +34,8 @@ export class Bus {
     this.emitter.emit('event', event);
   }
 
-  /**
-   * Every event this process publishes also goes to `send`, which returns false when it delivers
-   * the event to this process's subscribers itself; returns the function that stops it.
-   */
-  relayOutbound(send: (event: BusEvent) => boolean): () => void {
+  /** Every event this process publishes also goes to `send`; returns the function that stops it. */
+  relayOutbound(send: (event: BusEvent) => void): () => void {
     this.outbound.add(send);
     return () => this.outbound.delete(send);
   }

@@ -2,17 +2,17 @@
  * Carries the bus between the processes of one fleet through PostgreSQL LISTEN/NOTIFY, so every
  * API process streams what every worker does.
  *
- * Lifecycle and state events are announced by PostgreSQL itself: triggers notify each status a
- * lifecycle row reaches (Migration20261206000000LifecycleNotify) and each verdict of drift on a
- * decky (Migration20261206010000DeckyStateNotify) at the commit of the write, so a process killed
- * between its commit and its publish loses nothing, and a write no process publishes (a swarm
- * heartbeat's, the reconciler's) streams too. A notice carries ids and states; a failed row's
- * error or a degraded decky's reason, up to 2,000 characters, is read from its row. Mutation
- * events are small: the process that publishes them sends them whole.
+ * Lifecycle and state events are announced by PostgreSQL itself, not published by any process:
+ * triggers notify each status a lifecycle row reaches (Migration20261206000000LifecycleNotify) and
+ * each verdict of drift on a decky (Migration20261206010000DeckyStateNotify) at the commit of the
+ * write, so a process killed right after its commit loses nothing, and every write streams,
+ * whoever made it (a worker, a swarm heartbeat, the reconciler). They reach every stream, the
+ * writer's included, in commit order. A lifecycle notice carries ids and the status, a failed
+ * row's error (up to 2,000 characters) is read from the row; a state notice carries the reason
+ * unless it is too long for one. Mutation events are published by the process whose activity
+ * made them: it delivers them at once, sends them whole and skips its own notices of them.
  *
- * Each process delivers an event once. Lifecycle and state events reach its streams, its own
- * included, only through the triggers' notices, in commit order; mutation events it publishes it
- * delivers at once and skips its own notices of them. A listener that lost its connection
+ * Each process delivers an event once (a decky's verdict again only after its state changed). A listener that lost its connection
  * reconnects (pg-listen) and re-reads the lifecycle and decky rows written since shortly before
  * the loss, so what was published meanwhile still reaches its subscribers; what it had delivered
  * is not delivered again.
@@ -44,9 +44,12 @@ interface LifecycleNotice {
   at: string;
 }
 
-/** The decky state trigger's notice: the decky and the state drift left it in. */
+/**
+ * The decky state trigger's notice: the decky, its state, whether that changed (or only the reason
+ * did), and its `last_error` as written unless longer than 1,000 characters (`reason_long`).
+ */
 interface DeckyStateNotice {
-  decky_state: { name: string; state: string };
+  decky_state: { name: string; state: string; changed: boolean; reason: string | null; reason_long: boolean };
   at: string;
 }
 
@@ -85,7 +88,8 @@ export async function startPgRelay(bus: Bus, opts: PgRelayOptions): Promise<PgRe
   const delivered = new Set<string>();
   const deckyStates = new Map<string, string>();
   const stateKey = (data: Record<string, unknown>) => JSON.stringify([data.state, data.reason ?? null]);
-  const remember = (event: BusEvent): boolean => {
+  /** False when `event` was delivered already; a decky's verdict repeats only when its state changed in between. */
+  const remember = (event: BusEvent, stateChanged = false): boolean => {
     const kind = deckyTopicKind(event.topic);
     if (kind === 'lifecycle') {
       const key = `${String(event.data.lifecycle_id)}:${String(event.data.status)}`;
@@ -96,7 +100,7 @@ export async function startPgRelay(bus: Bus, opts: PgRelayOptions): Promise<PgRe
     } else if (kind === 'state') {
       // The same verdict again (auto-heal's note added to the reason, say) is not news.
       const key = stateKey(event.data);
-      if (deckyStates.get(String(event.data.name)) === key) return false;
+      if (!stateChanged && deckyStates.get(String(event.data.name)) === key) return false;
       deckyStates.set(String(event.data.name), key);
     }
     return true;
@@ -105,16 +109,10 @@ export async function startPgRelay(bus: Bus, opts: PgRelayOptions): Promise<PgRe
   // In order: NOTIFYs sent from pooled connections could otherwise overtake each other.
   let sending = Promise.resolve();
   const stopOutbound = bus.relayOutbound((event) => {
-    // A row's statuses and a decky's states reach this process's streams too only through the
-    // triggers' notices, in commit order: delivered at publish time, a `succeeded` could overtake
-    // the `running` another process committed first.
-    const kind = deckyTopicKind(event.topic);
-    if (kind === 'lifecycle' || kind === 'state') return false;
-    remember(event);
     const payload = JSON.stringify({ origin, topic: event.topic, at: event.at, data: event.data } satisfies EventNotice);
     if (Buffer.byteLength(payload) > MAX_PAYLOAD_BYTES) {
       logger.warn({ topic: event.topic, bytes: Buffer.byteLength(payload) }, 'event too large for NOTIFY: only this process streams it');
-      return true;
+      return;
     }
     sending = sending
       .then(() => connection().execute('select pg_notify(?, ?)', [EVENTS_CHANNEL, payload]))
@@ -122,7 +120,6 @@ export async function startPgRelay(bus: Bus, opts: PgRelayOptions): Promise<PgRe
         () => undefined,
         (err: unknown) => logger.warn({ err, topic: event.topic }, 'event not sent to the other processes'),
       );
-    return true;
   });
 
   // In order too: a lifecycle notice waits for its row read, and the next one must not overtake it.
@@ -134,7 +131,7 @@ export async function startPgRelay(bus: Bus, opts: PgRelayOptions): Promise<PgRe
     receiving = receiving
       .then(async () => {
         const event = await eventOf(notice);
-        if (event && remember(event)) bus.deliver(event);
+        if (event && remember(event, 'decky_state' in notice && notice.decky_state.changed)) bus.deliver(event);
       })
       .catch((err: unknown) => logger.warn({ err, notice }, 'event not delivered'));
   };
@@ -142,11 +139,13 @@ export async function startPgRelay(bus: Bus, opts: PgRelayOptions): Promise<PgRe
     if ('origin' in notice) return { topic: notice.topic, data: notice.data, at: notice.at };
     if ('decky_state' in notice) {
       const { name, state } = notice.decky_state;
-      let reason: string | null = null;
-      if (state === 'degraded') {
+      let lastError = notice.decky_state.reason;
+      // Too long for a notice: read from the row (already newer, perhaps; the next notice tells).
+      if (state === 'degraded' && notice.decky_state.reason_long) {
         const [row] = await connection().execute<{ last_error: string | null }[]>('select last_error from decky where name = ?', [name]);
-        reason = withoutHealNote(row?.last_error ?? null);
+        lastError = row?.last_error ?? null;
       }
+      const reason = state === 'degraded' ? withoutHealNote(lastError) : null;
       return { topic: deckyTopic(name, 'state'), at: new Date(notice.at).toISOString(), data: deckyStateEventData({ name, state, reason }) };
     }
     const { id, status, operation } = notice.lifecycle;

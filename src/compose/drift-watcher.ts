@@ -7,9 +7,7 @@
 import readline from 'node:readline';
 import type { Readable } from 'node:stream';
 import type Docker from 'dockerode';
-import type { Bus } from '../bus/bus';
 import { LABELS } from '../domain/compose-render';
-import { deckyStateEventData, deckyTopic } from '../domain/topics';
 import type { HealPolicy } from '../domain/heal';
 import { applyLocalDrift } from '../operations/drift';
 import { autoHeal } from '../operations/heal';
@@ -21,7 +19,6 @@ export interface DriftWatcherOptions {
   runtime: ComposeRuntime;
   project: string;
   operations: OperationsContext;
-  bus: Bus;
   /** The full comparison's period. */
   intervalMs: number;
   healPolicy: HealPolicy;
@@ -52,7 +49,6 @@ export function startDriftWatcher(opts: DriftWatcherOptions): { stop(): Promise<
         try {
           const changes = await applyLocalDrift(opts.operations.orm.em.fork(), () => opts.runtime.observe());
           for (const change of changes) {
-            opts.bus.publish(deckyTopic(change.name, 'state'), deckyStateEventData(change));
             logger[change.state === 'degraded' ? 'warn' : 'info']({ decky: change.name, reason: change.reason }, `decky ${change.state}`);
           }
           await autoHeal(opts.operations, opts.healPolicy);

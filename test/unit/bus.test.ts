@@ -8,7 +8,7 @@ describe('bus', () => {
     const relayed: BusEvent[] = [];
     bus.subscribe('', (e) => all.push(e));
     bus.subscribe('decky.web.', (e) => web.push(e));
-    const stopRelay = bus.relayOutbound((e) => relayed.push(e) > 0);
+    const stopRelay = bus.relayOutbound((e) => void relayed.push(e));
     const event = bus.publish('decky.web.lifecycle', { status: 'running' });
     bus.publish('decky.db.lifecycle', { status: 'running' });
     expect(all).toHaveLength(2);
@@ -20,24 +20,12 @@ describe('bus', () => {
     expect(web).toHaveLength(2);
   });
 
-  test('an event the relay delivers itself is relayed, not delivered at publish time', () => {
-    const bus = new Bus();
-    const seen: BusEvent[] = [];
-    bus.subscribe('decky.', (e) => seen.push(e));
-    const relayed: BusEvent[] = [];
-    bus.relayOutbound((e) => relayed.push(e) > 0 && e.topic !== 'decky.web.lifecycle');
-    bus.publish('decky.web.lifecycle', { lifecycle_id: 'l1', status: 'running' });
-    bus.publish('decky.web.mutation', { lifecycle_id: 'l1' });
-    expect(relayed.map((e) => e.topic)).toEqual(['decky.web.lifecycle', 'decky.web.mutation']);
-    expect(seen.map((e) => e.topic)).toEqual(['decky.web.mutation']);
-  });
-
   test('an event delivered from another process reaches the subscribers and is not relayed back', () => {
     const bus = new Bus();
     const seen: BusEvent[] = [];
     const relayed: BusEvent[] = [];
     bus.subscribe('decky.', (e) => seen.push(e));
-    bus.relayOutbound((e) => relayed.push(e) > 0);
+    bus.relayOutbound((e) => void relayed.push(e));
     const remote = { topic: 'decky.web.lifecycle', data: { status: 'succeeded' }, at: new Date().toISOString() };
     bus.deliver(remote);
     expect(seen).toEqual([remote]);

@@ -25,7 +25,6 @@ test('a reset event stream is survived and reopened', async () => {
     runtime: { networkName: 'lan', observe: unavailable },
     project: 'tdrift',
     operations: { logger: pino({ level: 'silent' }), orm: { em: { fork: unavailable } } },
-    bus: { publish: () => undefined },
     intervalMs: 60_000,
     healPolicy: {},
   } as unknown as DriftWatcherOptions);

@@ -12,7 +12,11 @@ export class Migration20261206010000DeckyStateNotify extends Migration {
     this.addSql(`create function "decky_state_notify"() returns trigger language plpgsql as $$
       begin
         perform pg_notify('decnet_events', json_build_object(
-          'decky_state', json_build_object('name', new.name, 'state', new.state),
+          'decky_state', json_build_object('name', new.name, 'state', new.state,
+            'changed', old.state is distinct from new.state,
+            -- NOTIFY takes under 8,000 bytes: 1,000 characters, even escaped, fit; a longer one is read.
+            'reason', case when length(new.last_error) <= 1000 then new.last_error end,
+            'reason_long', coalesce(length(new.last_error) > 1000, false)),
           -- Not updated_at: a swarm heartbeat's update of the state leaves it as it was.
           'at', now())::text);
         return null;
