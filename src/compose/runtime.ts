@@ -13,6 +13,7 @@ import { deckyRuntimeStates, type DeckyRuntimeState, type ObservedContainer, typ
 import { COMMAND_TIMEOUT_MS, composeCommand, run, type CommandResult } from './command';
 import { UpBatches } from './up-batches';
 import { ComposeProcessFiles } from './process-files';
+import { isIdentityAlive, ownIdentity } from '../infra/pid';
 import { classifyComposeFailure, ipvlanUnsupported, isIpvlanRefusal, missingImage, networkConflict, networkDriverMismatch, RuntimeError } from './errors';
 
 export interface RuntimeOptions {
@@ -45,13 +46,21 @@ type LanMember = z.infer<typeof LanMemberSchema>;
 /**
  * Written before a driver change takes the LAN network down, removed once every container is back
  * on one: found by the next move, it says what the network was and who was on it, though the
- * process that wrote it was killed with the containers off any network.
+ * process that wrote it was killed with the containers off any network. While its owner runs, the
+ * swap is under way, not interrupted (workers of one engine may share this directory).
  */
-const LanSwapSchema = z.object({ from: LanNetworkSpecSchema, members: z.array(LanMemberSchema) });
+const LanSwapSchema = z.object({
+  from: LanNetworkSpecSchema,
+  members: z.array(LanMemberSchema),
+  /** Null once its process gave up on it without dying. */
+  owner: z.object({ pid: z.number(), startTicks: z.number() }).nullable(),
+});
 type LanSwap = z.infer<typeof LanSwapSchema>;
 
 /** The container whose network namespace this one joined (`network_mode: service:base`), if any. */
 const namespaceOwner = (c: Docker.ContainerInfo): string | undefined => /^container:(.+)$/.exec(c.HostConfig?.NetworkMode ?? '')?.[1];
+
+const sameLanButDriver = (a: LanNetworkSpec, b: LanNetworkSpec) => a.subnet === b.subnet && a.gateway === b.gateway && a.parent === b.parent;
 
 const isNotFound = (err: unknown) => (err as { statusCode?: number }).statusCode === 404;
 
@@ -226,7 +235,8 @@ export class ComposeRuntime {
   private async moveLanNetworkOnce(spec: LanNetworkSpec): Promise<string> {
     const existing = await this.inspectLan();
     const interrupted = await this.interruptedSwap();
-    if (interrupted) return this.finishInterruptedSwap(interrupted, spec, existing);
+    const finished = interrupted && (await this.finishInterruptedSwap(interrupted, spec, existing));
+    if (finished) return finished;
     if (!existing)
       throw networkConflict(
         `network ${this.networkName} does not exist on this engine: there is nothing to move to ${spec.driver} (heal or deploy the decky instead)`,
@@ -247,7 +257,7 @@ export class ComposeRuntime {
   }
 
   private checkOnlyDriverChanges(from: LanNetworkSpec, to: LanNetworkSpec): void {
-    if (from.subnet !== to.subnet || from.gateway !== to.gateway || from.parent !== to.parent) {
+    if (!sameLanButDriver(from, to)) {
       throw networkConflict(
         `network ${this.networkName} is ${from.subnet} via ${from.gateway} on ${from.parent}; a driver change moves deckies to ${to.subnet} via ${to.gateway} on ${to.parent} only when nothing else changes`,
       );
@@ -256,15 +266,24 @@ export class ComposeRuntime {
 
   /**
    * The swap that was cut off, done again towards `spec`: from the network as it was before it,
-   * with the containers it had and any attached since (a newer address wins).
+   * with the containers it had (those removed since left out) and any attached since (a newer
+   * address wins). Undefined when nothing is left to do but an ordinary move: the LAN was changed
+   * since (the swap's network is no more), or the swap got as far as `spec` before it was cut off.
    */
-  private async finishInterruptedSwap(swap: LanSwap, spec: LanNetworkSpec, existing: Docker.NetworkInspectInfo | undefined): Promise<string> {
-    this.checkOnlyDriverChanges(swap.from, spec);
-    const members = new Map(swap.members.map((m) => [m.id, m]));
-    if (existing) for (const m of await this.lanMembers()) members.set(m.id, m);
-    const rejoined = await this.replaceLanNetwork(swap.from, spec, [...members.values()]);
+  private async finishInterruptedSwap(swap: LanSwap, spec: LanNetworkSpec, existing: Docker.NetworkInspectInfo | undefined): Promise<string | undefined> {
+    const { from } = swap;
+    const attached = existing ? await this.lanMembers() : [];
+    const attachedIds = new Set(attached.map((m) => m.id));
+    const offLan: LanMember[] = [];
+    for (const m of swap.members) if (!attachedIds.has(m.id) && !(await this.containerGone(m.id))) offLan.push(m);
+    if (!sameLanButDriver(from, spec) || (existing?.Driver === spec.driver && offLan.length === 0)) {
+      await fs.rm(this.swapFile, { force: true });
+      return undefined;
+    }
+    const members = new Map([...offLan, ...attached].map((m) => [m.id, m]));
+    const rejoined = await this.replaceLanNetwork(from, spec, [...members.values()]);
     await this.rememberLan(spec);
-    return `finished the move of network ${this.networkName} from ${swap.from.driver} to ${spec.driver} that a killed process left midway: ${rejoined} container(s) rejoined it with their addresses`;
+    return `finished the move of network ${this.networkName} from ${from.driver} to ${spec.driver} that a killed process left midway: ${rejoined} container(s) rejoined it with their addresses`;
   }
 
   /** Every container on the LAN network with its address and aliases, as it rejoins a new one. */
@@ -282,7 +301,20 @@ export class ComposeRuntime {
 
   /** Resolves with how many containers rejoined; the swap is on disk until they all have (or were put back). */
   private async replaceLanNetwork(from: LanNetworkSpec, to: LanNetworkSpec, members: LanMember[]): Promise<number> {
-    await this.writeJsonFile(this.swapFile, { from, members } satisfies LanSwap);
+    await this.writeJsonFile(this.swapFile, { from, members, owner: ownIdentity() } satisfies LanSwap);
+    try {
+      return await this.swapLanNetwork(from, to, members);
+    } finally {
+      // A swap this attempt could not finish is no longer under way: the next attempt, in any process, takes it up.
+      const left = await fs.stat(this.swapFile).then(
+        () => true,
+        () => false,
+      );
+      if (left) await this.writeJsonFile(this.swapFile, { from, members, owner: null } satisfies LanSwap);
+    }
+  }
+
+  private async swapLanNetwork(from: LanNetworkSpec, to: LanNetworkSpec, members: LanMember[]): Promise<number> {
     await this.emptyAndRemoveLan(members.map((m) => m.id));
     try {
       await this.createLanNetwork(to);
@@ -301,10 +333,11 @@ export class ComposeRuntime {
         rejoined = await this.joinLan(members);
         await fs.rm(this.swapFile, { force: true });
       } catch (restoreErr) {
+        // Not the last word: the swap is on disk, and the activity's retry takes it up again.
         throw new RuntimeError(
           failure.type,
-          `${failure.message}; putting the ${from.driver} network back failed too (${(restoreErr as Error).message}): its containers may be off the LAN until healed`,
-          true,
+          `${failure.message}; putting the ${from.driver} network back failed too (${(restoreErr as Error).message}): its containers are off the LAN until the move is tried again`,
+          false,
         );
       }
       throw new RuntimeError(
@@ -321,8 +354,10 @@ export class ComposeRuntime {
     const existing = await this.inspectLan();
     if (!existing) return;
     const attached = new Set([...ids, ...Object.keys(existing.Containers ?? {})]);
+    // A container of an interrupted swap may be off the network already (the engine says so with a 500).
+    const detached = (err: unknown) => isNotFound(err) || /is not connected to network/i.test((err as Error).message);
     for (const id of attached)
-      await network.disconnect({ Container: id, Force: true }).catch((err: unknown) => (isNotFound(err) ? undefined : Promise.reject(err)));
+      await network.disconnect({ Container: id, Force: true }).catch((err: unknown) => (detached(err) ? undefined : Promise.reject(err)));
     await network.remove();
   }
 
@@ -338,16 +373,20 @@ export class ComposeRuntime {
         });
         joined++;
       } catch (err) {
-        const gone =
-          isNotFound(err) &&
-          (await this.opts.docker
-            .getContainer(member.id)
-            .inspect()
-            .then(() => false, isNotFound));
-        if (!gone) throw err;
+        if (!(isNotFound(err) && (await this.containerGone(member.id)))) throw err;
       }
     }
     return joined;
+  }
+
+  private containerGone(id: string): Promise<boolean> {
+    return this.opts.docker
+      .getContainer(id)
+      .inspect()
+      .then(
+        () => false,
+        (err: unknown) => (isNotFound(err) ? true : Promise.reject(err)),
+      );
   }
 
   /**
@@ -390,9 +429,15 @@ export class ComposeRuntime {
     return path.join(this.projectDir, 'lan-swap.json');
   }
 
+  /** The swap a killed process left; a retryable failure while another live process is making it. */
   private async interruptedSwap(): Promise<LanSwap | undefined> {
     const text = await fs.readFile(this.swapFile, 'utf8').catch(() => undefined);
-    return text === undefined ? undefined : LanSwapSchema.parse(JSON.parse(text));
+    if (text === undefined) return undefined;
+    const swap = LanSwapSchema.parse(JSON.parse(text));
+    if (swap.owner && swap.owner.pid !== process.pid && isIdentityAlive(swap.owner)) {
+      throw new RuntimeError('NetworkMoveUnderWay', `process ${swap.owner.pid} is moving network ${this.networkName} now; this move waits for it`, false);
+    }
+    return swap;
   }
 
   /** Written whole or not at all (rename), so a kill never leaves half a file. */

@@ -1,15 +1,18 @@
 /**
- * A driver change whose process is killed mid-swap: the old LAN network removed, every container
- * off it, the new one not yet created. The move's retry (or the next move on this engine) finds
- * the swap on disk and finishes it: real Docker, a real process killed with SIGKILL.
+ * A driver change whose process is killed mid-swap (the old LAN network removed with every
+ * container off it, the new one not created yet; or while containers rejoin): the move's retry, or
+ * the next move on this engine, finds the swap on disk and finishes it. While the process making
+ * it runs, another waits. Real Docker, a real process killed with SIGKILL.
  */
-import { spawn } from 'node:child_process';
+import { spawn, type ChildProcess } from 'node:child_process';
+import fs from 'node:fs/promises';
 import path from 'node:path';
 import { ComposeRuntime } from '../../src/compose/runtime';
 import { loadCatalogue } from '../../src/domain/catalog';
 import { LABELS, ROLES } from '../../src/domain/compose-render';
 import type { DeckySpec, LanNetworkSpec } from '../../src/domain/schemas';
 import { createTestStack, requireEnv, type TestStack } from '../support/master';
+import type { MoveChildInput, MoveHold } from '../support/move-child';
 
 const REPO = path.join(__dirname, '..', '..');
 let stack: TestStack;
@@ -64,9 +67,9 @@ async function bases(): Promise<Record<string, { id: string; state: string; ip: 
   return out;
 }
 
-/** Runs a move to `network` in a process of its own and SIGKILLs it once its old network is gone and the new one is being asked for. */
-async function killMidSwap(network: LanNetworkSpec, changeId: string): Promise<void> {
-  const input = {
+/** A move to `network` in a process of its own, resolved once it holds at `hold`. */
+async function moveHeldAt(network: LanNetworkSpec, changeId: string, hold: MoveHold): Promise<{ child: ChildProcess; exited: Promise<void> }> {
+  const input: MoveChildInput = {
     project: stack.config.composeProject,
     workDir,
     registry: requireEnv('TEST_IMAGE_REGISTRY'),
@@ -74,6 +77,7 @@ async function killMidSwap(network: LanNetworkSpec, changeId: string): Promise<v
     network,
     decky: decky('mk-1', 21),
     changeId,
+    hold,
   };
   const child = spawn(process.execPath, ['--import', 'tsx', path.join(REPO, 'test/support/move-child.ts'), JSON.stringify(input)], {
     cwd: REPO,
@@ -82,18 +86,36 @@ async function killMidSwap(network: LanNetworkSpec, changeId: string): Promise<v
   let output = '';
   const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()));
   await new Promise<void>((resolve, reject) => {
-    child.stdout.on('data', (chunk: Buffer) => {
+    child.stdout!.on('data', (chunk: Buffer) => {
       output += chunk.toString();
-      if (output.includes('creating\n')) resolve();
+      if (output.includes('held\n')) resolve();
     });
-    child.stderr.on('data', (chunk: Buffer) => (output += chunk.toString()));
-    void exited.then(() => reject(new Error(`the move process ended before it asked for the new network: ${output}`)));
+    child.stderr!.on('data', (chunk: Buffer) => (output += chunk.toString()));
+    void exited.then(() => reject(new Error(`the move process ended before it held: ${output}`)));
   });
+  return { child, exited };
+}
+
+async function killMidSwap(network: LanNetworkSpec, changeId: string, hold: MoveHold): Promise<void> {
+  const { child, exited } = await moveHeldAt(network, changeId, hold);
   child.kill('SIGKILL');
   await exited;
 }
 
-test('a move killed mid-swap is finished by its retry: refused here, every container is back on the old network at its address', async () => {
+const swapFile = () => path.join(workDir, stack.config.composeProject, 'lan-swap.json');
+const swapLeft = () =>
+  fs.stat(swapFile()).then(
+    () => true,
+    () => false,
+  );
+const ipvlan = () => ({ ...macvlan, driver: 'ipvlan' as const });
+/** This kernel's refusal of ipvlan, after which the macvlan network is back with `n` container(s). */
+const refusedAndPutBack = (n: number) => ({
+  type: 'IpvlanUnsupported',
+  message: expect.stringContaining(`Nothing moved: network ${lanName()} is macvlan again and its ${n} container(s) rejoined it with their addresses`),
+});
+
+test('a move killed mid-swap is finished by its retry, not by another process while it runs: refused here, every container is back on the old network at its address', async () => {
   for (const [name, host] of [
     ['mk-1', 21],
     ['mk-2', 22],
@@ -104,42 +126,64 @@ test('a move killed mid-swap is finished by its retry: refused here, every conta
     'mk-1': { id: expect.any(String), state: 'running', ip: stack.lan.ip(21) },
     'mk-2': { id: expect.any(String), state: 'running', ip: stack.lan.ip(22) },
   });
-  const ipvlan = { ...macvlan, driver: 'ipvlan' as const };
 
-  await killMidSwap(ipvlan, 'change-1');
-  // What the kill left: no LAN network at all, the deckies running off it.
+  const moving = await moveHeldAt(ipvlan(), 'change-1', { at: 'create' });
+  // What it has done so far: no LAN network at all, the deckies running off it.
   await expect(stack.docker.getNetwork(lanName()).inspect()).rejects.toMatchObject({ statusCode: 404 });
   expect(await bases()).toEqual({ 'mk-1': { ...before['mk-1'], ip: undefined }, 'mk-2': { ...before['mk-2'], ip: undefined } });
+  // A move from another process meanwhile waits for it (a retryable failure), touching nothing.
+  await expect(runtime.moveLanNetwork(ipvlan(), decky('mk-2', 22), 'change-1')).rejects.toMatchObject({
+    type: 'NetworkMoveUnderWay',
+    permanent: false,
+    message: `process ${moving.child.pid} is moving network ${lanName()} now; this move waits for it`,
+  });
+  moving.child.kill('SIGKILL');
+  await moving.exited;
 
   // The activity's retry asks the engine for ipvlan for real; this kernel refuses it, so the
   // network the killed process removed is put back with both containers it had taken off.
-  await expect(runtime.moveLanNetwork(ipvlan, decky('mk-1', 21), 'change-1')).rejects.toMatchObject({
-    type: 'IpvlanUnsupported',
-    message: expect.stringContaining(`Nothing moved: network ${lanName()} is macvlan again and its 2 container(s) rejoined it with their addresses`),
-  });
+  await expect(runtime.moveLanNetwork(ipvlan(), decky('mk-1', 21), 'change-1')).rejects.toMatchObject(refusedAndPutBack(2));
   expect(await bases()).toEqual(before);
   const network = await stack.docker.getNetwork(lanName()).inspect();
   expect([network.Driver, network.IPAM?.Config?.[0]]).toEqual(['macvlan', { Subnet: stack.lan.subnet, Gateway: stack.lan.gateway }]);
+  expect(await swapLeft()).toBe(false);
+});
 
-  // Nothing is left over from the swap: the next change is an ordinary move of a whole network.
-  await expect(runtime.moveLanNetwork(ipvlan, decky('mk-2', 22), 'change-2')).rejects.toMatchObject({
-    message: expect.stringMatching(
-      /^this host's kernel does not support ipvlan.*Nothing moved: network \S+ is macvlan again and its 2 container\(s\) rejoined/s,
-    ),
-  });
+test('killed while the old network is put back, between two containers: the retry brings both back', async () => {
+  const before = await bases();
+  // Connect 1 is refused by the kernel (ipvlan); 2 and 3 put the two containers back on macvlan.
+  await killMidSwap(ipvlan(), 'change-2', { at: 'join', call: 3, when: 'before' });
+  const half = await bases();
+  expect([half['mk-1'].ip, half['mk-2'].ip].filter(Boolean)).toHaveLength(1);
+  expect(await swapLeft()).toBe(true);
+
+  await expect(runtime.moveLanNetwork(ipvlan(), decky('mk-2', 22), 'change-2')).rejects.toMatchObject(refusedAndPutBack(2));
   expect(await bases()).toEqual(before);
+  expect(await swapLeft()).toBe(false);
+});
+
+test('killed after the last container rejoined, before it said so: the next move is an ordinary one', async () => {
+  const before = await bases();
+  await killMidSwap(ipvlan(), 'change-3', { at: 'join', call: 3, when: 'after' });
+  expect(await bases()).toEqual(before);
+  expect(await swapLeft()).toBe(true);
+
+  // The network is already what this move asks for, every container on it: nothing is taken down.
+  const networkId = (await stack.docker.getNetwork(lanName()).inspect()).Id;
+  expect(await runtime.moveLanNetwork(macvlan, decky('mk-1', 21), 'change-4')).toBe(`network ${lanName()} already macvlan (an earlier move took it there)`);
+  expect((await stack.docker.getNetwork(lanName()).inspect()).Id).toBe(networkId);
+  expect(await swapLeft()).toBe(false);
 });
 
 test('a newer change finishes the swap a killed one left, with the containers that still exist', async () => {
   const before = await bases();
-  await killMidSwap({ ...macvlan, driver: 'ipvlan' }, 'change-3');
+  await killMidSwap(ipvlan(), 'change-5', { at: 'create' });
   // A teardown meanwhile: its base is gone, and so is its place on the LAN.
   expect(await runtime.down('mk-2')).toBe('removed 2 container(s)');
 
-  expect(await runtime.moveLanNetwork(macvlan, decky('mk-1', 21), 'change-4')).toBe(
+  expect(await runtime.moveLanNetwork(macvlan, decky('mk-1', 21), 'change-6')).toBe(
     `finished the move of network ${lanName()} from macvlan to macvlan that a killed process left midway: 1 container(s) rejoined it with their addresses`,
   );
   expect(await bases()).toEqual({ 'mk-1': before['mk-1'] });
-  // And done: the network is already what the next move of this change asks for.
-  expect(await runtime.moveLanNetwork(macvlan, decky('mk-1', 21), 'change-5')).toBe(`network ${lanName()} already macvlan (an earlier move took it there)`);
+  expect(await swapLeft()).toBe(false);
 });

@@ -121,6 +121,12 @@ export function requireEnv(name: string): string {
   return value;
 }
 
+/** Ports this process handed out: each once. */
+const handedOut = new Set<number>();
+const LOWEST_PORT = 10_000;
+/** Jest workers draw from slices of their own, so two never pick one port at the same moment. */
+const WORKER_SLICES = 8;
+
 /**
  * A port free on 127.0.0.1, chosen below the kernel's ephemeral range. A port in that range can be
  * handed out again between this check and the listen that follows (to an outgoing connection, or
@@ -130,15 +136,20 @@ export function requireEnv(name: string): string {
 export async function freePort(): Promise<number> {
   const net = await import('node:net');
   const ephemeralLow = Number((await fs.readFile('/proc/sys/net/ipv4/ip_local_port_range', 'utf8')).split(/\s+/)[0]);
-  const low = 10_000;
+  const slice = Math.floor((ephemeralLow - LOWEST_PORT) / WORKER_SLICES);
+  if (slice < 100) throw new Error(`the ephemeral port range starts at ${ephemeralLow}: the tests need ports below it, from ${LOWEST_PORT}`);
+  const first = LOWEST_PORT + ((Number(process.env.JEST_WORKER_ID ?? 1) - 1) % WORKER_SLICES) * slice;
   for (;;) {
-    const port = low + Math.floor(Math.random() * (ephemeralLow - low));
+    const port = first + Math.floor(Math.random() * slice);
+    if (handedOut.has(port)) continue;
     const free = await new Promise<boolean>((resolve) => {
       const server = net.createServer();
       server.once('error', () => resolve(false));
       server.listen(port, '127.0.0.1', () => server.close(() => resolve(true)));
     });
-    if (free) return port;
+    if (!free) continue;
+    handedOut.add(port);
+    return port;
   }
 }
 

@@ -1,16 +1,21 @@
 /**
  * A stand-in for a worker's move_network activity, as its own process so a test can SIGKILL it in
  * the middle of the swap: `node --import tsx move-child.ts '<json>'` with the runtime's options,
- * the network spec to move to and a decky, then `ComposeRuntime.moveLanNetwork` as the activity
- * runs it. Its request for the new network is held (the engine never sees it) and it prints
- * `creating` then: the moment a process killed there would leave every container off the LAN.
+ * the network spec to move to, a decky and where to stop, then `ComposeRuntime.moveLanNetwork` as
+ * the activity runs it. At its stop the process holds (the engine never sees the held request)
+ * and prints `held`: the moment a process killed there leaves the LAN mid-swap.
+ * - `{ at: 'create' }`: its request for the new network;
+ * - `{ at: 'join', call, when }`: before or after its `call`-th request to connect a container
+ *   (to the new network first, then, when that is refused, to the old one put back).
  */
 import Docker from 'dockerode';
 import { ComposeRuntime } from '../../src/compose/runtime';
 import { loadCatalogue } from '../../src/domain/catalog';
 import type { DeckySpec, LanNetworkSpec } from '../../src/domain/schemas';
 
-interface ChildInput {
+export type MoveHold = { at: 'create' } | { at: 'join'; call: number; when: 'before' | 'after' };
+
+export interface MoveChildInput {
   project: string;
   workDir: string;
   registry: string;
@@ -18,15 +23,38 @@ interface ChildInput {
   network: LanNetworkSpec;
   decky: DeckySpec;
   changeId: string;
+  hold: MoveHold;
 }
 
+const holdForever = (): Promise<never> => {
+  process.stdout.write('held\n');
+  // A pending promise alone would let the process end here: a timer keeps it running.
+  setInterval(() => undefined, 60_000);
+  return new Promise(() => undefined);
+};
+
 async function main(): Promise<void> {
-  const input = JSON.parse(process.argv[2] ?? '') as ChildInput;
+  const input = JSON.parse(process.argv[2] ?? '') as MoveChildInput;
+  const { hold } = input;
   const docker = new Docker();
-  docker.createNetwork = (() => {
-    process.stdout.write('creating\n');
-    return new Promise(() => undefined);
-  }) as Docker['createNetwork'];
+  if (hold.at === 'create') {
+    docker.createNetwork = holdForever as Docker['createNetwork'];
+  } else {
+    let calls = 0;
+    const getNetwork = docker.getNetwork.bind(docker);
+    docker.getNetwork = (id: string) => {
+      const network = getNetwork(id);
+      const connect = network.connect.bind(network);
+      network.connect = (async (options: object) => {
+        const call = ++calls;
+        if (call === hold.call && hold.when === 'before') return holdForever();
+        const result = await connect(options);
+        if (call === hold.call) return holdForever();
+        return result;
+      }) as typeof network.connect;
+      return network;
+    };
+  }
   const runtime = new ComposeRuntime({
     docker,
     project: input.project,
