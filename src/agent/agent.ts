@@ -140,7 +140,11 @@ export async function startAgent(settings: AgentSettings, logger: pino.Logger): 
     },
   );
   const reporter = new MasterReporter(settings, store, logger, {
-    observe: async () => ({ observed: await runtime.observe(), generations: deckyGenerations() }),
+    observe: async () => {
+      // Generations first: the containers then observed are at least that new, never older.
+      const generations = deckyGenerations();
+      return { observed: await runtime.observe(), generations };
+    },
     removeStale: (stale) => removeStale(stale),
     networkDrivers,
     onFirstAck: async () => {

@@ -276,7 +276,8 @@ export class ComposeRuntime {
     const attachedIds = new Set(attached.map((m) => m.id));
     const offLan: LanMember[] = [];
     for (const m of swap.members) if (!attachedIds.has(m.id) && !(await this.containerGone(m.id))) offLan.push(m);
-    if (!sameLanButDriver(from, spec) || (existing?.Driver === spec.driver && offLan.length === 0)) {
+    // Nothing to bring back: the network is what `spec` asks for, or gone with every container it had.
+    if (!sameLanButDriver(from, spec) || (offLan.length === 0 && (!existing || existing.Driver === spec.driver))) {
       await fs.rm(this.swapFile, { force: true });
       return undefined;
     }
