@@ -6,12 +6,11 @@
 import { spawn } from 'node:child_process';
 import fs from 'node:fs/promises';
 import path from 'node:path';
-import { ComposeRuntime } from '../../src/compose/runtime';
+import type { ComposeRuntime } from '../../src/compose/runtime';
 import { composeCommand } from '../../src/compose/command';
-import { loadCatalogue } from '../../src/domain/catalog';
 import { LABELS, ROLES } from '../../src/domain/compose-render';
 import { isProcessAlive } from '../../src/infra/pid';
-import { createTestStack, requireEnv, type TestStack } from '../support/master';
+import { createTestStack, macvlanLan, requireEnv, stackRuntime, type TestStack } from '../support/master';
 
 const REPO = path.join(__dirname, '..', '..');
 let stack: TestStack;
@@ -21,13 +20,8 @@ let workDir: string;
 beforeAll(async () => {
   stack = await createTestStack('orphan', 67);
   workDir = path.join(stack.config.dataDir, 'compose');
-  runtime = new ComposeRuntime({
-    docker: stack.docker,
-    project: stack.config.composeProject,
-    workDir,
-    catalogue: loadCatalogue({ registry: requireEnv('TEST_IMAGE_REGISTRY'), tag: requireEnv('TEST_IMAGE_TAG') }),
-  });
-  await runtime.ensureLanNetwork({ driver: 'macvlan', parent: stack.lan.parent, subnet: stack.lan.subnet, gateway: stack.lan.gateway });
+  runtime = stackRuntime(stack, workDir);
+  await runtime.ensureLanNetwork(macvlanLan(stack.lan));
   // Detected once per process (a second or so for compose v1): a worker that ran compose before
   // retries at once, well within the half second the orphan lives on here.
   await composeCommand();

@@ -7,11 +7,10 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import fs from 'node:fs/promises';
 import path from 'node:path';
-import { ComposeRuntime } from '../../src/compose/runtime';
-import { loadCatalogue } from '../../src/domain/catalog';
+import type { ComposeRuntime } from '../../src/compose/runtime';
 import { LABELS, ROLES } from '../../src/domain/compose-render';
 import type { DeckySpec, LanNetworkSpec } from '../../src/domain/schemas';
-import { createTestStack, requireEnv, type TestStack } from '../support/master';
+import { createTestStack, macvlanLan, requireEnv, stackRuntime, type TestStack } from '../support/master';
 import type { MoveChildInput, MoveHold } from '../support/move-child';
 
 const REPO = path.join(__dirname, '..', '..');
@@ -37,13 +36,8 @@ const decky = (name: string, host: number): DeckySpec => ({
 beforeAll(async () => {
   stack = await createTestStack('movekill', 93);
   workDir = path.join(stack.config.dataDir, 'compose');
-  runtime = new ComposeRuntime({
-    docker: stack.docker,
-    project: stack.config.composeProject,
-    workDir,
-    catalogue: loadCatalogue({ registry: requireEnv('TEST_IMAGE_REGISTRY'), tag: requireEnv('TEST_IMAGE_TAG') }),
-  });
-  macvlan = { driver: 'macvlan', parent: stack.lan.parent, subnet: stack.lan.subnet, gateway: stack.lan.gateway };
+  runtime = stackRuntime(stack, workDir);
+  macvlan = macvlanLan(stack.lan);
   await runtime.ensureLanNetwork(macvlan);
 });
 

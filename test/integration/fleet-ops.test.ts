@@ -10,11 +10,9 @@ import path from 'node:path';
 import { randomUUID } from 'node:crypto';
 import { DeckyLifecycle, DeploymentSettings } from '../../src/entities';
 import { LABELS, ROLES } from '../../src/domain/compose-render';
-import { loadCatalogue } from '../../src/domain/catalog';
 import { SEARCH_ATTRIBUTES } from '../../src/domain/workflow-ids';
-import { ComposeRuntime } from '../../src/compose/runtime';
 import { createApiToken } from '../../src/operations/tokens';
-import { createTestStack, networkExists, requireEnv, type TestStack } from '../support/master';
+import { createTestStack, macvlanLan, networkExists, requireEnv, stackRuntime, type TestStack } from '../support/master';
 import { apiClient, waitForTerminal, type ApiClient } from '../support/http';
 import { cliEnvFor, runDecnet } from '../support/process';
 
@@ -221,13 +219,8 @@ describe('decnet teardown --all', () => {
 
 describe('the LAN network and a deploy racing the last teardown', () => {
   test('the network is kept while a container is attached; a deploy whose network went after its network step re-creates it', async () => {
-    const runtime = new ComposeRuntime({
-      docker: stack.docker,
-      project: stack.config.composeProject,
-      workDir: path.join(home, 'compose'),
-      catalogue: loadCatalogue({ registry: requireEnv('TEST_IMAGE_REGISTRY'), tag: requireEnv('TEST_IMAGE_TAG') }),
-    });
-    const spec = { driver: 'macvlan' as const, parent: stack.lan.parent, subnet: stack.lan.subnet, gateway: stack.lan.gateway };
+    const runtime = stackRuntime(stack, path.join(home, 'compose'));
+    const spec = macvlanLan(stack.lan);
     const decky = {
       name: 'racer',
       ip: stack.lan.ip(77),

@@ -12,6 +12,9 @@ import { createDatabase } from '../../src/infra/embedded-postgres';
 import { startMaster, type MasterOptions, type RunningMaster } from '../../src/master';
 import { createLogger } from '../../src/logger';
 import { LABELS } from '../../src/domain/compose-render';
+import { loadCatalogue } from '../../src/domain/catalog';
+import type { LanNetworkSpec } from '../../src/domain/schemas';
+import { ComposeRuntime } from '../../src/compose/runtime';
 import { createVethParent, deleteVethParent } from './veth';
 
 export interface TestLan {
@@ -113,6 +116,21 @@ export async function createTestStack(name: string, slot: number, envOverrides: 
 /** An INI's `[general]` section for the stack's LAN, followed by a blank line. */
 export function iniGeneral(lan: TestLan): string {
   return `[general]\nnet=${lan.subnet}\ngw=${lan.gateway}\ninterface=${lan.parent}\n\n`;
+}
+
+/** The stack's LAN as a macvlan network spec, as the runtime takes it. */
+export function macvlanLan(lan: TestLan): LanNetworkSpec {
+  return { driver: 'macvlan', parent: lan.parent, subnet: lan.subnet, gateway: lan.gateway };
+}
+
+/** A runtime on the stack's engine and compose project with the fixture images, as the master's activities build one. */
+export function stackRuntime(stack: TestStack, workDir = path.join(stack.config.dataDir, 'compose')): ComposeRuntime {
+  return new ComposeRuntime({
+    docker: stack.docker,
+    project: stack.config.composeProject,
+    workDir,
+    catalogue: loadCatalogue({ registry: requireEnv('TEST_IMAGE_REGISTRY'), tag: requireEnv('TEST_IMAGE_TAG') }),
+  });
 }
 
 export function requireEnv(name: string): string {
