@@ -334,10 +334,14 @@ async function applyAgentStatus(ctx: SwarmContext, host: SwarmHost, deckies: Non
   const notRunning = deckies.filter((d) => d.running === false).map((d) => d.name);
   const running = deckies.filter((d) => d.running === true).map((d) => d.name);
   const degraded = notRunning.length
-    ? await em.nativeUpdate(Decky, { hostUuid: host.uuid, name: { $in: notRunning }, state: 'running' }, { state: 'degraded' })
+    ? await em.nativeUpdate(Decky, { hostUuid: host.uuid, name: { $in: notRunning }, state: 'running' }, { state: 'degraded', updatedAt: nowOf(ctx) })
     : 0;
   const recovered = running.length
-    ? await em.nativeUpdate(Decky, { hostUuid: host.uuid, name: { $in: running }, state: 'degraded' }, { state: 'running', lastSeen: nowOf(ctx) })
+    ? await em.nativeUpdate(
+        Decky,
+        { hostUuid: host.uuid, name: { $in: running }, state: 'degraded' },
+        { state: 'running', lastSeen: nowOf(ctx), updatedAt: nowOf(ctx) },
+      )
     : 0;
   if (degraded || recovered) ctx.logger.info({ host: host.name, degraded, recovered }, 'decky states from the agent status');
 }
