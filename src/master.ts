@@ -18,6 +18,7 @@ import { openOrm, migrate } from './db/orm';
 import { Bus } from './bus/bus';
 import { startPgRelay, type PgRelay } from './bus/pg-relay';
 import { campaign, LEADER_LOCKS, type Election } from './db/leader';
+import { EXCLUSIVE_LOCKS, runExclusively } from './db/exclusive';
 import { metricsApp } from './api/routes/metrics';
 import { loadCatalogue } from './domain/catalog';
 import { ComposeRuntime } from './compose/runtime';
@@ -93,6 +94,8 @@ export async function startMaster(opts: MasterOptions): Promise<RunningMaster> {
     project: config.composeProject,
     workDir: path.join(config.dataDir, 'compose'),
     catalogue,
+    // The master's workers share its engine: one swaps its LAN network at a time.
+    moveExclusively: (move) => runExclusively(orm, EXCLUSIVE_LOCKS.lanMove, move),
   });
   const operations: OperationsContext = { orm, client, taskQueue: config.taskQueue, catalogue, logger, role: config.mode };
 

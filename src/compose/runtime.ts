@@ -13,7 +13,6 @@ import { deckyRuntimeStates, type DeckyRuntimeState, type ObservedContainer, typ
 import { COMMAND_TIMEOUT_MS, composeCommand, run, type CommandResult } from './command';
 import { UpBatches } from './up-batches';
 import { ComposeProcessFiles } from './process-files';
-import { isIdentityAlive, ownIdentity } from '../infra/pid';
 import { classifyComposeFailure, ipvlanUnsupported, isIpvlanRefusal, missingImage, networkConflict, networkDriverMismatch, RuntimeError } from './errors';
 
 export interface RuntimeOptions {
@@ -27,6 +26,11 @@ export interface RuntimeOptions {
    * (tests) share one LAN network, as hosts on one LAN do.
    */
   networkName?: string;
+  /**
+   * Runs a move of the LAN network with no other process moving it (the master's workers share
+   * one engine: a PostgreSQL lock); moves within this process run one at a time anyway.
+   */
+  moveExclusively?: <T>(move: () => Promise<T>) => Promise<T>;
 }
 
 export interface VerifyReport {
@@ -45,20 +49,22 @@ type LanMember = z.infer<typeof LanMemberSchema>;
 
 /**
  * Written before a driver change takes the LAN network down, removed once every container is back
- * on one: found by the next move, it says what the network was and who was on it, though the
- * process that wrote it was killed with the containers off any network. While its owner runs, the
- * swap is under way, not interrupted (workers of one engine may share this directory).
+ * on one: found by the next move (moves never overlap), it says what the network was and who was
+ * on it, though the process that wrote it was killed with the containers off any network.
  */
-const LanSwapSchema = z.object({
-  from: LanNetworkSpecSchema,
-  members: z.array(LanMemberSchema),
-  /** Null once its process gave up on it without dying. */
-  owner: z.object({ pid: z.number(), startTicks: z.number() }).nullable(),
-});
+const LanSwapSchema = z.object({ from: LanNetworkSpecSchema, members: z.array(LanMemberSchema) });
 type LanSwap = z.infer<typeof LanSwapSchema>;
 
 /** The container whose network namespace this one joined (`network_mode: service:base`), if any. */
 const namespaceOwner = (c: Docker.ContainerInfo): string | undefined => /^container:(.+)$/.exec(c.HostConfig?.NetworkMode ?? '')?.[1];
+
+const parseJson = (text: string): unknown => {
+  try {
+    return JSON.parse(text);
+  } catch {
+    return undefined;
+  }
+};
 
 const sameLanButDriver = (a: LanNetworkSpec, b: LanNetworkSpec) => a.subnet === b.subnet && a.gateway === b.gateway && a.parent === b.parent;
 
@@ -217,7 +223,8 @@ export class ComposeRuntime {
   moveLanNetwork(spec: LanNetworkSpec, decky: DeckySpec, changeId: string): Promise<string> {
     let attempt = this.moveAttempts.get(changeId);
     if (!attempt) {
-      attempt = this.moving.then(() => this.moveLanNetworkOnce(spec));
+      const exclusively = this.opts.moveExclusively ?? ((move) => move());
+      attempt = this.moving.then(() => exclusively(() => this.moveLanNetworkOnce(spec)));
       this.moving = attempt.catch(() => undefined);
       this.moveAttempts.set(changeId, attempt);
       for (const old of [...this.moveAttempts.keys()].slice(0, -KEPT_MOVE_ATTEMPTS)) this.moveAttempts.delete(old);
@@ -276,8 +283,12 @@ export class ComposeRuntime {
     const attachedIds = new Set(attached.map((m) => m.id));
     const offLan: LanMember[] = [];
     for (const m of swap.members) if (!attachedIds.has(m.id) && !(await this.containerGone(m.id))) offLan.push(m);
-    // Nothing to bring back: the network is what `spec` asks for, or gone with every container it had.
-    if (!sameLanButDriver(from, spec) || (offLan.length === 0 && (!existing || existing.Driver === spec.driver))) {
+    const sameLan = sameLanButDriver(from, spec);
+    // A move of another LAN with no network to go by: refused as an ordinary one is, the swap kept.
+    if (!sameLan && !existing) return undefined;
+    // Forgotten when the LAN changed since, or nothing is left to bring back: the network is what
+    // `spec` asks for, or gone with every container it had.
+    if (!sameLan || (offLan.length === 0 && (!existing || existing.Driver === spec.driver))) {
       await fs.rm(this.swapFile, { force: true });
       return undefined;
     }
@@ -302,20 +313,7 @@ export class ComposeRuntime {
 
   /** Resolves with how many containers rejoined; the swap is on disk until they all have (or were put back). */
   private async replaceLanNetwork(from: LanNetworkSpec, to: LanNetworkSpec, members: LanMember[]): Promise<number> {
-    await this.writeJsonFile(this.swapFile, { from, members, owner: ownIdentity() } satisfies LanSwap);
-    try {
-      return await this.swapLanNetwork(from, to, members);
-    } finally {
-      // A swap this attempt could not finish is no longer under way: the next attempt, in any process, takes it up.
-      const left = await fs.stat(this.swapFile).then(
-        () => true,
-        () => false,
-      );
-      if (left) await this.writeJsonFile(this.swapFile, { from, members, owner: null } satisfies LanSwap);
-    }
-  }
-
-  private async swapLanNetwork(from: LanNetworkSpec, to: LanNetworkSpec, members: LanMember[]): Promise<number> {
+    await this.writeJsonFile(this.swapFile, { from, members } satisfies LanSwap);
     await this.emptyAndRemoveLan(members.map((m) => m.id));
     try {
       await this.createLanNetwork(to);
@@ -430,15 +428,16 @@ export class ComposeRuntime {
     return path.join(this.projectDir, 'lan-swap.json');
   }
 
-  /** The swap a killed process left; a retryable failure while another live process is making it. */
+  /** The swap a killed process left, if any. */
   private async interruptedSwap(): Promise<LanSwap | undefined> {
     const text = await fs.readFile(this.swapFile, 'utf8').catch(() => undefined);
     if (text === undefined) return undefined;
-    const swap = LanSwapSchema.parse(JSON.parse(text));
-    if (swap.owner && swap.owner.pid !== process.pid && isIdentityAlive(swap.owner)) {
-      throw new RuntimeError('NetworkMoveUnderWay', `process ${swap.owner.pid} is moving network ${this.networkName} now; this move waits for it`, false);
-    }
-    return swap;
+    const parsed = LanSwapSchema.safeParse(parseJson(text));
+    if (parsed.success) return parsed.data;
+    // Unreadable (a power cut can tear it; a kill cannot, it is renamed into place): a decky it
+    // leaves off the LAN is drift's to find and heal, and moves go on.
+    await fs.rm(this.swapFile, { force: true });
+    return undefined;
   }
 
   /** Written whole or not at all (rename), so a kill never leaves half a file. */

@@ -56,34 +56,6 @@ export function isProcessAlive(pid: number): boolean {
 }
 
 /**
- * A process as it cannot be mistaken for another: its pid and when it started (clock ticks since
- * boot, /proc/<pid>/stat field 22), since a pid is reused once its process has gone.
- */
-export interface ProcessIdentity {
-  pid: number;
-  startTicks: number;
-}
-
-function startTicksOf(pid: number): number | undefined {
-  try {
-    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
-    // The fields after "(comm)" start with field 3: the start time is the 20th of them.
-    return Number(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[19]);
-  } catch {
-    return undefined;
-  }
-}
-
-export function ownIdentity(): ProcessIdentity {
-  return { pid: process.pid, startTicks: startTicksOf(process.pid) ?? 0 };
-}
-
-/** True while the very process `identity` names runs (not another that got its pid since). */
-export function isIdentityAlive(identity: ProcessIdentity): boolean {
-  return isProcessAlive(identity.pid) && startTicksOf(identity.pid) === identity.startTicks;
-}
-
-/**
  * Settles once `pid` has exited, for a process this one cannot wait on (not its child, or one a
  * library spawned and keeps to itself). Polls; the timer never keeps this process alive.
  */

@@ -2,15 +2,20 @@
  * A driver change whose process is killed mid-swap (the old LAN network removed with every
  * container off it, the new one not created yet; or while containers rejoin): the move's retry, or
  * the next move on this engine, finds the swap on disk and finishes it. While the process making
- * it runs, another waits. Real Docker, a real process killed with SIGKILL.
+ * it runs, another process's move waits for the fleet's LAN-move lock, which the kill releases.
+ * Real Docker, real PostgreSQL, a real process killed with SIGKILL.
  */
 import { spawn, type ChildProcess } from 'node:child_process';
 import fs from 'node:fs/promises';
 import path from 'node:path';
-import type { ComposeRuntime } from '../../src/compose/runtime';
 import { LABELS, ROLES } from '../../src/domain/compose-render';
 import type { DeckySpec, LanNetworkSpec } from '../../src/domain/schemas';
-import { createTestStack, macvlanLan, requireEnv, stackRuntime, type TestStack } from '../support/master';
+import type { MikroORM } from '@mikro-orm/postgresql';
+import { EXCLUSIVE_LOCKS, runExclusively } from '../../src/db/exclusive';
+import { openOrm } from '../../src/db/orm';
+import { ComposeRuntime } from '../../src/compose/runtime';
+import { loadCatalogue } from '../../src/domain/catalog';
+import { createTestStack, macvlanLan, requireEnv, type TestStack } from '../support/master';
 import type { MoveChildInput, MoveHold } from '../support/move-child';
 
 const REPO = path.join(__dirname, '..', '..');
@@ -18,6 +23,7 @@ let stack: TestStack;
 let runtime: ComposeRuntime;
 let workDir: string;
 let macvlan: LanNetworkSpec;
+let orm: MikroORM;
 
 const decky = (name: string, host: number): DeckySpec => ({
   name,
@@ -36,12 +42,21 @@ const decky = (name: string, host: number): DeckySpec => ({
 beforeAll(async () => {
   stack = await createTestStack('movekill', 93);
   workDir = path.join(stack.config.dataDir, 'compose');
-  runtime = stackRuntime(stack, workDir);
+  orm = await openOrm(stack.databaseUrl, 2);
+  // As the master builds it: moves under the fleet's LAN-move lock.
+  runtime = new ComposeRuntime({
+    docker: stack.docker,
+    project: stack.config.composeProject,
+    workDir,
+    catalogue: loadCatalogue({ registry: requireEnv('TEST_IMAGE_REGISTRY'), tag: requireEnv('TEST_IMAGE_TAG') }),
+    moveExclusively: (move) => runExclusively(orm, EXCLUSIVE_LOCKS.lanMove, move),
+  });
   macvlan = macvlanLan(stack.lan);
   await runtime.ensureLanNetwork(macvlan);
 });
 
 afterAll(async () => {
+  await orm?.close(true);
   await stack?.cleanup();
 });
 
@@ -66,6 +81,7 @@ async function moveHeldAt(network: LanNetworkSpec, changeId: string, hold: MoveH
   const input: MoveChildInput = {
     project: stack.config.composeProject,
     workDir,
+    databaseUrl: stack.databaseUrl,
     registry: requireEnv('TEST_IMAGE_REGISTRY'),
     tag: requireEnv('TEST_IMAGE_TAG'),
     network,
@@ -109,7 +125,7 @@ const refusedAndPutBack = (n: number) => ({
   message: expect.stringContaining(`Nothing moved: network ${lanName()} is macvlan again and its ${n} container(s) rejoined it with their addresses`),
 });
 
-test('a move killed mid-swap is finished by its retry, not by another process while it runs: refused here, every container is back on the old network at its address', async () => {
+test('a move killed mid-swap is finished by its retry, which waited for the killed process: refused here, every container is back on the old network at its address', async () => {
   for (const [name, host] of [
     ['mk-1', 21],
     ['mk-2', 22],
@@ -125,18 +141,21 @@ test('a move killed mid-swap is finished by its retry, not by another process wh
   // What it has done so far: no LAN network at all, the deckies running off it.
   await expect(stack.docker.getNetwork(lanName()).inspect()).rejects.toMatchObject({ statusCode: 404 });
   expect(await bases()).toEqual({ 'mk-1': { ...before['mk-1'], ip: undefined }, 'mk-2': { ...before['mk-2'], ip: undefined } });
-  // A move from another process meanwhile waits for it (a retryable failure), touching nothing.
-  await expect(runtime.moveLanNetwork(ipvlan(), decky('mk-2', 22), 'change-1')).rejects.toMatchObject({
-    type: 'NetworkMoveUnderWay',
-    permanent: false,
-    message: `process ${moving.child.pid} is moving network ${lanName()} now; this move waits for it`,
-  });
+  // The activity's retry in another process waits while the first one holds the lock, touching nothing.
+  const retry = runtime.moveLanNetwork(ipvlan(), decky('mk-1', 21), 'change-1');
+  const outcome = retry.then(
+    () => 'resolved',
+    () => 'rejected',
+  );
+  await new Promise((r) => setTimeout(r, 1_500));
+  expect(await Promise.race([outcome, 'waiting'])).toBe('waiting');
+  await expect(stack.docker.getNetwork(lanName()).inspect()).rejects.toMatchObject({ statusCode: 404 });
+
+  // Killed: its connection, and the lock, go. The retry asks the engine for ipvlan for real; this
+  // kernel refuses it, so the network the killed process removed is put back with both containers.
   moving.child.kill('SIGKILL');
   await moving.exited;
-
-  // The activity's retry asks the engine for ipvlan for real; this kernel refuses it, so the
-  // network the killed process removed is put back with both containers it had taken off.
-  await expect(runtime.moveLanNetwork(ipvlan(), decky('mk-1', 21), 'change-1')).rejects.toMatchObject(refusedAndPutBack(2));
+  await expect(retry).rejects.toMatchObject(refusedAndPutBack(2));
   expect(await bases()).toEqual(before);
   const network = await stack.docker.getNetwork(lanName()).inspect();
   expect([network.Driver, network.IPAM?.Config?.[0]]).toEqual(['macvlan', { Subnet: stack.lan.subnet, Gateway: stack.lan.gateway }]);

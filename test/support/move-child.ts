@@ -2,14 +2,17 @@
  * A stand-in for a worker's move_network activity, as its own process so a test can SIGKILL it in
  * the middle of the swap: `node --import tsx move-child.ts '<json>'` with the runtime's options,
  * the network spec to move to, a decky and where to stop, then `ComposeRuntime.moveLanNetwork` as
- * the activity runs it. At its stop the process holds (the engine never sees the held request)
- * and prints `held`: the moment a process killed there leaves the LAN mid-swap.
+ * the master's activity runs it, under the fleet's LAN-move lock on the stack's database. At its
+ * stop the process holds (the engine never sees the held request) and prints `held`: the moment a
+ * process killed there leaves the LAN mid-swap.
  * - `{ at: 'create' }`: its request for the new network;
  * - `{ at: 'join', call, when }`: before or after its `call`-th request to connect a container
  *   (to the new network first, then, when that is refused, to the old one put back).
  */
 import Docker from 'dockerode';
 import { ComposeRuntime } from '../../src/compose/runtime';
+import { EXCLUSIVE_LOCKS, runExclusively } from '../../src/db/exclusive';
+import { openOrm } from '../../src/db/orm';
 import { loadCatalogue } from '../../src/domain/catalog';
 import type { DeckySpec, LanNetworkSpec } from '../../src/domain/schemas';
 
@@ -18,6 +21,7 @@ export type MoveHold = { at: 'create' } | { at: 'join'; call: number; when: 'bef
 export interface MoveChildInput {
   project: string;
   workDir: string;
+  databaseUrl: string;
   registry: string;
   tag: string;
   network: LanNetworkSpec;
@@ -36,6 +40,7 @@ const holdForever = (): Promise<never> => {
 async function main(): Promise<void> {
   const input = JSON.parse(process.argv[2] ?? '') as MoveChildInput;
   const { hold } = input;
+  const orm = await openOrm(input.databaseUrl, 1);
   const docker = new Docker();
   if (hold.at === 'create') {
     docker.createNetwork = holdForever as Docker['createNetwork'];
@@ -60,6 +65,7 @@ async function main(): Promise<void> {
     project: input.project,
     workDir: input.workDir,
     catalogue: loadCatalogue({ registry: input.registry, tag: input.tag }),
+    moveExclusively: (move) => runExclusively(orm, EXCLUSIVE_LOCKS.lanMove, move),
   });
   await runtime.moveLanNetwork(input.network, input.decky, input.changeId);
 }
