@@ -84,9 +84,12 @@ export async function startPgRelay(bus: Bus, opts: PgRelayOptions): Promise<PgRe
   const livenessCheckMs = opts.livenessCheckMs ?? 10_000;
   const connection = () => opts.orm.em.getConnection();
 
-  // Lifecycle statuses (`id:status`) and decky states (with their reason) this process has delivered.
+  // Lifecycle statuses (`id:status`) and decky states (with their reason, by `decky.<name>`) this
+  // process has delivered. An operation's status forgets its decky's state: what drift says after
+  // it (a redeploy that degrades again for the same reason, say) is news again.
   const delivered = new Set<string>();
   const deckyStates = new Map<string, string>();
+  const deckyOf = (topic: string) => topic.slice(0, topic.lastIndexOf('.'));
   const stateKey = (data: Record<string, unknown>) => JSON.stringify([data.state, data.reason ?? null]);
   /** False when `event` was delivered already; a decky's verdict repeats only when its state changed in between. */
   const remember = (event: BusEvent, stateChanged = false): boolean => {
@@ -97,11 +100,12 @@ export async function startPgRelay(bus: Bus, opts: PgRelayOptions): Promise<PgRe
       delivered.add(key);
       // A Set iterates in insertion order: the oldest goes first.
       if (delivered.size > REMEMBERED_EVENTS) delivered.delete(delivered.values().next().value!);
+      deckyStates.delete(deckyOf(event.topic));
     } else if (kind === 'state') {
       // The same verdict again (auto-heal's note added to the reason, say) is not news.
       const key = stateKey(event.data);
-      if (!stateChanged && deckyStates.get(String(event.data.name)) === key) return false;
-      deckyStates.set(String(event.data.name), key);
+      if (!stateChanged && deckyStates.get(deckyOf(event.topic)) === key) return false;
+      deckyStates.set(deckyOf(event.topic), key);
     }
     return true;
   };
@@ -185,8 +189,9 @@ export async function startPgRelay(bus: Bus, opts: PgRelayOptions): Promise<PgRe
       // written by an operation that ended running is its lifecycle event's business, not drift's).
       const reason = decky.state === 'degraded' ? withoutHealNote(decky.last_error) : null;
       const data = deckyStateEventData({ name: decky.name, state: decky.state, reason });
-      if ((deckyStates.get(decky.name) ?? stateKey({ state: 'running' })) === stateKey(data)) continue;
-      const event = { topic: deckyTopic(decky.name, 'state'), at: new Date(decky.updated_at).toISOString(), data };
+      const topic = deckyTopic(decky.name, 'state');
+      if ((deckyStates.get(deckyOf(topic)) ?? stateKey({ state: 'running' })) === stateKey(data)) continue;
+      const event = { topic, at: new Date(decky.updated_at).toISOString(), data };
       remember(event);
       bus.deliver(event);
       count++;
