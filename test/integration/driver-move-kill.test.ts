@@ -13,9 +13,8 @@ import type { DeckySpec, LanNetworkSpec } from '../../src/domain/schemas';
 import type { MikroORM } from '@mikro-orm/postgresql';
 import { EXCLUSIVE_LOCKS, runExclusively } from '../../src/db/exclusive';
 import { openOrm } from '../../src/db/orm';
-import { ComposeRuntime } from '../../src/compose/runtime';
-import { loadCatalogue } from '../../src/domain/catalog';
-import { createTestStack, macvlanLan, requireEnv, type TestStack } from '../support/master';
+import type { ComposeRuntime } from '../../src/compose/runtime';
+import { createTestStack, macvlanLan, requireEnv, stackRuntime, type TestStack } from '../support/master';
 import type { MoveChildInput, MoveHold } from '../support/move-child';
 
 const REPO = path.join(__dirname, '..', '..');
@@ -44,13 +43,7 @@ beforeAll(async () => {
   workDir = path.join(stack.config.dataDir, 'compose');
   orm = await openOrm(stack.databaseUrl, 2);
   // As the master builds it: moves under the fleet's LAN-move lock.
-  runtime = new ComposeRuntime({
-    docker: stack.docker,
-    project: stack.config.composeProject,
-    workDir,
-    catalogue: loadCatalogue({ registry: requireEnv('TEST_IMAGE_REGISTRY'), tag: requireEnv('TEST_IMAGE_TAG') }),
-    moveExclusively: (move) => runExclusively(orm, EXCLUSIVE_LOCKS.lanMove, move),
-  });
+  runtime = stackRuntime(stack, workDir, { moveExclusively: (move) => runExclusively(orm, EXCLUSIVE_LOCKS.lanMove, move) });
   macvlan = macvlanLan(stack.lan);
   await runtime.ensureLanNetwork(macvlan);
 });

@@ -14,7 +14,7 @@ import { createLogger } from '../../src/logger';
 import { LABELS } from '../../src/domain/compose-render';
 import { loadCatalogue } from '../../src/domain/catalog';
 import type { LanNetworkSpec } from '../../src/domain/schemas';
-import { ComposeRuntime } from '../../src/compose/runtime';
+import { ComposeRuntime, type RuntimeOptions } from '../../src/compose/runtime';
 import { createVethParent, deleteVethParent } from './veth';
 
 export interface TestLan {
@@ -124,12 +124,17 @@ export function macvlanLan(lan: TestLan): LanNetworkSpec {
 }
 
 /** A runtime on the stack's engine and compose project with the fixture images, as the master's activities build one. */
-export function stackRuntime(stack: TestStack, workDir = path.join(stack.config.dataDir, 'compose')): ComposeRuntime {
+export function stackRuntime(
+  stack: TestStack,
+  workDir = path.join(stack.config.dataDir, 'compose'),
+  options: Pick<RuntimeOptions, 'moveExclusively'> = {},
+): ComposeRuntime {
   return new ComposeRuntime({
     docker: stack.docker,
     project: stack.config.composeProject,
     workDir,
     catalogue: loadCatalogue({ registry: requireEnv('TEST_IMAGE_REGISTRY'), tag: requireEnv('TEST_IMAGE_TAG') }),
+    ...options,
   });
 }
 
